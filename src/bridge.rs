@@ -1,0 +1,223 @@
+//! The relay between a browser's WebSocket and a VNC server's byte stream, both ways at once,
+//! with pings, a browser timeout, session expiry and shutdown.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+
+/// Bytes read from the VNC server at once; each read becomes one WebSocket message. Large, as
+/// framebuffer updates come in bursts of hundreds of kilobytes.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// How long a closing handshake may take before the connection is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Timers of one relay.
+#[derive(Debug, Clone, Copy)]
+pub struct Timers {
+    /// WebSocket ping period; zero sends none.
+    pub ping_interval: Duration,
+    /// Longest silence from the browser (pongs count) before the session is closed.
+    pub client_timeout: Duration,
+    /// When the token expires, if sessions end with it.
+    pub expires: Option<Instant>,
+}
+
+/// Why a relay ended.
+#[derive(Debug)]
+pub enum End {
+    /// The VNC server closed its side.
+    BackendClosed,
+    /// Reading from or writing to the VNC server failed.
+    BackendError(std::io::Error),
+    /// The browser sent a close frame, or its connection ended.
+    BrowserClosed(Option<u16>),
+    /// The WebSocket failed (bad frame, reset, oversized message).
+    BrowserError(String),
+    /// The browser sent a text message; RFB is binary.
+    BrowserText,
+    /// Nothing heard from the browser within the client timeout.
+    BrowserTimeout,
+    /// The token expired and `enforce_session_timeout` is on.
+    Expired,
+    /// The proxy is shutting down.
+    Shutdown,
+}
+
+impl End {
+    /// The close frame for the browser, if one is owed. The reason is shown to the user, so it
+    /// is short and says nothing of the inside.
+    fn close_frame(&self) -> Option<CloseFrame> {
+        let (code, reason) = match self {
+            Self::BackendClosed => (
+                CloseCode::Normal,
+                "the console server closed the connection",
+            ),
+            Self::BackendError(_) => (
+                CloseCode::Error,
+                "the connection to the console server failed",
+            ),
+            Self::BrowserClosed(_) | Self::BrowserError(_) => return None,
+            Self::BrowserText => (CloseCode::Unsupported, "only binary messages are accepted"),
+            Self::BrowserTimeout => (CloseCode::Away, "no response from the browser"),
+            Self::Expired => (CloseCode::Normal, "the console session has expired"),
+            Self::Shutdown => (CloseCode::Away, "the console proxy is shutting down"),
+        };
+        Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })
+    }
+}
+
+impl fmt::Display for End {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BackendClosed => formatter.write_str("console server closed"),
+            Self::BackendError(error) => write!(formatter, "console server error: {error}"),
+            Self::BrowserClosed(Some(code)) => write!(formatter, "browser closed ({code})"),
+            Self::BrowserClosed(None) => formatter.write_str("browser closed"),
+            Self::BrowserError(error) => write!(formatter, "browser error: {error}"),
+            Self::BrowserText => formatter.write_str("browser sent text"),
+            Self::BrowserTimeout => formatter.write_str("browser timed out"),
+            Self::Expired => formatter.write_str("token expired"),
+            Self::Shutdown => formatter.write_str("shutdown"),
+        }
+    }
+}
+
+/// What a relay did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Why it ended.
+    pub end: End,
+    /// Bytes from the browser to the VNC server.
+    pub bytes_up: u64,
+    /// Bytes from the VNC server to the browser.
+    pub bytes_down: u64,
+}
+
+/// Relays until either side ends, the token expires or `shutdown` fires, then closes both sides
+/// cleanly: a close frame to the browser where one is owed, a FIN to the VNC server.
+pub async fn relay<W, B>(
+    ws: WebSocketStream<W>,
+    backend: B,
+    timers: Timers,
+    shutdown: &CancellationToken,
+) -> Outcome
+where
+    W: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut ws_tx, mut ws_rx) = ws.split();
+    let (mut backend_rx, mut backend_tx) = tokio::io::split(backend);
+    let mut bytes_up = 0u64;
+    let mut bytes_down = 0u64;
+
+    let down = async {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        // A zero interval means no pings: a year is as good as never and cannot overflow.
+        let period = if timers.ping_interval.is_zero() {
+            Duration::from_secs(365 * 86_400)
+        } else {
+            timers.ping_interval
+        };
+        let mut ping = tokio::time::interval_at(Instant::now() + period, period);
+        loop {
+            tokio::select! {
+                read = backend_rx.read_buf(&mut buf) => match read {
+                    Ok(0) => return End::BackendClosed,
+                    Ok(count) => {
+                        bytes_down += count as u64;
+                        let message = Message::Binary(buf.split().freeze());
+                        if let Err(error) = ws_tx.send(message).await {
+                            return End::BrowserError(error.to_string());
+                        }
+                        buf.reserve(READ_CHUNK);
+                    }
+                    Err(error) => return End::BackendError(error),
+                },
+                _ = ping.tick() => {
+                    if let Err(error) = ws_tx.send(Message::Ping(Default::default())).await {
+                        return End::BrowserError(error.to_string());
+                    }
+                }
+            }
+        }
+    };
+
+    let up = async {
+        loop {
+            let next = tokio::time::timeout(timers.client_timeout, ws_rx.next()).await;
+            let message = match next {
+                Err(_) => return End::BrowserTimeout,
+                Ok(None) => return End::BrowserClosed(None),
+                Ok(Some(Err(error))) => return End::BrowserError(error.to_string()),
+                Ok(Some(Ok(message))) => message,
+            };
+            match message {
+                Message::Binary(data) => {
+                    bytes_up += data.len() as u64;
+                    if let Err(error) = backend_tx.write_all(&data).await {
+                        return End::BackendError(error);
+                    }
+                }
+                Message::Close(frame) => return End::BrowserClosed(frame.map(|f| f.code.into())),
+                Message::Text(_) => return End::BrowserText,
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+            }
+        }
+    };
+
+    let expiry = async {
+        match timers.expires {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+
+    let end = tokio::select! {
+        end = down => end,
+        end = up => end,
+        () = expiry => End::Expired,
+        () = shutdown.cancelled() => End::Shutdown,
+    };
+
+    let mut ws = match ws_tx.reunite(ws_rx) {
+        Ok(ws) => ws,
+        // Both halves came from the same split above; reunite cannot see a stranger.
+        Err(_) => {
+            return Outcome {
+                end,
+                bytes_up,
+                bytes_down,
+            }
+        }
+    };
+    let mut backend = backend_rx.unsplit(backend_tx);
+    let closing = async {
+        if let Some(frame) = end.close_frame() {
+            let _ = ws.close(Some(frame)).await;
+            // Wait for the browser's close reply so the close is clean on both ends.
+            while let Some(Ok(_)) = ws.next().await {}
+        } else {
+            let _ = ws.close(None).await;
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, backend.shutdown()).await;
+    Outcome {
+        end,
+        bytes_up,
+        bytes_down,
+    }
+}

@@ -1,0 +1,65 @@
+//! `vncgate check-config`: everything `serve` would refuse at start-up, found without serving.
+
+use std::process::ExitCode;
+
+use crate::cli::ConfigFiles;
+use crate::config::Settings;
+use crate::token::FileSource;
+
+/// sysexits.h `EX_USAGE`.
+const EX_USAGE: u8 = 64;
+
+/// Every problem of a configuration, beyond what loading it finds: TLS files that do not parse
+/// or match, token-file lines that would be skipped.
+pub fn problems(settings: &Settings) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(tls) = &settings.tls {
+        if let Err(error) = crate::tls::front_config(tls) {
+            problems.push(format!("[DEFAULT] cert/key: {error}"));
+        }
+    }
+    if let Some(path) = &settings.token_source {
+        for problem in FileSource::new(path.clone()).check() {
+            problems.push(format!("[vncgate] token_source: {problem}"));
+        }
+    }
+    problems
+}
+
+/// Prints every problem and returns 64 if there is one, else prints a summary and returns 0.
+pub fn check_config(files: &ConfigFiles) -> ExitCode {
+    let settings = match Settings::load(&files.config_file, files.config_dir.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    for warning in &settings.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let problems = problems(&settings);
+    if !problems.is_empty() {
+        for problem in &problems {
+            eprintln!("{problem}");
+        }
+        return ExitCode::from(EX_USAGE);
+    }
+    let names: Vec<&str> = settings
+        .auth_schemes
+        .iter()
+        .map(|scheme| scheme.name())
+        .collect();
+    println!(
+        "configuration OK: listen {}:{} ({}), auth_schemes {}",
+        settings.listen_host,
+        settings.listen_port,
+        if settings.tls.is_some() {
+            "HTTPS and HTTP"
+        } else {
+            "HTTP"
+        },
+        names.join(",")
+    );
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,219 @@
+//! The INI dialect of oslo.config, as a `config` crate [`Format`]. No I/O.
+//!
+//! `config`'s own INI format goes through rust-ini, which reads `\` as an escape, splits values at
+//! inline comments and has no indented continuation lines. oslo.config does none of the first two
+//! and all of the last, and a real `nova.conf` relies on that, so the few rules are kept here.
+
+use std::error::Error as StdError;
+
+use config::{Format, Map, Value, ValueKind};
+
+/// oslo.config's INI syntax: `[section]`, `key = value` or `key: value`, `#`/`;` comment lines,
+/// indented continuation lines, matching quotes around a value removed, last repeat wins.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsloIni;
+
+/// A line that oslo.config would refuse too.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct SyntaxError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong, in plain words.
+    pub message: &'static str,
+}
+
+/// One section in file order: its name and its `(key, value)` pairs, last repeat wins.
+pub type Section = (String, Vec<(String, String)>);
+
+/// Parses oslo-style INI text into sections in file order.
+///
+/// # Errors
+/// A key outside any section, an unclosed section header, or a line that is neither.
+pub fn parse_sections(text: &str) -> Result<Vec<Section>, SyntaxError> {
+    let mut sections: Vec<Section> = Vec::new();
+    // Index into the current section's pairs of the key that a continuation line extends.
+    let mut open_key: Option<usize> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim_end_matches('\r');
+        let number = index + 1;
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            open_key = None;
+            continue;
+        }
+        if trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        if line.starts_with(char::is_whitespace) {
+            if let (Some(key_index), Some((_, pairs))) = (open_key, sections.last_mut()) {
+                let value = &mut pairs[key_index].1;
+                value.push('\n');
+                value.push_str(trimmed);
+                continue;
+            }
+        }
+        if let Some(rest) = trimmed.strip_prefix('[') {
+            let name = rest.strip_suffix(']').ok_or(SyntaxError {
+                line: number,
+                message: "section header has no closing ']'",
+            })?;
+            let name = name.trim().to_owned();
+            if name.is_empty() {
+                return Err(SyntaxError {
+                    line: number,
+                    message: "empty section name",
+                });
+            }
+            // A section may appear twice in one file; oslo merges them.
+            if !sections.iter().any(|(existing, _)| *existing == name) {
+                sections.push((name.clone(), Vec::new()));
+            }
+            let position = sections.iter().position(|(existing, _)| *existing == name);
+            if let Some(position) = position {
+                let section = sections.remove(position);
+                sections.push(section);
+            }
+            open_key = None;
+            continue;
+        }
+        let split = trimmed.find(['=', ':']).ok_or(SyntaxError {
+            line: number,
+            message: "expected 'key = value', a [section] or a comment",
+        })?;
+        let key = trimmed[..split].trim();
+        if key.is_empty() {
+            return Err(SyntaxError {
+                line: number,
+                message: "option with an empty name",
+            });
+        }
+        let value = unquote(trimmed[split + 1..].trim());
+        let Some((_, pairs)) = sections.last_mut() else {
+            return Err(SyntaxError {
+                line: number,
+                message: "option before any [section] header",
+            });
+        };
+        if let Some(existing) = pairs.iter().position(|(name, _)| name == key) {
+            pairs.remove(existing);
+        }
+        pairs.push((key.to_owned(), value.to_owned()));
+        open_key = Some(pairs.len() - 1);
+    }
+    Ok(sections)
+}
+
+/// oslo strips one pair of matching quotes around a whole value.
+fn unquote(value: &str) -> &str {
+    let bytes = value.as_bytes();
+    if bytes.len() >= 2
+        && (bytes[0] == b'"' || bytes[0] == b'\'')
+        && bytes[0] == bytes[bytes.len() - 1]
+    {
+        &value[1..value.len() - 1]
+    } else {
+        value
+    }
+}
+
+impl Format for OsloIni {
+    fn parse(
+        &self,
+        uri: Option<&String>,
+        text: &str,
+    ) -> Result<Map<String, Value>, Box<dyn StdError + Send + Sync>> {
+        let mut root = Map::new();
+        for (section, pairs) in parse_sections(text)? {
+            let mut table = Map::new();
+            for (key, value) in pairs {
+                table.insert(key, Value::new(uri, ValueKind::String(value)));
+            }
+            root.insert(section, Value::new(uri, ValueKind::Table(table)));
+        }
+        Ok(root)
+    }
+}
+
+impl config::FileStoredFormat for OsloIni {
+    fn file_extensions(&self) -> &'static [&'static str] {
+        &["conf", "ini"]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(text: &str) -> Vec<Section> {
+        match parse_sections(text) {
+            Ok(sections) => sections,
+            Err(error) => panic!("unexpected error: {error}"),
+        }
+    }
+
+    #[test]
+    fn reads_sections_keys_and_both_separators() {
+        let sections = pairs("[DEFAULT]\ndebug = True\n[vnc]\nauth_schemes: vencrypt,none\n");
+        assert_eq!(sections[0].0, "DEFAULT");
+        assert_eq!(sections[0].1, vec![("debug".into(), "True".into())]);
+        assert_eq!(
+            sections[1].1,
+            vec![("auth_schemes".into(), "vencrypt,none".into())]
+        );
+    }
+
+    #[test]
+    fn keeps_backslashes_and_hashes_inside_values() {
+        let sections = pairs("[a]\nregex = ^\\d+#x ;y\n");
+        assert_eq!(sections[0].1[0].1, "^\\d+#x ;y");
+    }
+
+    #[test]
+    fn joins_indented_continuation_lines() {
+        let sections = pairs("[a]\nfilters = One,\n   Two,\n   Three\nnext = 1\n");
+        assert_eq!(sections[0].1[0].1, "One,\nTwo,\nThree");
+        assert_eq!(sections[0].1[1], ("next".into(), "1".into()));
+    }
+
+    #[test]
+    fn removes_matching_quotes_only() {
+        let sections = pairs("[a]\nx = \"quoted\"\ny = 'half\"\n");
+        assert_eq!(sections[0].1[0].1, "quoted");
+        assert_eq!(sections[0].1[1].1, "'half\"");
+    }
+
+    #[test]
+    fn last_repeat_wins_and_repeated_sections_merge() {
+        let sections = pairs("[a]\nx = 1\n[b]\ny = 2\n[a]\nx = 3\nz = 4\n");
+        let a = sections
+            .iter()
+            .find(|(name, _)| name == "a")
+            .map(|(_, p)| p.clone());
+        assert_eq!(
+            a,
+            Some(vec![("x".into(), "3".into()), ("z".into(), "4".into())])
+        );
+    }
+
+    #[test]
+    fn comments_and_crlf() {
+        let sections = pairs("# top\r\n[a]\r\n; c\r\n  # indented comment\r\nx=1\r\n");
+        assert_eq!(sections[0].1, vec![("x".into(), "1".into())]);
+    }
+
+    #[test]
+    fn refuses_what_oslo_refuses() {
+        for (text, line) in [
+            ("x = 1\n", 1),
+            ("[a]\n[b\n", 2),
+            ("[a]\njunk\n", 2),
+            ("[a]\n= v\n", 2),
+        ] {
+            match parse_sections(text) {
+                Err(error) => assert_eq!(error.line, line, "{text:?}"),
+                Ok(sections) => panic!("{text:?} parsed as {sections:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The `vncgate` binary: command line, logging, configuration, then [`vncgate::run`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+use vncgate::cli::{Cli, Command, ConfigFiles};
+use vncgate::config::Settings;
+
+/// sysexits.h `EX_USAGE`: what `check-config` and `serve` return for a bad configuration.
+const EX_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(files) => serve(&files),
+        Command::CheckConfig(files) => vncgate::check::check_config(&files),
+    }
+}
+
+fn serve(files: &ConfigFiles) -> ExitCode {
+    let settings = match Settings::load(&files.config_file, files.config_dir.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    vncgate::telemetry::init(settings.debug);
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: anyhow::Result<()> = runtime.block_on(async move {
+        let addr = settings.listen_addr()?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot listen on {addr}: {error}"))?;
+        let shutdown = CancellationToken::new();
+        vncgate::shutdown::on_signals(shutdown.clone())?;
+        vncgate::run(settings, listener, shutdown).await?;
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("vncgate: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
