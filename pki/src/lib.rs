@@ -1,1 +1,17 @@
-//! vncgate-pki
+//! vncgate-pki: the certificates VeNCrypt needs, made right the first time. No network I/O.
+//!
+//! [`Ca`] makes and signs with a dedicated CA; [`profile::Profile`] fixes the X.509 v3
+//! extensions of each role; [`layout`] writes the file layout libvirt, QEMU and nova expect.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+pub mod issue;
+pub mod layout;
+pub mod profile;
+pub mod store;
+
+pub use error::PkiError;
+pub use issue::{Ca, Issued, KeyType};
+pub use profile::Profile;

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use config::{Config, File, Map, Value};
+use config::{Config, Map, Value};
 
-use super::oslo::{parse_sections, OsloIni};
+use super::oslo::OsloFile;
 use super::value::{
     parse_bool, parse_choice, parse_integer, parse_list, parse_port, parse_seconds,
 };
@@ -81,15 +81,11 @@ pub(super) fn read(files: &[PathBuf]) -> Result<Settings, ConfigError> {
     let mut problems = Vec::new();
     let mut builder = Config::builder();
     for path in files {
-        // Parse once here so that every broken file is reported, not only the first.
         match std::fs::read_to_string(path) {
             Err(error) => problems.push(file_problem(path, format!("cannot read: {error}"))),
-            Ok(text) => match parse_sections(&text) {
+            Ok(text) => match OsloFile::parse(path.display().to_string(), &text) {
                 Err(error) => problems.push(file_problem(path, error.to_string())),
-                Ok(_) => {
-                    let name = path.to_string_lossy();
-                    builder = builder.add_source(File::new(&name, OsloIni).required(true));
-                }
+                Ok(source) => builder = builder.add_source(source),
             },
         }
     }
@@ -350,7 +346,10 @@ impl Reader {
             }
             names
         });
-        let configured = self.lookup("DEFAULT", "cert", None);
+        // nova.conf generators often spell out nova's default; it means the same as leaving it.
+        let configured = self
+            .lookup("DEFAULT", "cert", None)
+            .filter(|at| at.text.trim() != DEFAULT_CERT);
         let cert = match &configured {
             Some(at) => PathBuf::from(at.text.trim()),
             None => PathBuf::from(DEFAULT_CERT),

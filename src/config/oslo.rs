@@ -1,17 +1,10 @@
-//! The INI dialect of oslo.config, as a `config` crate [`Format`]. No I/O.
+//! The INI dialect of oslo.config, as a `config` crate source. No I/O.
 //!
 //! `config`'s own INI format goes through rust-ini, which reads `\` as an escape, splits values at
 //! inline comments and has no indented continuation lines. oslo.config does none of the first two
 //! and all of the last, and a real `nova.conf` relies on that, so the few rules are kept here.
 
-use std::error::Error as StdError;
-
-use config::{Format, Map, Value, ValueKind};
-
-/// oslo.config's INI syntax: `[section]`, `key = value` or `key: value`, `#`/`;` comment lines,
-/// indented continuation lines, matching quotes around a value removed, last repeat wins.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OsloIni;
+use config::{Map, Value, ValueKind};
 
 /// A line that oslo.config would refuse too.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +16,10 @@ pub struct SyntaxError {
     pub message: &'static str,
 }
 
+/// oslo.config's INI syntax, which [`parse_sections`] reads: `[section]`, `key = value` or
+/// `key: value`, `#`/`;` comment lines, indented continuation lines, matching quotes around a
+/// value removed, the last repeat of a key winning.
+///
 /// One section in file order: its name and its `(key, value)` pairs, last repeat wins.
 pub type Section = (String, Vec<(String, String)>);
 
@@ -117,27 +114,46 @@ fn unquote(value: &str) -> &str {
     }
 }
 
-impl Format for OsloIni {
-    fn parse(
-        &self,
-        uri: Option<&String>,
-        text: &str,
-    ) -> Result<Map<String, Value>, Box<dyn StdError + Send + Sync>> {
-        let mut root = Map::new();
-        for (section, pairs) in parse_sections(text)? {
-            let mut table = Map::new();
-            for (key, value) in pairs {
-                table.insert(key, Value::new(uri, ValueKind::String(value)));
-            }
-            root.insert(section, Value::new(uri, ValueKind::Table(table)));
+fn to_map(uri: Option<&String>, sections: Vec<Section>) -> Map<String, Value> {
+    let mut root = Map::new();
+    for (section, pairs) in sections {
+        let mut table = Map::new();
+        for (key, value) in pairs {
+            table.insert(key, Value::new(uri, ValueKind::String(value)));
         }
-        Ok(root)
+        root.insert(section, Value::new(uri, ValueKind::Table(table)));
+    }
+    root
+}
+
+/// One parsed file as a `config` source whose values carry the file's path exactly as the
+/// operator gave it (`config`'s own file source rewrites it relative to the working directory).
+#[derive(Debug, Clone)]
+pub struct OsloFile {
+    origin: String,
+    sections: Vec<Section>,
+}
+
+impl OsloFile {
+    /// Parses `text`, read from `origin`.
+    ///
+    /// # Errors
+    /// What [`parse_sections`] refuses.
+    pub fn parse(origin: String, text: &str) -> Result<Self, SyntaxError> {
+        Ok(Self {
+            origin,
+            sections: parse_sections(text)?,
+        })
     }
 }
 
-impl config::FileStoredFormat for OsloIni {
-    fn file_extensions(&self) -> &'static [&'static str] {
-        &["conf", "ini"]
+impl config::Source for OsloFile {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<Map<String, Value>, config::ConfigError> {
+        Ok(to_map(Some(&self.origin), self.sections.clone()))
     }
 }
 

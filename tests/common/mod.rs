@@ -1,0 +1,242 @@
+//! Shared test helpers: a proxy on 127.0.0.1:0, TCP backends, WebSocket clients.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod pki;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Response;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+use vncgate::config::Settings;
+
+/// A running proxy and the directory holding its config, tokens and web root.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    pub task: Option<JoinHandle<Result<(), vncgate::Error>>>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Proxy {
+    pub fn tokens_path(&self) -> PathBuf {
+        self.dir.path().join("tokens")
+    }
+
+    /// Cancels and waits for `run` to return.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        let task = self.task.take().expect("running");
+        let result = tokio::time::timeout(Duration::from_secs(20), task).await;
+        assert!(
+            matches!(result, Ok(Ok(Ok(())))),
+            "run did not end cleanly: {result:?}"
+        );
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Writes `config` (with `@DIR@` replaced by the temp dir) and `tokens`, and starts the proxy.
+/// A `[DEFAULT] web` with index files and a `[vncgate] token_source` are provided.
+pub async fn start_proxy(config: &str, tokens: &str) -> Proxy {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::write(root.join("tokens"), tokens).expect("tokens");
+    let web = root.join("web");
+    std::fs::create_dir_all(web.join("core")).expect("web");
+    std::fs::create_dir_all(web.join("sub")).expect("web sub");
+    std::fs::write(
+        web.join("vnc_lite.html"),
+        "<html><script></script>noVNC</html>",
+    )
+    .expect("html");
+    std::fs::write(web.join("core/rfb.js"), "export default class RFB {}").expect("js");
+    std::fs::write(root.join("secret.txt"), "outside the web root").expect("secret");
+    let base = format!(
+        "[DEFAULT]\nweb = {web}\n[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = 0\n\
+         [vncgate]\ntoken_source = {tokens}\nshutdown_grace = 5\n",
+        web = web.display(),
+        tokens = root.join("tokens").display()
+    );
+    let path = root.join("vncgate.conf");
+    let text = format!(
+        "{base}{}",
+        config.replace("@DIR@", &root.display().to_string())
+    );
+    std::fs::write(&path, text).expect("config");
+    start_with_file(&path, dir).await
+}
+
+async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
+    let settings = match Settings::load(&[path.to_path_buf()], None) {
+        Ok(settings) => settings,
+        Err(error) => panic!("config: {error}"),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(vncgate::run(settings, listener, shutdown.clone()));
+    Proxy {
+        addr,
+        shutdown,
+        task: Some(task),
+        dir,
+    }
+}
+
+/// A backend that echoes what it gets, for any number of connections.
+pub async fn echo_backend() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut rx, mut tx) = stream.split();
+                let _ = tokio::io::copy(&mut rx, &mut tx).await;
+            });
+        }
+    });
+    addr
+}
+
+/// A backend that sends `greeting` and then closes each connection.
+pub async fn greeting_backend(greeting: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let _ = stream.write_all(greeting).await;
+            let _ = stream.shutdown().await;
+        }
+    });
+    addr
+}
+
+/// A loopback port with nothing listening.
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+/// Opens a WebSocket to `path` over `stream`, with extra headers.
+pub async fn ws_over<S>(
+    stream: S,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<(WebSocketStream<S>, Response), tokio_tungstenite::tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut request = format!("ws://{host}{path}").into_client_request()?;
+    for (name, value) in headers {
+        let name: tokio_tungstenite::tungstenite::http::HeaderName =
+            name.parse().expect("header name");
+        request
+            .headers_mut()
+            .append(name, HeaderValue::from_str(value).expect("header value"));
+    }
+    tokio_tungstenite::client_async(request, stream).await
+}
+
+/// Opens a plain WebSocket to the proxy.
+pub async fn ws(
+    proxy: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<(WebSocketStream<TcpStream>, Response), tokio_tungstenite::tungstenite::Error> {
+    let stream = TcpStream::connect(proxy).await.expect("connect");
+    ws_over(stream, &proxy.to_string(), path, headers).await
+}
+
+/// The HTTP status of a refused upgrade, and its body.
+pub fn refusal(
+    result: Result<impl std::fmt::Debug, tokio_tungstenite::tungstenite::Error>,
+) -> (u16, Vec<u8>) {
+    match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => (
+            response.status().as_u16(),
+            response.body().clone().unwrap_or_default(),
+        ),
+        other => panic!("expected an HTTP refusal, got {other:?}"),
+    }
+}
+
+/// Sends a raw HTTP request and returns the whole response as text.
+pub async fn raw_http(proxy: SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(proxy).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response)).await;
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// A rustls client config trusting only `ca_pem`.
+pub fn tls_client(ca_pem: &str) -> Arc<rustls::ClientConfig> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.expect("ca pem")).expect("add root");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// Receives the next binary payload, skipping pings, within 10 s.
+pub async fn next_binary<S>(ws: &mut WebSocketStream<S>) -> Vec<u8>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("timely message");
+        match next {
+            Some(Ok(Message::Binary(data))) => return data.to_vec(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected binary, got {other:?}"),
+        }
+    }
+}
+
+/// Reads until the close frame, returning its code and reason.
+pub async fn next_close<S>(ws: &mut WebSocketStream<S>) -> Option<(u16, String)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("timely close");
+        match next {
+            Some(Ok(Message::Close(frame))) => {
+                return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+            }
+            Some(Ok(_)) => continue,
+            None | Some(Err(_)) => return None,
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Certificates minted per test with the project's own PKI crate.
+
+use std::path::{Path, PathBuf};
+
+use vncgate_pki::layout::{self, InitPlan};
+use vncgate_pki::KeyType;
+
+/// A PKI directory made by `pki init` with one compute host and an HTTPS certificate, both
+/// for `localhost` and 127.0.0.1.
+pub struct TestPki {
+    pub dir: PathBuf,
+}
+
+impl TestPki {
+    pub fn new(root: &Path, name: &str) -> Self {
+        let dir = root.join(name);
+        let plan = InitPlan {
+            dir: dir.clone(),
+            servers: vec![vec!["localhost".into(), "127.0.0.1".into()]],
+            client_common_name: "vncgate".into(),
+            https: Some(vec!["localhost".into(), "127.0.0.1".into()]),
+            days: 30,
+            key_type: KeyType::EcdsaP256,
+            force: false,
+        };
+        layout::init(&plan).expect("pki init");
+        Self { dir }
+    }
+
+    pub fn ca_pem(&self) -> String {
+        std::fs::read_to_string(layout::ca_cert(&self.dir)).expect("ca")
+    }
+
+    pub fn https_cert(&self) -> PathBuf {
+        self.dir.join("https/cert.pem")
+    }
+
+    pub fn https_key(&self) -> PathBuf {
+        self.dir.join("https/key.pem")
+    }
+
+    pub fn compute(&self) -> PathBuf {
+        layout::compute_dir(&self.dir, "localhost")
+    }
+
+    pub fn proxy(&self) -> PathBuf {
+        layout::proxy_dir(&self.dir)
+    }
+}

@@ -1,0 +1,252 @@
+//! Static files (MIME types, no listing, no traversal, no open redirect) and HTTPS/WSS on the
+//! same port, with `ssl_only` and `ssl_minimum_version`.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::pki::TestPki;
+use common::*;
+use futures_util::SinkExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_tungstenite::tungstenite::Message;
+
+fn status_line(response: &str) -> &str {
+    response.lines().next().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn serves_files_with_mime_types() {
+    let proxy = start_proxy("", "").await;
+    let page = raw_http(
+        proxy.addr,
+        "GET /vnc_lite.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_line(&page), "HTTP/1.1 200 OK", "{page}");
+    assert!(
+        page.to_ascii_lowercase()
+            .contains("content-type: text/html"),
+        "{page}"
+    );
+    assert!(page.contains("noVNC"));
+    assert!(page
+        .to_ascii_lowercase()
+        .contains("x-content-type-options: nosniff"));
+    assert!(page
+        .to_ascii_lowercase()
+        .contains("referrer-policy: no-referrer"));
+    let script = raw_http(
+        proxy.addr,
+        "GET /core/rfb.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        script
+            .to_ascii_lowercase()
+            .contains("content-type: text/javascript"),
+        "{script}"
+    );
+    let head = raw_http(
+        proxy.addr,
+        "HEAD /vnc_lite.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_line(&head), "HTTP/1.1 200 OK");
+}
+
+#[tokio::test]
+async fn no_listing_no_traversal_no_other_methods() {
+    let proxy = start_proxy("", "").await;
+    for path in ["/", "/core/", "/core", "/sub"] {
+        let response = raw_http(
+            proxy.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(
+            status_line(&response),
+            "HTTP/1.1 404 Not Found",
+            "{path}: {response}"
+        );
+        assert!(
+            !response.to_ascii_lowercase().contains("location:"),
+            "{path}: {response}"
+        );
+    }
+    for path in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/core/..%2f..%2fsecret.txt",
+        "/..%5csecret.txt",
+    ] {
+        let response = raw_http(
+            proxy.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(
+            !response.contains("outside the web root"),
+            "{path}: {response}"
+        );
+        assert!(
+            !status_line(&response).contains("200"),
+            "{path}: {response}"
+        );
+    }
+    let post = raw_http(
+        proxy.addr,
+        "POST /vnc_lite.html HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_line(&post), "HTTP/1.1 405 Method Not Allowed");
+}
+
+#[tokio::test]
+async fn double_slash_never_redirects_off_site() {
+    // CVE-2021-3654 and its three-slash follow-up.
+    let proxy = start_proxy("", "").await;
+    std::fs::create_dir_all(proxy.dir.path().join("web/evil.example")).expect("dir");
+    for path in [
+        "//evil.example/%2F..",
+        "///evil.example/%2F..",
+        "//evil.example",
+    ] {
+        let response = raw_http(
+            proxy.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(
+            !response.to_ascii_lowercase().contains("location:"),
+            "{path}: {response}"
+        );
+        assert_eq!(
+            status_line(&response),
+            "HTTP/1.1 400 Bad Request",
+            "{path}: {response}"
+        );
+    }
+}
+
+fn tls_config(pki: &TestPki, extra: &str) -> String {
+    format!(
+        "[DEFAULT]\ncert = {}\nkey = {}\n{extra}",
+        pki.https_cert().display(),
+        pki.https_key().display()
+    )
+}
+
+async fn tls_connect(
+    proxy: std::net::SocketAddr,
+    ca_pem: &str,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let connector = TlsConnector::from(tls_client(ca_pem));
+    let tcp = TcpStream::connect(proxy).await.expect("connect");
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    connector.connect(name, tcp).await.expect("TLS handshake")
+}
+
+#[tokio::test]
+async fn https_and_http_share_the_port() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(root.path(), "pki");
+    let backend = echo_backend().await;
+    let proxy = start_proxy(&tls_config(&pki, ""), &format!("good: {backend}\n")).await;
+
+    let mut tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    tls.write_all(b"GET /vnc_lite.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut page = Vec::new();
+    let _ = tls.read_to_end(&mut page).await;
+    assert!(String::from_utf8_lossy(&page).starts_with("HTTP/1.1 200 OK"));
+
+    let tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    let headers = [("Origin", "https://localhost")];
+    let (mut ws, _) = ws_over(tls, "localhost", "/?token=good", &headers)
+        .await
+        .expect("wss upgrade");
+    ws.send(Message::binary(b"over TLS".to_vec()))
+        .await
+        .expect("send");
+    assert_eq!(next_binary(&mut ws).await, b"over TLS");
+
+    // An http Origin over wss is a scheme mismatch.
+    let tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    let (status, _) = refusal(
+        ws_over(
+            tls,
+            "localhost",
+            "/?token=good",
+            &[("Origin", "http://localhost")],
+        )
+        .await,
+    );
+    assert_eq!(status, 403);
+
+    let plain = raw_http(
+        proxy.addr,
+        "GET /vnc_lite.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_line(&plain), "HTTP/1.1 200 OK");
+}
+
+#[tokio::test]
+async fn ssl_only_refuses_plain_http() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(root.path(), "pki");
+    let backend = echo_backend().await;
+    let proxy = start_proxy(
+        &tls_config(&pki, "ssl_only = True\n"),
+        &format!("good: {backend}\n"),
+    )
+    .await;
+    let plain = raw_http(
+        proxy.addr,
+        "GET /vnc_lite.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_line(&plain), "HTTP/1.1 403 Forbidden", "{plain}");
+    assert!(!plain.contains("noVNC"));
+    assert_eq!(refusal(ws(proxy.addr, "/?token=good", &[]).await).0, 403);
+    let tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    let (mut ws, _) = ws_over(tls, "localhost", "/?token=good", &[])
+        .await
+        .expect("wss upgrade");
+    ws.send(Message::binary(b"x".to_vec())).await.expect("send");
+    assert_eq!(next_binary(&mut ws).await, b"x");
+}
+
+#[tokio::test]
+async fn minimum_tls_version_is_honoured() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(root.path(), "pki");
+    let proxy = start_proxy(
+        &tls_config(&pki, "[console]\nssl_minimum_version = tlsv1_3\n"),
+        "",
+    )
+    .await;
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls_pki_types::pem::PemObject;
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pki.ca_pem().as_bytes()) {
+        roots.add(cert.expect("pem")).expect("root");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls12_only = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = TlsConnector::from(Arc::new(tls12_only));
+    let tcp = TcpStream::connect(proxy.addr).await.expect("connect");
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    assert!(
+        connector.connect(name, tcp).await.is_err(),
+        "TLS 1.2 accepted with tlsv1_3 minimum"
+    );
+    let _ok = tls_connect(proxy.addr, &pki.ca_pem()).await;
+}

@@ -1,0 +1,250 @@
+//! The browser-facing front end over real sockets: tokens, Origin, subprotocols, relay, close.
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use futures_util::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn echo_proxy() -> (Proxy, String) {
+    let backend = echo_backend().await;
+    let tokens = format!("# test tokens\ngood: {backend}\nold: {backend} expires=1000\n");
+    (start_proxy("", &tokens).await, backend.to_string())
+}
+
+async fn assert_echo<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    ws.send(Message::binary(b"RFB 003.008\n".to_vec()))
+        .await
+        .expect("send");
+    assert_eq!(next_binary(ws).await, b"RFB 003.008\n");
+}
+
+#[tokio::test]
+async fn token_in_query_relays_both_ways() {
+    let (proxy, _) = echo_proxy().await;
+    let (mut ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    assert_echo(&mut ws).await;
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn token_in_novnc_path_form() {
+    // vnc_lite.html?path=websockify%3Ftoken%3Dgood makes the browser open this.
+    let (proxy, _) = echo_proxy().await;
+    let (mut ws, _) = ws(proxy.addr, "/websockify?token=good", &[])
+        .await
+        .expect("upgrade");
+    assert_echo(&mut ws).await;
+}
+
+#[tokio::test]
+async fn token_in_cookie() {
+    let (proxy, _) = echo_proxy().await;
+    let headers = [("Cookie", "path=%3Ftoken%3Dx; token=good")];
+    let (mut ws, _) = ws(proxy.addr, "/websockify", &headers)
+        .await
+        .expect("upgrade");
+    assert_echo(&mut ws).await;
+}
+
+#[tokio::test]
+async fn bad_unknown_expired_or_missing_token_is_403_with_empty_body() {
+    let (proxy, _) = echo_proxy().await;
+    for path in ["/?token=nope", "/?token=old", "/", "/?token="] {
+        let (status, body) = refusal(ws(proxy.addr, path, &[]).await);
+        assert_eq!(status, 403, "{path}");
+        assert!(body.is_empty(), "{path}: body {body:?}");
+    }
+    let long = format!("/?token={}", "a".repeat(300));
+    assert_eq!(refusal(ws(proxy.addr, &long, &[]).await).0, 403);
+}
+
+#[tokio::test]
+async fn token_file_changes_take_effect_without_restart() {
+    let (proxy, backend) = echo_proxy().await;
+    assert_eq!(refusal(ws(proxy.addr, "/?token=later", &[]).await).0, 403);
+    let future = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 3600;
+    std::fs::write(
+        proxy.tokens_path(),
+        format!("later: {backend} expires={future}\n"),
+    )
+    .expect("write");
+    let (mut ws, _) = ws(proxy.addr, "/?token=later", &[]).await.expect("upgrade");
+    assert_echo(&mut ws).await;
+}
+
+#[tokio::test]
+async fn origin_absent_same_host_or_allowed_passes_foreign_is_403() {
+    let backend = echo_backend().await;
+    let proxy = start_proxy(
+        "[console]\nallowed_origins = console.example, other.example\n",
+        &format!("good: {backend}\n"),
+    )
+    .await;
+    let ok = [
+        vec![],
+        vec![("Origin", "http://127.0.0.1:9999")],
+        vec![("Origin", "http://console.example")],
+        vec![
+            ("Origin", "https://console.example"),
+            ("X-Forwarded-Proto", "https"),
+        ],
+    ];
+    for headers in ok {
+        let (mut ws, _) = ws(proxy.addr, "/?token=good", &headers)
+            .await
+            .unwrap_or_else(|e| panic!("{headers:?}: {e}"));
+        assert_echo(&mut ws).await;
+    }
+    let refused = [
+        vec![("Origin", "http://evil.example")],
+        vec![("Origin", "null")],
+        vec![("Origin", "https://127.0.0.1")],
+        vec![
+            ("Origin", "http://console.example"),
+            ("X-Forwarded-Proto", "https"),
+        ],
+    ];
+    for headers in refused {
+        let (status, body) = refusal(ws(proxy.addr, "/?token=good", &headers).await);
+        assert_eq!((status, body.len()), (403, 0), "{headers:?}");
+    }
+}
+
+#[tokio::test]
+async fn binary_subprotocol_when_offered_none_otherwise() {
+    let (proxy, _) = echo_proxy().await;
+    let (_, response) = ws(
+        proxy.addr,
+        "/?token=good",
+        &[("Sec-WebSocket-Protocol", "binary")],
+    )
+    .await
+    .expect("upgrade");
+    assert_eq!(
+        response
+            .headers()
+            .get("sec-websocket-protocol")
+            .map(|v| v.as_bytes()),
+        Some(&b"binary"[..])
+    );
+    let (mut ws, response) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    assert!(response.headers().get("sec-websocket-protocol").is_none());
+    assert_echo(&mut ws).await;
+}
+
+#[tokio::test]
+async fn unreachable_backend_closes_with_a_reason() {
+    let dead = closed_port().await;
+    let proxy = start_proxy("", &format!("dead: {dead}\n")).await;
+    let (mut ws, _) = ws(proxy.addr, "/?token=dead", &[]).await.expect("upgrade");
+    let close = next_close(&mut ws).await.expect("close frame");
+    assert_eq!(close.0, 1011);
+    assert!(close.1.contains("cannot reach"), "{close:?}");
+}
+
+#[tokio::test]
+async fn backend_closing_mid_session_closes_the_websocket_normally() {
+    let backend = greeting_backend(b"RFB 003.008\n").await;
+    let proxy = start_proxy("", &format!("bye: {backend}\n")).await;
+    let (mut ws, _) = ws(proxy.addr, "/?token=bye", &[]).await.expect("upgrade");
+    assert_eq!(next_binary(&mut ws).await, b"RFB 003.008\n");
+    let close = next_close(&mut ws).await.expect("close frame");
+    assert_eq!(close.0, 1000, "{close:?}");
+}
+
+#[tokio::test]
+async fn text_messages_are_refused() {
+    let (proxy, _) = echo_proxy().await;
+    let (mut ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    ws.send(Message::text("hello")).await.expect("send");
+    assert_eq!(next_close(&mut ws).await.map(|c| c.0), Some(1003));
+}
+
+#[tokio::test]
+async fn oversized_message_ends_the_session() {
+    let backend = echo_backend().await;
+    let proxy = start_proxy(
+        "[vncgate]\nmax_message_size = 1024\n",
+        &format!("good: {backend}\n"),
+    )
+    .await;
+    let (mut ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    ws.send(Message::binary(vec![0u8; 4096]))
+        .await
+        .expect("send");
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        use futures_util::StreamExt;
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Binary(_))) => panic!("oversized message was relayed"),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok());
+}
+
+#[tokio::test]
+async fn pings_arrive_on_quiet_sessions() {
+    let backend = echo_backend().await;
+    let proxy = start_proxy(
+        "[vncgate]\nping_interval = 0.2\n",
+        &format!("good: {backend}\n"),
+    )
+    .await;
+    let (mut ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    use futures_util::StreamExt;
+    let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("timely");
+    assert!(matches!(message, Some(Ok(Message::Ping(_)))), "{message:?}");
+}
+
+#[tokio::test]
+async fn silent_browser_is_timed_out() {
+    let backend = echo_backend().await;
+    // Pings off, so nothing makes the client answer: it goes silent.
+    let proxy = start_proxy(
+        "[vncgate]\nping_interval = 0\nclient_timeout = 0.5\n",
+        &format!("good: {backend}\n"),
+    )
+    .await;
+    let stream = tokio::net::TcpStream::connect(proxy.addr)
+        .await
+        .expect("connect");
+    let (mut ws, _) = ws_over(stream, "x", "/?token=good", &[])
+        .await
+        .expect("upgrade");
+    assert_eq!(next_close(&mut ws).await.map(|c| c.0), Some(1001));
+}
+
+#[tokio::test]
+async fn shutdown_closes_sessions_with_1001_and_run_returns() {
+    let (proxy, _) = echo_proxy().await;
+    let (mut ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    assert_echo(&mut ws).await;
+    proxy.shutdown.cancel();
+    let close = next_close(&mut ws).await.expect("close frame");
+    assert_eq!(close.0, 1001, "{close:?}");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_accepting() {
+    let (proxy, _) = echo_proxy().await;
+    let addr = proxy.addr;
+    proxy.stop().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
