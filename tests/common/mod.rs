@@ -2,6 +2,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod pki;
+pub mod qemu;
+pub mod rfb;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,91 @@
+//! A real QEMU VNC server on loopback, stopped by PID when the guard drops.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// `None` (with the reason printed) when QEMU is not installed and this is not CI, where
+/// `.ci/run` installs it and its absence is a failure.
+pub fn available() -> bool {
+    let found = Command::new("qemu-system-x86_64").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(std::env::var_os("CI").is_none(), "qemu-system-x86_64 is missing in CI: .ci/run must install it");
+        eprintln!("SKIPPED: qemu-system-x86_64 not installed (apt-get install qemu-system-x86)");
+    }
+    found
+}
+
+/// A running QEMU with a VNC display and no disk (SeaBIOS paints text: real framebuffer content).
+pub struct Qemu {
+    pub addr: SocketAddr,
+    pid: Option<i32>,
+    pub log: PathBuf,
+    pub monitor: PathBuf,
+}
+
+impl Qemu {
+    /// Starts QEMU; `vnc_options` are appended to `-vnc 127.0.0.1:N` (e.g. `,tls-creds=tls0`),
+    /// `extra` are more arguments (e.g. the `-object tls-creds-x509,...`).
+    pub fn start(work: &Path, vnc_options: &str, extra: &[String]) -> Self {
+        for attempt in 0..20u16 {
+            let display = 100 + (std::process::id() as u16 % 700) + attempt * 7 + (rand_u16() % 97);
+            let port = 5900 + display;
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                continue;
+            }
+            let pidfile = work.join(format!("qemu-{display}.pid"));
+            let log = work.join(format!("qemu-{display}.log"));
+            let monitor = work.join(format!("qemu-{display}.mon"));
+            let status = Command::new("qemu-system-x86_64")
+                .args(["-nodefaults", "-machine", "pc", "-accel", "tcg", "-m", "64", "-vga", "std"])
+                .args(["-display", "none", "-daemonize", "-pidfile"])
+                .arg(&pidfile)
+                .arg("-D")
+                .arg(&log)
+                .arg("-monitor")
+                .arg(format!("unix:{},server,nowait", monitor.display()))
+                .args(extra)
+                .arg("-vnc")
+                .arg(format!("127.0.0.1:{display}{vnc_options}"))
+                .output()
+                .expect("run qemu");
+            if !status.status.success() {
+                let stderr = String::from_utf8_lossy(&status.stderr);
+                if stderr.contains("Address already in use") || stderr.contains("Failed to find an available port") {
+                    continue;
+                }
+                panic!("qemu failed to start: {stderr}");
+            }
+            let pid = std::fs::read_to_string(&pidfile).ok().and_then(|p| p.trim().parse().ok());
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+            return Self { addr, pid, log, monitor };
+        }
+        panic!("no free VNC display for QEMU");
+    }
+
+    /// Sends one command to the human monitor.
+    pub fn monitor(&self, command: &str) {
+        use std::io::{Read, Write};
+        let mut stream = std::os::unix::net::UnixStream::connect(&self.monitor).expect("monitor");
+        stream.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+        let mut banner = [0u8; 4096];
+        let _ = stream.read(&mut banner);
+        stream.write_all(format!("{command}\n").as_bytes()).expect("monitor write");
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = stream.read(&mut banner);
+    }
+}
+
+fn rand_u16() -> u16 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    (nanos >> 8) as u16
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
