@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod front;
+pub mod rfb;
 pub(crate) mod session;
 pub mod shutdown;
 pub mod telemetry;
@@ -34,8 +35,8 @@ use crate::token::TokenStore;
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The browser-facing TLS configuration is unusable.
-    #[error("browser-facing TLS: {0}")]
+    /// A TLS configuration (browser-facing or VeNCrypt) is unusable.
+    #[error("{0}")]
     Tls(#[from] tls::Error),
 }
 
@@ -43,7 +44,7 @@ pub enum Error {
 /// close 1001) and waits for them up to `[vncgate] shutdown_grace`.
 ///
 /// # Errors
-/// Only at start-up, when a TLS file cannot be used.
+/// Only at start-up, when a TLS file (browser-facing or VeNCrypt) cannot be used.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
@@ -60,6 +61,19 @@ pub async fn run(
     let websocket = WebSocketConfig::default()
         .max_message_size(Some(settings.limits.max_message_size))
         .max_frame_size(Some(settings.limits.max_message_size));
+    let backend_tls = match &settings.vencrypt {
+        Some(files) => Some(tls::backend_config(
+            files,
+            settings.vencrypt_verify_hostname,
+        )?),
+        None => None,
+    };
+    let connector = rfb::driver::Connector {
+        schemes: settings.auth_schemes.clone(),
+        tls: backend_tls,
+        connect_timeout: settings.limits.connect_timeout,
+        handshake_timeout: settings.limits.handshake_timeout,
+    };
     let tracker = TaskTracker::new();
     let grace = settings.limits.shutdown_grace;
     let shared = Arc::new(Shared {
@@ -71,6 +85,7 @@ pub async fn run(
         tracker: tracker.clone(),
         next_session: AtomicU64::new(1),
         websocket,
+        connector,
     });
     if let Ok(addr) = listener.local_addr() {
         let scheme = if shared.tls.is_some() {

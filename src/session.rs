@@ -1,21 +1,24 @@
-//! One console session: after the upgrade, connect to the VNC server within a deadline, relay,
-//! and log one line when it opens and one when it closes.
+//! One console session: after the upgrade, authenticate to the VNC server and greet the browser
+//! at the same time, then relay; one log line when it opens and one when it closes.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use futures_util::SinkExt;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tracing::Instrument;
 
 use crate::bridge::{self, Timers};
 use crate::front::{Connection, Shared};
+use crate::rfb::driver::{greet_browser, send};
+use crate::rfb::wire;
 use crate::token::{Grant, TokenHash};
 
 /// A session about to start.
@@ -26,12 +29,7 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(
-        shared: &Shared,
-        _connection: &Connection,
-        grant: Grant,
-        hash: TokenHash,
-    ) -> Self {
+    pub(crate) fn new(shared: &Shared, grant: Grant, hash: TokenHash) -> Self {
         let id = shared.next_session.fetch_add(1, Ordering::Relaxed);
         Self { id, grant, hash }
     }
@@ -44,11 +42,12 @@ impl Session {
         on_upgrade: OnUpgrade,
     ) {
         let span = tracing::info_span!("session", id = self.id, peer = %connection.peer);
-        self.relay(shared, on_upgrade).instrument(span).await;
+        self.serve(&shared, on_upgrade).instrument(span).await;
+        // The connection (and its slot under max_connections) is held until here.
         drop(connection);
     }
 
-    async fn relay(self, shared: Arc<Shared>, on_upgrade: OnUpgrade) {
+    async fn serve(self, shared: &Shared, on_upgrade: OnUpgrade) {
         let started = Instant::now();
         let target = self.grant.target.clone();
         let upgraded = match on_upgrade.await {
@@ -59,32 +58,59 @@ impl Session {
             }
         };
         let limits = &shared.settings.limits;
-        let mut ws = WebSocketStream::from_raw_socket(
-            TokioIo::new(upgraded),
-            Role::Server,
-            Some(shared.websocket),
-        )
-        .await;
+        let io = TokioIo::new(upgraded);
+        let mut ws =
+            WebSocketStream::from_raw_socket(io, Role::Server, Some(shared.websocket)).await;
         tracing::info!(target = %target, token = %self.hash.short(), "session opened");
 
-        let connect = TcpStream::connect((target.host.as_str(), target.port));
-        let backend = match tokio::time::timeout(limits.connect_timeout, connect).await {
-            Ok(Ok(stream)) => stream,
-            outcome => {
-                let reason = match outcome {
-                    Ok(Err(error)) => error.to_string(),
-                    _ => "connect timed out".to_owned(),
-                };
-                tracing::info!(target = %target, %reason, "session closed: console server unreachable");
-                let frame = CloseFrame {
-                    code: CloseCode::Error,
-                    reason: "cannot reach the console server".into(),
-                };
-                let _ = tokio::time::timeout(limits.handshake_timeout, ws.close(Some(frame))).await;
+        // The browser learns the version at once; the VNC server is authenticated meanwhile.
+        let deadline = Instant::now() + limits.handshake_timeout;
+        let browser = async {
+            send(&mut ws, wire::VERSION_3_8.to_vec(), deadline).await?;
+            greet_browser(&mut ws, deadline).await
+        };
+        let backend = shared
+            .connector
+            .connect(&target, self.grant.password.clone());
+        let (browser, backend) = tokio::join!(browser, backend);
+        let pipelined = match browser {
+            Ok(pipelined) => pipelined,
+            Err(error) => {
+                tracing::info!(target = %target, %error, "session closed: browser handshake failed");
+                let _ = tokio::time::timeout(limits.handshake_timeout, ws.close(None)).await;
                 return;
             }
         };
-        let _ = backend.set_nodelay(true);
+        let mut backend = match backend {
+            Ok(backend) => backend,
+            Err(error) => {
+                tracing::info!(target = %target, %error, "session closed: console server handshake failed");
+                let failure = wire::encode_security_failure(error.public_reason());
+                let _ = send(&mut ws, failure, deadline).await;
+                let _ = tokio::time::timeout(limits.handshake_timeout, ws.close(None)).await;
+                return;
+            }
+        };
+        tracing::debug!(
+            scheme = backend.scheme.name(),
+            "console server authenticated"
+        );
+        // SecurityResult OK as a message of its own: tempest reads exactly these four bytes.
+        if send(&mut ws, wire::SECURITY_OK.to_vec(), deadline)
+            .await
+            .is_err()
+        {
+            return;
+        }
+        if !backend.leftover.is_empty() {
+            let leftover = std::mem::take(&mut backend.leftover);
+            if ws.send(Message::Binary(leftover)).await.is_err() {
+                return;
+            }
+        }
+        if !pipelined.is_empty() && backend.stream.write_all(&pipelined).await.is_err() {
+            return;
+        }
 
         let expires = if shared.settings.enforce_session_timeout {
             self.grant
@@ -98,9 +124,10 @@ impl Session {
             client_timeout: limits.client_timeout,
             expires,
         };
-        let outcome = bridge::relay(ws, backend, timers, &shared.shutdown).await;
+        let outcome = bridge::relay(ws, backend.stream, timers, &shared.shutdown).await;
         tracing::info!(
             target = %target,
+            scheme = backend.scheme.name(),
             bytes_up = outcome.bytes_up,
             bytes_down = outcome.bytes_down,
             duration_ms = started.elapsed().as_millis() as u64,

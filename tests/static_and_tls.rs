@@ -7,11 +7,9 @@ use std::sync::Arc;
 
 use common::pki::TestPki;
 use common::*;
-use futures_util::SinkExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_tungstenite::tungstenite::Message;
 
 fn status_line(response: &str) -> &str {
     response.lines().next().unwrap_or_default()
@@ -166,13 +164,12 @@ async fn https_and_http_share_the_port() {
 
     let tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
     let headers = [("Origin", "https://localhost")];
-    let (mut ws, _) = ws_over(tls, "localhost", "/?token=good", &headers)
+    let (ws, _) = ws_over(tls, "localhost", "/?token=good", &headers)
         .await
         .expect("wss upgrade");
-    ws.send(Message::binary(b"over TLS".to_vec()))
-        .await
-        .expect("send");
-    assert_eq!(next_binary(&mut ws).await, b"over TLS");
+    let mut console = open_console(ws).await.expect("console over wss");
+    console.write(b"over TLS").await;
+    assert_eq!(console.read(8).await.expect("echo"), b"over TLS");
 
     // An http Origin over wss is a scheme mismatch.
     let tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
@@ -214,11 +211,12 @@ async fn ssl_only_refuses_plain_http() {
     assert!(!plain.contains("noVNC"));
     assert_eq!(refusal(ws(proxy.addr, "/?token=good", &[]).await).0, 403);
     let tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
-    let (mut ws, _) = ws_over(tls, "localhost", "/?token=good", &[])
+    let (ws, _) = ws_over(tls, "localhost", "/?token=good", &[])
         .await
         .expect("wss upgrade");
-    ws.send(Message::binary(b"x".to_vec())).await.expect("send");
-    assert_eq!(next_binary(&mut ws).await, b"x");
+    let mut console = open_console(ws).await.expect("console over wss");
+    console.write(b"x").await;
+    assert_eq!(console.read(1).await.expect("echo"), b"x");
 }
 
 #[tokio::test]

@@ -14,21 +14,24 @@ async fn echo_proxy() -> (Proxy, String) {
     (start_proxy("", &tokens).await, backend.to_string())
 }
 
-async fn assert_echo<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>)
+/// Opens the console (RFB None through the proxy) and checks bytes come back from the echo.
+async fn assert_echo<S>(
+    ws: tokio_tungstenite::WebSocketStream<S>,
+) -> tokio_tungstenite::WebSocketStream<S>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    ws.send(Message::binary(b"RFB 003.008\n".to_vec()))
-        .await
-        .expect("send");
-    assert_eq!(next_binary(ws).await, b"RFB 003.008\n");
+    let mut console = open_console(ws).await.expect("console");
+    console.write(b"ping through").await;
+    assert_eq!(console.read(12).await.expect("echo"), b"ping through");
+    console.ws
 }
 
 #[tokio::test]
 async fn token_in_query_relays_both_ways() {
     let (proxy, _) = echo_proxy().await;
-    let (mut ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
-    assert_echo(&mut ws).await;
+    let (ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    assert_echo(ws).await;
     proxy.stop().await;
 }
 
@@ -36,20 +39,20 @@ async fn token_in_query_relays_both_ways() {
 async fn token_in_novnc_path_form() {
     // vnc_lite.html?path=websockify%3Ftoken%3Dgood makes the browser open this.
     let (proxy, _) = echo_proxy().await;
-    let (mut ws, _) = ws(proxy.addr, "/websockify?token=good", &[])
+    let (ws, _) = ws(proxy.addr, "/websockify?token=good", &[])
         .await
         .expect("upgrade");
-    assert_echo(&mut ws).await;
+    assert_echo(ws).await;
 }
 
 #[tokio::test]
 async fn token_in_cookie() {
     let (proxy, _) = echo_proxy().await;
     let headers = [("Cookie", "path=%3Ftoken%3Dx; token=good")];
-    let (mut ws, _) = ws(proxy.addr, "/websockify", &headers)
+    let (ws, _) = ws(proxy.addr, "/websockify", &headers)
         .await
         .expect("upgrade");
-    assert_echo(&mut ws).await;
+    assert_echo(ws).await;
 }
 
 #[tokio::test]
@@ -78,8 +81,8 @@ async fn token_file_changes_take_effect_without_restart() {
         format!("later: {backend} expires={future}\n"),
     )
     .expect("write");
-    let (mut ws, _) = ws(proxy.addr, "/?token=later", &[]).await.expect("upgrade");
-    assert_echo(&mut ws).await;
+    let (ws, _) = ws(proxy.addr, "/?token=later", &[]).await.expect("upgrade");
+    assert_echo(ws).await;
 }
 
 #[tokio::test]
@@ -100,10 +103,10 @@ async fn origin_absent_same_host_or_allowed_passes_foreign_is_403() {
         ],
     ];
     for headers in ok {
-        let (mut ws, _) = ws(proxy.addr, "/?token=good", &headers)
+        let (ws, _) = ws(proxy.addr, "/?token=good", &headers)
             .await
             .unwrap_or_else(|e| panic!("{headers:?}: {e}"));
-        assert_echo(&mut ws).await;
+        assert_echo(ws).await;
     }
     let refused = [
         vec![("Origin", "http://evil.example")],
@@ -137,35 +140,39 @@ async fn binary_subprotocol_when_offered_none_otherwise() {
             .map(|v| v.as_bytes()),
         Some(&b"binary"[..])
     );
-    let (mut ws, response) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    let (ws, response) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
     assert!(response.headers().get("sec-websocket-protocol").is_none());
-    assert_echo(&mut ws).await;
+    assert_echo(ws).await;
 }
 
 #[tokio::test]
-async fn unreachable_backend_closes_with_a_reason() {
+async fn unreachable_backend_fails_the_security_result_with_a_reason() {
     let dead = closed_port().await;
     let proxy = start_proxy("", &format!("dead: {dead}\n")).await;
-    let (mut ws, _) = ws(proxy.addr, "/?token=dead", &[]).await.expect("upgrade");
-    let close = next_close(&mut ws).await.expect("close frame");
-    assert_eq!(close.0, 1011);
-    assert!(close.1.contains("cannot reach"), "{close:?}");
+    let (ws, _) = ws(proxy.addr, "/?token=dead", &[]).await.expect("upgrade");
+    let failure = open_console(ws).await.err().unwrap_or_default();
+    assert!(
+        failure.contains("cannot reach the console server"),
+        "{failure}"
+    );
 }
 
 #[tokio::test]
 async fn backend_closing_mid_session_closes_the_websocket_normally() {
-    let backend = greeting_backend(b"RFB 003.008\n").await;
+    let backend = greeting_backend(b"bye").await;
     let proxy = start_proxy("", &format!("bye: {backend}\n")).await;
-    let (mut ws, _) = ws(proxy.addr, "/?token=bye", &[]).await.expect("upgrade");
-    assert_eq!(next_binary(&mut ws).await, b"RFB 003.008\n");
-    let close = next_close(&mut ws).await.expect("close frame");
+    let (ws, _) = ws(proxy.addr, "/?token=bye", &[]).await.expect("upgrade");
+    let mut console = open_console(ws).await.expect("console");
+    assert_eq!(console.read(3).await.expect("bytes"), b"bye");
+    let close = next_close(&mut console.ws).await.expect("close frame");
     assert_eq!(close.0, 1000, "{close:?}");
 }
 
 #[tokio::test]
 async fn text_messages_are_refused() {
     let (proxy, _) = echo_proxy().await;
-    let (mut ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    let (ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    let mut ws = open_console(ws).await.expect("console").ws;
     ws.send(Message::text("hello")).await.expect("send");
     assert_eq!(next_close(&mut ws).await.map(|c| c.0), Some(1003));
 }
@@ -178,7 +185,8 @@ async fn oversized_message_ends_the_session() {
         &format!("good: {backend}\n"),
     )
     .await;
-    let (mut ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    let (ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    let mut ws = open_console(ws).await.expect("console").ws;
     ws.send(Message::binary(vec![0u8; 4096]))
         .await
         .expect("send");
@@ -204,7 +212,8 @@ async fn pings_arrive_on_quiet_sessions() {
         &format!("good: {backend}\n"),
     )
     .await;
-    let (mut ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    let (ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    let mut ws = open_console(ws).await.expect("console").ws;
     use futures_util::StreamExt;
     let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
         .await
@@ -224,17 +233,41 @@ async fn silent_browser_is_timed_out() {
     let stream = tokio::net::TcpStream::connect(proxy.addr)
         .await
         .expect("connect");
-    let (mut ws, _) = ws_over(stream, "x", "/?token=good", &[])
+    let (ws, _) = ws_over(stream, "x", "/?token=good", &[])
         .await
         .expect("upgrade");
+    let mut ws = open_console(ws).await.expect("console").ws;
     assert_eq!(next_close(&mut ws).await.map(|c| c.0), Some(1001));
+}
+
+#[tokio::test]
+async fn browser_silent_during_the_handshake_is_cut_at_the_deadline() {
+    let backend = echo_backend().await;
+    let proxy = start_proxy(
+        "[vncgate]\nhandshake_timeout = 0.5\n",
+        &format!("good: {backend}\n"),
+    )
+    .await;
+    let (mut ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    // The proxy's version arrives; the browser never answers it.
+    assert_eq!(next_binary(&mut ws).await, b"RFB 003.008\n");
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        use futures_util::StreamExt;
+        while let Some(Ok(message)) = ws.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the session outlived its handshake deadline");
 }
 
 #[tokio::test]
 async fn shutdown_closes_sessions_with_1001_and_run_returns() {
     let (proxy, _) = echo_proxy().await;
-    let (mut ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
-    assert_echo(&mut ws).await;
+    let (ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    let mut ws = assert_echo(ws).await;
     proxy.shutdown.cancel();
     let close = next_close(&mut ws).await.expect("close frame");
     assert_eq!(close.0, 1001, "{close:?}");

@@ -132,7 +132,7 @@ async fn upgrade(
         );
     }
     let on_upgrade = hyper::upgrade::on(&mut request);
-    let session = crate::session::Session::new(&shared, &connection, grant, hash);
+    let session = crate::session::Session::new(&shared, grant, hash);
     shared
         .tracker
         .spawn(session.run(shared.clone(), connection, on_upgrade));

@@ -35,6 +35,7 @@ pub(crate) struct Shared {
     pub(crate) tracker: TaskTracker,
     pub(crate) next_session: AtomicU64,
     pub(crate) websocket: WebSocketConfig,
+    pub(crate) connector: crate::rfb::driver::Connector,
 }
 
 /// One accepted browser connection.

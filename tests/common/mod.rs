@@ -1,6 +1,7 @@
 //! Shared test helpers: a proxy on 127.0.0.1:0, TCP backends, WebSocket clients.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod fake_vnc;
 pub mod pki;
 pub mod qemu;
 pub mod rfb;
@@ -99,32 +100,28 @@ async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
     }
 }
 
-/// A backend that echoes what it gets, for any number of connections.
+/// A VNC server (fake: None, then echo) for front-end tests.
 pub async fn echo_backend() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut rx, mut tx) = stream.split();
-                let _ = tokio::io::copy(&mut rx, &mut tx).await;
-            });
-        }
-    });
-    addr
+    fake_vnc::echo().await
 }
 
-/// A backend that sends `greeting` and then closes each connection.
+/// A VNC server that authenticates with None, sends `greeting` and closes.
 pub async fn greeting_backend(greeting: &'static [u8]) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let _ = stream.write_all(greeting).await;
-            let _ = stream.shutdown().await;
-        }
-    });
-    addr
+    let mut script = fake_vnc::none_handshake();
+    script.push(fake_vnc::Step::Send(greeting.to_vec()));
+    fake_vnc::serve(script).await
+}
+
+/// Opens the console as noVNC does up to SecurityResult OK; `Err` holds the failure reason.
+pub async fn open_console<S>(
+    ws: tokio_tungstenite::WebSocketStream<S>,
+) -> Result<rfb::WsBytes<S>, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut rfb = rfb::WsBytes::new(ws);
+    rfb.security_none().await?;
+    Ok(rfb)
 }
 
 /// A loopback port with nothing listening.

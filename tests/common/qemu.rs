@@ -8,9 +8,15 @@ use std::time::Duration;
 /// `None` (with the reason printed) when QEMU is not installed and this is not CI, where
 /// `.ci/run` installs it and its absence is a failure.
 pub fn available() -> bool {
-    let found = Command::new("qemu-system-x86_64").arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
-        assert!(std::env::var_os("CI").is_none(), "qemu-system-x86_64 is missing in CI: .ci/run must install it");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "qemu-system-x86_64 is missing in CI: .ci/run must install it"
+        );
         eprintln!("SKIPPED: qemu-system-x86_64 not installed (apt-get install qemu-system-x86)");
     }
     found
@@ -38,7 +44,17 @@ impl Qemu {
             let log = work.join(format!("qemu-{display}.log"));
             let monitor = work.join(format!("qemu-{display}.mon"));
             let status = Command::new("qemu-system-x86_64")
-                .args(["-nodefaults", "-machine", "pc", "-accel", "tcg", "-m", "64", "-vga", "std"])
+                .args([
+                    "-nodefaults",
+                    "-machine",
+                    "pc",
+                    "-accel",
+                    "tcg",
+                    "-m",
+                    "64",
+                    "-vga",
+                    "std",
+                ])
                 .args(["-display", "none", "-daemonize", "-pidfile"])
                 .arg(&pidfile)
                 .arg("-D")
@@ -52,14 +68,23 @@ impl Qemu {
                 .expect("run qemu");
             if !status.status.success() {
                 let stderr = String::from_utf8_lossy(&status.stderr);
-                if stderr.contains("Address already in use") || stderr.contains("Failed to find an available port") {
+                if stderr.contains("Address already in use")
+                    || stderr.contains("Failed to find an available port")
+                {
                     continue;
                 }
                 panic!("qemu failed to start: {stderr}");
             }
-            let pid = std::fs::read_to_string(&pidfile).ok().and_then(|p| p.trim().parse().ok());
+            let pid = std::fs::read_to_string(&pidfile)
+                .ok()
+                .and_then(|p| p.trim().parse().ok());
             let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-            return Self { addr, pid, log, monitor };
+            return Self {
+                addr,
+                pid,
+                log,
+                monitor,
+            };
         }
         panic!("no free VNC display for QEMU");
     }
@@ -68,17 +93,24 @@ impl Qemu {
     pub fn monitor(&self, command: &str) {
         use std::io::{Read, Write};
         let mut stream = std::os::unix::net::UnixStream::connect(&self.monitor).expect("monitor");
-        stream.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("timeout");
         let mut banner = [0u8; 4096];
         let _ = stream.read(&mut banner);
-        stream.write_all(format!("{command}\n").as_bytes()).expect("monitor write");
+        stream
+            .write_all(format!("{command}\n").as_bytes())
+            .expect("monitor write");
         std::thread::sleep(Duration::from_millis(300));
         let _ = stream.read(&mut banner);
     }
 }
 
 fn rand_u16() -> u16 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     (nanos >> 8) as u16
 }
 

@@ -23,13 +23,18 @@ pub struct ServerInit {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsBytes<S> {
     pub fn new(ws: WebSocketStream<S>) -> Self {
-        Self { ws, buffer: Vec::new() }
+        Self {
+            ws,
+            buffer: Vec::new(),
+        }
     }
 
     /// Exactly `count` bytes, or the close frame's reason / error as `Err`.
     pub async fn read(&mut self, count: usize) -> Result<Vec<u8>, String> {
         while self.buffer.len() < count {
-            let next = tokio::time::timeout(Duration::from_secs(20), self.ws.next()).await.map_err(|_| "timed out".to_owned())?;
+            let next = tokio::time::timeout(Duration::from_secs(20), self.ws.next())
+                .await
+                .map_err(|_| "timed out".to_owned())?;
             match next {
                 Some(Ok(Message::Binary(data))) => self.buffer.extend_from_slice(&data),
                 Some(Ok(Message::Close(frame))) => return Err(format!("closed: {frame:?}")),
@@ -42,11 +47,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsBytes<S> {
     }
 
     pub async fn write(&mut self, data: &[u8]) {
-        self.ws.send(Message::binary(data.to_vec())).await.expect("send");
+        self.ws
+            .send(Message::binary(data.to_vec()))
+            .await
+            .expect("send");
     }
 
-    /// Version, security None, SecurityResult, ClientInit, ServerInit: what noVNC does.
-    pub async fn handshake(&mut self) -> Result<ServerInit, String> {
+    /// Version, security None, SecurityResult: what noVNC does before ClientInit.
+    pub async fn security_none(&mut self) -> Result<(), String> {
         let version = self.read(12).await?;
         if &version != b"RFB 003.008\n" {
             return Err(format!("version {version:?}"));
@@ -67,8 +75,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsBytes<S> {
         if result != [0, 0, 0, 0] {
             let length = u32::from_be_bytes(self.read(4).await?.try_into().expect("4"));
             let reason = self.read(length as usize).await?;
-            return Err(format!("security failed: {}", String::from_utf8_lossy(&reason)));
+            return Err(format!(
+                "security failed: {}",
+                String::from_utf8_lossy(&reason)
+            ));
         }
+        Ok(())
+    }
+
+    /// The whole handshake to ServerInit.
+    pub async fn handshake(&mut self) -> Result<ServerInit, String> {
+        self.security_none().await?;
         self.write(&[1]).await;
         let init = self.read(24).await?;
         let name_length = u32::from_be_bytes(init[20..24].try_into().expect("4"));
@@ -81,7 +98,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsBytes<S> {
     }
 
     /// Asks for a full framebuffer update and returns the header of its first rectangle.
-    pub async fn framebuffer_update(&mut self, width: u16, height: u16) -> Result<(u16, u16, u16, u16, i32), String> {
+    pub async fn framebuffer_update(
+        &mut self,
+        width: u16,
+        height: u16,
+    ) -> Result<(u16, u16, u16, u16, i32), String> {
         // SetEncodings: raw only, so the reply is easy to check.
         self.write(&[2, 0, 0, 1, 0, 0, 0, 0]).await;
         let mut request = vec![3, 0, 0, 0, 0, 0];
