@@ -260,7 +260,7 @@ async fn read_message<S, T>(
     ws: &mut WebSocketStream<S>,
     buffer: &mut BytesMut,
     deadline: Instant,
-    decode: fn(&[u8]) -> Result<Option<(T, usize)>, Error>,
+    decode: fn(&[u8]) -> wire::Decoded<T>,
 ) -> Result<T, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,

@@ -6,6 +6,9 @@
 
 use super::Error;
 
+/// What a decoder returns: `Ok(None)` to need more, else the value and the bytes it used.
+pub type Decoded<T> = Result<Option<(T, usize)>, Error>;
+
 /// Length of a ProtocolVersion message: `RFB xxx.yyy\n`.
 pub const VERSION_LEN: usize = 12;
 
@@ -44,7 +47,7 @@ pub struct Version {
 ///
 /// # Errors
 /// Anything that is not that shape, shown escaped.
-pub fn decode_version(input: &[u8]) -> Result<Option<(Version, usize)>, Error> {
+pub fn decode_version(input: &[u8]) -> Decoded<Version> {
     let Some(raw) = input.get(..VERSION_LEN) else {
         return Ok(None);
     };
@@ -81,7 +84,7 @@ pub enum SecurityTypes {
 ///
 /// # Errors
 /// None beyond "need more": every byte value is meaningful. Unknown types are kept, not refused.
-pub fn decode_security_types(input: &[u8]) -> Result<Option<(SecurityTypes, usize)>, Error> {
+pub fn decode_security_types(input: &[u8]) -> Decoded<SecurityTypes> {
     let Some(&count) = input.first() else {
         return Ok(None);
     };
@@ -100,7 +103,7 @@ pub fn decode_security_types(input: &[u8]) -> Result<Option<(SecurityTypes, usiz
 ///
 /// # Errors
 /// None; reasons that are not UTF-8 are shown lossily.
-pub fn decode_reason(input: &[u8]) -> Result<Option<(Option<String>, usize)>, Error> {
+pub fn decode_reason(input: &[u8]) -> Decoded<Option<String>> {
     let Some(length) = input.get(..4) else {
         return Ok(None);
     };
@@ -127,7 +130,7 @@ pub enum SecurityResult {
 ///
 /// # Errors
 /// A status other than 0, 1 or 2.
-pub fn decode_security_result(input: &[u8]) -> Result<Option<(SecurityResult, usize)>, Error> {
+pub fn decode_security_result(input: &[u8]) -> Decoded<SecurityResult> {
     let Some(status) = input.get(..4) else {
         return Ok(None);
     };
@@ -143,7 +146,7 @@ pub fn decode_security_result(input: &[u8]) -> Result<Option<(SecurityResult, us
 ///
 /// # Errors
 /// None beyond "need more".
-pub fn decode_vencrypt_version(input: &[u8]) -> Result<Option<((u8, u8), usize)>, Error> {
+pub fn decode_vencrypt_version(input: &[u8]) -> Decoded<(u8, u8)> {
     Ok(input.get(..2).map(|v| ((v[0], v[1]), 2)))
 }
 
@@ -152,7 +155,7 @@ pub fn decode_vencrypt_version(input: &[u8]) -> Result<Option<((u8, u8), usize)>
 ///
 /// # Errors
 /// None beyond "need more".
-pub fn decode_byte(input: &[u8]) -> Result<Option<(u8, usize)>, Error> {
+pub fn decode_byte(input: &[u8]) -> Decoded<u8> {
     Ok(input.first().map(|&byte| (byte, 1)))
 }
 
@@ -161,7 +164,7 @@ pub fn decode_byte(input: &[u8]) -> Result<Option<(u8, usize)>, Error> {
 ///
 /// # Errors
 /// A count of 0: the server offers nothing to choose.
-pub fn decode_vencrypt_subtypes(input: &[u8]) -> Result<Option<(Vec<u32>, usize)>, Error> {
+pub fn decode_vencrypt_subtypes(input: &[u8]) -> Decoded<Vec<u32>> {
     let Some(&count) = input.first() else {
         return Ok(None);
     };
@@ -182,7 +185,7 @@ pub fn decode_vencrypt_subtypes(input: &[u8]) -> Result<Option<(Vec<u32>, usize)
 ///
 /// # Errors
 /// None beyond "need more".
-pub fn decode_challenge(input: &[u8]) -> Result<Option<([u8; 16], usize)>, Error> {
+pub fn decode_challenge(input: &[u8]) -> Decoded<[u8; 16]> {
     Ok(input
         .get(..16)
         .and_then(|c| c.try_into().ok())
