@@ -183,6 +183,21 @@ pub async fn raw_http(proxy: SocketAddr, request: &str) -> String {
     String::from_utf8_lossy(&response).into_owned()
 }
 
+/// Sends a raw HTTP request and returns the response head (up to the blank line).
+pub async fn raw_http_head(proxy: SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(proxy).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    let mut byte = [0u8; 1];
+    while !response.ends_with(b"\r\n\r\n") {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte)).await {
+            Ok(Ok(1)) => response.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&response).into_owned()
+}
+
 /// A rustls client config trusting only `ca_pem`.
 pub fn tls_client(ca_pem: &str) -> Arc<rustls::ClientConfig> {
     use rustls_pki_types::pem::PemObject;
