@@ -18,6 +18,25 @@ pub fn problems(settings: &Settings) -> Vec<String> {
             problems.push(format!("[DEFAULT] cert/key: {error}"));
         }
     }
+    if let Some(files) = &settings.vencrypt {
+        use vncgate_pki::inspect::{check_role_files, Role, Severity};
+        let report = check_role_files(
+            &files.ca_certs,
+            &files.client_cert,
+            &files.client_key,
+            Role::Client,
+        );
+        for finding in report.findings {
+            let line = format!("[vnc] vencrypt_*: {finding}");
+            match finding.severity {
+                Severity::Error => problems.push(line),
+                Severity::Warning => eprintln!("warning: {line}"),
+            }
+        }
+        if let Err(error) = crate::tls::backend_config(files, settings.vencrypt_verify_hostname) {
+            problems.push(format!("[vnc] vencrypt_*: {error}"));
+        }
+    }
     if let Some(path) = &settings.token_source {
         for problem in FileSource::new(path.clone()).check() {
             problems.push(format!("[vncgate] token_source: {problem}"));

@@ -31,4 +31,108 @@ pub enum Command {
     Serve(ConfigFiles),
     /// Check the configuration: exit 0 when valid, else print every problem and exit 64.
     CheckConfig(ConfigFiles),
+    /// Create and check the certificates VeNCrypt needs.
+    Pki {
+        /// What to do.
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+}
+
+/// `vncgate pki ...`
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Create a CA, a server certificate per compute host and the proxy's client certificate.
+    ///
+    /// Writes DIR/ca/{ca-cert,ca-key}.pem, DIR/compute/<host>/{ca-cert,server-cert,server-key}.pem
+    /// (QEMU's tls-creds-x509 dir, libvirt's /etc/pki/libvirt-vnc) and
+    /// DIR/proxy/{ca-cert,client-cert,client-key}.pem (nova's /etc/pki/nova-novncproxy).
+    /// Keys are written 0600 in 0700 directories. Existing files are never replaced without
+    /// --force. The CA is valid for 10 years, other certificates for --days.
+    Init(PkiInit),
+    /// Issue one more certificate from the CA in DIR.
+    Issue {
+        /// Which kind.
+        #[command(subcommand)]
+        kind: IssueKind,
+    },
+    /// Check certificates and keys: a `pki init` directory, a QEMU/libvirt or nova directory,
+    /// or PEM files. Prints each problem in plain words; exits 1 if any is an error.
+    Check(PkiCheck),
+}
+
+/// Options common to everything that issues certificates.
+#[derive(Debug, Clone, Args)]
+pub struct IssueOptions {
+    /// The PKI directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Validity of server and client certificates, in days.
+    #[arg(long, default_value_t = vncgate_pki::profile::LEAF_DAYS)]
+    pub days: u32,
+    /// Key algorithm: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096.
+    #[arg(long, default_value = "ecdsa-p256", value_parser = parse_key_type)]
+    pub key_type: vncgate_pki::KeyType,
+    /// Replace existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn parse_key_type(name: &str) -> Result<vncgate_pki::KeyType, String> {
+    vncgate_pki::KeyType::from_name(name).ok_or_else(|| {
+        format!(
+            "accepted values: {}",
+            vncgate_pki::KeyType::NAMES.join(", ")
+        )
+    })
+}
+
+/// `vncgate pki init`
+#[derive(Debug, Clone, Args)]
+pub struct PkiInit {
+    /// Issuing options.
+    #[command(flatten)]
+    pub issue: IssueOptions,
+    /// A compute host: its name, then more names and IP addresses for the certificate, comma
+    /// separated (HOST[,SAN...]). Repeat for each host.
+    #[arg(long = "server", value_name = "HOST[,SAN...]")]
+    pub servers: Vec<String>,
+    /// Common name of the proxy's client certificate.
+    #[arg(long, default_value = vncgate_pki::layout::DEFAULT_CLIENT_CN)]
+    pub client_cn: String,
+    /// Also write DIR/https/{cert,key}.pem for the proxy's browser-facing HTTPS.
+    #[arg(long, value_name = "HOST[,SAN...]")]
+    pub https: Option<String>,
+}
+
+/// `vncgate pki issue server|client`
+#[derive(Debug, Subcommand)]
+pub enum IssueKind {
+    /// A VNC server certificate into DIR/compute/<host>/.
+    Server {
+        /// HOST[,SAN...]: the host name first, then more names and addresses.
+        names: String,
+        /// Issuing options.
+        #[command(flatten)]
+        issue: IssueOptions,
+    },
+    /// A proxy client certificate into DIR/clients/<name>/.
+    Client {
+        /// Common name, also the directory name.
+        name: String,
+        /// Issuing options.
+        #[command(flatten)]
+        issue: IssueOptions,
+    },
+}
+
+/// `vncgate pki check`
+#[derive(Debug, Clone, Args)]
+pub struct PkiCheck {
+    /// Directories or PEM files.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// A host name or address that server certificates must carry (repeatable).
+    #[arg(long = "host")]
+    pub hosts: Vec<String>,
 }

@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod front;
+pub mod pki_cli;
 pub mod rfb;
 pub(crate) mod session;
 pub mod shutdown;

@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(files) => serve(&files),
         Command::CheckConfig(files) => vncgate::check::check_config(&files),
+        Command::Pki { command } => vncgate::pki_cli::run(command),
     }
 }
 

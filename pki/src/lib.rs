@@ -7,9 +7,11 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod inspect;
 pub mod issue;
 pub mod layout;
 pub mod profile;
+mod rules;
 pub mod store;
 
 pub use error::PkiError;

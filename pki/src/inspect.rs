@@ -1,0 +1,485 @@
+//! `pki check`: reads certificates and keys with x509-parser and says, in plain words, what is
+//! wrong with them for VeNCrypt. No network I/O.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Worth knowing, not wrong (expiry within 30 days, a missing optional extension).
+    Warning,
+    /// Wrong: QEMU, libvirt, rustls or the proxy will refuse it, or it is unsafe.
+    Error,
+}
+
+/// One thing found about one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file it is about.
+    pub path: PathBuf,
+    /// What is wrong, and what to do, in plain words.
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            formatter,
+            "{word}: {}: {}",
+            self.path.display(),
+            self.message
+        )
+    }
+}
+
+/// What a certificate is meant for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The CA.
+    Ca,
+    /// A VNC server (or the proxy's HTTPS server).
+    Server,
+    /// The proxy's VeNCrypt client identity.
+    Client,
+}
+
+/// Days before expiry from which a warning is given.
+pub const EXPIRY_WARNING_DAYS: i64 = 30;
+
+/// Collects findings.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Everything found, in order.
+    pub findings: Vec<Finding>,
+    /// Files checked.
+    pub checked: BTreeSet<PathBuf>,
+}
+
+impl Report {
+    pub(crate) fn add(&mut self, severity: Severity, path: &Path, message: impl Into<String>) {
+        self.findings.push(Finding {
+            severity,
+            path: path.to_path_buf(),
+            message: message.into(),
+        });
+    }
+
+    /// Whether anything is wrong (warnings do not count).
+    pub fn has_errors(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|finding| finding.severity == Severity::Error)
+    }
+}
+
+/// What to check against.
+#[derive(Debug, Clone, Default)]
+pub struct Expectations {
+    /// Host names or addresses server certificates must carry in their SAN.
+    pub hosts: Vec<String>,
+}
+
+/// Checks each path: a `pki init` directory, a QEMU/libvirt certificate directory
+/// (`ca-cert.pem`, `server-cert.pem`, `server-key.pem`), a nova proxy directory (`ca-cert.pem`,
+/// `client-cert.pem`, `client-key.pem`), or single PEM files.
+pub fn check_paths(paths: &[PathBuf], expect: &Expectations) -> Report {
+    let mut report = Report::default();
+    let mut loose = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            check_dir(path, expect, &mut report);
+        } else if path.exists() {
+            loose.push(path.clone());
+        } else {
+            report.add(Severity::Error, path, "does not exist");
+        }
+    }
+    if !loose.is_empty() {
+        check_files(&loose, expect, &mut report);
+    }
+    report
+}
+
+fn check_dir(dir: &Path, expect: &Expectations, report: &mut Report) {
+    if dir.join("ca").is_dir() {
+        let ca = dir.join("ca/ca-cert.pem");
+        check_role_dir(
+            dir,
+            &ca,
+            Role::Ca,
+            Some(&dir.join("ca/ca-key.pem")),
+            expect,
+            report,
+        );
+        let sub = |name: &str| -> Vec<PathBuf> {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(dir.join(name))
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|p| p.is_dir())
+                        .collect()
+                })
+                .unwrap_or_default();
+            found.sort();
+            found
+        };
+        for host in sub("compute") {
+            check_dir_as(&host, Some(&ca), expect, report);
+        }
+        for path in [dir.join("proxy")].into_iter().chain(sub("clients")) {
+            if path.is_dir() {
+                check_dir_as(&path, Some(&ca), expect, report);
+            }
+        }
+        let https = dir.join("https/cert.pem");
+        if https.exists() {
+            check_pair(
+                &https,
+                &dir.join("https/key.pem"),
+                Role::Server,
+                Some(&ca),
+                expect,
+                report,
+            );
+        }
+    } else {
+        check_dir_as(dir, None, expect, report);
+    }
+}
+
+/// A directory holding one role's files, with its own `ca-cert.pem` unless `ca` is given.
+fn check_dir_as(dir: &Path, ca: Option<&Path>, expect: &Expectations, report: &mut Report) {
+    let own_ca = dir.join("ca-cert.pem");
+    if dir.join("ca-key.pem").exists()
+        && (dir.join("server-cert.pem").exists() || dir.join("client-cert.pem").exists())
+    {
+        report.add(
+            Severity::Error,
+            &dir.join("ca-key.pem"),
+            "the CA's private key is in a host's directory: remove it; only the CA host needs it",
+        );
+    }
+    if !own_ca.exists() {
+        report.add(
+            Severity::Error,
+            &own_ca,
+            "missing: QEMU, libvirt and nova need the CA certificate in this directory too",
+        );
+    } else if let Some(ca) = ca {
+        if std::fs::read(&own_ca).ok() != std::fs::read(ca).ok() {
+            report.add(
+                Severity::Error,
+                &own_ca,
+                format!("is not the same CA as {}", ca.display()),
+            );
+        }
+    }
+    let standalone = ca.is_none();
+    let ca = ca.map(Path::to_path_buf).unwrap_or(own_ca.clone());
+    let has_leaf = dir.join("server-cert.pem").exists() || dir.join("client-cert.pem").exists();
+    if standalone && has_leaf && own_ca.exists() {
+        check_certificate_file(&own_ca, Role::Ca, None, expect, report);
+    }
+    let mut any = false;
+    for (cert, key, role) in [
+        ("server-cert.pem", "server-key.pem", Role::Server),
+        ("client-cert.pem", "client-key.pem", Role::Client),
+    ] {
+        if dir.join(cert).exists() || dir.join(key).exists() {
+            any = true;
+            check_pair(
+                &dir.join(cert),
+                &dir.join(key),
+                role,
+                Some(&ca),
+                expect,
+                report,
+            );
+        }
+    }
+    if !any {
+        if dir.join("ca-key.pem").exists() {
+            check_role_dir(
+                dir,
+                &own_ca,
+                Role::Ca,
+                Some(&dir.join("ca-key.pem")),
+                expect,
+                report,
+            );
+        } else if own_ca.exists() {
+            check_certificate_file(&own_ca, Role::Ca, None, expect, report);
+        } else {
+            report.add(
+                Severity::Error,
+                dir,
+                "holds none of ca-cert.pem, server-cert.pem, client-cert.pem",
+            );
+        }
+    }
+}
+
+fn check_role_dir(
+    _dir: &Path,
+    cert: &Path,
+    role: Role,
+    key: Option<&Path>,
+    expect: &Expectations,
+    report: &mut Report,
+) {
+    match key {
+        Some(key) => check_pair(cert, key, role, None, expect, report),
+        None => {
+            check_certificate_file(cert, role, None, expect, report);
+        }
+    }
+}
+
+fn check_pair(
+    cert: &Path,
+    key: &Path,
+    role: Role,
+    ca: Option<&Path>,
+    expect: &Expectations,
+    report: &mut Report,
+) {
+    let Some(der) = check_certificate_file(cert, role, ca, expect, report) else {
+        if !key.exists() {
+            report.add(Severity::Error, key, "missing");
+        }
+        return;
+    };
+    check_key_file(key, Some(&der), report);
+}
+
+/// Loose files: keys are matched to certificates; a CA among them is used for chains.
+fn check_files(paths: &[PathBuf], expect: &Expectations, report: &mut Report) {
+    let mut certs = Vec::new();
+    let mut keys = Vec::new();
+    for path in paths {
+        match std::fs::read(path) {
+            Err(error) => report.add(Severity::Error, path, format!("cannot read: {error}")),
+            Ok(bytes) if PrivateKeyDer::from_pem_slice(&bytes).is_ok() => keys.push(path.clone()),
+            Ok(_) => certs.push(path.clone()),
+        }
+    }
+    let ca = certs.iter().find(|path| {
+        first_certificate(path)
+            .ok()
+            .is_some_and(|der| guess_role(path, &der) == Role::Ca)
+    });
+    let ca = ca.cloned();
+    let mut ders = Vec::new();
+    for path in &certs {
+        let role = first_certificate(path)
+            .ok()
+            .map_or(Role::Server, |der| guess_role(path, &der));
+        let chain_ca = ca.as_ref().filter(|ca| *ca != path).map(PathBuf::as_path);
+        if let Some(der) = check_certificate_file(path, role, chain_ca, expect, report) {
+            ders.push(der);
+        }
+    }
+    for key in &keys {
+        check_key_file(key, None, report);
+        let public = public_key_of(key);
+        let matched = public.as_ref().is_some_and(|public| {
+            ders.iter().any(|der| {
+                X509Certificate::from_der(der)
+                    .is_ok_and(|(_, c)| c.public_key().raw == public.as_slice())
+            })
+        });
+        if public.is_some() && !matched {
+            report.add(
+                Severity::Error,
+                key,
+                "belongs to none of the certificates given",
+            );
+        }
+    }
+}
+
+/// The role of a loose file: a CA by its flags, its key usage or its name (`ca-cert.pem`,
+/// `cacert.pem`), so that a CA made without basicConstraints is still judged as a CA.
+fn guess_role(path: &Path, der: &[u8]) -> Role {
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return Role::Server;
+    };
+    let named_ca = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("ca"));
+    let signs = cert
+        .key_usage()
+        .ok()
+        .flatten()
+        .is_some_and(|ku| ku.value.key_cert_sign());
+    if cert.is_ca() || signs || named_ca {
+        return Role::Ca;
+    }
+    match cert.extended_key_usage() {
+        Ok(Some(eku)) if eku.value.client_auth && !eku.value.server_auth => Role::Client,
+        _ => Role::Server,
+    }
+}
+
+fn first_certificate(path: &Path) -> Result<Vec<u8>, String> {
+    let mut iter = CertificateDer::pem_file_iter(path).map_err(|e| e.to_string())?;
+    match iter.next() {
+        Some(Ok(der)) => Ok(der.to_vec()),
+        Some(Err(error)) => Err(error.to_string()),
+        None => Err("no CERTIFICATE block in it".into()),
+    }
+}
+
+/// Checks one certificate file for `role`; returns its DER when it parsed.
+fn check_certificate_file(
+    path: &Path,
+    role: Role,
+    ca: Option<&Path>,
+    expect: &Expectations,
+    report: &mut Report,
+) -> Option<Vec<u8>> {
+    report.checked.insert(path.to_path_buf());
+    let der = match first_certificate(path) {
+        Ok(der) => der,
+        Err(reason) => {
+            let message = if path.exists() {
+                format!("not a PEM certificate: {reason}")
+            } else {
+                "missing".into()
+            };
+            report.add(Severity::Error, path, message);
+            return None;
+        }
+    };
+    let cert = match X509Certificate::from_der(&der) {
+        Ok((_, cert)) => cert,
+        Err(error) => {
+            report.add(
+                Severity::Error,
+                path,
+                format!("not a valid X.509 certificate: {error}"),
+            );
+            return None;
+        }
+    };
+    crate::rules::check_certificate(&cert, role, path, expect, report);
+    if let Some(ca_path) = ca {
+        match first_certificate(ca_path) {
+            Ok(ca_der) => match X509Certificate::from_der(&ca_der) {
+                Ok((_, ca_cert)) => {
+                    crate::rules::check_chain(&cert, &ca_cert, path, ca_path, report)
+                }
+                Err(error) => report.add(
+                    Severity::Error,
+                    ca_path,
+                    format!("not a valid X.509 certificate: {error}"),
+                ),
+            },
+            Err(reason) => report.add(
+                Severity::Error,
+                ca_path,
+                format!("cannot read the CA certificate: {reason}"),
+            ),
+        }
+    }
+    Some(der)
+}
+
+/// The SubjectPublicKeyInfo DER of a private key file (PKCS#8, PKCS#1 or SEC1).
+fn public_key_of(path: &Path) -> Option<Vec<u8>> {
+    let key = PrivateKeyDer::from_pem_file(path).ok()?;
+    let signer = rustls::crypto::ring::sign::any_supported_type(&key).ok()?;
+    signer.public_key().map(|spki| spki.to_vec())
+}
+
+fn check_key_file(path: &Path, cert: Option<&[u8]>, report: &mut Report) {
+    report.checked.insert(path.to_path_buf());
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(_) => {
+            report.add(Severity::Error, path, "missing");
+            return;
+        }
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        report.add(
+            Severity::Error,
+            path,
+            format!("private key readable by others (mode {mode:04o}): chmod 600 it"),
+        );
+    }
+    if PrivateKeyDer::from_pem_file(path).is_err() {
+        report.add(
+            Severity::Error,
+            path,
+            "not a PEM private key (PKCS#8, RSA or EC)",
+        );
+        return;
+    }
+    let Some(public) = public_key_of(path) else {
+        report.add(Severity::Error, path, "private key of an unsupported type");
+        return;
+    };
+    if let Some(der) = cert {
+        if let Ok((_, cert)) = X509Certificate::from_der(der) {
+            if cert.public_key().raw != public.as_slice() {
+                report.add(
+                    Severity::Error,
+                    path,
+                    "does not belong to the certificate beside it (the public keys differ)",
+                );
+            }
+        }
+    }
+}
+
+/// Key size in bits as the parser sees it, for the strength rule.
+pub(crate) fn key_bits(cert: &X509Certificate<'_>) -> Option<(&'static str, usize)> {
+    match cert.public_key().parsed().ok()? {
+        PublicKey::RSA(rsa) => Some(("RSA", rsa.key_size())),
+        PublicKey::EC(point) => Some(("EC", point.key_size())),
+        _ => None,
+    }
+}
+
+/// Whether a SAN entry names `host` (DNS names without case, IP addresses by value).
+pub(crate) fn san_matches(name: &GeneralName<'_>, host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match name {
+        GeneralName::DNSName(dns) => dns.eq_ignore_ascii_case(host),
+        GeneralName::IPAddress(bytes) => match host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => *bytes == ip.octets(),
+            Ok(std::net::IpAddr::V6(ip)) => *bytes == ip.octets(),
+            Err(_) => false,
+        },
+        _ => false,
+    }
+}
+
+/// Checks one role's files with the role known: the CA file, a certificate chained to it and
+/// its key. `check-config` uses it on the `vencrypt_*` files.
+pub fn check_role_files(ca: &Path, cert: &Path, key: &Path, role: Role) -> Report {
+    let mut report = Report::default();
+    let expect = Expectations::default();
+    check_certificate_file(ca, Role::Ca, None, &expect, &mut report);
+    check_pair(cert, key, role, Some(ca), &expect, &mut report);
+    report
+}

@@ -1,0 +1,181 @@
+//! The rules `pki check` applies to one certificate, and to a certificate against its CA. Each
+//! message says what is wrong and what the peers do about it. No I/O.
+
+use std::path::Path;
+
+use x509_parser::prelude::X509Certificate;
+
+use crate::inspect::{
+    key_bits, san_matches, Expectations, Report, Role, Severity, EXPIRY_WARNING_DAYS,
+};
+
+pub(crate) fn check_certificate(
+    cert: &X509Certificate<'_>,
+    role: Role,
+    path: &Path,
+    expect: &Expectations,
+    report: &mut Report,
+) {
+    let mut add = |severity, message: String| report.add(severity, path, message);
+    if cert.version().0 != 2 {
+        add(
+            Severity::Error,
+            "not an X.509 v3 certificate: it cannot carry the extensions VeNCrypt needs".into(),
+        );
+    }
+    // Validity.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let not_before = cert.validity().not_before.timestamp();
+    let not_after = cert.validity().not_after.timestamp();
+    if now < not_before {
+        add(
+            Severity::Error,
+            format!("not valid yet: valid from {}", cert.validity().not_before),
+        );
+    }
+    if now > not_after {
+        add(
+            Severity::Error,
+            format!("expired on {}", cert.validity().not_after),
+        );
+    } else if not_after - now < EXPIRY_WARNING_DAYS * 86_400 {
+        add(
+            Severity::Warning,
+            format!(
+                "expires on {}, within {EXPIRY_WARNING_DAYS} days",
+                cert.validity().not_after
+            ),
+        );
+    }
+    // Signature algorithm and key strength.
+    let algorithm = cert.signature_algorithm.algorithm.to_id_string();
+    // md5WithRSA, sha1WithRSA, ecdsa-with-SHA1.
+    if [
+        "1.2.840.113549.1.1.4",
+        "1.2.840.113549.1.1.5",
+        "1.2.840.10045.4.1",
+    ]
+    .contains(&algorithm.as_str())
+    {
+        add(
+            Severity::Error,
+            "signed with MD5 or SHA-1, which TLS libraries refuse: reissue it".into(),
+        );
+    }
+    match key_bits(cert) {
+        Some(("RSA", bits)) if bits < 2048 => add(
+            Severity::Error,
+            format!("RSA key of {bits} bits: at least 2048 are needed"),
+        ),
+        Some(("EC", bits)) if bits < 256 => add(
+            Severity::Error,
+            format!("EC key of {bits} bits: at least 256 are needed"),
+        ),
+        _ => {}
+    }
+    let rsa = matches!(key_bits(cert), Some(("RSA", _)));
+    // Basic constraints.
+    let constraints = cert
+        .basic_constraints()
+        .ok()
+        .flatten()
+        .map(|ext| (ext.critical, ext.value.ca));
+    match (role, constraints) {
+        (Role::Ca, None) => add(Severity::Error, "has no basicConstraints extension: gnutls (QEMU, libvirt) stops with \"basic constraints do not show a CA\"; reissue the CA with basicConstraints=critical,CA:TRUE".into()),
+        (Role::Ca, Some((_, false))) => add(Severity::Error, "is not a CA (basicConstraints CA:FALSE), yet it is used as one".into()),
+        (Role::Ca, Some((false, true))) => add(Severity::Warning, "basicConstraints is not marked critical".into()),
+        (Role::Server | Role::Client, Some((_, true))) => add(Severity::Error, "is a CA certificate (CA:TRUE) used as a leaf: issue a separate server or client certificate".into()),
+        (Role::Server | Role::Client, None) => add(Severity::Warning, "has no basicConstraints extension; CA:FALSE is expected".into()),
+        _ => {}
+    }
+    // Key usage.
+    match (
+        role,
+        cert.key_usage().ok().flatten().map(|ext| *ext.value),
+    ) {
+        (Role::Ca, Some(usage)) if !usage.key_cert_sign() => add(
+            Severity::Error,
+            "keyUsage lacks keyCertSign: it cannot sign certificates".into(),
+        ),
+        (Role::Ca, None) => add(
+            Severity::Warning,
+            "has no keyUsage extension; keyCertSign and cRLSign are expected".into(),
+        ),
+        (Role::Server | Role::Client, Some(usage)) => {
+            if !usage.digital_signature() {
+                add(
+                    Severity::Error,
+                    "keyUsage lacks digitalSignature, which TLS 1.2 ECDHE and TLS 1.3 need".into(),
+                );
+            }
+            if rsa && !usage.key_encipherment() {
+                add(
+                    Severity::Warning,
+                    "RSA key without keyEncipherment in keyUsage: older gnutls refuses it".into(),
+                );
+            }
+        }
+        _ => {}
+    }
+    // Extended key usage.
+    let eku = cert
+        .extended_key_usage()
+        .ok()
+        .flatten()
+        .map(|ext| ext.value.clone());
+    match (role, eku) {
+        (Role::Server, Some(eku)) if !eku.server_auth && !eku.any => add(Severity::Error, "extendedKeyUsage lacks serverAuth: rustls and browsers refuse it as a server certificate".into()),
+        (Role::Client, Some(eku)) if !eku.client_auth && !eku.any => add(Severity::Error, "extendedKeyUsage lacks clientAuth: it is not a client certificate".into()),
+        (Role::Server, None) => add(Severity::Warning, "has no extendedKeyUsage; serverAuth is expected".into()),
+        (Role::Client, None) => add(Severity::Warning, "has no extendedKeyUsage; clientAuth is expected".into()),
+        _ => {}
+    }
+    // Names.
+    if role == Role::Server {
+        let names: Vec<_> = cert
+            .subject_alternative_name()
+            .ok()
+            .flatten()
+            .map(|ext| ext.value.general_names.clone())
+            .unwrap_or_default();
+        if names.is_empty() {
+            add(
+                Severity::Error,
+                "has no subjectAltName: TLS clients no longer read host names from the CN".into(),
+            );
+        }
+        for host in &expect.hosts {
+            if !names.iter().any(|name| san_matches(name, host)) {
+                add(
+                    Severity::Error,
+                    format!("subjectAltName does not include {host}"),
+                );
+            }
+        }
+    }
+}
+
+pub(crate) fn check_chain(
+    cert: &X509Certificate<'_>,
+    ca: &X509Certificate<'_>,
+    path: &Path,
+    ca_path: &Path,
+    report: &mut Report,
+) {
+    if cert.issuer() != ca.subject() {
+        report.add(
+            Severity::Error,
+            path,
+            format!(
+                "was not issued by the CA in {} (issuer \"{}\", CA \"{}\")",
+                ca_path.display(),
+                cert.issuer(),
+                ca.subject()
+            ),
+        );
+        return;
+    }
+    if let Err(error) = cert.verify_signature(Some(ca.public_key())) {
+        report.add(Severity::Error, path, format!("signature does not verify with the CA in {}: signed by another CA of the same name ({error})", ca_path.display()));
+    }
+}

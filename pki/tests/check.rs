@@ -1,0 +1,344 @@
+//! `pki check` on good and deliberately broken certificate sets: the mistakes people make by
+//! hand with openssl and certtool, each caught and explained.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
+use vncgate_pki::inspect::{check_paths, Expectations, Report, Severity};
+use vncgate_pki::layout::{self, InitPlan};
+use vncgate_pki::KeyType;
+
+fn init(root: &Path, name: &str, key_type: KeyType) -> PathBuf {
+    let dir = root.join(name);
+    let plan = InitPlan {
+        dir: dir.clone(),
+        servers: vec![vec!["compute1".into(), "127.0.0.1".into()]],
+        client_common_name: "vncgate".into(),
+        https: None,
+        days: 90,
+        key_type,
+        force: false,
+    };
+    layout::init(&plan).expect("init");
+    dir
+}
+
+fn errors(report: &Report) -> Vec<String> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn assert_error(report: &Report, wanted: &str) {
+    let errors = errors(report);
+    assert!(
+        errors.iter().any(|e| e.contains(wanted)),
+        "wanted {wanted:?} among {errors:#?}"
+    );
+}
+
+fn check(paths: &[PathBuf]) -> Report {
+    check_paths(paths, &Expectations::default())
+}
+
+#[test]
+fn a_fresh_init_is_clean_for_every_key_type() {
+    let root = tempfile::tempdir().expect("tempdir");
+    for (index, key_type) in [KeyType::EcdsaP256, KeyType::EcdsaP384, KeyType::Rsa2048]
+        .into_iter()
+        .enumerate()
+    {
+        let dir = init(root.path(), &format!("pki{index}"), key_type);
+        let report = check_paths(
+            &[dir.clone()],
+            &Expectations {
+                hosts: vec!["compute1".into(), "127.0.0.1".into()],
+            },
+        );
+        assert!(
+            errors(&report).is_empty(),
+            "{key_type:?}: {:#?}",
+            report.findings
+        );
+        assert!(
+            report.findings.is_empty(),
+            "{key_type:?}: {:#?}",
+            report.findings
+        );
+        // The role directories alone, as they sit on the hosts.
+        let compute = layout::compute_dir(&dir, "compute1");
+        assert!(!check(&[compute, layout::proxy_dir(&dir)]).has_errors());
+    }
+}
+
+#[test]
+fn init_twice_without_force_changes_nothing() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = init(root.path(), "pki", KeyType::EcdsaP256);
+    let before = std::fs::read(layout::ca_cert(&dir)).expect("read");
+    let plan = InitPlan {
+        dir: dir.clone(),
+        servers: vec![vec!["compute1".into()]],
+        client_common_name: "vncgate".into(),
+        https: None,
+        days: 90,
+        key_type: KeyType::EcdsaP256,
+        force: false,
+    };
+    let error = layout::init(&plan).expect_err("must refuse").to_string();
+    assert!(
+        error.contains("refusing to overwrite") && error.contains("ca-key.pem"),
+        "{error}"
+    );
+    assert_eq!(std::fs::read(layout::ca_cert(&dir)).expect("read"), before);
+    // With --force it replaces.
+    layout::init(&InitPlan {
+        force: true,
+        ..plan
+    })
+    .expect("forced");
+    assert_ne!(std::fs::read(layout::ca_cert(&dir)).expect("read"), before);
+}
+
+#[test]
+fn modes_and_no_ca_key_outside_the_ca_directory() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = init(root.path(), "pki", KeyType::EcdsaP256);
+    let mode = |p: PathBuf| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(dir.join("ca/ca-key.pem")), 0o600);
+    assert_eq!(mode(dir.join("compute/compute1/server-key.pem")), 0o600);
+    assert_eq!(mode(dir.join("proxy/client-key.pem")), 0o600);
+    assert_eq!(mode(dir.join("proxy")), 0o700);
+    assert_eq!(mode(dir.join("proxy/client-cert.pem")), 0o644);
+    assert!(!dir.join("compute/compute1/ca-key.pem").exists());
+    assert!(!dir.join("proxy/ca-key.pem").exists());
+}
+
+#[test]
+fn a_ca_without_basic_constraints() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("bad");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "hand-made CA");
+    ca_params.is_ca = IsCa::NoCa;
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let ca_cert = ca_params.self_signed(&ca_key).expect("ca");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().expect("key");
+    let mut leaf = CertificateParams::new(vec!["compute1".to_owned()]).expect("params");
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("leaf");
+    write(&dir.join("ca-cert.pem"), &ca_cert.pem(), 0o644);
+    write(&dir.join("server-cert.pem"), &leaf_cert.pem(), 0o644);
+    write(
+        &dir.join("server-key.pem"),
+        &leaf_key.serialize_pem(),
+        0o600,
+    );
+    let report = check(&[dir.join("ca-cert.pem")]);
+    assert_error(&report, "has no basicConstraints extension: gnutls");
+    // The same set as a QEMU certificate directory.
+    assert_error(&check(&[dir]), "has no basicConstraints extension: gnutls");
+}
+
+fn write(path: &Path, text: &str, mode: u32) {
+    std::fs::write(path, text).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[test]
+fn a_server_certificate_without_server_auth() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = init(root.path(), "pki", KeyType::EcdsaP256);
+    // The classic: the client certificate copied in as the server's.
+    let compute = layout::compute_dir(&dir, "compute1");
+    std::fs::copy(
+        dir.join("proxy/client-cert.pem"),
+        compute.join("server-cert.pem"),
+    )
+    .expect("copy");
+    std::fs::copy(
+        dir.join("proxy/client-key.pem"),
+        compute.join("server-key.pem"),
+    )
+    .expect("copy");
+    let report = check(&[compute]);
+    assert_error(&report, "lacks serverAuth");
+}
+
+#[test]
+fn a_client_certificate_signed_by_another_ca() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = init(root.path(), "pki", KeyType::EcdsaP256);
+    let other = init(root.path(), "other", KeyType::EcdsaP256);
+    for name in ["client-cert.pem", "client-key.pem"] {
+        std::fs::copy(other.join("proxy").join(name), dir.join("proxy").join(name)).expect("copy");
+    }
+    let report = check(&[dir.clone()]);
+    assert_error(&report, "signature does not verify with the CA");
+    // Given as loose files with the right CA, the same.
+    let loose = check(&[
+        dir.join("ca/ca-cert.pem"),
+        dir.join("proxy/client-cert.pem"),
+        dir.join("proxy/client-key.pem"),
+    ]);
+    assert_error(&loose, "signature does not verify");
+}
+
+#[test]
+fn an_expired_certificate() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("expired");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key = KeyPair::generate().expect("key");
+    let mut params = CertificateParams::new(vec!["compute1".to_owned()]).expect("params");
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let cert = params.self_signed(&key).expect("cert");
+    write(&dir.join("ca-cert.pem"), &cert.pem(), 0o644);
+    assert_error(&check(&[dir.join("ca-cert.pem")]), "expired on");
+}
+
+#[test]
+fn expiring_soon_is_a_warning_only() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("pki");
+    layout::init(&InitPlan {
+        dir: dir.clone(),
+        servers: vec![vec!["compute1".into()]],
+        client_common_name: "vncgate".into(),
+        https: None,
+        days: 10,
+        key_type: KeyType::EcdsaP256,
+        force: false,
+    })
+    .expect("init");
+    let report = check(&[dir]);
+    assert!(!report.has_errors(), "{:#?}", report.findings);
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Warning && f.message.contains("within 30 days")));
+}
+
+#[test]
+fn a_key_that_belongs_to_another_certificate() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = init(root.path(), "pki", KeyType::EcdsaP256);
+    let compute = layout::compute_dir(&dir, "compute1");
+    std::fs::copy(
+        dir.join("proxy/client-key.pem"),
+        compute.join("server-key.pem"),
+    )
+    .expect("copy");
+    assert_error(
+        &check(&[compute]),
+        "does not belong to the certificate beside it",
+    );
+}
+
+#[test]
+fn a_world_readable_key() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = init(root.path(), "pki", KeyType::EcdsaP256);
+    let key = dir.join("proxy/client-key.pem");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    assert_error(&check(&[layout::proxy_dir(&dir)]), "readable by others");
+}
+
+#[test]
+fn the_expected_host_must_be_in_the_san() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = init(root.path(), "pki", KeyType::EcdsaP256);
+    let report = check_paths(
+        &[layout::compute_dir(&dir, "compute1")],
+        &Expectations {
+            hosts: vec!["compute2.example".into()],
+        },
+    );
+    assert_error(&report, "subjectAltName does not include compute2.example");
+}
+
+#[test]
+fn a_ca_key_copied_to_a_host_and_a_missing_ca_cert() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = init(root.path(), "pki", KeyType::EcdsaP256);
+    let compute = layout::compute_dir(&dir, "compute1");
+    std::fs::copy(dir.join("ca/ca-key.pem"), compute.join("ca-key.pem")).expect("copy");
+    std::fs::remove_file(dir.join("proxy/ca-cert.pem")).expect("remove");
+    assert_error(
+        &check(&[dir.clone()]),
+        "the CA's private key is in a host's directory",
+    );
+    assert_error(
+        &check(&[dir]),
+        "missing: QEMU, libvirt and nova need the CA certificate",
+    );
+}
+
+#[test]
+fn rustls_accepts_the_chains_for_both_roles() {
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::server::danger::ClientCertVerifier;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+    use std::sync::Arc;
+
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = init(root.path(), "pki", KeyType::EcdsaP256);
+    let cert = |p: PathBuf| CertificateDer::from_pem_file(p).expect("pem");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert(dir.join("ca/ca-cert.pem"))).expect("root");
+    let roots = Arc::new(roots);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        roots.clone(),
+        provider.clone(),
+    )
+    .build()
+    .expect("verifier");
+    let server_cert = cert(dir.join("compute/compute1/server-cert.pem"));
+    for name in ["compute1", "127.0.0.1"] {
+        let name = ServerName::try_from(name).expect("name");
+        server
+            .verify_server_cert(&server_cert, &[], &name, &[], UnixTime::now())
+            .expect("server chain");
+    }
+    let client = rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider)
+        .build()
+        .expect("verifier");
+    client
+        .verify_client_cert(
+            &cert(dir.join("proxy/client-cert.pem")),
+            &[],
+            UnixTime::now(),
+        )
+        .expect("client chain");
+    // And each role is refused in the other's place.
+    assert!(client
+        .verify_client_cert(&server_cert, &[], UnixTime::now())
+        .is_err());
+    let name = ServerName::try_from("vncgate").expect("name");
+    assert!(server
+        .verify_server_cert(
+            &cert(dir.join("proxy/client-cert.pem")),
+            &[],
+            &name,
+            &[],
+            UnixTime::now()
+        )
+        .is_err());
+}

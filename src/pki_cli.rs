@@ -1,0 +1,143 @@
+//! `vncgate pki ...`: the PKI crate's work, printed for an operator with the next steps.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use vncgate_pki::inspect::{check_paths, Expectations};
+use vncgate_pki::layout::{self, InitPlan};
+
+use crate::cli::{IssueKind, PkiCheck, PkiCommand, PkiInit};
+
+/// Runs a `pki` subcommand.
+pub fn run(command: PkiCommand) -> ExitCode {
+    let result = match command {
+        PkiCommand::Init(init) => self::init(&init),
+        PkiCommand::Issue {
+            kind: IssueKind::Server { names, issue },
+        } => layout::issue_server(
+            &issue.dir,
+            &split(&names),
+            issue.days,
+            issue.key_type,
+            issue.force,
+        )
+        .map(|files| {
+            print_written(&files);
+            print_server_steps(&issue.dir, &split(&names)[0]);
+        }),
+        PkiCommand::Issue {
+            kind: IssueKind::Client { name, issue },
+        } => layout::issue_client(&issue.dir, &name, issue.days, issue.key_type, issue.force)
+            .map(|files| print_written(&files)),
+        PkiCommand::Check(check) => return self::check(&check),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("vncgate pki: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn split(names: &str) -> Vec<String> {
+    names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn init(init: &PkiInit) -> Result<(), vncgate_pki::PkiError> {
+    let servers: Vec<Vec<String>> = init
+        .servers
+        .iter()
+        .map(|s| split(s))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let plan = InitPlan {
+        dir: init.issue.dir.clone(),
+        servers: servers.clone(),
+        client_common_name: init.client_cn.clone(),
+        https: init.https.as_deref().map(split),
+        days: init.issue.days,
+        key_type: init.issue.key_type,
+        force: init.issue.force,
+    };
+    let files = layout::init(&plan)?;
+    print_written(&files);
+    let dir = &init.issue.dir;
+    for names in &servers {
+        print_server_steps(dir, &names[0]);
+    }
+    let proxy = layout::proxy_dir(dir);
+    println!(
+        "\nOn the console proxy, copy {proxy}/ to /etc/pki/nova-novncproxy/ and set:\n\n\
+         [vnc]\n\
+         auth_schemes = vencrypt\n\
+         vencrypt_client_cert = /etc/pki/nova-novncproxy/client-cert.pem\n\
+         vencrypt_client_key = /etc/pki/nova-novncproxy/client-key.pem\n\
+         vencrypt_ca_certs = /etc/pki/nova-novncproxy/ca-cert.pem\n",
+        proxy = proxy.display()
+    );
+    if init.https.is_some() {
+        println!(
+            "For the browser-facing HTTPS of the proxy:\n\n[DEFAULT]\ncert = {0}/https/cert.pem\nkey = {0}/https/key.pem\n",
+            dir.display()
+        );
+    }
+    println!(
+        "Keep {} on the CA host only. Check everything with: vncgate pki check {}",
+        layout::ca_key(dir).display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+fn print_written(files: &[PathBuf]) {
+    println!("wrote:");
+    for file in files {
+        println!("  {}", file.display());
+    }
+}
+
+fn print_server_steps(dir: &Path, host: &str) {
+    println!(
+        "\nOn compute host {host}, copy {from}/ to /etc/pki/libvirt-vnc/ (owned by root, key 0600; \
+         libvirt's QEMU user must be able to read it) and set in /etc/libvirt/qemu.conf:\n\n\
+         vnc_tls = 1\n\
+         vnc_tls_x509_verify = 1\n\
+         vnc_tls_x509_cert_dir = \"/etc/pki/libvirt-vnc\"\n\n\
+         Plain QEMU: -object tls-creds-x509,id=vnc-tls,dir=/etc/pki/libvirt-vnc,endpoint=server,verify-peer=yes \
+         -vnc ...,tls-creds=vnc-tls",
+        from = layout::compute_dir(dir, host).display()
+    );
+}
+
+fn check(check: &PkiCheck) -> ExitCode {
+    let report = check_paths(
+        &check.paths,
+        &Expectations {
+            hosts: check.hosts.clone(),
+        },
+    );
+    for finding in &report.findings {
+        println!("{finding}");
+    }
+    if report.has_errors() {
+        let errors = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == vncgate_pki::inspect::Severity::Error)
+            .count();
+        println!(
+            "{errors} problem(s) in {} file(s) checked",
+            report.checked.len()
+        );
+        ExitCode::FAILURE
+    } else {
+        println!("OK: {} file(s) checked", report.checked.len());
+        ExitCode::SUCCESS
+    }
+}
