@@ -89,10 +89,7 @@ pub(crate) fn check_certificate(
         _ => {}
     }
     // Key usage.
-    match (
-        role,
-        cert.key_usage().ok().flatten().map(|ext| *ext.value),
-    ) {
+    match (role, cert.key_usage().ok().flatten().map(|ext| *ext.value)) {
         (Role::Ca, Some(usage)) if !usage.key_cert_sign() => add(
             Severity::Error,
             "keyUsage lacks keyCertSign: it cannot sign certificates".into(),

@@ -56,7 +56,7 @@ fn a_fresh_init_is_clean_for_every_key_type() {
     {
         let dir = init(root.path(), &format!("pki{index}"), key_type);
         let report = check_paths(
-            &[dir.clone()],
+            std::slice::from_ref(&dir),
             &Expectations {
                 hosts: vec!["compute1".into(), "127.0.0.1".into()],
             },
@@ -185,7 +185,7 @@ fn a_client_certificate_signed_by_another_ca() {
     for name in ["client-cert.pem", "client-key.pem"] {
         std::fs::copy(other.join("proxy").join(name), dir.join("proxy").join(name)).expect("copy");
     }
-    let report = check(&[dir.clone()]);
+    let report = check(std::slice::from_ref(&dir));
     assert_error(&report, "signature does not verify with the CA");
     // Given as loose files with the right CA, the same.
     let loose = check(&[
@@ -280,7 +280,7 @@ fn a_ca_key_copied_to_a_host_and_a_missing_ca_cert() {
     std::fs::copy(dir.join("ca/ca-key.pem"), compute.join("ca-key.pem")).expect("copy");
     std::fs::remove_file(dir.join("proxy/ca-cert.pem")).expect("remove");
     assert_error(
-        &check(&[dir.clone()]),
+        &check(std::slice::from_ref(&dir)),
         "the CA's private key is in a host's directory",
     );
     assert_error(
@@ -292,7 +292,6 @@ fn a_ca_key_copied_to_a_host_and_a_missing_ca_cert() {
 #[test]
 fn rustls_accepts_the_chains_for_both_roles() {
     use rustls::client::danger::ServerCertVerifier;
-    use rustls::server::danger::ClientCertVerifier;
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
     use std::sync::Arc;
