@@ -5,6 +5,7 @@ pub mod fake_vnc;
 pub mod pki;
 pub mod qemu;
 pub mod rfb;
+pub mod xvnc;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

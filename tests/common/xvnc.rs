@@ -1,0 +1,107 @@
+//! TigerVNC's Xvnc on loopback: a second VeNCrypt implementation, and a desktop where typed keys
+//! show up. Killed by PID when the guard drops.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether Xvnc is installed; in CI its absence is a failure.
+pub fn available() -> bool {
+    let found = Command::new("Xvnc")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Xvnc is missing in CI: .ci/run must install tigervnc-standalone-server"
+        );
+        eprintln!("SKIPPED: Xvnc not installed (apt-get install tigervnc-standalone-server)");
+    }
+    found
+}
+
+/// A running Xvnc.
+pub struct Xvnc {
+    pub addr: SocketAddr,
+    pub display: u16,
+    child: Child,
+    extra: Vec<Child>,
+}
+
+impl Xvnc {
+    /// Starts Xvnc with `security` (e.g. `["-SecurityTypes", "X509None", "-X509Cert", ...]`).
+    pub fn start(work: &Path, security: &[String]) -> Self {
+        for attempt in 0..20u16 {
+            let display = 300 + (std::process::id() as u16 % 300) + attempt * 11;
+            let port = 5900 + display;
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+                continue;
+            }
+            let log = std::fs::File::create(work.join(format!("xvnc-{display}.log"))).expect("log");
+            let child = Command::new("Xvnc")
+                .arg(format!(":{display}"))
+                .args([
+                    "-rfbport",
+                    &port.to_string(),
+                    "-interface",
+                    "127.0.0.1",
+                    "-geometry",
+                    "800x600",
+                    "-depth",
+                    "24",
+                ])
+                .args(["-nolisten", "tcp", "-AlwaysShared"])
+                .args(security)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn Xvnc");
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(10) {
+                if std::net::TcpStream::connect(addr).is_ok() {
+                    return Self {
+                        addr,
+                        display,
+                        child,
+                        extra: Vec::new(),
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("Xvnc did not start");
+    }
+
+    /// Runs an X client on the display (stopped with the server).
+    pub fn run_client(&mut self, program: &str, args: &[&str]) {
+        let child = Command::new(program)
+            .args(args)
+            .env("DISPLAY", format!(":{}", self.display))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn X client");
+        self.extra.push(child);
+    }
+}
+
+impl Drop for Xvnc {
+    fn drop(&mut self) {
+        for child in self
+            .extra
+            .iter_mut()
+            .chain(std::iter::once(&mut self.child))
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
