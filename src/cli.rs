@@ -31,6 +31,12 @@ pub enum Command {
     Serve(ConfigFiles),
     /// Check the configuration: exit 0 when valid, else print every problem and exit 64.
     CheckConfig(ConfigFiles),
+    /// Issue, list and revoke console tokens in the token database.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Create and check the certificates VeNCrypt needs.
     Pki {
         /// What to do.
@@ -135,4 +141,52 @@ pub struct PkiCheck {
     /// A host name or address that server certificates must carry (repeatable).
     #[arg(long = "host")]
     pub hosts: Vec<String>,
+}
+
+/// `vncgate token ...`: the database is `[database] connection`, else vncgate's SQLite file in
+/// `[vncgate] state_dir`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token (256 random bits; only its sha256 is stored) and print it, its expiry and
+    /// the browser URL, built from novncproxy_base_url as nova builds access_url.
+    Issue {
+        /// Config files.
+        #[command(flatten)]
+        files: ConfigFiles,
+        /// The VNC server's host name or address.
+        #[arg(long)]
+        host: String,
+        /// The VNC server's port.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        port: u16,
+        /// Lifetime in seconds; default `[consoleauth] token_ttl`.
+        #[arg(long)]
+        ttl: Option<u64>,
+        /// The instance UUID to record (nova's column).
+        #[arg(long)]
+        instance: Option<String>,
+        /// The first session consumes the token, even with several proxies racing.
+        #[arg(long)]
+        single_use: bool,
+    },
+    /// List live tokens: hash prefixes, targets and expiry, never the tokens.
+    List {
+        /// Config files.
+        #[command(flatten)]
+        files: ConfigFiles,
+    },
+    /// Revoke the token whose sha256 starts with HASH_PREFIX (12 or more hex characters).
+    Revoke {
+        /// Config files.
+        #[command(flatten)]
+        files: ConfigFiles,
+        /// The first 12 or more hex characters of the token's sha256, as `token list` shows.
+        hash_prefix: String,
+    },
+    /// Create the token tables in the configured database if they are absent (never alters).
+    InitDb {
+        /// Config files.
+        #[command(flatten)]
+        files: ConfigFiles,
+    },
 }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod bridge;
 pub mod check;
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
 pub mod token;
+pub mod token_cli;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -39,6 +41,56 @@ pub enum Error {
     /// A TLS configuration (browser-facing or VeNCrypt) is unusable.
     #[error("{0}")]
     Tls(#[from] tls::Error),
+    /// The token database cannot be opened (a bad URL, or an SQLite file that cannot be made).
+    #[error("{0}")]
+    Store(#[from] token::StoreError),
+    /// The admin API's secret cannot be read.
+    #[error("[vncgate] admin_secret_file: {0}")]
+    AdminSecret(String),
+}
+
+/// Opens the token database: `[database] connection`, else vncgate's own SQLite file in
+/// `state_dir`, created on first use. Only SQLite is ever created; a shared MySQL or PostgreSQL
+/// database (nova's) is read as it is. An unreachable database is not fatal: sessions get 503
+/// until it answers.
+///
+/// # Errors
+/// A bad URL, or an SQLite file that cannot be created.
+pub async fn open_token_database(
+    settings: &Settings,
+) -> Result<Option<token::SqlStore>, token::StoreError> {
+    let store = match &settings.database_connection {
+        Some(url) => {
+            let sqlite = url.expose().to_ascii_lowercase().starts_with("sqlite");
+            token::SqlStore::open(url.expose(), sqlite).await?
+        }
+        None => match token::SqlStore::open_sqlite_file(&settings.sqlite_path()).await {
+            Ok(store) => store,
+            Err(error) => {
+                tracing::info!(%error, "no token database of vncgate's own: tokens come from token_source files only");
+                return Ok(None);
+            }
+        },
+    };
+    if let Err(error) = store.ping().await {
+        tracing::warn!(%error, "token database unreachable; new sessions get 503 until it answers");
+    }
+    Ok(Some(store))
+}
+
+/// Deletes expired token rows every minute, as nova-compute's periodic task does for nova's.
+async fn delete_expired(store: token::SqlStore, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => match store.delete_expired().await {
+                Ok(0) => {}
+                Ok(count) => tracing::debug!(count, "expired tokens deleted"),
+                Err(error) => tracing::debug!(%error, "expired tokens not deleted"),
+            },
+            () = shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// Serves on `listener` until `shutdown` is cancelled, then closes every session (WebSocket
@@ -49,6 +101,19 @@ pub enum Error {
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    run_with(settings, listener, None, shutdown).await
+}
+
+/// [`run`], with the admin API served on `admin_listener` when a secret is configured.
+///
+/// # Errors
+/// As [`run`], and an unreadable admin secret.
+pub async fn run_with(
+    settings: Settings,
+    listener: TcpListener,
+    admin_listener: Option<TcpListener>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let tls = match &settings.tls {
@@ -77,8 +142,33 @@ pub async fn run(
     };
     let tracker = TaskTracker::new();
     let grace = settings.limits.shutdown_grace;
+    let sql = open_token_database(&settings).await?;
+    if let (Some(listener), Some(secret_file), Some(store)) =
+        (admin_listener, &settings.admin_secret_file, &sql)
+    {
+        let secret = admin::read_secret(secret_file).map_err(Error::AdminSecret)?;
+        let serving = admin::serve(
+            listener,
+            store.clone(),
+            secret,
+            settings.base_url.clone(),
+            settings.token_ttl,
+            shutdown.clone(),
+        );
+        tracker.spawn(serving);
+    }
+    if let (Some(store), true) = (
+        &sql,
+        settings.delete_expired_tokens || settings.database_connection.is_none(),
+    ) {
+        tracker.spawn(delete_expired(store.clone(), shutdown.clone()));
+    }
     let shared = Arc::new(Shared {
-        tokens: TokenStore::with_files(settings.token_source.clone()),
+        tokens: TokenStore::new(
+            settings.token_source.clone(),
+            sql,
+            settings.max_sessions_per_token,
+        ),
         settings,
         static_files,
         tls,

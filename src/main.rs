@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Serve(files) => serve(&files),
         Command::CheckConfig(files) => vncgate::check::check_config(&files),
         Command::Pki { command } => vncgate::pki_cli::run(command),
+        Command::Token { command } => vncgate::token_cli::run(command),
     }
 }
 
@@ -43,9 +44,17 @@ fn serve(files: &ConfigFiles) -> ExitCode {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|error| anyhow::anyhow!("cannot listen on {addr}: {error}"))?;
+        let admin = match (settings.admin_listen, &settings.admin_secret_file) {
+            (Some(addr), Some(_)) => {
+                Some(tokio::net::TcpListener::bind(addr).await.map_err(|error| {
+                    anyhow::anyhow!("cannot listen on {addr} for the admin API: {error}")
+                })?)
+            }
+            _ => None,
+        };
         let shutdown = CancellationToken::new();
         vncgate::shutdown::on_signals(shutdown.clone())?;
-        vncgate::run(settings, listener, shutdown).await?;
+        vncgate::run_with(settings, listener, admin, shutdown).await?;
         Ok(())
     });
     match result {

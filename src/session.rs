@@ -19,19 +19,26 @@ use crate::bridge::{self, Timers};
 use crate::front::{Connection, Shared};
 use crate::rfb::driver::{greet_browser, send};
 use crate::rfb::wire;
-use crate::token::{Grant, TokenHash};
+use crate::token::{Admission, Grant, SessionSlot, TokenHash};
 
 /// A session about to start.
 pub(crate) struct Session {
     id: u64,
     grant: Grant,
     hash: TokenHash,
+    /// Held for the session's life: it counts under `max_sessions_per_token`.
+    _slot: SessionSlot,
 }
 
 impl Session {
-    pub(crate) fn new(shared: &Shared, grant: Grant, hash: TokenHash) -> Self {
+    pub(crate) fn new(shared: &Shared, admission: Admission, hash: TokenHash) -> Self {
         let id = shared.next_session.fetch_add(1, Ordering::Relaxed);
-        Self { id, grant, hash }
+        Self {
+            id,
+            grant: admission.grant,
+            hash,
+            _slot: admission.slot,
+        }
     }
 
     /// Runs the session to its end.

@@ -144,6 +144,31 @@ pub struct Settings {
     pub limits: Limits,
     /// Things that load but deserve the operator's attention, logged at start-up.
     pub warnings: Vec<String>,
+    /// vncgate's own state (`[vncgate] state_dir`): its SQLite token database.
+    pub state_dir: PathBuf,
+    /// Where the admin API listens (`[vncgate] admin_listen`); it runs only with a secret.
+    pub admin_listen: Option<SocketAddr>,
+    /// File holding the admin API's bearer secret; no file, no API.
+    pub admin_secret_file: Option<PathBuf>,
+    /// Most live sessions per token on this proxy; 0 is unlimited, as in nova.
+    pub max_sessions_per_token: usize,
+    /// Delete expired rows from the token database now and then.
+    pub delete_expired_tokens: bool,
+}
+
+impl Settings {
+    /// The token database URL: `[database] connection`, else the SQLite file in `state_dir`.
+    pub fn database_url(&self) -> String {
+        match &self.database_connection {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite:///{}", self.sqlite_path().display()),
+        }
+    }
+
+    /// The embedded SQLite token database.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.state_dir.join("tokens.sqlite")
+    }
 }
 
 /// A string that never reaches a log: `Debug` and `Display` print `MASKED`.

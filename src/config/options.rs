@@ -65,6 +65,11 @@ pub const KNOWN_OPTIONS: &[(&str, &[&str])] = &[
             "max_message_size",
             "max_connections",
             "shutdown_grace",
+            "state_dir",
+            "admin_listen",
+            "admin_secret_file",
+            "max_sessions_per_token",
+            "delete_expired_tokens",
         ],
     ),
 ];
@@ -74,6 +79,10 @@ pub const KNOWN_OPTIONS: &[(&str, &[&str])] = &[
 const DEFAULT_CERT: &str = "self.pem";
 /// nova-novncproxy's default web root: Debian's and RHEL's `novnc` package.
 const DEFAULT_WEB: &str = "/usr/share/novnc";
+/// Where vncgate keeps its own SQLite token database.
+const DEFAULT_STATE_DIR: &str = "/var/lib/vncgate";
+/// The admin API listens on loopback only unless told otherwise.
+const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:6081";
 const DEFAULT_BASE_URL: &str = "http://127.0.0.1:6080/vnc_auto.html";
 const OWN: &str = "vncgate";
 
@@ -280,10 +289,15 @@ impl Reader {
         );
         let enforce_session_timeout =
             self.typed("consoleauth", "enforce_session_timeout", false, parse_bool);
-        let database_connection = self
+        let database = self
             .lookup("database", "connection", None)
-            .filter(|at| !at.text.trim().is_empty())
-            .map(|at| Secret::new(at.text.trim()));
+            .filter(|at| !at.text.trim().is_empty());
+        if let Some(at) = &database {
+            if let Err(error) = crate::token::sql::translate_url(at.text.trim()) {
+                self.problem(at, error.to_string());
+            }
+        }
+        let database_connection = database.map(|at| Secret::new(at.text.trim()));
         let token_source = self.token_source();
         if let Some(at) = self.lookup("console", "ssl_minimum_version", None) {
             if at.text.trim().eq_ignore_ascii_case("tlsv1_1") {
@@ -297,6 +311,21 @@ impl Reader {
         let vencrypt_verify_hostname =
             self.typed(OWN, "vencrypt_verify_hostname", false, parse_bool);
         let limits = self.limits();
+        let state_dir = self.lookup(OWN, "state_dir", None).map_or_else(
+            || PathBuf::from(DEFAULT_STATE_DIR),
+            |at| PathBuf::from(at.text.trim()),
+        );
+        let admin_listen = self.typed(OWN, "admin_listen", DEFAULT_ADMIN_LISTEN.parse().ok(), |text| {
+            text.trim()
+                .parse::<std::net::SocketAddr>()
+                .map(Some)
+                .map_err(|_| format!("{text:?} is not an address; accepted values: IP:PORT, e.g. 127.0.0.1:6081 or [::1]:6081"))
+        });
+        let admin_secret_file = self.path(OWN, "admin_secret_file", false);
+        let max_sessions_per_token = self.typed(OWN, "max_sessions_per_token", 0, |text| {
+            parse_integer(text, 0).map(|n| n as usize)
+        });
+        let delete_expired_tokens = self.typed(OWN, "delete_expired_tokens", false, parse_bool);
         Settings {
             files: files.to_vec(),
             debug,
@@ -317,6 +346,11 @@ impl Reader {
             database_connection,
             limits,
             warnings: std::mem::take(&mut self.warnings),
+            state_dir,
+            admin_listen,
+            admin_secret_file,
+            max_sessions_per_token,
+            delete_expired_tokens,
         }
     }
 

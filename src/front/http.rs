@@ -103,11 +103,12 @@ async fn upgrade(
         return empty(StatusCode::FORBIDDEN);
     };
     let hash = token.hash();
-    let grant = match shared.tokens.validate(&token).await {
-        Ok(grant) => grant,
+    let admission = match shared.tokens.admit(&token).await {
+        Ok(admission) => admission,
         Err(refusal) => {
             tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");
-            return empty(StatusCode::FORBIDDEN);
+            let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN);
+            return empty(status);
         }
     };
     let offered: Vec<&str> = headers
@@ -132,7 +133,7 @@ async fn upgrade(
         );
     }
     let on_upgrade = hyper::upgrade::on(&mut request);
-    let session = crate::session::Session::new(&shared, grant, hash);
+    let session = crate::session::Session::new(&shared, admission, hash);
     shared
         .tracker
         .spawn(session.run(shared.clone(), connection, on_upgrade));

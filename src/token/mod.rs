@@ -4,9 +4,13 @@
 //! `token_hash`), and the final comparison is constant-time.
 
 mod file;
+pub mod issue;
+pub mod sql;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
@@ -15,6 +19,7 @@ use subtle::ConstantTimeEq;
 use crate::config::Secret;
 
 pub use file::{parse_line, FileSource, LineError};
+pub use sql::{SqlStore, StoreError};
 
 /// Tokens longer than this are refused before hashing: nova's are 36 characters, ours 43.
 pub const MAX_TOKEN_LEN: usize = 256;
@@ -121,7 +126,7 @@ impl Grant {
     }
 }
 
-/// Why a token was refused. Logged; the browser only sees a 403.
+/// Why a token was refused. Logged; the browser only sees the HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// No token in the query or cookie, or one of absurd length.
@@ -130,47 +135,151 @@ pub enum Refusal {
     Unknown,
     /// Known, but past its expiry.
     Expired,
+    /// A single-use token another session already took.
+    AlreadyUsed,
+    /// `max_sessions_per_token` sessions are open with it already.
+    TooManySessions(usize),
+    /// The token database did not answer: 503, not 403.
+    Unavailable(String),
+}
+
+impl Refusal {
+    /// The HTTP status for the refused upgrade.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unavailable(_) => 503,
+            Self::TooManySessions(_) => 429,
+            _ => 403,
+        }
+    }
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(match self {
-            Self::Missing => "no token",
-            Self::Unknown => "unknown token",
-            Self::Expired => "expired token",
-        })
+        match self {
+            Self::Missing => formatter.write_str("no token"),
+            Self::Unknown => formatter.write_str("unknown token"),
+            Self::Expired => formatter.write_str("expired token"),
+            Self::AlreadyUsed => formatter.write_str("single-use token already used"),
+            Self::TooManySessions(max) => {
+                write!(formatter, "token already has {max} sessions open")
+            }
+            Self::Unavailable(error) => write!(formatter, "token database unavailable: {error}"),
+        }
     }
 }
 
-/// All token sources, asked in order.
+/// A live session's claim on its token; dropping it frees the slot.
+#[derive(Debug)]
+pub struct SessionSlot {
+    counts: Arc<Mutex<HashMap<TokenHash, usize>>>,
+    hash: TokenHash,
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = counts.get_mut(&self.hash) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.hash);
+            }
+        }
+    }
+}
+
+/// A token accepted for one session.
+#[derive(Debug)]
+pub struct Admission {
+    /// What it grants.
+    pub grant: Grant,
+    /// Its slot under `max_sessions_per_token`.
+    pub slot: SessionSlot,
+}
+
+/// All token sources: the websockify-format files first (they win a clash: they are local and
+/// explicit), then the SQL store.
 #[derive(Debug, Default)]
 pub struct TokenStore {
     files: Option<FileSource>,
+    sql: Option<SqlStore>,
+    max_sessions: usize,
+    counts: Arc<Mutex<HashMap<TokenHash, usize>>>,
 }
 
 impl TokenStore {
-    /// A store over a websockify-format file or directory.
-    pub fn with_files(path: Option<PathBuf>) -> Self {
+    /// A store over token files and an optional SQL store.
+    pub fn new(files: Option<PathBuf>, sql: Option<SqlStore>, max_sessions: usize) -> Self {
         Self {
-            files: path.map(FileSource::new),
+            files: files.map(FileSource::new),
+            sql,
+            max_sessions,
+            counts: Arc::default(),
         }
     }
 
-    /// Looks a token up and checks its expiry.
+    /// A store over a websockify-format file or directory only.
+    pub fn with_files(path: Option<PathBuf>) -> Self {
+        Self::new(path, None, 0)
+    }
+
+    /// The SQL store, if any.
+    pub fn sql(&self) -> Option<&SqlStore> {
+        self.sql.as_ref()
+    }
+
+    /// Looks a token up, checks its expiry, consumes it if single-use, and takes a session slot.
     ///
     /// # Errors
     /// The reason for refusal.
-    pub async fn validate(&self, token: &Token) -> Result<Grant, Refusal> {
+    pub async fn admit(&self, token: &Token) -> Result<Admission, Refusal> {
         let hash = token.hash();
-        let grant = match &self.files {
-            Some(files) => files.lookup(&hash).await,
+        let mut found = match &self.files {
+            Some(files) => files.lookup(&hash).await.map(|grant| (grant, false)),
             None => None,
         };
-        let grant = grant.ok_or(Refusal::Unknown)?;
-        if grant.is_live(SystemTime::now()) {
-            Ok(grant)
-        } else {
-            Err(Refusal::Expired)
+        if found.is_none() {
+            if let Some(sql) = &self.sql {
+                found = sql
+                    .lookup(&hash)
+                    .await
+                    .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+            }
         }
+        let (grant, single_use) = found.ok_or(Refusal::Unknown)?;
+        if !grant.is_live(SystemTime::now()) {
+            return Err(Refusal::Expired);
+        }
+        let slot = self.take_slot(hash)?;
+        if single_use {
+            let sql = self.sql.as_ref().ok_or(Refusal::Unknown)?;
+            if !sql
+                .consume(&hash)
+                .await
+                .map_err(|e| Refusal::Unavailable(e.to_string()))?
+            {
+                return Err(Refusal::AlreadyUsed);
+            }
+        }
+        Ok(Admission { grant, slot })
+    }
+
+    fn take_slot(&self, hash: TokenHash) -> Result<SessionSlot, Refusal> {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = counts.entry(hash).or_insert(0);
+        if self.max_sessions > 0 && *count >= self.max_sessions {
+            return Err(Refusal::TooManySessions(self.max_sessions));
+        }
+        *count += 1;
+        Ok(SessionSlot {
+            counts: self.counts.clone(),
+            hash,
+        })
     }
 }

@@ -25,6 +25,8 @@ use vncgate::config::Settings;
 /// A running proxy and the directory holding its config, tokens and web root.
 pub struct Proxy {
     pub addr: SocketAddr,
+    /// The admin API's address (served only when the config names a secret file).
+    pub admin_addr: SocketAddr,
     pub shutdown: CancellationToken,
     pub task: Option<JoinHandle<Result<(), vncgate::Error>>>,
     pub dir: tempfile::TempDir,
@@ -33,6 +35,10 @@ pub struct Proxy {
 impl Proxy {
     pub fn tokens_path(&self) -> PathBuf {
         self.dir.path().join("tokens")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("vncgate.conf")
     }
 
     /// Cancels and waits for `run` to return.
@@ -71,9 +77,10 @@ pub async fn start_proxy(config: &str, tokens: &str) -> Proxy {
     std::fs::write(root.join("secret.txt"), "outside the web root").expect("secret");
     let base = format!(
         "[DEFAULT]\nweb = {web}\n[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = 0\n\
-         [vncgate]\ntoken_source = {tokens}\nshutdown_grace = 5\n",
+         [vncgate]\ntoken_source = {tokens}\nshutdown_grace = 5\nstate_dir = {state}\n",
         web = web.display(),
-        tokens = root.join("tokens").display()
+        tokens = root.join("tokens").display(),
+        state = root.join("state").display()
     );
     let path = root.join("vncgate.conf");
     let text = format!(
@@ -84,7 +91,7 @@ pub async fn start_proxy(config: &str, tokens: &str) -> Proxy {
     start_with_file(&path, dir).await
 }
 
-async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
+pub async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
     let settings = match Settings::load(&[path.to_path_buf()], None) {
         Ok(settings) => settings,
         Err(error) => panic!("config: {error}"),
@@ -92,9 +99,17 @@ async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(vncgate::run(settings, listener, shutdown.clone()));
+    let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
+    let admin_addr = admin.local_addr().expect("addr");
+    let task = tokio::spawn(vncgate::run_with(
+        settings,
+        listener,
+        Some(admin),
+        shutdown.clone(),
+    ));
     Proxy {
         addr,
+        admin_addr,
         shutdown,
         task: Some(task),
         dir,

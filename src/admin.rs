@@ -1,0 +1,219 @@
+//! The admin API, on its own listener (loopback by default): issue, list and revoke tokens with
+//! JSON, for operators without nova. Off unless a bearer secret is configured.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Secret;
+use crate::token::issue::{self, Request};
+use crate::token::{SqlStore, Target};
+
+/// What the API needs.
+#[derive(Clone)]
+struct Api {
+    store: SqlStore,
+    secret: Arc<Secret>,
+    base_url: String,
+    default_ttl: Duration,
+}
+
+/// `POST /v1/tokens` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueBody {
+    host: String,
+    port: u16,
+    ttl: Option<u64>,
+    instance_uuid: Option<String>,
+    #[serde(default)]
+    single_use: bool,
+}
+
+/// `POST /v1/tokens` answer: the only time the token is shown.
+#[derive(Debug, Serialize)]
+struct IssuedBody {
+    token: String,
+    hash_prefix: String,
+    expires: u64,
+    url: String,
+}
+
+/// One entry of `GET /v1/tokens`.
+#[derive(Debug, Serialize)]
+struct ListedBody {
+    hash_prefix: String,
+    host: String,
+    port: u16,
+    expires: i64,
+    instance_uuid: String,
+    single_use: bool,
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
+
+/// Reads the bearer secret: the whole file, trimmed; empty is refused.
+///
+/// # Errors
+/// Unreadable or empty file.
+pub fn read_secret(path: &std::path::Path) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let secret = text.trim();
+    if secret.len() < 16 {
+        return Err(format!(
+            "{}: the admin secret must be at least 16 characters",
+            path.display()
+        ));
+    }
+    Ok(Secret::new(secret))
+}
+
+fn authorised(api: &Api, headers: &HeaderMap) -> bool {
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Constant-time; lengths differ only for wrong secrets.
+    presented
+        .as_bytes()
+        .ct_eq(api.secret.expose().as_bytes())
+        .into()
+}
+
+async fn issue_token(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    body: Result<Json<IssueBody>, JsonRejection>,
+) -> Response {
+    if !authorised(&api, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer secret");
+    }
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    if body.host.is_empty() || body.port == 0 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "host must be set and port must be 1 to 65535",
+        );
+    }
+    let request = Request {
+        target: Target {
+            host: body
+                .host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port: body.port,
+        },
+        ttl: body.ttl.map_or(api.default_ttl, Duration::from_secs),
+        instance_uuid: body.instance_uuid,
+        single_use: body.single_use,
+    };
+    match issue::issue(&api.store, &api.base_url, &request).await {
+        Ok(issued) => {
+            let hash = issued.token.hash();
+            tracing::info!(token = %hash.short(), target = %request.target, "token issued through the admin API");
+            let expires = issued
+                .expires
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let body = IssuedBody {
+                token: issued.token.expose().to_owned(),
+                hash_prefix: hash.to_hex()[..12].to_owned(),
+                expires,
+                url: issued.url,
+            };
+            (StatusCode::CREATED, Json(body)).into_response()
+        }
+        Err(failure) => error(StatusCode::SERVICE_UNAVAILABLE, failure.to_string()),
+    }
+}
+
+async fn list_tokens(State(api): State<Api>, headers: HeaderMap) -> Response {
+    if !authorised(&api, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer secret");
+    }
+    match api.store.list().await {
+        Ok(rows) => {
+            let body: Vec<ListedBody> = rows
+                .into_iter()
+                .map(|row| ListedBody {
+                    hash_prefix: row.hash.chars().take(12).collect(),
+                    host: row.target.host,
+                    port: row.target.port,
+                    expires: row.expires,
+                    instance_uuid: row.instance_uuid,
+                    single_use: row.single_use,
+                })
+                .collect();
+            Json(body).into_response()
+        }
+        Err(failure) => error(StatusCode::SERVICE_UNAVAILABLE, failure.to_string()),
+    }
+}
+
+async fn revoke_token(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(prefix): Path<String>,
+) -> Response {
+    if !authorised(&api, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer secret");
+    }
+    match api.store.revoke(&prefix).await {
+        Ok(hash) => {
+            tracing::info!(token = %&hash[..8], "token revoked through the admin API");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(crate::token::StoreError::Prefix(message)) if message.starts_with("no token") => {
+            error(StatusCode::NOT_FOUND, message)
+        }
+        Err(crate::token::StoreError::Prefix(message)) => error(StatusCode::BAD_REQUEST, message),
+        Err(failure) => error(StatusCode::SERVICE_UNAVAILABLE, failure.to_string()),
+    }
+}
+
+/// Serves the admin API on `listener` until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    store: SqlStore,
+    secret: Secret,
+    base_url: String,
+    default_ttl: Duration,
+    shutdown: CancellationToken,
+) {
+    let api = Api {
+        store,
+        secret: Arc::new(secret),
+        base_url,
+        default_ttl,
+    };
+    let app = Router::new()
+        .route("/v1/tokens", get(list_tokens).post(issue_token))
+        .route("/v1/tokens/{prefix}", delete(revoke_token))
+        .with_state(api);
+    let addr: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(addr = ?addr, "admin API listening");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    if let Err(failure) = served {
+        tracing::error!(error = %failure, "admin API failed");
+    }
+}

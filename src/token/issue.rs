@@ -1,0 +1,143 @@
+//! Making tokens: 256 random bits, stored by hash only, and the browser URL built as nova builds
+//! `access_url`.
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+
+use super::sql::{NewToken, SqlStore, StoreError};
+use super::{Target, Token};
+
+/// Bytes of randomness in a token: 256 bits, twice the 128 that suffice.
+pub const TOKEN_BYTES: usize = 32;
+
+/// A fresh random token, URL-safe base64 (43 characters).
+///
+/// # Errors
+/// The operating system gave no randomness.
+pub fn generate() -> Result<Token, String> {
+    let mut bytes = [0u8; TOKEN_BYTES];
+    getrandom::fill(&mut bytes).map_err(|error| format!("no randomness: {error}"))?;
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    Token::new(&text).ok_or_else(|| "token generation failed".to_owned())
+}
+
+/// nova's `access_url` for novnc: the base URL with its `path` query parameter extended by
+/// `?token=...` and every other parameter kept (`...?path=%3Ftoken%3DX`).
+///
+/// # Errors
+/// A base URL that does not parse.
+pub fn access_url(base: &str, token: &Token) -> Result<String, String> {
+    let mut url =
+        url::Url::parse(base).map_err(|error| format!("novncproxy_base_url {base:?}: {error}"))?;
+    let mut pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let suffix = format!("?token={}", token.expose());
+    match pairs.iter_mut().find(|(key, _)| key == "path") {
+        Some((_, path)) => path.push_str(&suffix),
+        None => pairs.push(("path".into(), suffix)),
+    }
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    Ok(url.into())
+}
+
+/// What an operator asks for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The VNC server.
+    pub target: Target,
+    /// Lifetime.
+    pub ttl: Duration,
+    /// nova's instance UUID column (a nil UUID when there is no instance).
+    pub instance_uuid: Option<String>,
+    /// Consumed by its first session.
+    pub single_use: bool,
+}
+
+/// An issued token, to show once.
+#[derive(Debug)]
+pub struct Issued {
+    /// The token: shown to the operator once, stored nowhere.
+    pub token: Token,
+    /// Expiry.
+    pub expires: SystemTime,
+    /// The URL to open.
+    pub url: String,
+}
+
+/// The instance UUID recorded for tokens that have no instance.
+pub const NO_INSTANCE: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Issues a token into `store`.
+///
+/// # Errors
+/// A bad base URL, no randomness, or the database failed.
+pub async fn issue(
+    store: &SqlStore,
+    base_url: &str,
+    request: &Request,
+) -> Result<Issued, StoreError> {
+    let token = generate().map_err(StoreError::Database)?;
+    let url = access_url(base_url, &token).map_err(StoreError::Prefix)?;
+    let expires = SystemTime::now() + request.ttl;
+    let new = NewToken {
+        hash: token.hash(),
+        target: request.target.clone(),
+        expires,
+        instance_uuid: request
+            .instance_uuid
+            .clone()
+            .unwrap_or_else(|| NO_INSTANCE.to_owned()),
+        access_url_base: base_url.to_owned(),
+        single_use: request.single_use,
+    };
+    store.insert(&new).await?;
+    Ok(Issued {
+        token,
+        expires,
+        url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(text: &str) -> Token {
+        Token::new(text).unwrap_or_else(|| panic!("token {text}"))
+    }
+
+    #[test]
+    fn access_urls_as_nova_builds_them() {
+        let t = token("abc");
+        assert_eq!(
+            access_url("http://h:6080/vnc_auto.html", &t).ok(),
+            Some("http://h:6080/vnc_auto.html?path=%3Ftoken%3Dabc".into())
+        );
+        // An existing path is kept as the prefix; other parameters stay.
+        assert_eq!(
+            access_url("https://h/vnc_lite.html?path=novnc&lang=de", &t).ok(),
+            Some("https://h/vnc_lite.html?path=novnc%3Ftoken%3Dabc&lang=de".into())
+        );
+        assert!(access_url("not a url", &t).is_err());
+    }
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let a = generate()
+            .ok()
+            .map(|t| t.expose().to_owned())
+            .unwrap_or_default();
+        let b = generate()
+            .ok()
+            .map(|t| t.expose().to_owned())
+            .unwrap_or_default();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    }
+}

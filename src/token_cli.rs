@@ -1,0 +1,139 @@
+//! `vncgate token ...`: issue, list, revoke, init-db, against the configured token database.
+
+use std::process::ExitCode;
+use std::time::{Duration, UNIX_EPOCH};
+
+use crate::cli::{ConfigFiles, TokenCommand};
+use crate::config::Settings;
+use crate::token::issue::{self, Request};
+use crate::token::{SqlStore, Target};
+
+/// sysexits.h `EX_USAGE`.
+const EX_USAGE: u8 = 64;
+
+/// Runs a `token` subcommand.
+pub fn run(command: TokenCommand) -> ExitCode {
+    let files = match &command {
+        TokenCommand::Issue { files, .. }
+        | TokenCommand::List { files }
+        | TokenCommand::Revoke { files, .. }
+        | TokenCommand::InitDb { files } => files.clone(),
+    };
+    let settings = match load(&files) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("vncgate token: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(&settings, command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("vncgate token: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(files: &ConfigFiles) -> Result<Settings, ExitCode> {
+    Settings::load(&files.config_file, files.config_dir.as_deref()).map_err(|error| {
+        eprintln!("{error}");
+        ExitCode::from(EX_USAGE)
+    })
+}
+
+async fn open(settings: &Settings, create: bool) -> Result<SqlStore, String> {
+    let store = match &settings.database_connection {
+        Some(url) => {
+            let sqlite = url.expose().to_ascii_lowercase().starts_with("sqlite");
+            SqlStore::open(url.expose(), create || sqlite).await
+        }
+        None => SqlStore::open_sqlite_file(&settings.sqlite_path()).await,
+    };
+    store.map_err(|error| error.to_string())
+}
+
+async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), String> {
+    match command {
+        TokenCommand::Issue {
+            host,
+            port,
+            ttl,
+            instance,
+            single_use,
+            ..
+        } => {
+            let store = open(settings, false).await?;
+            let request = Request {
+                target: Target {
+                    host: host
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .to_owned(),
+                    port,
+                },
+                ttl: ttl.map_or(settings.token_ttl, Duration::from_secs),
+                instance_uuid: instance,
+                single_use,
+            };
+            let issued = issue::issue(&store, &settings.base_url, &request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let expires = issued
+                .expires
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            println!("token:   {}", issued.token.expose());
+            println!("hash:    {}", &issued.token.hash().to_hex()[..12]);
+            println!("target:  {}", request.target);
+            println!(
+                "expires: {expires} (in {} s){}",
+                request.ttl.as_secs(),
+                if single_use { ", single use" } else { "" }
+            );
+            println!("url:     {}", issued.url);
+            Ok(())
+        }
+        TokenCommand::List { .. } => {
+            let store = open(settings, false).await?;
+            let rows = store.list().await.map_err(|e| e.to_string())?;
+            println!(
+                "{:<14} {:<30} {:<12} {:<37} single-use",
+                "hash", "target", "expires", "instance"
+            );
+            for row in rows {
+                println!(
+                    "{:<14} {:<30} {:<12} {:<37} {}",
+                    &row.hash[..row.hash.len().min(12)],
+                    row.target.to_string(),
+                    row.expires,
+                    row.instance_uuid,
+                    if row.single_use { "yes" } else { "no" }
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { hash_prefix, .. } => {
+            let store = open(settings, false).await?;
+            let hash = store
+                .revoke(&hash_prefix)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("revoked {}", &hash[..12]);
+            Ok(())
+        }
+        TokenCommand::InitDb { .. } => {
+            let store = open(settings, true).await?;
+            store.ping().await.map_err(|e| e.to_string())?;
+            println!("token tables ready ({:?})", store.dialect());
+            Ok(())
+        }
+    }
+}

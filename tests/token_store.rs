@@ -1,0 +1,367 @@
+//! Tokens in vncgate's own SQLite database: issued by the CLI and the admin API, validated by the
+//! proxy, expired, revoked, single-use, session limits, session expiry, and rows as nova writes
+//! them.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use sha2::{Digest, Sha256};
+
+fn vncgate(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vncgate"))
+        .args(args)
+        .output()
+        .expect("run vncgate")
+}
+
+/// `vncgate token issue` against the proxy's config; returns (token, url).
+fn issue(proxy: &Proxy, backend: std::net::SocketAddr, extra: &[&str]) -> (String, String) {
+    let config = proxy.config_path();
+    let port = backend.port().to_string();
+    let mut args = vec![
+        "token",
+        "issue",
+        "--config-file",
+        config.to_str().expect("utf8"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ];
+    args.extend_from_slice(extra);
+    let output = vncgate(&args);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {name} in {stdout}"))
+    };
+    (field("token:"), field("url:"))
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+async fn connects(proxy: &Proxy, token: &str) -> Result<(), u16> {
+    match ws(proxy.addr, &format!("/?token={token}"), &[]).await {
+        Ok((socket, _)) => {
+            open_console(socket).await.expect("console");
+            Ok(())
+        }
+        Err(error) => Err(refusal(Err::<(), _>(error)).0),
+    }
+}
+
+#[tokio::test]
+async fn issue_validate_list_revoke_through_the_cli() {
+    let backend = echo_backend().await;
+    let proxy = start_proxy(
+        "[vnc]\nnovncproxy_base_url = https://console.example:6080/console.html\n",
+        "",
+    )
+    .await;
+    let (token, url) = issue(&proxy, backend, &["--ttl", "600"]);
+    assert!(token.len() >= 22, "at least 128 bits: {token}");
+    assert_eq!(
+        url,
+        format!("https://console.example:6080/console.html?path=%3Ftoken%3D{token}")
+    );
+    assert_eq!(connects(&proxy, &token).await, Ok(()));
+
+    let config = proxy.config_path();
+    let config = config.to_str().expect("utf8");
+    let listed = vncgate(&["token", "list", "--config-file", config]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    assert!(listed.contains(&hash[..12]), "{listed}");
+    assert!(
+        !listed.contains(&token),
+        "token list must never show tokens: {listed}"
+    );
+
+    let short = vncgate(&["token", "revoke", "--config-file", config, &hash[..6]]);
+    assert!(!short.status.success(), "a 6-character prefix is too short");
+    let revoked = vncgate(&["token", "revoke", "--config-file", config, &hash[..12]]);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    assert_eq!(connects(&proxy, &token).await, Err(403));
+}
+
+#[tokio::test]
+async fn tokens_survive_a_restart_and_expire() {
+    let backend = echo_backend().await;
+    let proxy = start_proxy("", "").await;
+    let (token, _) = issue(&proxy, backend, &["--ttl", "2"]);
+    // A second proxy on the same state directory: nothing was kept in memory.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let again = start_with_file(&proxy.config_path(), dir).await;
+    assert_eq!(connects(&again, &token).await, Ok(()));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(connects(&again, &token).await, Err(403));
+}
+
+#[tokio::test]
+async fn a_row_written_as_nova_writes_it_is_accepted() {
+    let backend = echo_backend().await;
+    let proxy = start_proxy("", "").await;
+    // Make the database exist, then write rows the way nova-compute does: uuid4 token, sha256
+    // hex of it, integer expiry, console_type novnc.
+    let _ = issue(&proxy, backend, &[]);
+    let token = "2f1e7b1c-9d2a-4a8e-8f62-3b7c1d0e5a99";
+    let database = proxy.dir.path().join("state/tokens.sqlite");
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let serial_token = "6c1a2b3d-0000-4000-8000-000000000001";
+    let serial_hash = hex::encode(Sha256::digest(serial_token.as_bytes()));
+    let sql = format!(
+        "INSERT INTO console_auth_tokens (created_at, token_hash, console_type, host, port, internal_access_path, instance_uuid, expires, access_url_base) \
+         VALUES (CURRENT_TIMESTAMP, '{hash}', 'novnc', '127.0.0.1', {port}, NULL, 'a1b2c3d4-0000-4000-8000-000000000000', {expires}, 'http://127.0.0.1:6080/vnc_lite.html');\
+         INSERT INTO console_auth_tokens (created_at, token_hash, console_type, host, port, instance_uuid, expires) \
+         VALUES (CURRENT_TIMESTAMP, '{serial_hash}', 'serial', '127.0.0.1', {port}, 'a1b2c3d4-0000-4000-8000-000000000000', {expires});",
+        port = backend.port(),
+        expires = now() + 600
+    );
+    let status = Command::new("sqlite3").arg(&database).arg(&sql).status();
+    match status {
+        Ok(status) if status.success() => {}
+        other => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "sqlite3 failed in CI: {other:?}"
+            );
+            eprintln!("SKIPPED: sqlite3 not available ({other:?})");
+            return;
+        }
+    }
+    assert_eq!(connects(&proxy, token).await, Ok(()));
+    // A serial console's token is no VNC token.
+    assert_eq!(connects(&proxy, serial_token).await, Err(403));
+}
+
+#[tokio::test]
+async fn single_use_tokens_open_one_session() {
+    let backend = echo_backend().await;
+    let proxy = start_proxy("", "").await;
+    let (token, _) = issue(&proxy, backend, &["--single-use"]);
+    assert_eq!(connects(&proxy, &token).await, Ok(()));
+    assert_eq!(connects(&proxy, &token).await, Err(403));
+}
+
+#[tokio::test]
+async fn max_sessions_per_token() {
+    let backend = echo_backend().await;
+    let proxy = start_proxy(
+        "[vncgate]\nmax_sessions_per_token = 1\n",
+        &format!("t: {backend}\n"),
+    )
+    .await;
+    let (first, _) = ws(proxy.addr, "/?token=t", &[]).await.expect("first");
+    let first = open_console(first).await.expect("console");
+    assert_eq!(connects(&proxy, "t").await, Err(429));
+    drop(first);
+    // The slot frees once the proxy sees the first session end.
+    let mut freed = false;
+    for _ in 0..50 {
+        if connects(&proxy, "t").await.is_ok() {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(freed, "the slot was never freed");
+}
+
+#[tokio::test]
+async fn enforce_session_timeout_closes_at_expiry_with_a_reason() {
+    let backend = echo_backend().await;
+    let expires = now() + 2;
+    let proxy = start_proxy(
+        "[consoleauth]\nenforce_session_timeout = true\n",
+        &format!("t: {backend} expires={expires}\n"),
+    )
+    .await;
+    let (socket, _) = ws(proxy.addr, "/?token=t", &[]).await.expect("upgrade");
+    let mut console = open_console(socket).await.expect("console");
+    let close = next_close(&mut console.ws).await.expect("close frame");
+    assert_eq!(close, (1000, "the console session has expired".to_owned()));
+}
+
+#[tokio::test]
+async fn without_enforcement_sessions_outlive_their_token() {
+    let backend = echo_backend().await;
+    let expires = now() + 2;
+    let proxy = start_proxy("", &format!("t: {backend} expires={expires}\n")).await;
+    let (socket, _) = ws(proxy.addr, "/?token=t", &[]).await.expect("upgrade");
+    let mut console = open_console(socket).await.expect("console");
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    console.write(b"still here").await;
+    assert_eq!(console.read(10).await.expect("echo"), b"still here");
+}
+
+mod admin_api {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const SECRET: &str = "an-admin-secret-of-some-length";
+
+    async fn request(
+        proxy: &Proxy,
+        method: &str,
+        path: &str,
+        secret: Option<&str>,
+        body: &str,
+    ) -> (u16, String) {
+        let mut stream = tokio::net::TcpStream::connect(proxy.admin_addr)
+            .await
+            .expect("admin connect");
+        let auth = secret
+            .map(|s| format!("Authorization: Bearer {s}\r\n"))
+            .unwrap_or_default();
+        let text = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(text.as_bytes()).await.expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        (status, body)
+    }
+
+    /// A proxy with the admin API on, and the directory holding its secret.
+    async fn admin_proxy() -> (Proxy, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("admin-secret");
+        std::fs::write(&secret, format!("{SECRET}\n")).expect("secret");
+        let proxy = start_proxy(
+            &format!("[vncgate]\nadmin_secret_file = {}\n", secret.display()),
+            "",
+        )
+        .await;
+        (proxy, dir)
+    }
+
+    #[tokio::test]
+    async fn issue_list_revoke_and_refusals() {
+        let backend = echo_backend().await;
+        let (proxy, _secret) = admin_proxy().await;
+        // Wait for the admin listener's task to be serving.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let body = format!(
+            r#"{{"host": "127.0.0.1", "port": {}, "ttl": 300}}"#,
+            backend.port()
+        );
+        assert_eq!(
+            request(&proxy, "POST", "/v1/tokens", None, &body).await.0,
+            401
+        );
+        assert_eq!(
+            request(
+                &proxy,
+                "POST",
+                "/v1/tokens",
+                Some("wrong-secret-wrong-secret"),
+                &body
+            )
+            .await
+            .0,
+            401
+        );
+        let (status, issued) = request(&proxy, "POST", "/v1/tokens", Some(SECRET), &body).await;
+        assert_eq!(status, 201, "{issued}");
+        let issued: serde_json::Value = serde_json::from_str(&issued).expect("json");
+        let token = issued["token"].as_str().expect("token").to_owned();
+        assert!(issued["url"]
+            .as_str()
+            .expect("url")
+            .contains(&format!("%3Ftoken%3D{token}")));
+        assert_eq!(connects(&proxy, &token).await, Ok(()));
+
+        let (status, listed) = request(&proxy, "GET", "/v1/tokens", Some(SECRET), "").await;
+        assert_eq!(status, 200);
+        let prefix = issued["hash_prefix"].as_str().expect("prefix");
+        assert!(
+            listed.contains(prefix) && !listed.contains(&token),
+            "{listed}"
+        );
+
+        for (bad, wanted) in [
+            ("{not json", 400),
+            (r#"{"host": "h"}"#, 422),
+            (r#"{"host": "h", "port": 0}"#, 422),
+            (r#"{"host": "h", "port": 1, "colour": "red"}"#, 422),
+        ] {
+            let (status, message) = request(&proxy, "POST", "/v1/tokens", Some(SECRET), bad).await;
+            assert!(
+                status == wanted || (400..500).contains(&status),
+                "{bad}: {status} {message}"
+            );
+            assert!(message.contains("error"), "{bad}: {message}");
+        }
+        assert_eq!(
+            request(&proxy, "DELETE", "/v1/tokens/abc", Some(SECRET), "")
+                .await
+                .0,
+            400
+        );
+        assert_eq!(
+            request(
+                &proxy,
+                "DELETE",
+                "/v1/tokens/000000000000",
+                Some(SECRET),
+                ""
+            )
+            .await
+            .0,
+            404
+        );
+        assert_eq!(
+            request(
+                &proxy,
+                "DELETE",
+                &format!("/v1/tokens/{prefix}"),
+                Some(SECRET),
+                ""
+            )
+            .await
+            .0,
+            204
+        );
+        assert_eq!(connects(&proxy, &token).await, Err(403));
+    }
+
+    #[tokio::test]
+    async fn no_secret_means_no_api() {
+        let proxy = start_proxy("", "").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(tokio::net::TcpStream::connect(proxy.admin_addr)
+            .await
+            .is_err());
+    }
+}
