@@ -153,7 +153,15 @@ pub struct NewToken {
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
-    single_use_table: bool,
+}
+
+/// The single-use flag as an SQL expression: a count from vncgate's table, or 0 without it.
+fn single_use_count(with_table: bool) -> &'static str {
+    if with_table {
+        "(SELECT COUNT(*) FROM vncgate_single_use s WHERE s.token_hash = t.token_hash)"
+    } else {
+        "0"
+    }
 }
 
 /// nova's console type for the VNC proxy.
@@ -180,17 +188,20 @@ impl SqlStore {
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy(&url)?;
-        let mut store = Self {
-            pool,
-            dialect,
-            single_use_table: false,
-        };
+        let store = Self { pool, dialect };
         if create {
+            // nova's table, if already there, is left exactly as it is: only vncgate's own
+            // table is added beside it.
+            let exists = sqlx::query("SELECT token_hash FROM console_auth_tokens WHERE 1 = 0")
+                .fetch_all(&store.pool)
+                .await
+                .is_ok();
             for statement in schema(dialect) {
-                sqlx::query(&statement).execute(&store.pool).await?;
+                if !exists || statement.contains("vncgate_single_use") {
+                    sqlx::query(&statement).execute(&store.pool).await?;
+                }
             }
         }
-        store.single_use_table = store.has_single_use_table().await;
         Ok(store)
     }
 
@@ -266,25 +277,30 @@ impl SqlStore {
     /// # Errors
     /// The database failed.
     pub async fn lookup(&self, hash: &TokenHash) -> Result<Option<(Grant, bool)>, StoreError> {
-        let single = if self.single_use_table {
-            "(SELECT COUNT(*) FROM vncgate_single_use s WHERE s.token_hash = t.token_hash)"
-        } else {
-            "0"
-        };
-        let sql = format!(
-            "SELECT host, {port}, {expires}, console_type, {single_count} AS single_use \
-             FROM console_auth_tokens t WHERE token_hash = {p1} AND expires > {p2}",
-            port = self.int64("port"),
-            expires = self.int64("expires"),
-            single_count = self.int64(single),
-            p1 = self.param(1),
-            p2 = self.param(2),
-        );
-        let row: Option<AnyRow> = sqlx::query(&sql)
-            .bind(hash.to_hex())
-            .bind(now_seconds())
-            .fetch_optional(&self.pool)
-            .await?;
+        // Always ask vncgate's single-use table first, so that a table made while this proxy
+        // runs counts at once: a single-use token must never pass as an ordinary one. A nova
+        // database without the table answers the plain query.
+        let mut outcome = Err(StoreError::Database("not queried".into()));
+        for with_table in [true, false] {
+            let sql = format!(
+                "SELECT host, {port}, {expires}, console_type, {single} AS single_use \
+                 FROM console_auth_tokens t WHERE token_hash = {p1} AND expires > {p2}",
+                port = self.int64("port"),
+                expires = self.int64("expires"),
+                single = self.int64(single_use_count(with_table)),
+                p1 = self.param(1),
+                p2 = self.param(2),
+            );
+            let query = sqlx::query(&sql).bind(hash.to_hex()).bind(now_seconds());
+            outcome = query
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::from);
+            if outcome.is_ok() {
+                break;
+            }
+        }
+        let row: Option<AnyRow> = outcome?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -313,8 +329,11 @@ impl SqlStore {
     /// # Errors
     /// The database failed.
     pub async fn consume(&self, hash: &TokenHash) -> Result<bool, StoreError> {
+        // The token row goes first and decides the winner: a lookup racing this sees either the
+        // row with its single-use flag (and then loses here) or no row at all. Deleting the flag
+        // first would let a racer see the row without its flag, as an ordinary token.
         let sql = format!(
-            "DELETE FROM vncgate_single_use WHERE token_hash = {}",
+            "DELETE FROM console_auth_tokens WHERE token_hash = {}",
             self.param(1)
         );
         let won = sqlx::query(&sql)
@@ -323,16 +342,14 @@ impl SqlStore {
             .await?
             .rows_affected()
             == 1;
-        if won {
-            let sql = format!(
-                "DELETE FROM console_auth_tokens WHERE token_hash = {}",
-                self.param(1)
-            );
-            sqlx::query(&sql)
-                .bind(hash.to_hex())
-                .execute(&self.pool)
-                .await?;
-        }
+        let sql = format!(
+            "DELETE FROM vncgate_single_use WHERE token_hash = {}",
+            self.param(1)
+        );
+        sqlx::query(&sql)
+            .bind(hash.to_hex())
+            .execute(&self.pool)
+            .await?;
         Ok(won)
     }
 
@@ -341,7 +358,7 @@ impl SqlStore {
     /// # Errors
     /// The database failed, or single-use was asked of a database without vncgate's table.
     pub async fn insert(&self, token: &NewToken) -> Result<(), StoreError> {
-        if token.single_use && !self.single_use_table {
+        if token.single_use && !self.has_single_use_table().await {
             return Err(StoreError::Database(
                 "single-use tokens need the vncgate_single_use table: run `vncgate token init-db` on a database vncgate may write to".into(),
             ));
@@ -384,23 +401,26 @@ impl SqlStore {
     /// # Errors
     /// The database failed.
     pub async fn list(&self) -> Result<Vec<Listed>, StoreError> {
-        let single = if self.single_use_table {
-            "(SELECT COUNT(*) FROM vncgate_single_use s WHERE s.token_hash = t.token_hash)"
-        } else {
-            "0"
-        };
-        let sql = format!(
-            "SELECT token_hash, host, {port}, {expires}, instance_uuid, {single_count} FROM console_auth_tokens t \
-             WHERE expires > {p1} AND console_type = '{CONSOLE_TYPE}' ORDER BY expires",
-            port = self.int64("port"),
-            expires = self.int64("expires"),
-            single_count = self.int64(single),
-            p1 = self.param(1),
-        );
-        let rows = sqlx::query(&sql)
-            .bind(now_seconds())
-            .fetch_all(&self.pool)
-            .await?;
+        let mut outcome = Err(StoreError::Database("not queried".into()));
+        for with_table in [true, false] {
+            let sql = format!(
+                "SELECT token_hash, host, {port}, {expires}, instance_uuid, {single} FROM console_auth_tokens t \
+                 WHERE expires > {p1} AND console_type = '{CONSOLE_TYPE}' ORDER BY expires",
+                port = self.int64("port"),
+                expires = self.int64("expires"),
+                single = self.int64(single_use_count(with_table)),
+                p1 = self.param(1),
+            );
+            outcome = sqlx::query(&sql)
+                .bind(now_seconds())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from);
+            if outcome.is_ok() {
+                break;
+            }
+        }
+        let rows = outcome?;
         let mut listed = Vec::new();
         for row in rows {
             let port: i64 = row.try_get(2)?;
@@ -459,16 +479,23 @@ impl SqlStore {
                 )))
             }
         };
-        for table in ["console_auth_tokens", "vncgate_single_use"] {
-            if table == "vncgate_single_use" && !self.single_use_table {
-                continue;
-            }
-            let sql = format!("DELETE FROM {table} WHERE token_hash = {}", self.param(1));
-            sqlx::query(&sql)
-                .bind(hash.clone())
-                .execute(&self.pool)
-                .await?;
-        }
+        let sql = format!(
+            "DELETE FROM console_auth_tokens WHERE token_hash = {}",
+            self.param(1)
+        );
+        sqlx::query(&sql)
+            .bind(hash.clone())
+            .execute(&self.pool)
+            .await?;
+        // Absent in a nova database: nothing to clean there.
+        let sql = format!(
+            "DELETE FROM vncgate_single_use WHERE token_hash = {}",
+            self.param(1)
+        );
+        let _ = sqlx::query(&sql)
+            .bind(hash.clone())
+            .execute(&self.pool)
+            .await;
         Ok(hash)
     }
 

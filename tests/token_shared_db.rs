@@ -1,0 +1,279 @@
+//! Several proxies sharing one real MariaDB or PostgreSQL token database, as nova's cell
+//! database: rows written as nova writes them, tokens issued through one proxy used through
+//! another, a single-use token raced on two proxies, and a database outage.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::db::{nova_schema, MariaDb, Postgres};
+use common::*;
+use sha2::{Digest, Sha256};
+
+enum Db {
+    Postgres(Postgres),
+    MariaDb(MariaDb),
+}
+
+impl Db {
+    fn postgres() -> Option<Self> {
+        Postgres::start().map(Self::Postgres)
+    }
+
+    fn mariadb() -> Option<Self> {
+        MariaDb::start().map(Self::MariaDb)
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Self::Postgres(db) => db.url(),
+            Self::MariaDb(db) => db.url(),
+        }
+    }
+
+    fn sql(&self, sql: &str) {
+        match self {
+            Self::Postgres(db) => db.sql(sql),
+            Self::MariaDb(db) => db.sql(sql),
+        }
+    }
+
+    fn create_nova_schema(&self) {
+        self.sql(&nova_schema(matches!(self, Self::Postgres(_))));
+    }
+
+    fn down(&mut self) {
+        match self {
+            Self::Postgres(db) => db.down(),
+            Self::MariaDb(db) => db.down(),
+        }
+    }
+
+    fn up(&mut self) {
+        match self {
+            Self::Postgres(db) => db.up(),
+            Self::MariaDb(db) => db.up(),
+        }
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+fn vncgate(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vncgate"))
+        .args(args)
+        .output()
+        .expect("run vncgate")
+}
+
+async fn proxy_on(db: &Db) -> Proxy {
+    start_proxy(&format!("[database]\nconnection = {}\n", db.url()), "").await
+}
+
+async fn status_of(proxy: &Proxy, token: &str) -> u16 {
+    match ws(proxy.addr, &format!("/?token={token}"), &[]).await {
+        Ok((socket, _)) => {
+            open_console(socket).await.expect("console");
+            101
+        }
+        Err(error) => refusal(Err::<(), _>(error)).0,
+    }
+}
+
+fn issue(proxy: &Proxy, port: u16, extra: &[&str]) -> String {
+    let config = proxy.config_path();
+    let port = port.to_string();
+    let mut args = vec![
+        "token",
+        "issue",
+        "--config-file",
+        config.to_str().expect("utf8"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ];
+    args.extend_from_slice(extra);
+    let output = vncgate(&args);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("token:"))
+        .map(|t| t.trim().to_owned())
+        .expect("token line")
+}
+
+async fn nova_rows_and_two_proxies(db: Db) {
+    db.create_nova_schema();
+    let backend = echo_backend().await;
+    let a = proxy_on(&db).await;
+    let b = proxy_on(&db).await;
+    // A row as nova-compute writes it.
+    let token = "0b6f8c52-1a2d-4e3f-9a4b-5c6d7e8f9a0b";
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    db.sql(&format!(
+        "INSERT INTO console_auth_tokens (created_at, token_hash, console_type, host, port, instance_uuid, expires, access_url_base) \
+         VALUES (CURRENT_TIMESTAMP, '{hash}', 'novnc', '127.0.0.1', {}, 'a1b2c3d4-0000-4000-8000-000000000000', {}, 'http://127.0.0.1:6080/vnc_lite.html')",
+        backend.port(),
+        now() + 600
+    ));
+    assert_eq!(status_of(&a, token).await, 101);
+    assert_eq!(status_of(&b, token).await, 101);
+    // Expired as nova writes it: refused.
+    db.sql(&format!(
+        "UPDATE console_auth_tokens SET expires = {} WHERE token_hash = '{hash}'",
+        now() - 1
+    ));
+    assert_eq!(status_of(&a, token).await, 403);
+
+    // Issued through A's configuration, used through B. vncgate adds its own table only when
+    // told to (init-db), and nova's table stays as it was.
+    let config = a.config_path();
+    let init = vncgate(&[
+        "token",
+        "init-db",
+        "--config-file",
+        config.to_str().expect("utf8"),
+    ]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let issued = issue(&a, backend.port(), &["--ttl", "600"]);
+    assert_eq!(status_of(&b, &issued).await, 101);
+    // Revoked through B's configuration: refused by A.
+    let hash = hex::encode(Sha256::digest(issued.as_bytes()));
+    let revoke = vncgate(&[
+        "token",
+        "revoke",
+        "--config-file",
+        b.config_path().to_str().expect("utf8"),
+        &hash[..16],
+    ]);
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    assert_eq!(status_of(&a, &issued).await, 403);
+}
+
+async fn single_use_raced_on_two_proxies(db: Db) {
+    db.create_nova_schema();
+    let backend = echo_backend().await;
+    let a = proxy_on(&db).await;
+    let b = proxy_on(&db).await;
+    let init = vncgate(&[
+        "token",
+        "init-db",
+        "--config-file",
+        a.config_path().to_str().expect("utf8"),
+    ]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    for round in 0..10 {
+        let token = issue(&a, backend.port(), &["--single-use"]);
+        let path = format!("/?token={token}");
+        let (on_a, on_b) = tokio::join!(ws(a.addr, &path, &[]), ws(b.addr, &path, &[]));
+        let opened = [on_a.is_ok(), on_b.is_ok()]
+            .iter()
+            .filter(|ok| **ok)
+            .count();
+        assert_eq!(opened, 1, "round {round}: exactly one session must open");
+    }
+}
+
+async fn outage_gives_503_and_recovers(mut db: Db) {
+    db.create_nova_schema();
+    let backend = echo_backend().await;
+    let proxy = proxy_on(&db).await;
+    let init = vncgate(&[
+        "token",
+        "init-db",
+        "--config-file",
+        proxy.config_path().to_str().expect("utf8"),
+    ]);
+    assert!(init.status.success());
+    let token = issue(&proxy, backend.port(), &["--ttl", "600"]);
+    let (socket, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
+        .await
+        .expect("upgrade");
+    let mut open = open_console(socket).await.expect("console");
+
+    db.down();
+    assert_eq!(status_of(&proxy, &token).await, 503);
+    // The open session does not depend on the database.
+    open.write(b"still relaying").await;
+    assert_eq!(open.read(14).await.expect("echo"), b"still relaying");
+
+    db.up();
+    let mut recovered = false;
+    for _ in 0..60 {
+        if status_of(&proxy, &token).await == 101 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        recovered,
+        "vncgate did not recover when the database came back"
+    );
+}
+
+#[tokio::test]
+async fn postgres_nova_rows_and_two_proxies() {
+    if let Some(db) = Db::postgres() {
+        nova_rows_and_two_proxies(db).await;
+    }
+}
+
+#[tokio::test]
+async fn mariadb_nova_rows_and_two_proxies() {
+    if let Some(db) = Db::mariadb() {
+        nova_rows_and_two_proxies(db).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_single_use_raced_on_two_proxies() {
+    if let Some(db) = Db::postgres() {
+        single_use_raced_on_two_proxies(db).await;
+    }
+}
+
+#[tokio::test]
+async fn mariadb_single_use_raced_on_two_proxies() {
+    if let Some(db) = Db::mariadb() {
+        single_use_raced_on_two_proxies(db).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_outage_gives_503_and_recovers() {
+    if let Some(db) = Db::postgres() {
+        outage_gives_503_and_recovers(db).await;
+    }
+}
+
+#[tokio::test]
+async fn mariadb_outage_gives_503_and_recovers() {
+    if let Some(db) = Db::mariadb() {
+        outage_gives_503_and_recovers(db).await;
+    }
+}
