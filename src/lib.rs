@@ -124,6 +124,16 @@ pub async fn run_with(
         .web
         .as_ref()
         .map(|web| ServeDir::new(web).append_index_html_on_directories(false));
+    let novnc_files = match &settings.novnc_dir {
+        Some(dir) if dir.join("core/rfb.js").is_file() => {
+            Some(ServeDir::new(dir).append_index_html_on_directories(false))
+        }
+        Some(dir) => {
+            tracing::error!(dir = %dir.display(), "no noVNC library (core/rfb.js) there: the console page cannot work; install the novnc package or set [vncgate] novnc_dir");
+            None
+        }
+        None => None,
+    };
     let websocket = WebSocketConfig::default()
         .max_message_size(Some(settings.limits.max_message_size))
         .max_frame_size(Some(settings.limits.max_message_size));
@@ -171,6 +181,7 @@ pub async fn run_with(
         ),
         settings,
         static_files,
+        novnc_files,
         tls,
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),

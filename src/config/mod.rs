@@ -154,6 +154,8 @@ pub struct Settings {
     pub max_sessions_per_token: usize,
     /// Delete expired rows from the token database now and then.
     pub delete_expired_tokens: bool,
+    /// Where the noVNC library is (`core/rfb.js` inside), served under `/novnc/`.
+    pub novnc_dir: Option<PathBuf>,
 }
 
 impl Settings {

@@ -70,6 +70,7 @@ pub const KNOWN_OPTIONS: &[(&str, &[&str])] = &[
             "admin_secret_file",
             "max_sessions_per_token",
             "delete_expired_tokens",
+            "novnc_dir",
         ],
     ),
 ];
@@ -326,6 +327,11 @@ impl Reader {
             parse_integer(text, 0).map(|n| n as usize)
         });
         let delete_expired_tokens = self.typed(OWN, "delete_expired_tokens", false, parse_bool);
+        let novnc_dir = match self.lookup(OWN, "novnc_dir", None) {
+            Some(at) if at.text.trim().is_empty() => None,
+            Some(_) => self.path(OWN, "novnc_dir", true),
+            None => Some(PathBuf::from(DEFAULT_WEB)),
+        };
         Settings {
             files: files.to_vec(),
             debug,
@@ -351,6 +357,7 @@ impl Reader {
             admin_secret_file,
             max_sessions_per_token,
             delete_expired_tokens,
+            novnc_dir,
         }
     }
 

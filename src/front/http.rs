@@ -35,7 +35,69 @@ pub(crate) async fn handle(
     if is_websocket(request.headers()) {
         return Ok(upgrade(shared, connection, request).await);
     }
+    if request.uri().path() == "/token-status" {
+        return Ok(token_status(&shared, &request).await);
+    }
+    if request.uri().path().starts_with("/novnc/") && matches!(*request.method(), Method::GET | Method::HEAD) {
+        return Ok(novnc_file(&shared, request).await);
+    }
+    if let Some(response) = own_page(&request) {
+        return Ok(response);
+    }
     Ok(static_file(&shared, request).await)
+}
+
+/// vncgate's console page, embedded at build time so that it is found without flags.
+const CONSOLE_HTML: &str = include_str!("assets/console.html");
+const CONSOLE_JS: &str = include_str!("assets/console.js");
+const CONSOLE_CSS: &str = include_str!("assets/console.css");
+
+/// The console page and its assets.
+fn own_page(request: &Request<Incoming>) -> Option<Response<Body>> {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return None;
+    }
+    let path = request.uri().path();
+    let (body, content_type) = match path {
+        "/" | "/console.html" => (CONSOLE_HTML, "text/html; charset=utf-8"),
+        "/console.js" => (CONSOLE_JS, "text/javascript; charset=utf-8"),
+        "/console.css" => (CONSOLE_CSS, "text/css; charset=utf-8"),
+        _ => return None,
+    };
+    let mut response = text(StatusCode::OK, body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    secure_headers(headers);
+    Some(response)
+}
+
+/// Whether the token in the query or cookie would be admitted now (204), is refused (403), or
+/// cannot be checked (503). The console page asks before reconnecting, so that a rejected token
+/// stops the reconnect loop. Nothing is consumed or counted.
+async fn token_status(shared: &Shared, request: &Request<Incoming>) -> Response<Body> {
+    let cookies: Vec<&str> = request.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    let Some(token) = find_token(request.uri().query(), &cookies).as_deref().and_then(Token::new) else {
+        return empty(StatusCode::FORBIDDEN);
+    };
+    let mut response = match shared.tokens.check(&token).await {
+        Ok(()) => empty(StatusCode::NO_CONTENT),
+        Err(refusal) => empty(StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN)),
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The noVNC library (ES modules) from `[vncgate] novnc_dir`.
+async fn novnc_file(shared: &Shared, mut request: Request<Incoming>) -> Response<Body> {
+    let Some(files) = &shared.novnc_files else {
+        return text(StatusCode::NOT_FOUND, "The noVNC library is not installed on this console server.\n");
+    };
+    let stripped = request.uri().path_and_query().map(|pq| pq.as_str().trim_start_matches("/novnc").to_owned());
+    if let Some(uri) = stripped.and_then(|pq| pq.parse::<http::Uri>().ok()) {
+        *request.uri_mut() = uri;
+    }
+    serve_dir(files, request).await
 }
 
 fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -156,21 +218,26 @@ async fn static_file(shared: &Shared, request: Request<Incoming>) -> Response<Bo
     let Some(files) = &shared.static_files else {
         return empty(StatusCode::NOT_FOUND);
     };
+    serve_dir(files, request).await
+}
+
+async fn serve_dir<B>(files: &tower_http::services::ServeDir, request: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut response = match files.clone().oneshot(request).await {
         Ok(response) => response.map(|body| body.map_err(std::io::Error::other).boxed_unsync()),
         Err(never) => match never {},
     };
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Console URLs carry the token in their query: never send it on in a Referer.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    secure_headers(response.headers_mut());
     response
+}
+
+fn secure_headers(headers: &mut HeaderMap) {
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // Console URLs carry the token in their query: never send it on in a Referer.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
 }
 
 fn empty(status: StatusCode) -> Response<Body> {

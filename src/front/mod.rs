@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) settings: Settings,
     pub(crate) tokens: TokenStore,
     pub(crate) static_files: Option<ServeDir>,
+    /// The noVNC library, served under `/novnc/`.
+    pub(crate) novnc_files: Option<ServeDir>,
     pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tracker: TaskTracker,

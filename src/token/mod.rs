@@ -231,11 +231,20 @@ impl TokenStore {
         self.sql.as_ref()
     }
 
-    /// Looks a token up, checks its expiry, consumes it if single-use, and takes a session slot.
+    /// Whether a token would be admitted now, without consuming or counting anything.
     ///
     /// # Errors
-    /// The reason for refusal.
-    pub async fn admit(&self, token: &Token) -> Result<Admission, Refusal> {
+    /// The reason it would be refused.
+    pub async fn check(&self, token: &Token) -> Result<(), Refusal> {
+        let (grant, _) = self.find(token).await?;
+        if grant.is_live(SystemTime::now()) {
+            Ok(())
+        } else {
+            Err(Refusal::Expired)
+        }
+    }
+
+    async fn find(&self, token: &Token) -> Result<(Grant, bool), Refusal> {
         let hash = token.hash();
         let mut found = match &self.files {
             Some(files) => files.lookup(&hash).await.map(|grant| (grant, false)),
@@ -243,13 +252,19 @@ impl TokenStore {
         };
         if found.is_none() {
             if let Some(sql) = &self.sql {
-                found = sql
-                    .lookup(&hash)
-                    .await
-                    .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+                found = sql.lookup(&hash).await.map_err(|e| Refusal::Unavailable(e.to_string()))?;
             }
         }
-        let (grant, single_use) = found.ok_or(Refusal::Unknown)?;
+        found.ok_or(Refusal::Unknown)
+    }
+
+    /// Looks a token up, checks its expiry, consumes it if single-use, and takes a session slot.
+    ///
+    /// # Errors
+    /// The reason for refusal.
+    pub async fn admit(&self, token: &Token) -> Result<Admission, Refusal> {
+        let hash = token.hash();
+        let (grant, single_use) = self.find(token).await?;
         if !grant.is_live(SystemTime::now()) {
             return Err(Refusal::Expired);
         }

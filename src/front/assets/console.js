@@ -1,0 +1,190 @@
+// vncgate's console page, on noVNC's RFB class served by vncgate under /novnc/.
+// The token comes from this page's URL: nova's ?path=%3Ftoken%3DX, noVNC's ?path=websockify%3Ftoken%3DX,
+// or ?token=X. The WebSocket is opened here (not by noVNC) so that its close reason can be shown.
+
+const statusLine = document.getElementById('status');
+const screen = document.getElementById('screen');
+
+function setStatus(text, kind) {
+  statusLine.textContent = text;
+  statusLine.className = kind || '';
+  document.title = `Console: ${text}`;
+}
+
+// Where the WebSocket goes, and the query that carries the token (for /token-status).
+function target() {
+  const params = new URLSearchParams(window.location.search);
+  let path = params.get('path');
+  if (path === null && params.get('token')) {
+    path = `?token=${encodeURIComponent(params.get('token'))}`;
+  }
+  if (path === null) {
+    return null;
+  }
+  if (!path.startsWith('/')) {
+    path = `/${path}`;
+  }
+  const query = path.includes('?') ? path.slice(path.indexOf('?')) : '';
+  const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return { url: `${scheme}//${window.location.host}${path}`, query };
+}
+
+// X11 keysyms for the combinations a browser keeps for itself.
+const KEY = {
+  ctrl: 0xffe3, alt: 0xffe9, del: 0xffff, backspace: 0xff08, tab: 0xff09, f1: 0xffbe,
+  super: 0xffeb, print: 0xff61, escape: 0xff1b,
+};
+const COMBOS = {
+  'ctrl-alt-backspace': [KEY.ctrl, KEY.alt, KEY.backspace],
+  'ctrl-alt-f1': [KEY.ctrl, KEY.alt, KEY.f1],
+  'ctrl-alt-f2': [KEY.ctrl, KEY.alt, KEY.f1 + 1],
+  'ctrl-alt-f3': [KEY.ctrl, KEY.alt, KEY.f1 + 2],
+  'ctrl-alt-f7': [KEY.ctrl, KEY.alt, KEY.f1 + 6],
+  'alt-tab': [KEY.alt, KEY.tab],
+  'alt-f4': [KEY.alt, KEY.f1 + 3],
+  super: [KEY.super],
+  print: [KEY.print],
+  escape: [KEY.escape],
+};
+
+// A character's keysym: Latin-1 maps to itself, the rest to 0x01000000 + code point.
+function keysymOf(ch) {
+  const code = ch.codePointAt(0);
+  if (ch === '\n') return 0xff0d;
+  if (ch === '\t') return 0xff09;
+  if ((code >= 0x20 && code <= 0x7e) || (code >= 0xa0 && code <= 0xff)) return code;
+  return 0x01000000 + code;
+}
+
+let RFB = null;
+let rfb = null;
+let attempts = 0;
+let stopped = false;
+let retryTimer = null;
+
+async function tokenStatus(query) {
+  try {
+    const response = await fetch(`/token-status${query}`, { cache: 'no-store', credentials: 'same-origin' });
+    return response.status;
+  } catch (e) {
+    return 0;
+  }
+}
+
+function scheduleReconnect(where, why) {
+  attempts += 1;
+  if (attempts > 8) {
+    setStatus(`Disconnected: ${why}. Gave up reconnecting; reload the page to try again.`, 'error');
+    return;
+  }
+  const delay = Math.min(30, 2 ** (attempts - 1));
+  setStatus(`Disconnected: ${why}. Reconnecting in ${delay} s…`, 'error');
+  retryTimer = setTimeout(() => connect(where), delay * 1000);
+}
+
+function connect(where) {
+  setStatus('Connecting…');
+  let closeReason = '';
+  let failure = '';
+  let connected = false;
+  const socket = new WebSocket(where.url);
+  socket.binaryType = 'arraybuffer';
+  socket.addEventListener('close', (event) => { closeReason = event.reason || ''; });
+  rfb = new RFB(screen, socket, { shared: true });
+  rfb.scaleViewport = document.getElementById('scale').checked;
+  rfb.viewOnly = document.getElementById('view-only').checked;
+  rfb.focusOnClick = true;
+  rfb.addEventListener('connect', () => {
+    connected = true;
+    attempts = 0;
+    setStatus('Connected', 'ok');
+    rfb.focus();
+  });
+  rfb.addEventListener('desktopname', (event) => {
+    if (connected) setStatus(`Connected: ${event.detail.name}`, 'ok');
+  });
+  rfb.addEventListener('securityfailure', (event) => {
+    failure = event.detail.reason || 'the console server refused the connection';
+  });
+  rfb.addEventListener('disconnect', async (event) => {
+    rfb = null;
+    if (stopped) return;
+    const why = failure || closeReason || (event.detail.clean ? 'the connection was closed' : 'the connection was lost');
+    if (closeReason === 'the console session has expired') {
+      setStatus('Disconnected: the console session has expired. Request a new console link.', 'error');
+      return;
+    }
+    // Is the token itself still good? A 403 means rejected, expired or used: stop for good.
+    const status = await tokenStatus(where.query);
+    if (status === 403) {
+      setStatus(connected
+        ? `Disconnected: ${why}. The console link is no longer valid; request a new one.`
+        : 'The console link is invalid or has expired: the token was rejected. Request a new console link.', 'error');
+      return;
+    }
+    scheduleReconnect(where, status === 503 ? 'the console service is unavailable' : why);
+  });
+}
+
+function sendCombo(keys) {
+  if (!rfb) return;
+  for (const key of keys) rfb.sendKey(key, null, true);
+  for (const key of [...keys].reverse()) rfb.sendKey(key, null, false);
+  rfb.focus();
+}
+
+function wireControls() {
+  document.getElementById('ctrl-alt-del').addEventListener('click', () => { if (rfb) { rfb.sendCtrlAltDel(); rfb.focus(); } });
+  const keys = document.getElementById('keys');
+  keys.addEventListener('change', () => {
+    const combo = COMBOS[keys.value];
+    if (combo) sendCombo(combo);
+    keys.value = '';
+  });
+  document.getElementById('scale').addEventListener('change', (event) => { if (rfb) rfb.scaleViewport = event.target.checked; });
+  document.getElementById('view-only').addEventListener('change', (event) => { if (rfb) rfb.viewOnly = event.target.checked; });
+  document.getElementById('fullscreen').addEventListener('click', () => {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else document.documentElement.requestFullscreen().catch(() => setStatus('Full screen was refused by the browser', 'error'));
+  });
+  const pasteBox = document.getElementById('paste');
+  const toggle = document.getElementById('paste-toggle');
+  toggle.addEventListener('click', () => {
+    pasteBox.hidden = !pasteBox.hidden;
+    toggle.setAttribute('aria-expanded', String(!pasteBox.hidden));
+    if (!pasteBox.hidden) document.getElementById('paste-text').focus();
+  });
+  document.getElementById('paste-type').addEventListener('click', () => {
+    if (!rfb) return;
+    for (const ch of document.getElementById('paste-text').value) {
+      const keysym = keysymOf(ch);
+      rfb.sendKey(keysym, null, true);
+      rfb.sendKey(keysym, null, false);
+    }
+    rfb.focus();
+  });
+  document.getElementById('paste-clipboard').addEventListener('click', () => {
+    if (rfb) rfb.clipboardPasteFrom(document.getElementById('paste-text').value);
+  });
+}
+
+async function main() {
+  const params = new URLSearchParams(window.location.search);
+  document.getElementById('view-only').checked = params.get('view_only') === 'true';
+  wireControls();
+  const where = target();
+  if (!where) {
+    setStatus('No console token in this link: open the URL your cloud gave you.', 'error');
+    return;
+  }
+  try {
+    ({ default: RFB } = await import('/novnc/core/rfb.js'));
+  } catch (e) {
+    setStatus('The noVNC library is missing on this console server (install the novnc package, or set [vncgate] novnc_dir).', 'error');
+    return;
+  }
+  connect(where);
+}
+
+window.addEventListener('beforeunload', () => { stopped = true; if (retryTimer) clearTimeout(retryTimer); });
+main();

@@ -1,0 +1,99 @@
+// Drives Debian's Chromium against a vncgate console page and prints one JSON line of findings.
+// Usage: node console.mjs SCENARIO URL SCREENSHOT
+//   display   wait for "Connected", read the canvas, count its colours
+//   type      as display, then type text and count changed pixels
+//   badtoken  wait, count WebSocket attempts, read the status line
+//   expire    wait for the session to end, read the status line
+//   lite      Debian's vnc_lite.html: wait for its "Connected" status, count colours
+//   status    wait three seconds, read the status line
+import { chromium } from 'playwright-core';
+
+const [scenario, url, screenshot] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+const result = { scenario };
+try {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 } });
+  const page = await context.newPage();
+  let sockets = 0;
+  page.on('websocket', () => { sockets += 1; });
+  page.on('pageerror', (error) => { result.pageError = String(error); });
+  await page.goto(url);
+
+  const statusSelector = scenario === 'lite' ? '#status' : '#status';
+  const statusText = () => page.locator(statusSelector).innerText();
+  const waitForStatus = async (pattern, ms) => {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      const text = await statusText().catch(() => '');
+      if (pattern.test(text)) return text;
+      await page.waitForTimeout(200);
+    }
+    return statusText().catch(() => '');
+  };
+  // Distinct colours and a fingerprint of the canvas, read back from noVNC's canvas.
+  const canvas = () => page.evaluate(() => {
+    const c = document.querySelector('canvas');
+    if (!c || !c.width || !c.height) return { width: 0, height: 0, colours: 0, pixels: [] };
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const colours = new Set();
+    const pixels = [];
+    for (let i = 0; i < data.length; i += 4) {
+      const rgb = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+      colours.add(rgb);
+      pixels.push(rgb);
+    }
+    return { width: c.width, height: c.height, colours: colours.size, pixels };
+  });
+
+  if (scenario === 'display' || scenario === 'type' || scenario === 'lite') {
+    result.status = await waitForStatus(/Connected/, 30000);
+    // Give the first framebuffer update time to be drawn.
+    let frame = await canvas();
+    for (let i = 0; i < 50 && frame.colours < 2; i++) {
+      await page.waitForTimeout(200);
+      frame = await canvas();
+    }
+    result.width = frame.width;
+    result.height = frame.height;
+    result.colours = frame.colours;
+    if (scenario === 'type') {
+      await page.locator('canvas').click();
+      await page.waitForTimeout(500);
+      const before = (await canvas()).pixels;
+      await page.keyboard.type('typed through vncgate', { delay: 30 });
+      await page.keyboard.press('Enter');
+      let changed = 0;
+      for (let i = 0; i < 50 && changed === 0; i++) {
+        await page.waitForTimeout(200);
+        const after = (await canvas()).pixels;
+        changed = after.reduce((n, p, j) => n + (p !== before[j] ? 1 : 0), 0);
+      }
+      result.changed = changed;
+      result.coloursAfter = (await canvas()).colours;
+    }
+  } else if (scenario === 'badtoken') {
+    result.status = await waitForStatus(/rejected|invalid|no longer valid/i, 15000);
+    // Long enough for any reconnect loop to show itself.
+    await page.waitForTimeout(4000);
+    result.status = await statusText();
+    result.sockets = sockets;
+  } else if (scenario === 'status') {
+    await page.waitForTimeout(3000);
+    result.status = await statusText();
+  } else if (scenario === 'expire') {
+    result.connected = await waitForStatus(/Connected/, 30000);
+    result.status = await waitForStatus(/expired/i, 30000);
+    await page.waitForTimeout(3000);
+    result.sockets = sockets;
+  }
+  await page.screenshot({ path: screenshot });
+} catch (error) {
+  result.error = String(error);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));

@@ -1,0 +1,192 @@
+//! End-to-end in Debian's headless Chromium, driven by playwright-core: vncgate's console page
+//! over HTTPS in front of real QEMU and Xvnc with VeNCrypt mutual TLS, and Debian's own
+//! vnc_lite.html. Screenshots go to target/browser-screenshots/ for a person to look at.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::pki::TestPki;
+use common::qemu::{self, Qemu};
+use common::xvnc::{self, Xvnc};
+use common::*;
+
+const NOVNC: &str = "/usr/share/novnc";
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn browser_available() -> bool {
+    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let chromium = Path::new("/usr/bin/chromium").exists();
+    let driver = browser_dir().join("node_modules/playwright-core").is_dir();
+    let novnc = Path::new(NOVNC).join("core/rfb.js").is_file();
+    let ready = node && chromium && driver && novnc;
+    if !ready {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "browser peers missing in CI (node {node}, chromium {chromium}, playwright-core {driver}, novnc {novnc}): scripts/install-deps must install them"
+        );
+        eprintln!("SKIPPED: node, /usr/bin/chromium, tests/browser/node_modules or {NOVNC} missing (run scripts/install-deps)");
+    }
+    ready
+}
+
+/// Runs a scenario of tests/browser/console.mjs and returns its findings.
+fn browse(scenario: &str, url: &str, name: &str) -> serde_json::Value {
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let output = Command::new("node")
+        .current_dir(browser_dir())
+        .arg("console.mjs")
+        .arg(scenario)
+        .arg(url)
+        .arg(shots.join(format!("{name}.png")))
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
+    assert!(value.get("error").is_none(), "{scenario}: {value}");
+    value
+}
+
+fn https_vencrypt_config(pki: &TestPki, extra: &str) -> String {
+    let proxy = pki.proxy();
+    format!(
+        "[DEFAULT]\ncert = {cert}\nkey = {key}\nweb = {NOVNC}\n[vnc]\nauth_schemes = vencrypt\n\
+         vencrypt_client_cert = {}\nvencrypt_client_key = {}\nvencrypt_ca_certs = {}\n[vncgate]\nnovnc_dir = {NOVNC}\n{extra}",
+        proxy.join("client-cert.pem").display(),
+        proxy.join("client-key.pem").display(),
+        proxy.join("ca-cert.pem").display(),
+        cert = pki.https_cert().display(),
+        key = pki.https_key().display(),
+    )
+}
+
+fn tls_qemu(work: &Path, pki: &TestPki) -> Qemu {
+    let object = format!("tls-creds-x509,id=tls0,dir={},endpoint=server,verify-peer=yes", pki.compute().display());
+    Qemu::start(work, ",tls-creds=tls0", &["-object".into(), object])
+}
+
+fn console_url(proxy: &Proxy, token: &str) -> String {
+    format!("https://localhost:{}/console.html?path=%3Ftoken%3D{token}", proxy.addr.port())
+}
+
+#[tokio::test]
+async fn the_console_page_shows_the_qemu_display_over_vencrypt() {
+    if !browser_available() || !qemu::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let vm = tls_qemu(work.path(), &pki);
+    let proxy = start_proxy(&https_vencrypt_config(&pki, ""), &format!("vm: {}\n", vm.addr)).await;
+    let url = console_url(&proxy, "vm");
+    let found = tokio::task::spawn_blocking(move || browse("display", &url, "console-qemu")).await.expect("join");
+    assert!(found["status"].as_str().unwrap_or_default().contains("Connected"), "{found}");
+    // QEMU's VGA text or graphics mode, drawn: not a blank canvas.
+    assert!(matches!((found["width"].as_u64(), found["height"].as_u64()), (Some(720), Some(400)) | (Some(640), Some(480))), "{found}");
+    assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
+}
+
+#[tokio::test]
+async fn typed_keys_reach_the_guest() {
+    if !browser_available() || !xvnc::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let compute = pki.compute();
+    let mut server = Xvnc::start(
+        work.path(),
+        &[
+            "-SecurityTypes".into(),
+            "X509None".into(),
+            "-X509Cert".into(),
+            compute.join("server-cert.pem").display().to_string(),
+            "-X509Key".into(),
+            compute.join("server-key.pem").display().to_string(),
+        ],
+    );
+    server.run_client("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let proxy = start_proxy(&https_vencrypt_config(&pki, ""), &format!("x: {}\n", server.addr)).await;
+    let url = console_url(&proxy, "x");
+    let found = tokio::task::spawn_blocking(move || browse("type", &url, "console-typing")).await.expect("join");
+    assert!(found["status"].as_str().unwrap_or_default().contains("Connected"), "{found}");
+    assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
+    // The typed line appears in the xterm: a few hundred pixels change at least.
+    assert!(found["changed"].as_u64().unwrap_or(0) > 200, "{found}");
+}
+
+#[tokio::test]
+async fn a_bad_token_shows_a_clear_message_and_does_not_loop() {
+    if !browser_available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let proxy = start_proxy(&https_vencrypt_config(&pki, ""), "").await;
+    let url = console_url(&proxy, "not-a-token");
+    let found = tokio::task::spawn_blocking(move || browse("badtoken", &url, "console-bad-token")).await.expect("join");
+    let status = found["status"].as_str().unwrap_or_default();
+    assert!(status.contains("rejected"), "{found}");
+    assert_eq!(found["sockets"].as_u64(), Some(1), "no reconnect loop: {found}");
+}
+
+#[tokio::test]
+async fn a_token_expiring_mid_session_shows_the_reason() {
+    if !browser_available() || !qemu::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let vm = tls_qemu(work.path(), &pki);
+    let expires = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() + 8;
+    let proxy = start_proxy(
+        &https_vencrypt_config(&pki, "[consoleauth]\nenforce_session_timeout = true\n"),
+        &format!("vm: {} expires={expires}\n", vm.addr),
+    )
+    .await;
+    let url = console_url(&proxy, "vm");
+    let found = tokio::task::spawn_blocking(move || browse("expire", &url, "console-expired")).await.expect("join");
+    assert!(found["connected"].as_str().unwrap_or_default().contains("Connected"), "{found}");
+    assert!(found["status"].as_str().unwrap_or_default().contains("expired"), "{found}");
+    assert_eq!(found["sockets"].as_u64(), Some(1), "no reconnect after expiry: {found}");
+}
+
+#[tokio::test]
+async fn debian_vnc_lite_connects_with_the_path_form() {
+    if !browser_available() || !qemu::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let vm = tls_qemu(work.path(), &pki);
+    let proxy = start_proxy(&https_vencrypt_config(&pki, ""), &format!("vm: {}\n", vm.addr)).await;
+    let url = format!("https://localhost:{}/vnc_lite.html?path=websockify%3Ftoken%3Dvm", proxy.addr.port());
+    let found = tokio::task::spawn_blocking(move || browse("lite", &url, "vnc-lite")).await.expect("join");
+    assert!(found["status"].as_str().unwrap_or_default().contains("Connected"), "{found}");
+    assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
+}
+
+#[tokio::test]
+async fn a_missing_novnc_library_is_said_on_the_page() {
+    if !browser_available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let empty = work.path().join("empty-novnc");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let config = format!("{}novnc_dir = {}\n", https_vencrypt_config(&pki, ""), empty.display());
+    let proxy = start_proxy(&config, "vm: 127.0.0.1:1\n").await;
+    let url = console_url(&proxy, "vm");
+    let found = tokio::task::spawn_blocking(move || browse("status", &url, "console-no-novnc")).await.expect("join");
+    assert!(found["status"].as_str().unwrap_or_default().contains("noVNC library is missing"), "{found}");
+}
