@@ -20,7 +20,10 @@ fn browser_dir() -> PathBuf {
 }
 
 fn browser_available() -> bool {
-    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     let chromium = Path::new("/usr/bin/chromium").exists();
     let driver = browser_dir().join("node_modules/playwright-core").is_dir();
     let novnc = Path::new(NOVNC).join("core/rfb.js").is_file();
@@ -69,12 +72,18 @@ fn https_vencrypt_config(pki: &TestPki, extra: &str) -> String {
 }
 
 fn tls_qemu(work: &Path, pki: &TestPki) -> Qemu {
-    let object = format!("tls-creds-x509,id=tls0,dir={},endpoint=server,verify-peer=yes", pki.compute().display());
+    let object = format!(
+        "tls-creds-x509,id=tls0,dir={},endpoint=server,verify-peer=yes",
+        pki.compute().display()
+    );
     Qemu::start(work, ",tls-creds=tls0", &["-object".into(), object])
 }
 
 fn console_url(proxy: &Proxy, token: &str) -> String {
-    format!("https://localhost:{}/console.html?path=%3Ftoken%3D{token}", proxy.addr.port())
+    format!(
+        "https://localhost:{}/console.html?path=%3Ftoken%3D{token}",
+        proxy.addr.port()
+    )
 }
 
 #[tokio::test]
@@ -85,12 +94,30 @@ async fn the_console_page_shows_the_qemu_display_over_vencrypt() {
     let work = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(work.path(), "pki");
     let vm = tls_qemu(work.path(), &pki);
-    let proxy = start_proxy(&https_vencrypt_config(&pki, ""), &format!("vm: {}\n", vm.addr)).await;
+    let proxy = start_proxy(
+        &https_vencrypt_config(&pki, ""),
+        &format!("vm: {}\n", vm.addr),
+    )
+    .await;
     let url = console_url(&proxy, "vm");
-    let found = tokio::task::spawn_blocking(move || browse("display", &url, "console-qemu")).await.expect("join");
-    assert!(found["status"].as_str().unwrap_or_default().contains("Connected"), "{found}");
+    let found = tokio::task::spawn_blocking(move || browse("display", &url, "console-qemu"))
+        .await
+        .expect("join");
+    assert!(
+        found["status"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Connected"),
+        "{found}"
+    );
     // QEMU's VGA text or graphics mode, drawn: not a blank canvas.
-    assert!(matches!((found["width"].as_u64(), found["height"].as_u64()), (Some(720), Some(400)) | (Some(640), Some(480))), "{found}");
+    assert!(
+        matches!(
+            (found["width"].as_u64(), found["height"].as_u64()),
+            (Some(720), Some(400)) | (Some(640), Some(480))
+        ),
+        "{found}"
+    );
     assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
 }
 
@@ -115,10 +142,22 @@ async fn typed_keys_reach_the_guest() {
     );
     server.run_client("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    let proxy = start_proxy(&https_vencrypt_config(&pki, ""), &format!("x: {}\n", server.addr)).await;
+    let proxy = start_proxy(
+        &https_vencrypt_config(&pki, ""),
+        &format!("x: {}\n", server.addr),
+    )
+    .await;
     let url = console_url(&proxy, "x");
-    let found = tokio::task::spawn_blocking(move || browse("type", &url, "console-typing")).await.expect("join");
-    assert!(found["status"].as_str().unwrap_or_default().contains("Connected"), "{found}");
+    let found = tokio::task::spawn_blocking(move || browse("type", &url, "console-typing"))
+        .await
+        .expect("join");
+    assert!(
+        found["status"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Connected"),
+        "{found}"
+    );
     assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
     // The typed line appears in the xterm: a few hundred pixels change at least.
     assert!(found["changed"].as_u64().unwrap_or(0) > 200, "{found}");
@@ -133,10 +172,16 @@ async fn a_bad_token_shows_a_clear_message_and_does_not_loop() {
     let pki = TestPki::new(work.path(), "pki");
     let proxy = start_proxy(&https_vencrypt_config(&pki, ""), "").await;
     let url = console_url(&proxy, "not-a-token");
-    let found = tokio::task::spawn_blocking(move || browse("badtoken", &url, "console-bad-token")).await.expect("join");
+    let found = tokio::task::spawn_blocking(move || browse("badtoken", &url, "console-bad-token"))
+        .await
+        .expect("join");
     let status = found["status"].as_str().unwrap_or_default();
     assert!(status.contains("rejected"), "{found}");
-    assert_eq!(found["sockets"].as_u64(), Some(1), "no reconnect loop: {found}");
+    assert_eq!(
+        found["sockets"].as_u64(),
+        Some(1),
+        "no reconnect loop: {found}"
+    );
 }
 
 #[tokio::test]
@@ -147,17 +192,39 @@ async fn a_token_expiring_mid_session_shows_the_reason() {
     let work = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(work.path(), "pki");
     let vm = tls_qemu(work.path(), &pki);
-    let expires = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() + 8;
+    let expires = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 8;
     let proxy = start_proxy(
         &https_vencrypt_config(&pki, "[consoleauth]\nenforce_session_timeout = true\n"),
         &format!("vm: {} expires={expires}\n", vm.addr),
     )
     .await;
     let url = console_url(&proxy, "vm");
-    let found = tokio::task::spawn_blocking(move || browse("expire", &url, "console-expired")).await.expect("join");
-    assert!(found["connected"].as_str().unwrap_or_default().contains("Connected"), "{found}");
-    assert!(found["status"].as_str().unwrap_or_default().contains("expired"), "{found}");
-    assert_eq!(found["sockets"].as_u64(), Some(1), "no reconnect after expiry: {found}");
+    let found = tokio::task::spawn_blocking(move || browse("expire", &url, "console-expired"))
+        .await
+        .expect("join");
+    assert!(
+        found["connected"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Connected"),
+        "{found}"
+    );
+    assert!(
+        found["status"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expired"),
+        "{found}"
+    );
+    assert_eq!(
+        found["sockets"].as_u64(),
+        Some(1),
+        "no reconnect after expiry: {found}"
+    );
 }
 
 #[tokio::test]
@@ -168,10 +235,25 @@ async fn debian_vnc_lite_connects_with_the_path_form() {
     let work = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(work.path(), "pki");
     let vm = tls_qemu(work.path(), &pki);
-    let proxy = start_proxy(&https_vencrypt_config(&pki, ""), &format!("vm: {}\n", vm.addr)).await;
-    let url = format!("https://localhost:{}/vnc_lite.html?path=websockify%3Ftoken%3Dvm", proxy.addr.port());
-    let found = tokio::task::spawn_blocking(move || browse("lite", &url, "vnc-lite")).await.expect("join");
-    assert!(found["status"].as_str().unwrap_or_default().contains("Connected"), "{found}");
+    let proxy = start_proxy(
+        &https_vencrypt_config(&pki, ""),
+        &format!("vm: {}\n", vm.addr),
+    )
+    .await;
+    let url = format!(
+        "https://localhost:{}/vnc_lite.html?path=websockify%3Ftoken%3Dvm",
+        proxy.addr.port()
+    );
+    let found = tokio::task::spawn_blocking(move || browse("lite", &url, "vnc-lite"))
+        .await
+        .expect("join");
+    assert!(
+        found["status"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Connected"),
+        "{found}"
+    );
     assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
 }
 
@@ -184,9 +266,21 @@ async fn a_missing_novnc_library_is_said_on_the_page() {
     let pki = TestPki::new(work.path(), "pki");
     let empty = work.path().join("empty-novnc");
     std::fs::create_dir_all(&empty).expect("dir");
-    let config = format!("{}novnc_dir = {}\n", https_vencrypt_config(&pki, ""), empty.display());
+    let config = format!(
+        "{}novnc_dir = {}\n",
+        https_vencrypt_config(&pki, ""),
+        empty.display()
+    );
     let proxy = start_proxy(&config, "vm: 127.0.0.1:1\n").await;
     let url = console_url(&proxy, "vm");
-    let found = tokio::task::spawn_blocking(move || browse("status", &url, "console-no-novnc")).await.expect("join");
-    assert!(found["status"].as_str().unwrap_or_default().contains("noVNC library is missing"), "{found}");
+    let found = tokio::task::spawn_blocking(move || browse("status", &url, "console-no-novnc"))
+        .await
+        .expect("join");
+    assert!(
+        found["status"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("noVNC library is missing"),
+        "{found}"
+    );
 }

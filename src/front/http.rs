@@ -38,7 +38,9 @@ pub(crate) async fn handle(
     if request.uri().path() == "/token-status" {
         return Ok(token_status(&shared, &request).await);
     }
-    if request.uri().path().starts_with("/novnc/") && matches!(*request.method(), Method::GET | Method::HEAD) {
+    if request.uri().path().starts_with("/novnc/")
+        && matches!(*request.method(), Method::GET | Method::HEAD)
+    {
         return Ok(novnc_file(&shared, request).await);
     }
     if let Some(response) = own_page(&request) {
@@ -76,24 +78,42 @@ fn own_page(request: &Request<Incoming>) -> Option<Response<Body>> {
 /// cannot be checked (503). The console page asks before reconnecting, so that a rejected token
 /// stops the reconnect loop. Nothing is consumed or counted.
 async fn token_status(shared: &Shared, request: &Request<Incoming>) -> Response<Body> {
-    let cookies: Vec<&str> = request.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
-    let Some(token) = find_token(request.uri().query(), &cookies).as_deref().and_then(Token::new) else {
+    let cookies: Vec<&str> = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let Some(token) = find_token(request.uri().query(), &cookies)
+        .as_deref()
+        .and_then(Token::new)
+    else {
         return empty(StatusCode::FORBIDDEN);
     };
     let mut response = match shared.tokens.check(&token).await {
         Ok(()) => empty(StatusCode::NO_CONTENT),
-        Err(refusal) => empty(StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN)),
+        Err(refusal) => {
+            empty(StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN))
+        }
     };
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
 /// The noVNC library (ES modules) from `[vncgate] novnc_dir`.
 async fn novnc_file(shared: &Shared, mut request: Request<Incoming>) -> Response<Body> {
     let Some(files) = &shared.novnc_files else {
-        return text(StatusCode::NOT_FOUND, "The noVNC library is not installed on this console server.\n");
+        return text(
+            StatusCode::NOT_FOUND,
+            "The noVNC library is not installed on this console server.\n",
+        );
     };
-    let stripped = request.uri().path_and_query().map(|pq| pq.as_str().trim_start_matches("/novnc").to_owned());
+    let stripped = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().trim_start_matches("/novnc").to_owned());
     if let Some(uri) = stripped.and_then(|pq| pq.parse::<http::Uri>().ok()) {
         *request.uri_mut() = uri;
     }
@@ -235,9 +255,15 @@ where
 }
 
 fn secure_headers(headers: &mut HeaderMap) {
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     // Console URLs carry the token in their query: never send it on in a Referer.
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
 }
 
 fn empty(status: StatusCode) -> Response<Body> {

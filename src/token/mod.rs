@@ -252,7 +252,10 @@ impl TokenStore {
         };
         if found.is_none() {
             if let Some(sql) = &self.sql {
-                found = sql.lookup(&hash).await.map_err(|e| Refusal::Unavailable(e.to_string()))?;
+                found = sql
+                    .lookup(&hash)
+                    .await
+                    .map_err(|e| Refusal::Unavailable(e.to_string()))?;
             }
         }
         found.ok_or(Refusal::Unknown)
