@@ -14,9 +14,28 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
-/// Bytes read from the VNC server at once; each read becomes one WebSocket message. Large, as
-/// framebuffer updates come in bursts of hundreds of kilobytes.
-const READ_CHUNK: usize = 64 * 1024;
+/// Reads from the VNC server start at this size: a quiet console then costs little memory,
+/// which matters with thousands of sessions open.
+const READ_MIN: usize = 4 * 1024;
+/// ... and double while reads fill them, up to this: framebuffer updates come in bursts of
+/// hundreds of kilobytes, and each read becomes one WebSocket message.
+const READ_MAX: usize = 256 * 1024;
+
+/// The adaptive read size of one session.
+#[derive(Debug)]
+struct ReadSize(usize);
+
+impl ReadSize {
+    /// The next read size after a read of `filled` bytes into a buffer of the current size.
+    fn after(&mut self, filled: usize) -> usize {
+        if filled >= self.0 {
+            self.0 = (self.0 * 2).min(READ_MAX);
+        } else if filled < self.0 / 8 {
+            self.0 = (self.0 / 2).max(READ_MIN);
+        }
+        self.0
+    }
+}
 
 /// How long a closing handshake may take before the connection is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -124,7 +143,8 @@ where
     let mut bytes_down = 0u64;
 
     let down = async {
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let mut size = ReadSize(READ_MIN);
+        let mut buf = BytesMut::with_capacity(READ_MIN);
         // A zero interval means no pings: a year is as good as never and cannot overflow.
         let period = if timers.ping_interval.is_zero() {
             Duration::from_secs(365 * 86_400)
@@ -142,7 +162,13 @@ where
                         if let Err(error) = ws_tx.send(message).await {
                             return End::BrowserError(error.to_string());
                         }
-                        buf.reserve(READ_CHUNK);
+                        let next = size.after(count);
+                        if buf.capacity() > 2 * next {
+                            // Shrunk: let the large allocation go rather than keep it idle.
+                            buf = BytesMut::with_capacity(next);
+                        } else {
+                            buf.reserve(next);
+                        }
                     }
                     Err(error) => return End::BackendError(error),
                 },
@@ -219,5 +245,29 @@ where
         end,
         bytes_up,
         bytes_down,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_size_grows_on_full_reads_and_shrinks_when_quiet() {
+        let mut size = ReadSize(READ_MIN);
+        let mut current = READ_MIN;
+        for _ in 0..10 {
+            current = size.after(current);
+        }
+        assert_eq!(current, READ_MAX);
+        for _ in 0..10 {
+            current = size.after(1);
+        }
+        assert_eq!(current, READ_MIN);
+        assert_eq!(
+            size.after(READ_MIN / 2),
+            READ_MIN,
+            "a half-full read keeps the size"
+        );
     }
 }

@@ -134,7 +134,10 @@ pub async fn run_with(
         }
         None => None,
     };
+    // Browsers send little (keys, pointer): a small read buffer keeps idle sessions cheap; it
+    // grows by itself for a large message.
     let websocket = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
         .max_message_size(Some(settings.limits.max_message_size))
         .max_frame_size(Some(settings.limits.max_message_size));
     let backend_tls = match &settings.vencrypt {
