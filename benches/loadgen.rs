@@ -102,6 +102,7 @@ async fn serve_backend(
         }
     }
     io.write_all(&[0, 0, 0, 0]).await?;
+    io.flush().await?;
     let mut buffer = vec![0u8; CHUNK];
     loop {
         let mut command = [0u8; 9];
@@ -117,6 +118,8 @@ async fn serve_backend(
                     io.write_all(&buffer[..n]).await?;
                     left -= n as u64;
                 }
+                // TLS: push the last record out before waiting for the next command.
+                io.flush().await?;
             }
             2 => {
                 let mut left = count;
@@ -129,6 +132,7 @@ async fn serve_backend(
                     left -= read as u64;
                 }
                 io.write_all(&[1]).await?;
+                io.flush().await?;
             }
             3 => loop {
                 let read = io.read(&mut buffer).await?;
@@ -136,6 +140,7 @@ async fn serve_backend(
                     return Ok(());
                 }
                 io.write_all(&buffer[..read]).await?;
+                io.flush().await?;
             },
             _ => return Ok(()),
         }

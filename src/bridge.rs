@@ -193,7 +193,13 @@ where
             match message {
                 Message::Binary(data) => {
                     bytes_up += data.len() as u64;
-                    if let Err(error) = backend_tx.write_all(&data).await {
+                    // Flushed each time: over VeNCrypt the last TLS record would otherwise wait in
+                    // rustls' buffer while both ends wait for each other (a no-op on plain TCP).
+                    let written = async {
+                        backend_tx.write_all(&data).await?;
+                        backend_tx.flush().await
+                    };
+                    if let Err(error) = written.await {
                         return End::BackendError(error);
                     }
                 }

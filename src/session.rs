@@ -115,8 +115,14 @@ impl Session {
                 return;
             }
         }
-        if !pipelined.is_empty() && backend.stream.write_all(&pipelined).await.is_err() {
-            return;
+        if !pipelined.is_empty() {
+            let written = async {
+                backend.stream.write_all(&pipelined).await?;
+                backend.stream.flush().await
+            };
+            if written.await.is_err() {
+                return;
+            }
         }
 
         let expires = if shared.settings.enforce_session_timeout {

@@ -248,3 +248,33 @@ async fn data_sent_in_the_clear_after_tls_was_agreed_is_refused() {
     script.insert(position, Step::Send(vec![0, 0, 0, 0]));
     expect_failure(&vencrypt_proxy_config(&pki, ""), script, "TLS").await;
 }
+
+/// Megabytes both ways through VeNCrypt: writes into the TLS stream toward the VNC server must be
+/// flushed, or the last record waits in rustls' buffer while both ends wait for each other.
+#[tokio::test]
+async fn bulk_data_both_ways_over_vencrypt_arrives_whole() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(root.path(), "pki");
+    let mut script = vencrypt_handshake(server_tls(&pki, true));
+    script.push(Step::Echo);
+    let backend = fake_vnc::serve(script).await;
+    let proxy = start_proxy(&vencrypt_proxy_config(&pki, ""), &format!("t: {backend}\n")).await;
+    let (socket, _) = ws(proxy.addr, "/?token=t", &[]).await.expect("upgrade");
+    let mut console = open_console(socket).await.expect("console");
+    let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+    let total = 8 * chunk.len();
+    for round in 0..8 {
+        for _ in 0..8 {
+            console.write(&chunk).await;
+        }
+        let back = console
+            .read(total)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(back.len(), total);
+        assert!(
+            back.chunks(chunk.len()).all(|c| c == chunk.as_slice()),
+            "round {round}: bytes changed"
+        );
+    }
+}

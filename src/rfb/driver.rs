@@ -123,7 +123,11 @@ impl Connector {
                 }
                 Output::Send(bytes) => {
                     let phase = handshake.phase();
-                    match tokio::time::timeout_at(deadline, stream.write_all(&bytes)).await {
+                    let written = async {
+                        stream.write_all(&bytes).await?;
+                        stream.flush().await
+                    };
+                    match tokio::time::timeout_at(deadline, written).await {
                         Err(_) => return Err(Error::Timeout(phase)),
                         Ok(result) => result?,
                     }

@@ -81,7 +81,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 async fn run(mut io: Box<dyn Io>, script: Vec<Step>) -> std::io::Result<()> {
     for step in script {
         match step {
-            Step::Send(bytes) => io.write_all(&bytes).await?,
+            Step::Send(bytes) => {
+                io.write_all(&bytes).await?;
+                io.flush().await?;
+            }
             Step::Read(count) => {
                 let mut buffer = vec![0u8; count];
                 io.read_exact(&mut buffer).await?;
