@@ -95,7 +95,14 @@ pub struct FileSource {
 struct Cache {
     stamps: Vec<(PathBuf, Option<SystemTime>, u64)>,
     entries: HashMap<TokenHash, Grant>,
+    /// When the files were last looked at.
+    checked: Option<std::time::Instant>,
 }
+
+/// How long a token found in the cache is trusted without looking at the files again. A token
+/// the cache does not know always makes vncgate look, so new tokens work at once; a token taken
+/// out of a file may be accepted for this long after.
+const RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl FileSource {
     /// A source reading `path` (a file, or every regular file directly in a directory).
@@ -108,6 +115,9 @@ impl FileSource {
 
     /// The grant for a token hash, re-reading the files if any changed.
     pub async fn lookup(&self, hash: &TokenHash) -> Option<Grant> {
+        if let Some(grant) = self.cached(hash) {
+            return Some(grant);
+        }
         let source = self.clone();
         let hash = *hash;
         // File reads block; keep them off the reactor threads.
@@ -115,6 +125,23 @@ impl FileSource {
             .await
             .ok()
             .flatten()
+    }
+
+    /// The grant from memory, if the files were looked at within [`RECHECK`].
+    fn cached(&self, hash: &TokenHash) -> Option<Grant> {
+        let cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let fresh = cache.checked.is_some_and(|at| at.elapsed() < RECHECK);
+        if !fresh {
+            return None;
+        }
+        cache
+            .entries
+            .get_key_value(hash)
+            .filter(|(key, _)| key.matches(hash))
+            .map(|(_, grant)| grant.clone())
     }
 
     fn lookup_blocking(&self, hash: &TokenHash) -> Option<Grant> {
@@ -128,6 +155,7 @@ impl FileSource {
             cache.entries = load(&stamps);
             cache.stamps = stamps;
         }
+        cache.checked = Some(std::time::Instant::now());
         // The map is keyed by hash; the final check is constant-time all the same.
         cache
             .entries
