@@ -82,13 +82,14 @@ out_dir = os.path.join(os.path.dirname(results_path)) if quick else "docs/bench"
 os.makedirs(out_dir, exist_ok=True)
 with open(os.path.join(out_dir, "latest.md"), "w") as f:
     f.write(table)
-if not quick:
-    shutil.copy(results_path, os.path.join(out_dir, "results.jsonl"))
+copy = os.path.join(out_dir, "results.jsonl")
+if not quick and os.path.abspath(results_path) != os.path.abspath(copy):
+    shutil.copy(results_path, copy)
 
 if shutil.which("gnuplot"):
-    data = os.path.join(os.path.dirname(results_path), "chart.dat")
+    data = os.path.join("target" if not quick else os.path.dirname(results_path), "chart.dat")
     with open(data, "w") as f:
-        f.write("scenario direct websockify vncgate vncgate-tls\n")
+        f.write("# scenario direct websockify vncgate vncgate-tls\n")
         for title, scenario, key, _ in metrics[:3]:
             values = [median(label, scenario, key) or 0 for label in labels]
             name = {"down": "down-1", "down20": "down-20", "up": "up-1"}[scenario]
