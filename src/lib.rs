@@ -120,6 +120,9 @@ pub async fn run_with(
         Some(files) => Some(TlsAcceptor::from(tls::front_config(files)?)),
         None => None,
     };
+    if settings.web.is_none() {
+        tracing::info!("no web root ([DEFAULT] web unset, or the default /usr/share/novnc is absent): only vncgate's own console page is served");
+    }
     let static_files = settings
         .web
         .as_ref()

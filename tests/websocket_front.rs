@@ -281,3 +281,44 @@ async fn shutdown_stops_accepting() {
     proxy.stop().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn listens_and_relays_on_ipv6() {
+    let backend = echo_backend().await;
+    let Ok(listener) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        assert!(std::env::var_os("CI").is_none(), "no IPv6 loopback in CI");
+        eprintln!("SKIPPED: no IPv6 loopback on this machine");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("tokens"), format!("v6: {backend}\n")).expect("tokens");
+    let config = dir.path().join("v6.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nweb =\n[vnc]\nnovncproxy_host = ::1\nnovncproxy_port = 0\n[vncgate]\ntoken_source = {}\nstate_dir = {}\n",
+            dir.path().join("tokens").display(),
+            dir.path().join("state").display()
+        ),
+    )
+    .expect("config");
+    let settings = vncgate::config::Settings::load(&[config], None).expect("settings");
+    assert!(settings.listen_addr().expect("address").is_ipv6());
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(vncgate::run(settings, listener, shutdown.clone()));
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect over IPv6");
+    let (socket, _) = ws_over(
+        stream,
+        &format!("[::1]:{}", addr.port()),
+        "/?token=v6",
+        &[("Origin", "http://[::1]:1")],
+    )
+    .await
+    .expect("upgrade over IPv6");
+    let _socket = assert_echo(socket).await;
+    shutdown.cancel();
+    let _ = task.await;
+}
