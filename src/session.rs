@@ -128,7 +128,7 @@ impl Session {
         let expires = if shared.settings.enforce_session_timeout {
             self.grant
                 .remaining(SystemTime::now())
-                .map(|left| Instant::now() + left)
+                .and_then(|left| Instant::now().checked_add(left))
         } else {
             None
         };

@@ -13,6 +13,15 @@ use common::qemu::{self, Qemu};
 use common::xvnc::{self, Xvnc};
 use common::*;
 
+fn https_vencrypt_config(pki: &TestPki, extra: &str) -> String {
+    format!(
+        "[DEFAULT]\ncert = {}\nkey = {}\nweb = {NOVNC}\n{}[vncgate]\nnovnc_dir = {NOVNC}\n{extra}",
+        pki.https_cert().display(),
+        pki.https_key().display(),
+        pki.vencrypt_config("vencrypt"),
+    )
+}
+
 const NOVNC: &str = "/usr/share/novnc";
 
 fn browser_dir() -> PathBuf {
@@ -28,14 +37,7 @@ fn browser_available() -> bool {
     let driver = browser_dir().join("node_modules/playwright-core").is_dir();
     let novnc = Path::new(NOVNC).join("core/rfb.js").is_file();
     let ready = node && chromium && driver && novnc;
-    if !ready {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "browser peers missing in CI (node {node}, chromium {chromium}, playwright-core {driver}, novnc {novnc}): scripts/install-deps must install them"
-        );
-        eprintln!("SKIPPED: node, /usr/bin/chromium, tests/browser/node_modules or {NOVNC} missing (run scripts/install-deps)");
-    }
-    ready
+    ready || peer_missing(&format!("a browser peer (node {node}, chromium {chromium}, playwright-core {driver}, {NOVNC} {novnc})"))
 }
 
 /// Runs a scenario of tests/browser/console.mjs and returns its findings.
@@ -56,19 +58,6 @@ fn browse(scenario: &str, url: &str, name: &str) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
     assert!(value.get("error").is_none(), "{scenario}: {value}");
     value
-}
-
-fn https_vencrypt_config(pki: &TestPki, extra: &str) -> String {
-    let proxy = pki.proxy();
-    format!(
-        "[DEFAULT]\ncert = {cert}\nkey = {key}\nweb = {NOVNC}\n[vnc]\nauth_schemes = vencrypt\n\
-         vencrypt_client_cert = {}\nvencrypt_client_key = {}\nvencrypt_ca_certs = {}\n[vncgate]\nnovnc_dir = {NOVNC}\n{extra}",
-        proxy.join("client-cert.pem").display(),
-        proxy.join("client-key.pem").display(),
-        proxy.join("ca-cert.pem").display(),
-        cert = pki.https_cert().display(),
-        key = pki.https_key().display(),
-    )
 }
 
 fn tls_qemu(work: &Path, pki: &TestPki) -> Qemu {

@@ -1,15 +1,12 @@
 //! `vncgate pki` and `vncgate check-config` as an operator runs them, and the chains checked by
 //! the verifiers of the other side: openssl and gnutls' certtool (what QEMU and libvirt use).
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn vncgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vncgate"))
-        .args(args)
-        .output()
-        .expect("run vncgate")
-}
+use common::vncgate_cli as vncgate;
 
 fn text(output: &Output) -> String {
     format!(
@@ -136,14 +133,7 @@ fn issue_more_and_check_a_broken_set() {
 
 fn have(tool: &str) -> bool {
     let found = Command::new(tool).arg("--version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{tool} missing in CI: .ci/run must install it"
-        );
-        eprintln!("SKIPPED: {tool} not installed");
-    }
-    found
+    found || common::peer_missing(tool)
 }
 
 #[test]

@@ -9,6 +9,10 @@ use common::fake_vnc::{self, none_handshake, vencrypt_handshake, Step, V38};
 use common::pki::TestPki;
 use common::*;
 
+fn vencrypt_proxy_config(pki: &TestPki, extra: &str) -> String {
+    format!("{}{extra}", pki.vencrypt_config("vencrypt"))
+}
+
 /// A rustls server config from a PKI's compute directory; with client-certificate checks
 /// against that PKI's CA when `require_client` is set.
 fn server_tls(pki: &TestPki, require_client: bool) -> Arc<rustls::ServerConfig> {
@@ -43,16 +47,6 @@ fn server_tls(pki: &TestPki, require_client: bool) -> Arc<rustls::ServerConfig> 
         builder.with_no_client_auth().with_single_cert(certs, key)
     };
     Arc::new(config.expect("server config"))
-}
-
-fn vencrypt_proxy_config(pki: &TestPki, extra: &str) -> String {
-    let proxy = pki.proxy();
-    format!(
-        "[vnc]\nauth_schemes = vencrypt\nvencrypt_client_cert = {}\nvencrypt_client_key = {}\nvencrypt_ca_certs = {}\n{extra}",
-        proxy.join("client-cert.pem").display(),
-        proxy.join("client-key.pem").display(),
-        proxy.join("ca-cert.pem").display(),
-    )
 }
 
 /// Opens a console through a fresh proxy to a fake serving `script`; returns the browser's view.

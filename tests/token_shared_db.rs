@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::db::{nova_schema, MariaDb, Postgres};
@@ -65,13 +64,6 @@ fn now() -> u64 {
         .as_secs()
 }
 
-fn vncgate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vncgate"))
-        .args(args)
-        .output()
-        .expect("run vncgate")
-}
-
 async fn proxy_on(db: &Db) -> Proxy {
     start_proxy(&format!("[database]\nconnection = {}\n", db.url()), "").await
 }
@@ -84,34 +76,6 @@ async fn status_of(proxy: &Proxy, token: &str) -> u16 {
         }
         Err(error) => refusal(Err::<(), _>(error)).0,
     }
-}
-
-fn issue(proxy: &Proxy, port: u16, extra: &[&str]) -> String {
-    let config = proxy.config_path();
-    let port = port.to_string();
-    let mut args = vec![
-        "token",
-        "issue",
-        "--config-file",
-        config.to_str().expect("utf8"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-    ];
-    args.extend_from_slice(extra);
-    let output = vncgate(&args);
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("token:"))
-        .map(|t| t.trim().to_owned())
-        .expect("token line")
 }
 
 async fn nova_rows_and_two_proxies(db: Db) {
@@ -140,7 +104,7 @@ async fn nova_rows_and_two_proxies(db: Db) {
     // Issued through A's configuration, used through B. vncgate adds its own table only when
     // told to (init-db), and nova's table stays as it was.
     let config = a.config_path();
-    let init = vncgate(&[
+    let init = vncgate_cli(&[
         "token",
         "init-db",
         "--config-file",
@@ -151,11 +115,11 @@ async fn nova_rows_and_two_proxies(db: Db) {
         "{}",
         String::from_utf8_lossy(&init.stderr)
     );
-    let issued = issue(&a, backend.port(), &["--ttl", "600"]);
+    let issued = issue_token(&a, backend.port(), &["--ttl", "600"]).0;
     assert_eq!(status_of(&b, &issued).await, 101);
     // Revoked through B's configuration: refused by A.
     let hash = hex::encode(Sha256::digest(issued.as_bytes()));
-    let revoke = vncgate(&[
+    let revoke = vncgate_cli(&[
         "token",
         "revoke",
         "--config-file",
@@ -175,7 +139,7 @@ async fn single_use_raced_on_two_proxies(db: Db) {
     let backend = echo_backend().await;
     let a = proxy_on(&db).await;
     let b = proxy_on(&db).await;
-    let init = vncgate(&[
+    let init = vncgate_cli(&[
         "token",
         "init-db",
         "--config-file",
@@ -187,7 +151,7 @@ async fn single_use_raced_on_two_proxies(db: Db) {
         String::from_utf8_lossy(&init.stderr)
     );
     for round in 0..10 {
-        let token = issue(&a, backend.port(), &["--single-use"]);
+        let token = issue_token(&a, backend.port(), &["--single-use"]).0;
         let path = format!("/?token={token}");
         let (on_a, on_b) = tokio::join!(ws(a.addr, &path, &[]), ws(b.addr, &path, &[]));
         let opened = [on_a.is_ok(), on_b.is_ok()]
@@ -202,14 +166,14 @@ async fn outage_gives_503_and_recovers(mut db: Db) {
     db.create_nova_schema();
     let backend = echo_backend().await;
     let proxy = proxy_on(&db).await;
-    let init = vncgate(&[
+    let init = vncgate_cli(&[
         "token",
         "init-db",
         "--config-file",
         proxy.config_path().to_str().expect("utf8"),
     ]);
     assert!(init.status.success());
-    let token = issue(&proxy, backend.port(), &["--ttl", "600"]);
+    let token = issue_token(&proxy, backend.port(), &["--ttl", "600"]).0;
     let (socket, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
         .await
         .expect("upgrade");

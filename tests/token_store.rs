@@ -4,50 +4,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use sha2::{Digest, Sha256};
-
-fn vncgate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vncgate"))
-        .args(args)
-        .output()
-        .expect("run vncgate")
-}
-
-/// `vncgate token issue` against the proxy's config; returns (token, url).
-fn issue(proxy: &Proxy, backend: std::net::SocketAddr, extra: &[&str]) -> (String, String) {
-    let config = proxy.config_path();
-    let port = backend.port().to_string();
-    let mut args = vec![
-        "token",
-        "issue",
-        "--config-file",
-        config.to_str().expect("utf8"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-    ];
-    args.extend_from_slice(extra);
-    let output = vncgate(&args);
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let field = |name: &str| {
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_owned())
-            .unwrap_or_else(|| panic!("no {name} in {stdout}"))
-    };
-    (field("token:"), field("url:"))
-}
 
 fn now() -> u64 {
     SystemTime::now()
@@ -74,7 +34,7 @@ async fn issue_validate_list_revoke_through_the_cli() {
         "",
     )
     .await;
-    let (token, url) = issue(&proxy, backend, &["--ttl", "600"]);
+    let (token, url) = issue_token(&proxy, backend.port(), &["--ttl", "600"]);
     assert!(token.len() >= 22, "at least 128 bits: {token}");
     assert_eq!(
         url,
@@ -84,7 +44,7 @@ async fn issue_validate_list_revoke_through_the_cli() {
 
     let config = proxy.config_path();
     let config = config.to_str().expect("utf8");
-    let listed = vncgate(&["token", "list", "--config-file", config]);
+    let listed = vncgate_cli(&["token", "list", "--config-file", config]);
     let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
     let hash = hex::encode(Sha256::digest(token.as_bytes()));
     assert!(listed.contains(&hash[..12]), "{listed}");
@@ -93,9 +53,9 @@ async fn issue_validate_list_revoke_through_the_cli() {
         "token list must never show tokens: {listed}"
     );
 
-    let short = vncgate(&["token", "revoke", "--config-file", config, &hash[..6]]);
+    let short = vncgate_cli(&["token", "revoke", "--config-file", config, &hash[..6]]);
     assert!(!short.status.success(), "a 6-character prefix is too short");
-    let revoked = vncgate(&["token", "revoke", "--config-file", config, &hash[..12]]);
+    let revoked = vncgate_cli(&["token", "revoke", "--config-file", config, &hash[..12]]);
     assert!(
         revoked.status.success(),
         "{}",
@@ -108,7 +68,7 @@ async fn issue_validate_list_revoke_through_the_cli() {
 async fn tokens_survive_a_restart_and_expire() {
     let backend = echo_backend().await;
     let proxy = start_proxy("", "").await;
-    let (token, _) = issue(&proxy, backend, &["--ttl", "2"]);
+    let (token, _) = issue_token(&proxy, backend.port(), &["--ttl", "2"]);
     // A second proxy on the same state directory: nothing was kept in memory.
     let dir = tempfile::tempdir().expect("tempdir");
     let again = start_with_file(&proxy.config_path(), dir).await;
@@ -123,7 +83,7 @@ async fn a_row_written_as_nova_writes_it_is_accepted() {
     let proxy = start_proxy("", "").await;
     // Make the database exist, then write rows the way nova-compute does: uuid4 token, sha256
     // hex of it, integer expiry, console_type novnc.
-    let _ = issue(&proxy, backend, &[]);
+    let _ = issue_token(&proxy, backend.port(), &[]);
     let token = "2f1e7b1c-9d2a-4a8e-8f62-3b7c1d0e5a99";
     let database = proxy.dir.path().join("state/tokens.sqlite");
     let hash = hex::encode(Sha256::digest(token.as_bytes()));
@@ -137,7 +97,10 @@ async fn a_row_written_as_nova_writes_it_is_accepted() {
         port = backend.port(),
         expires = now() + 600
     );
-    let status = Command::new("sqlite3").arg(&database).arg(&sql).status();
+    let status = std::process::Command::new("sqlite3")
+        .arg(&database)
+        .arg(&sql)
+        .status();
     match status {
         Ok(status) if status.success() => {}
         other => {
@@ -150,6 +113,20 @@ async fn a_row_written_as_nova_writes_it_is_accepted() {
         }
     }
     assert_eq!(connects(&proxy, token).await, Ok(()));
+    // A row whose expiry is past what the clock can hold is taken as far future, not a panic.
+    let far = "7d2c9a10-0000-4000-8000-00000000000f";
+    let far_hash = hex::encode(Sha256::digest(far.as_bytes()));
+    let far_sql = format!(
+        "INSERT INTO console_auth_tokens (token_hash, console_type, host, port, instance_uuid, expires) \
+         VALUES ('{far_hash}', 'novnc', '127.0.0.1', {}, 'a1b2c3d4-0000-4000-8000-000000000000', 9223372036854775807);",
+        backend.port()
+    );
+    let inserted = std::process::Command::new("sqlite3")
+        .arg(&database)
+        .arg(&far_sql)
+        .status();
+    assert!(inserted.is_ok_and(|s| s.success()));
+    assert_eq!(connects(&proxy, far).await, Ok(()));
     // A serial console's token is no VNC token.
     assert_eq!(connects(&proxy, serial_token).await, Err(403));
 }
@@ -158,7 +135,7 @@ async fn a_row_written_as_nova_writes_it_is_accepted() {
 async fn single_use_tokens_open_one_session() {
     let backend = echo_backend().await;
     let proxy = start_proxy("", "").await;
-    let (token, _) = issue(&proxy, backend, &["--single-use"]);
+    let (token, _) = issue_token(&proxy, backend.port(), &["--single-use"]);
     assert_eq!(connects(&proxy, &token).await, Ok(()));
     assert_eq!(connects(&proxy, &token).await, Err(403));
 }

@@ -9,14 +9,8 @@ use common::pki::TestPki;
 use common::qemu::{self, Qemu};
 use common::*;
 
-fn vencrypt_config(proxy_pki: &TestPki, schemes: &str, extra: &str) -> String {
-    let proxy = proxy_pki.proxy();
-    format!(
-        "[vnc]\nauth_schemes = {schemes}\nvencrypt_client_cert = {}\nvencrypt_client_key = {}\nvencrypt_ca_certs = {}\n{extra}",
-        proxy.join("client-cert.pem").display(),
-        proxy.join("client-key.pem").display(),
-        proxy.join("ca-cert.pem").display(),
-    )
+fn vencrypt_config(pki: &TestPki, schemes: &str, extra: &str) -> String {
+    format!("{}{extra}", pki.vencrypt_config(schemes))
 }
 
 fn tls_qemu(work: &Path, server_dir: &Path) -> Qemu {

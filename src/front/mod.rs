@@ -23,7 +23,8 @@ use tower_http::services::ServeDir;
 
 use crate::config::Settings;
 use crate::token::TokenStore;
-use stream::{sniff, FrontStream, Sniffed};
+use stream::{is_tls, sniff, FrontStream, Sniffed};
+use tokio_util::either::Either;
 
 /// What every connection and session shares.
 pub(crate) struct Shared {
@@ -87,8 +88,8 @@ async fn connection(
 ) {
     let _ = tcp.set_nodelay(true);
     let deadline = shared.settings.limits.handshake_timeout;
-    let stream = match &shared.tls {
-        None => FrontStream::Plain(tcp),
+    let stream: FrontStream = match &shared.tls {
+        None => Either::Left(tcp),
         Some(acceptor) => {
             let mut first = [0u8; 1];
             match tokio::time::timeout(deadline, tcp.peek(&mut first)).await {
@@ -100,9 +101,9 @@ async fn connection(
                 }
             }
             match sniff(first[0]) {
-                Sniffed::Plain => FrontStream::Plain(tcp),
+                Sniffed::Plain => Either::Left(tcp),
                 Sniffed::Tls => match tokio::time::timeout(deadline, acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => FrontStream::Tls(Box::new(tls)),
+                    Ok(Ok(tls)) => Either::Right(Box::new(tls)),
                     Ok(Err(error)) => {
                         tracing::info!(%peer, %error, "refused: TLS handshake failed");
                         return;
@@ -117,7 +118,7 @@ async fn connection(
     };
     let connection = Arc::new(Connection {
         peer,
-        tls: stream.is_tls(),
+        tls: is_tls(&stream),
         _permit: permit,
     });
     let service = {

@@ -3,20 +3,19 @@
 //! phase has a deadline.
 
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
+use tokio_util::either::Either;
 
 use super::handshake::{Handshake, Output, Policy};
 use super::{wire, Error};
@@ -26,14 +25,9 @@ use crate::token::Target;
 /// No server handshake message is longer than this (a 255-entry subtype list is 1021 bytes).
 const MAX_HANDSHAKE_BUFFER: usize = 4096;
 
-/// The connection to a VNC server after the handshake: plain, or inside VeNCrypt's TLS.
-#[derive(Debug)]
-pub enum BackendStream {
-    /// Plain TCP (schemes none and vnc).
-    Plain(TcpStream),
-    /// TLS over TCP (VeNCrypt).
-    Tls(Box<TlsStream<TcpStream>>),
-}
+/// The connection to a VNC server after the handshake: plain TCP (left; schemes none and vnc)
+/// or inside VeNCrypt's TLS (right).
+pub type BackendStream = Either<TcpStream, Box<TlsStream<TcpStream>>>;
 
 /// An authenticated VNC server connection, and any bytes it sent past the handshake.
 #[derive(Debug)]
@@ -92,7 +86,7 @@ impl Connector {
         deadline: Instant,
     ) -> Result<Backend, Error> {
         let mut handshake = Handshake::new(policy);
-        let mut stream = BackendStream::Plain(tcp);
+        let mut stream: BackendStream = Either::Left(tcp);
         let mut buffer = BytesMut::with_capacity(512);
         let mut tls_started = false;
         loop {
@@ -136,7 +130,7 @@ impl Connector {
                     if !buffer.is_empty() {
                         return Err(Error::DataBeforeTls);
                     }
-                    let BackendStream::Plain(tcp) = stream else {
+                    let Either::Left(tcp) = stream else {
                         return Err(Error::Tls("TLS requested twice".into()));
                     };
                     let config = self
@@ -150,7 +144,7 @@ impl Connector {
                         Ok(Err(error)) => return Err(tls_error(error)),
                         Ok(Ok(tls)) => tls,
                     };
-                    stream = BackendStream::Tls(Box::new(tls));
+                    stream = Either::Right(Box::new(tls));
                     tls_started = true;
                 }
                 Output::Done => {
@@ -290,64 +284,6 @@ where
             Ok(Some(Ok(Message::Binary(data)))) => buffer.extend_from_slice(&data),
             Ok(Some(Ok(Message::Close(_)))) => return Err(Error::BrowserGone("closed".into())),
             Ok(Some(Ok(_))) => {}
-        }
-    }
-}
-
-impl AsyncRead for BackendStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for BackendStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Self::Plain(stream) => stream.is_write_vectored(),
-            Self::Tls(stream) => stream.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -51,7 +51,9 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
         match word.split_once('=') {
             Some(("expires", seconds)) => {
                 let seconds: u64 = seconds.parse().map_err(|_| LineError::BadAttribute)?;
-                grant.expires = Some(UNIX_EPOCH + Duration::from_secs(seconds));
+                // A time past what the clock can hold is a typo, not a token that never expires.
+                let at = UNIX_EPOCH.checked_add(Duration::from_secs(seconds));
+                grant.expires = Some(at.ok_or(LineError::BadAttribute)?);
             }
             Some(("password", password)) if !password.is_empty() => {
                 grant.password = Some(Secret::new(password));
@@ -296,6 +298,11 @@ mod tests {
             ("t: [::1]5900", LineError::BadTarget),
             ("t: h:1 expires=soon", LineError::BadAttribute),
             ("t: h:1 colour=red", LineError::BadAttribute),
+            // Found by fuzzing: past what SystemTime can hold.
+            (
+                "t: h:1 expires=0012196084483812869916",
+                LineError::BadAttribute,
+            ),
             (": h:1", LineError::NoSeparator),
         ];
         for (line, expected) in cases {

@@ -317,7 +317,9 @@ impl SqlStore {
         };
         let grant = Grant {
             target: Target { host, port },
-            expires: Some(UNIX_EPOCH + Duration::from_secs(expires.max(0) as u64)),
+            // An expiry beyond what the clock can hold (a corrupt or hostile row) means no
+            // expiry to keep, rather than a panic.
+            expires: UNIX_EPOCH.checked_add(Duration::from_secs(expires.max(0) as u64)),
             password: None,
         };
         Ok(Some((grant, single_use > 0)))

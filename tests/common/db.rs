@@ -21,15 +21,6 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn skip(what: &str) -> bool {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{what} is missing in CI: .ci/run must install it"
-    );
-    eprintln!("SKIPPED: {what} not installed");
-    false
-}
-
 fn wait_for_port(port: u16, limit: Duration) -> bool {
     let started = Instant::now();
     while started.elapsed() < limit {
@@ -64,7 +55,7 @@ impl Postgres {
     /// is not installed outside CI.
     pub fn start() -> Option<Self> {
         let Some(bin) = Self::bin_dir() else {
-            skip("PostgreSQL (apt-get install postgresql)");
+            super::peer_missing("PostgreSQL (apt-get install postgresql)");
             return None;
         };
         let dir = tempfile::tempdir().expect("tempdir");
@@ -211,7 +202,7 @@ impl MariaDb {
             .is_err()
             && !Path::new("/usr/sbin/mariadbd").exists()
         {
-            skip("MariaDB (apt-get install mariadb-server)");
+            super::peer_missing("MariaDB (apt-get install mariadb-server)");
             return None;
         }
         let dir = tempfile::tempdir().expect("tempdir");

@@ -271,3 +271,54 @@ where
         }
     }
 }
+
+/// Runs the vncgate binary.
+pub fn vncgate_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_vncgate"))
+        .args(args)
+        .output()
+        .expect("run vncgate")
+}
+
+/// `vncgate token issue` against the proxy's config for 127.0.0.1:`port`; returns (token, url).
+pub fn issue_token(proxy: &Proxy, port: u16, extra: &[&str]) -> (String, String) {
+    let config = proxy.config_path();
+    let port = port.to_string();
+    let mut args = vec![
+        "token",
+        "issue",
+        "--config-file",
+        config.to_str().expect("utf8"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ];
+    args.extend_from_slice(extra);
+    let output = vncgate_cli(&args);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {name} in {stdout}"))
+    };
+    (field("token:"), field("url:"))
+}
+
+/// A real peer is missing: fails under CI (where `scripts/install-deps` must have installed
+/// it), else says SKIPPED and why. Returns false, for `if !available { return }`.
+pub fn peer_missing(what: &str) -> bool {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} is missing in CI: scripts/install-deps must install it"
+    );
+    eprintln!("SKIPPED: {what} is not installed (scripts/install-deps installs it)");
+    false
+}

@@ -46,4 +46,15 @@ impl TestPki {
     pub fn proxy(&self) -> PathBuf {
         layout::proxy_dir(&self.dir)
     }
+
+    /// A `[vnc]` section with `auth_schemes` and this PKI's proxy files.
+    pub fn vencrypt_config(&self, schemes: &str) -> String {
+        let proxy = self.proxy();
+        format!(
+            "[vnc]\nauth_schemes = {schemes}\nvencrypt_client_cert = {}\nvencrypt_client_key = {}\nvencrypt_ca_certs = {}\n",
+            proxy.join("client-cert.pem").display(),
+            proxy.join("client-key.pem").display(),
+            proxy.join("ca-cert.pem").display(),
+        )
+    }
 }
