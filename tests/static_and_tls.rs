@@ -58,7 +58,18 @@ async fn serves_files_with_mime_types() {
 #[tokio::test]
 async fn no_listing_no_traversal_no_other_methods() {
     let proxy = start_proxy("", "").await;
-    for path in ["/", "/core/", "/core", "/sub"] {
+    // The root is vncgate's own console page, never a listing.
+    let root = raw_http(
+        proxy.addr,
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_line(&root), "HTTP/1.1 200 OK", "{root}");
+    assert!(
+        root.contains("console.js") && !root.contains("core/"),
+        "{root}"
+    );
+    for path in ["/core/", "/core", "/sub", "/novnc/", "/novnc/core/"] {
         let response = raw_http(
             proxy.addr,
             &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),

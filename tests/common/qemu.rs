@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 /// `None` (with the reason printed) when QEMU is not installed and this is not CI, where
@@ -27,8 +28,13 @@ impl Qemu {
     /// Starts QEMU; `vnc_options` are appended to `-vnc 127.0.0.1:N` (e.g. `,tls-creds=tls0`),
     /// `extra` are more arguments (e.g. the `-object tls-creds-x509,...`).
     pub fn start(work: &Path, vnc_options: &str, extra: &[String]) -> Self {
-        for attempt in 0..20u16 {
-            let display = 100 + (std::process::id() as u16 % 700) + attempt * 7 + (rand_u16() % 97);
+        let mut last_error = String::new();
+        for _ in 0..20 {
+            // Distinct displays for tests running at once in this process; the pid spreads
+            // test processes apart.
+            let display = 100
+                + (std::process::id() as u16 % 500)
+                + NEXT_DISPLAY.fetch_add(1, Ordering::Relaxed) % 300;
             let port = 5900 + display;
             if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
                 continue;
@@ -60,13 +66,10 @@ impl Qemu {
                 .output()
                 .expect("run qemu");
             if !status.status.success() {
-                let stderr = String::from_utf8_lossy(&status.stderr);
-                if stderr.contains("Address already in use")
-                    || stderr.contains("Failed to find an available port")
-                {
-                    continue;
-                }
-                panic!("qemu failed to start: {stderr}");
+                // Most often the port was taken between the check and QEMU's bind: try another.
+                let logged = std::fs::read_to_string(&log).unwrap_or_default();
+                last_error = format!("{}{logged}", String::from_utf8_lossy(&status.stderr));
+                continue;
             }
             let pid = std::fs::read_to_string(&pidfile)
                 .ok()
@@ -79,7 +82,7 @@ impl Qemu {
                 monitor,
             };
         }
-        panic!("no free VNC display for QEMU");
+        panic!("QEMU did not start on any display: {last_error}");
     }
 
     /// Sends one command to the human monitor.
@@ -99,13 +102,7 @@ impl Qemu {
     }
 }
 
-fn rand_u16() -> u16 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (nanos >> 8) as u16
-}
+static NEXT_DISPLAY: AtomicU16 = AtomicU16::new(0);
 
 impl Drop for Qemu {
     fn drop(&mut self) {
