@@ -259,3 +259,25 @@ async fn minimum_tls_version_is_honoured() {
     );
     let _ok = tls_connect(proxy.addr, &pki.ca_pem()).await;
 }
+
+#[tokio::test]
+async fn a_combined_cert_and_key_file_serves_https() {
+    // nova's [DEFAULT] cert may hold the key too, with no [DEFAULT] key.
+    let root = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(root.path(), "pki");
+    let combined = root.path().join("self.pem");
+    let text = format!(
+        "{}{}",
+        std::fs::read_to_string(pki.https_cert()).expect("cert"),
+        std::fs::read_to_string(pki.https_key()).expect("key")
+    );
+    std::fs::write(&combined, text).expect("write");
+    let proxy = start_proxy(&format!("[DEFAULT]\ncert = {}\n", combined.display()), "").await;
+    let mut tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    tls.write_all(b"GET /console.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut page = Vec::new();
+    let _ = tls.read_to_end(&mut page).await;
+    assert!(String::from_utf8_lossy(&page).starts_with("HTTP/1.1 200 OK"));
+}

@@ -216,6 +216,8 @@ impl MariaDb {
             .arg(format!("--datadir={}", dir.path().join("data").display()))
             .arg(format!("--user={user}"))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            // Servers started at once must not share /tmp for their temporary tables.
+            .arg(format!("--tmpdir={}", dir.path().display()))
             .output()
             .expect("mariadb-install-db");
         assert!(
@@ -270,6 +272,7 @@ impl MariaDb {
                 self.dir.path().join("error.log").display()
             ))
             .arg(format!("--user={user}"))
+            .arg(format!("--tmpdir={}", self.dir.path().display()))
             .args([
                 "--bind-address=127.0.0.1",
                 "--skip-log-bin",
