@@ -62,15 +62,13 @@ pub fn parse_sections(text: &str) -> Result<Vec<Section>, SyntaxError> {
                     message: "empty section name",
                 });
             }
-            // A section may appear twice in one file; oslo merges them.
-            if !sections.iter().any(|(existing, _)| *existing == name) {
-                sections.push((name.clone(), Vec::new()));
-            }
-            let position = sections.iter().position(|(existing, _)| *existing == name);
-            if let Some(position) = position {
-                let section = sections.remove(position);
-                sections.push(section);
-            }
+            // A section may appear twice in one file; oslo merges them. The current section is
+            // always the last one, where the options that follow go.
+            let section = match sections.iter().position(|(existing, _)| *existing == name) {
+                Some(position) => sections.remove(position),
+                None => (name, Vec::new()),
+            };
+            sections.push(section);
             open_key = None;
             continue;
         }
