@@ -21,6 +21,15 @@ fn tls_qemu(work: &Path, server_dir: &Path) -> Qemu {
     Qemu::start(work, ",tls-creds=tls0", &["-object".into(), object])
 }
 
+/// A proxy with `config` in front of `vm` refuses the console, saying `wanted` to the browser.
+async fn assert_refused(config: &str, vm: &Qemu, wanted: &str) {
+    let proxy = start_proxy(config, &format!("vm: {}\n", vm.addr)).await;
+    let failure = console_result(&proxy, "vm")
+        .await
+        .expect_err("the console must be refused");
+    assert!(failure.contains(wanted), "wanted {wanted:?}: {failure}");
+}
+
 async fn console_result(proxy: &Proxy, token: &str) -> Result<common::rfb::ServerInit, String> {
     let (ws, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
         .await
@@ -70,14 +79,7 @@ async fn a_proxy_certificate_from_another_ca_is_refused_by_qemu() {
         proxy_dir.join("client-key.pem").display(),
         pki.proxy().join("ca-cert.pem").display(),
     );
-    let proxy = start_proxy(&config, &format!("vm: {}\n", vm.addr)).await;
-    let failure = console_result(&proxy, "vm")
-        .await
-        .expect_err("QEMU must refuse");
-    assert!(
-        failure.contains("refused the proxy's certificate"),
-        "{failure}"
-    );
+    assert_refused(&config, &vm, "refused the proxy's certificate").await;
 }
 
 #[tokio::test]
@@ -89,15 +91,12 @@ async fn a_server_certificate_from_another_ca_is_refused_by_the_proxy() {
     let pki = TestPki::new(work.path(), "pki");
     let stranger = TestPki::new(work.path(), "stranger");
     let vm = tls_qemu(work.path(), &stranger.compute());
-    let proxy = start_proxy(
+    assert_refused(
         &vencrypt_config(&pki, "vencrypt", ""),
-        &format!("vm: {}\n", vm.addr),
+        &vm,
+        "certificate is not trusted",
     )
     .await;
-    let failure = console_result(&proxy, "vm")
-        .await
-        .expect_err("the proxy must refuse");
-    assert!(failure.contains("certificate is not trusted"), "{failure}");
 }
 
 #[tokio::test]
@@ -127,18 +126,12 @@ async fn vencrypt_only_refuses_a_plain_server_as_a_downgrade() {
     let work = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(work.path(), "pki");
     let vm = Qemu::start(work.path(), "", &[]);
-    let proxy = start_proxy(
+    assert_refused(
         &vencrypt_config(&pki, "vencrypt", ""),
-        &format!("vm: {}\n", vm.addr),
+        &vm,
+        "offers no allowed security type",
     )
     .await;
-    let failure = console_result(&proxy, "vm")
-        .await
-        .expect_err("downgrade refused");
-    assert!(
-        failure.contains("offers no allowed security type"),
-        "{failure}"
-    );
 }
 
 #[tokio::test]
@@ -167,19 +160,16 @@ async fn hostname_verification_when_asked() {
     console_result(&lax, "vm")
         .await
         .expect("CA-only verification accepts it");
-    let strict = start_proxy(
+    assert_refused(
         &vencrypt_config(
             &pki,
             "vencrypt",
             "[vncgate]\nvencrypt_verify_hostname = true\n",
         ),
-        &format!("vm: {}\n", vm.addr),
+        &vm,
+        "certificate is not trusted",
     )
     .await;
-    let failure = console_result(&strict, "vm")
-        .await
-        .expect_err("name mismatch");
-    assert!(failure.contains("certificate is not trusted"), "{failure}");
     // The right name passes the strict check.
     let good = tls_qemu(work.path(), &pki.compute());
     let strict_good = start_proxy(
