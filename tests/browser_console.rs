@@ -13,6 +13,18 @@ use common::qemu::{self, Qemu};
 use common::xvnc::{self, Xvnc};
 use common::*;
 
+/// Runs a browser scenario off the async threads.
+async fn browse(scenario: &'static str, url: String, name: &'static str) -> serde_json::Value {
+    tokio::task::spawn_blocking(move || browse_blocking(scenario, &url, name))
+        .await
+        .expect("join")
+}
+
+/// A text field of the findings, empty when absent.
+fn field<'a>(found: &'a serde_json::Value, name: &str) -> &'a str {
+    found[name].as_str().unwrap_or_default()
+}
+
 fn https_vencrypt_config(pki: &TestPki, extra: &str) -> String {
     format!(
         "[DEFAULT]\ncert = {}\nkey = {}\nweb = {NOVNC}\n{}[vncgate]\nnovnc_dir = {NOVNC}\n{extra}",
@@ -41,7 +53,7 @@ fn browser_available() -> bool {
 }
 
 /// Runs a scenario of tests/browser/console.mjs and returns its findings.
-fn browse(scenario: &str, url: &str, name: &str) -> serde_json::Value {
+fn browse_blocking(scenario: &str, url: &str, name: &str) -> serde_json::Value {
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
     std::fs::create_dir_all(&shots).expect("screenshot dir");
     let output = Command::new("node")
@@ -89,16 +101,8 @@ async fn the_console_page_shows_the_qemu_display_over_vencrypt() {
     )
     .await;
     let url = console_url(&proxy, "vm");
-    let found = tokio::task::spawn_blocking(move || browse("display", &url, "console-qemu"))
-        .await
-        .expect("join");
-    assert!(
-        found["status"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("Connected"),
-        "{found}"
-    );
+    let found = browse("display", url, "console-qemu").await;
+    assert!(field(&found, "status").contains("Connected"), "{found}");
     // QEMU's VGA text or graphics mode, drawn: not a blank canvas.
     assert!(
         matches!(
@@ -137,16 +141,8 @@ async fn typed_keys_reach_the_guest() {
     )
     .await;
     let url = console_url(&proxy, "x");
-    let found = tokio::task::spawn_blocking(move || browse("type", &url, "console-typing"))
-        .await
-        .expect("join");
-    assert!(
-        found["status"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("Connected"),
-        "{found}"
-    );
+    let found = browse("type", url, "console-typing").await;
+    assert!(field(&found, "status").contains("Connected"), "{found}");
     assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
     // The typed line appears in the xterm: a few hundred pixels change at least.
     assert!(found["changed"].as_u64().unwrap_or(0) > 200, "{found}");
@@ -161,10 +157,8 @@ async fn a_bad_token_shows_a_clear_message_and_does_not_loop() {
     let pki = TestPki::new(work.path(), "pki");
     let proxy = start_proxy(&https_vencrypt_config(&pki, ""), "").await;
     let url = console_url(&proxy, "not-a-token");
-    let found = tokio::task::spawn_blocking(move || browse("badtoken", &url, "console-bad-token"))
-        .await
-        .expect("join");
-    let status = found["status"].as_str().unwrap_or_default();
+    let found = browse("badtoken", url, "console-bad-token").await;
+    let status = field(&found, "status");
     assert!(status.contains("rejected"), "{found}");
     assert_eq!(
         found["sockets"].as_u64(),
@@ -192,23 +186,9 @@ async fn a_token_expiring_mid_session_shows_the_reason() {
     )
     .await;
     let url = console_url(&proxy, "vm");
-    let found = tokio::task::spawn_blocking(move || browse("expire", &url, "console-expired"))
-        .await
-        .expect("join");
-    assert!(
-        found["connected"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("Connected"),
-        "{found}"
-    );
-    assert!(
-        found["status"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("expired"),
-        "{found}"
-    );
+    let found = browse("expire", url, "console-expired").await;
+    assert!(field(&found, "connected").contains("Connected"), "{found}");
+    assert!(field(&found, "status").contains("expired"), "{found}");
     assert_eq!(
         found["sockets"].as_u64(),
         Some(1),
@@ -233,16 +213,8 @@ async fn debian_vnc_lite_connects_with_the_path_form() {
         "https://localhost:{}/vnc_lite.html?path=websockify%3Ftoken%3Dvm",
         proxy.addr.port()
     );
-    let found = tokio::task::spawn_blocking(move || browse("lite", &url, "vnc-lite"))
-        .await
-        .expect("join");
-    assert!(
-        found["status"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("Connected"),
-        "{found}"
-    );
+    let found = browse("lite", url, "vnc-lite").await;
+    assert!(field(&found, "status").contains("Connected"), "{found}");
     assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
 }
 
@@ -262,14 +234,9 @@ async fn a_missing_novnc_library_is_said_on_the_page() {
     );
     let proxy = start_proxy(&config, "vm: 127.0.0.1:1\n").await;
     let url = console_url(&proxy, "vm");
-    let found = tokio::task::spawn_blocking(move || browse("status", &url, "console-no-novnc"))
-        .await
-        .expect("join");
+    let found = browse("status", url, "console-no-novnc").await;
     assert!(
-        found["status"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("noVNC library is missing"),
+        field(&found, "status").contains("noVNC library is missing"),
         "{found}"
     );
 }
