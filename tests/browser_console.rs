@@ -216,6 +216,15 @@ async fn debian_vnc_lite_connects_with_the_path_form() {
     let found = browse("lite", url, "vnc-lite").await;
     assert!(field(&found, "status").contains("Connected"), "{found}");
     assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
+    // nova's own form, as access_url builds it for vnc_lite.html: the path is `?token=X`, so
+    // the browser opens `/?token=X`.
+    let url = format!(
+        "https://localhost:{}/vnc_lite.html?path=%3Ftoken%3Dvm",
+        proxy.addr.port()
+    );
+    let found = browse("lite", url, "vnc-lite-nova-form").await;
+    assert!(field(&found, "status").contains("Connected"), "{found}");
+    assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
 }
 
 #[tokio::test]

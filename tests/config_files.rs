@@ -151,3 +151,35 @@ fn auth_scheme_order_is_kept() {
     );
     assert!(settings.vencrypt.is_some());
 }
+
+#[test]
+fn the_sample_documents_every_option_read() {
+    let sample = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/vncgate.conf.sample"),
+    )
+    .expect("sample");
+    // Deprecated [DEFAULT] aliases are mentioned by the options they stand for.
+    let aliases = [
+        "novncproxy_host",
+        "novncproxy_port",
+        "novncproxy_base_url",
+        "console_allowed_origins",
+        "console_token_ttl",
+    ];
+    for (section, options) in vncgate::config::KNOWN_OPTIONS {
+        assert!(
+            sample.contains(&format!("[{section}]")),
+            "[{section}] missing from the sample"
+        );
+        for option in options.iter() {
+            if *section == "DEFAULT" && aliases.contains(option) {
+                assert!(sample.contains(option), "{option} not mentioned");
+                continue;
+            }
+            assert!(
+                sample.contains(&format!("#{option} =")),
+                "[{section}] {option} is not documented in conf/vncgate.conf.sample"
+            );
+        }
+    }
+}
