@@ -76,9 +76,13 @@ impl Session {
             send(&mut ws, wire::VERSION_3_8.to_vec(), deadline).await?;
             greet_browser(&mut ws, deadline).await
         };
-        let backend = shared
-            .connector
-            .connect(&target, self.grant.password.clone());
+        let backend = shared.connector.connect(
+            &target,
+            self.grant
+                .password
+                .clone()
+                .or_else(|| shared.settings.vnc_password.clone()),
+        );
         let (browser, backend) = tokio::join!(browser, backend);
         let pipelined = match browser {
             Ok(pipelined) => pipelined,

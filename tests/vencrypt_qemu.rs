@@ -214,4 +214,22 @@ async fn vnc_password_against_qemu() {
         .await
         .expect_err("no password");
     assert!(failure.contains("no password"), "{failure}");
+
+    // A default password from [vncgate] vnc_password_file serves tokens that carry none; a
+    // token's own password still wins.
+    let secret = work.path().join("vnc-password");
+    std::fs::write(&secret, "s3cret\n").expect("password file");
+    let config = format!(
+        "[vnc]\nauth_schemes = vnc\n[vncgate]\nvnc_password_file = {}\n",
+        secret.display()
+    );
+    let with_default = start_proxy(&config, &tokens).await;
+    let init = console_result(&with_default, "none")
+        .await
+        .expect("default password accepted");
+    assert!(init.name.contains("QEMU"));
+    assert!(
+        console_result(&with_default, "wrong").await.is_err(),
+        "the token's own password wins"
+    );
 }

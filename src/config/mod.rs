@@ -156,6 +156,8 @@ pub struct Settings {
     pub delete_expired_tokens: bool,
     /// Where the noVNC library is (`core/rfb.js` inside), served under `/novnc/`.
     pub novnc_dir: Option<PathBuf>,
+    /// VNC password for the `vnc` scheme when the token carries none (`vnc_password_file`).
+    pub vnc_password: Option<Secret>,
 }
 
 impl Settings {

@@ -71,6 +71,7 @@ pub const KNOWN_OPTIONS: &[(&str, &[&str])] = &[
             "max_sessions_per_token",
             "delete_expired_tokens",
             "novnc_dir",
+            "vnc_password_file",
         ],
     ),
 ];
@@ -327,6 +328,7 @@ impl Reader {
             parse_integer(text, 0).map(|n| n as usize)
         });
         let delete_expired_tokens = self.typed(OWN, "delete_expired_tokens", false, parse_bool);
+        let vnc_password = self.vnc_password();
         let novnc_dir = match self.lookup(OWN, "novnc_dir", None) {
             Some(at) if at.text.trim().is_empty() => None,
             Some(_) => self.path(OWN, "novnc_dir", true),
@@ -358,6 +360,7 @@ impl Reader {
             max_sessions_per_token,
             delete_expired_tokens,
             novnc_dir,
+            vnc_password,
         }
     }
 
@@ -469,6 +472,28 @@ impl Reader {
                 }
                 None
             }
+        }
+    }
+
+    /// The default VNC password, from the first line of `[vncgate] vnc_password_file`.
+    fn vnc_password(&mut self) -> Option<Secret> {
+        let at = self.lookup(OWN, "vnc_password_file", None)?;
+        let path = PathBuf::from(at.text.trim());
+        match std::fs::read_to_string(&path) {
+            Err(error) => {
+                self.problem(&at, format!("cannot read {}: {error}", path.display()));
+                None
+            }
+            Ok(text) => match text.lines().next().map(str::trim) {
+                Some(password) if !password.is_empty() => Some(Secret::new(password)),
+                _ => {
+                    self.problem(
+                        &at,
+                        format!("{} holds no password on its first line", path.display()),
+                    );
+                    None
+                }
+            },
         }
     }
 
