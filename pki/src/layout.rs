@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::issue::{Ca, KeyType};
+use crate::issue::{Ca, Issued, KeyType};
 use crate::profile::{Profile, CA_DAYS};
 use crate::store::{self, Mode, Planned};
 use crate::PkiError;
@@ -62,6 +62,31 @@ pub fn proxy_dir(dir: &Path) -> PathBuf {
     dir.join("proxy")
 }
 
+/// The CA certificate copied beside a role's files, as QEMU, libvirt and nova want it.
+fn ca_copy(at: &Path, ca: &Ca) -> Planned {
+    Planned {
+        path: at.join("ca-cert.pem"),
+        contents: ca.cert_pem.clone(),
+        mode: Mode::Public,
+    }
+}
+
+/// A certificate (0644) and its key (0600).
+fn pair(cert: PathBuf, key: PathBuf, issued: Issued) -> [Planned; 2] {
+    [
+        Planned {
+            path: cert,
+            contents: issued.cert_pem,
+            mode: Mode::Public,
+        },
+        Planned {
+            path: key,
+            contents: issued.key_pem,
+            mode: Mode::Secret,
+        },
+    ]
+}
+
 fn server_files(
     dir: &Path,
     ca: &Ca,
@@ -83,23 +108,12 @@ fn server_files(
         key_type,
     )?;
     let at = compute_dir(dir, host);
-    Ok(vec![
-        Planned {
-            path: at.join("ca-cert.pem"),
-            contents: ca.cert_pem.clone(),
-            mode: Mode::Public,
-        },
-        Planned {
-            path: at.join("server-cert.pem"),
-            contents: issued.cert_pem,
-            mode: Mode::Public,
-        },
-        Planned {
-            path: at.join("server-key.pem"),
-            contents: issued.key_pem,
-            mode: Mode::Secret,
-        },
-    ])
+    let [cert, key] = pair(
+        at.join("server-cert.pem"),
+        at.join("server-key.pem"),
+        issued,
+    );
+    Ok(vec![ca_copy(&at, ca), cert, key])
 }
 
 fn client_files(
@@ -116,23 +130,12 @@ fn client_files(
         days,
         key_type,
     )?;
-    Ok(vec![
-        Planned {
-            path: at.join("ca-cert.pem"),
-            contents: ca.cert_pem.clone(),
-            mode: Mode::Public,
-        },
-        Planned {
-            path: at.join("client-cert.pem"),
-            contents: issued.cert_pem,
-            mode: Mode::Public,
-        },
-        Planned {
-            path: at.join("client-key.pem"),
-            contents: issued.key_pem,
-            mode: Mode::Secret,
-        },
-    ])
+    let [cert, key] = pair(
+        at.join("client-cert.pem"),
+        at.join("client-key.pem"),
+        issued,
+    );
+    Ok(vec![ca_copy(&at, ca), cert, key])
 }
 
 /// Creates the CA and every certificate of `plan`, writing all files or none.
@@ -176,16 +179,11 @@ pub fn init(plan: &InitPlan) -> Result<Vec<PathBuf>, PkiError> {
             plan.days,
             plan.key_type,
         )?;
-        files.push(Planned {
-            path: dir.join("https/cert.pem"),
-            contents: issued.cert_pem,
-            mode: Mode::Public,
-        });
-        files.push(Planned {
-            path: dir.join("https/key.pem"),
-            contents: issued.key_pem,
-            mode: Mode::Secret,
-        });
+        files.extend(pair(
+            dir.join("https/cert.pem"),
+            dir.join("https/key.pem"),
+            issued,
+        ));
     }
     store::write_all(&files, plan.force)?;
     Ok(files.into_iter().map(|file| file.path).collect())

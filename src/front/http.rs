@@ -78,16 +78,7 @@ fn own_page(request: &Request<Incoming>) -> Option<Response<Body>> {
 /// cannot be checked (503). The console page asks before reconnecting, so that a rejected token
 /// stops the reconnect loop. Nothing is consumed or counted.
 async fn token_status(shared: &Shared, request: &Request<Incoming>) -> Response<Body> {
-    let cookies: Vec<&str> = request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let Some(token) = find_token(request.uri().query(), &cookies)
-        .as_deref()
-        .and_then(Token::new)
-    else {
+    let Some(token) = presented_token(request) else {
         return empty(StatusCode::FORBIDDEN);
     };
     let mut response = match shared.tokens.check(&token).await {
@@ -132,6 +123,19 @@ fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) 
         })
 }
 
+/// The token a request carries: `?token=` in its query, else the `token` cookie.
+fn presented_token<B>(request: &Request<B>) -> Option<Token> {
+    let cookies: Vec<&str> = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    find_token(request.uri().query(), &cookies)
+        .as_deref()
+        .and_then(Token::new)
+}
+
 fn is_websocket(headers: &HeaderMap) -> bool {
     header_has_token(headers, header::UPGRADE, "websocket")
         && header_has_token(headers, header::CONNECTION, "upgrade")
@@ -174,13 +178,7 @@ async fn upgrade(
         tracing::info!(%peer, reason = %refusal, "refused: Origin check failed");
         return empty(StatusCode::FORBIDDEN);
     }
-    let cookies: Vec<&str> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let presented = find_token(request.uri().query(), &cookies);
-    let Some(token) = presented.as_deref().and_then(Token::new) else {
+    let Some(token) = presented_token(&request) else {
         tracing::info!(%peer, reason = "no token", "refused: token");
         return empty(StatusCode::FORBIDDEN);
     };
