@@ -16,9 +16,9 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Secret;
+use crate::console::{Secret, Target};
 use crate::token::issue::{self, Request};
-use crate::token::{SqlStore, Target};
+use crate::token::{SqlStore, StoreError};
 
 /// What the API needs.
 #[derive(Clone)]
@@ -178,13 +178,14 @@ async fn revoke_token(
     }
     match api.store.revoke(&prefix).await {
         Ok(hash) => {
-            tracing::info!(token = %&hash[..8], "token revoked through the admin API");
+            let short: String = hash.chars().take(8).collect();
+            tracing::info!(token = %short, "token revoked through the admin API");
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(crate::token::StoreError::Prefix(message)) if message.starts_with("no token") => {
-            error(StatusCode::NOT_FOUND, message)
+        Err(failure @ StoreError::NotFound(_)) => error(StatusCode::NOT_FOUND, failure.to_string()),
+        Err(failure @ (StoreError::BadPrefix | StoreError::Ambiguous { .. })) => {
+            error(StatusCode::BAD_REQUEST, failure.to_string())
         }
-        Err(crate::token::StoreError::Prefix(message)) => error(StatusCode::BAD_REQUEST, message),
         Err(failure) => error(StatusCode::SERVICE_UNAVAILABLE, failure.to_string()),
     }
 }

@@ -2,26 +2,27 @@
 //!
 //! [`run`] serves on a listener until a [`CancellationToken`] fires; everything it needs comes
 //! from [`config::Settings`], so tests start it on port 0 exactly as `vncgate serve` does.
+//! `docs/ARCHITECTURE.md` maps the modules along the data path: accept → HTTP/upgrade
+//! ([`front`]) → admit ([`token`]) → connect ([`backend`], [`rfb`]) → relay ([`relay`]) →
+//! close ([`session`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod admin;
-pub mod bridge;
-pub mod check;
+pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod front;
-pub mod pki_cli;
+pub mod relay;
 pub mod rfb;
-pub(crate) mod session;
+pub mod session;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
 pub mod token;
-pub mod token_cli;
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -32,8 +33,9 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
 use crate::config::Settings;
-use crate::front::Shared;
-use crate::token::TokenStore;
+use crate::front::pages::Pages;
+use crate::front::Front;
+use crate::token::{SqlStore, TokenStore};
 
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,28 +51,21 @@ pub enum Error {
     AdminSecret(String),
 }
 
-/// Opens the token database: `[database] connection`, else vncgate's own SQLite file in
-/// `state_dir`, created on first use. Only SQLite is ever created; a shared MySQL or PostgreSQL
-/// database (nova's) is read as it is. An unreachable database is not fatal: sessions get 503
-/// until it answers.
+/// Opens the token database for serving. Without `[database] connection`, vncgate's own
+/// SQLite file is optional: when it cannot be made, tokens come from files only. An
+/// unreachable database is not fatal: sessions get 503 until it answers.
 ///
 /// # Errors
-/// A bad URL, or an SQLite file that cannot be created.
-pub async fn open_token_database(
-    settings: &Settings,
-) -> Result<Option<token::SqlStore>, token::StoreError> {
-    let store = match &settings.database_connection {
-        Some(url) => {
-            let sqlite = url.expose().to_ascii_lowercase().starts_with("sqlite");
-            token::SqlStore::open(url.expose(), sqlite).await?
+/// A bad URL, or a configured SQLite file that cannot be created.
+pub async fn open_token_database(settings: &Settings) -> Result<Option<SqlStore>, Error> {
+    let connection = settings.database_connection.as_ref();
+    let store = match SqlStore::open_configured(connection, &settings.sqlite_path(), false).await {
+        Ok(store) => store,
+        Err(error) if connection.is_none() => {
+            tracing::info!(%error, "no token database of vncgate's own: tokens come from token_source files only");
+            return Ok(None);
         }
-        None => match token::SqlStore::open_sqlite_file(&settings.sqlite_path()).await {
-            Ok(store) => store,
-            Err(error) => {
-                tracing::info!(%error, "no token database of vncgate's own: tokens come from token_source files only");
-                return Ok(None);
-            }
-        },
+        Err(error) => return Err(error.into()),
     };
     if let Err(error) = store.ping().await {
         tracing::warn!(%error, "token database unreachable; new sessions get 503 until it answers");
@@ -79,7 +74,7 @@ pub async fn open_token_database(
 }
 
 /// Deletes expired token rows every minute, as nova-compute's periodic task does for nova's.
-async fn delete_expired(store: token::SqlStore, shutdown: CancellationToken) {
+async fn delete_expired(store: SqlStore, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tokio::select! {
@@ -120,47 +115,13 @@ pub async fn run_with(
         Some(files) => Some(TlsAcceptor::from(tls::front_config(files)?)),
         None => None,
     };
-    if settings.web.is_none() {
-        tracing::info!("no web root ([DEFAULT] web unset, or the default /usr/share/novnc is absent): only vncgate's own console page is served");
-    }
-    let static_files = settings
-        .web
-        .as_ref()
-        .map(|web| ServeDir::new(web).append_index_html_on_directories(false));
-    let novnc_files = match &settings.novnc_dir {
-        Some(dir) if dir.join("core/rfb.js").is_file() => {
-            Some(ServeDir::new(dir).append_index_html_on_directories(false))
-        }
-        Some(dir) => {
-            tracing::error!(dir = %dir.display(), "no noVNC library (core/rfb.js) there: the console page cannot work; install the novnc package or set [vncgate] novnc_dir");
-            None
-        }
-        None => None,
-    };
-    // Browsers send little (keys, pointer): a small read buffer keeps idle sessions cheap; it
-    // grows by itself for a large message.
-    let websocket = WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
-        .max_message_size(Some(settings.limits.max_message_size))
-        .max_frame_size(Some(settings.limits.max_message_size));
-    let backend_tls = match &settings.vencrypt {
-        Some(files) => Some(tls::backend_config(
-            files,
-            settings.vencrypt_verify_hostname,
-        )?),
-        None => None,
-    };
-    let connector = rfb::driver::Connector {
-        schemes: settings.auth_schemes.clone(),
-        tls: backend_tls,
-        connect_timeout: settings.limits.connect_timeout,
-        handshake_timeout: settings.limits.handshake_timeout,
-    };
+    let pages = pages(&settings);
+    let sessions = Arc::new(session_context(&settings, shutdown.clone())?);
     let tracker = TaskTracker::new();
     let grace = settings.limits.shutdown_grace;
     let sql = open_token_database(&settings).await?;
-    if let (Some(listener), Some(secret_file), Some(store)) =
-        (admin_listener, &settings.admin_secret_file, &sql)
+    if let (Some(listener), Some((_, secret_file)), Some(store)) =
+        (admin_listener, settings.admin_api(), &sql)
     {
         let secret = admin::read_secret(secret_file).map_err(Error::AdminSecret)?;
         let serving = admin::serve(
@@ -179,31 +140,27 @@ pub async fn run_with(
     ) {
         tracker.spawn(delete_expired(store.clone(), shutdown.clone()));
     }
-    let shared = Arc::new(Shared {
+    let front = Arc::new(Front {
+        ssl_only: settings.ssl_only,
+        allowed_origins: settings.allowed_origins.clone(),
+        handshake_timeout: settings.limits.handshake_timeout,
+        max_connections: settings.limits.max_connections,
+        tls,
+        pages,
         tokens: TokenStore::new(
             settings.token_source.clone(),
             sql,
             settings.max_sessions_per_token,
         ),
-        settings,
-        static_files,
-        novnc_files,
-        tls,
+        sessions,
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
-        next_session: AtomicU64::new(1),
-        websocket,
-        connector,
     });
     if let Ok(addr) = listener.local_addr() {
-        let scheme = if shared.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
+        let scheme = if front.tls.is_some() { "https" } else { "http" };
         tracing::info!(%addr, scheme, "listening");
     }
-    front::serve(shared, listener).await;
+    front::serve(front, listener).await;
     tracker.close();
     tracing::info!(sessions = tracker.len(), "shutting down");
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
@@ -213,4 +170,66 @@ pub async fn run_with(
         );
     }
     Ok(())
+}
+
+/// The static web root and the noVNC library, where they exist.
+fn pages(settings: &Settings) -> Pages {
+    if settings.web.is_none() {
+        tracing::info!("no web root ([DEFAULT] web unset, or the default /usr/share/novnc is absent): only vncgate's own console page is served");
+    }
+    let static_files = settings
+        .web
+        .as_ref()
+        .map(|web| ServeDir::new(web).append_index_html_on_directories(false));
+    let novnc_files = match &settings.novnc_dir {
+        Some(dir) if dir.join("core/rfb.js").is_file() => {
+            Some(ServeDir::new(dir).append_index_html_on_directories(false))
+        }
+        Some(dir) => {
+            tracing::error!(dir = %dir.display(), "no noVNC library (core/rfb.js) there: the console page cannot work; install the novnc package or set [vncgate] novnc_dir");
+            None
+        }
+        None => None,
+    };
+    Pages {
+        static_files,
+        novnc_files,
+    }
+}
+
+/// What sessions need: the backend connector with its TLS, the WebSocket limits, the timers.
+fn session_context(
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> Result<session::Context, Error> {
+    let limits = &settings.limits;
+    // Browsers send little (keys, pointer): a small read buffer keeps idle sessions cheap; it
+    // grows by itself for a large message.
+    let websocket = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .max_message_size(Some(limits.max_message_size))
+        .max_frame_size(Some(limits.max_message_size));
+    let backend_tls = match &settings.vencrypt {
+        Some(files) => Some(tls::backend_config(
+            files,
+            settings.vencrypt_verify_hostname,
+        )?),
+        None => None,
+    };
+    let connector = backend::Connector {
+        schemes: settings.auth_schemes.clone(),
+        tls: backend_tls,
+        connect_timeout: limits.connect_timeout,
+        handshake_timeout: limits.handshake_timeout,
+    };
+    Ok(session::Context::new(
+        connector,
+        websocket,
+        limits.handshake_timeout,
+        limits.ping_interval,
+        limits.client_timeout,
+        settings.enforce_session_timeout,
+        settings.vnc_password.clone(),
+        shutdown,
+    ))
 }

@@ -158,28 +158,45 @@ fn the_sample_documents_every_option_read() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/vncgate.conf.sample"),
     )
     .expect("sample");
-    // Deprecated [DEFAULT] aliases are mentioned by the options they stand for.
-    let aliases = [
-        "novncproxy_host",
-        "novncproxy_port",
-        "novncproxy_base_url",
-        "console_allowed_origins",
-        "console_token_ttl",
-    ];
-    for (section, options) in vncgate::config::KNOWN_OPTIONS {
-        assert!(
-            sample.contains(&format!("[{section}]")),
-            "[{section}] missing from the sample"
-        );
-        for option in options.iter() {
-            if *section == "DEFAULT" && aliases.contains(option) {
-                assert!(sample.contains(option), "{option} not mentioned");
-                continue;
-            }
-            assert!(
-                sample.contains(&format!("#{option} =")),
-                "[{section}] {option} is not documented in conf/vncgate.conf.sample"
-            );
+    // Each option's `#name = default` line must stand in its own section, with the default the
+    // option table declares; deprecated [DEFAULT] aliases are mentioned by the options they
+    // stand for.
+    let mut section = String::new();
+    let mut documented = Vec::new();
+    for line in sample.lines() {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_owned();
+        } else if let Some((name, value)) = line
+            .strip_prefix('#')
+            .and_then(|l| l.split_once(" ="))
+            .filter(|(name, _)| !name.contains(' '))
+        {
+            documented.push((section.clone(), name.to_owned(), value.trim().to_owned()));
         }
+    }
+    for spec in vncgate::config::OPTIONS {
+        let entry = documented
+            .iter()
+            .find(|(section, name, _)| section == spec.section && name == spec.name);
+        let Some((_, _, default)) = entry else {
+            panic!(
+                "[{}] {} is not documented in conf/vncgate.conf.sample",
+                spec.section, spec.name
+            );
+        };
+        assert_eq!(
+            default, spec.default,
+            "[{}] {}: the sample's default differs from the option table's",
+            spec.section, spec.name
+        );
+        if let Some(alias) = spec.alias {
+            assert!(sample.contains(alias), "alias {alias} not mentioned");
+        }
+    }
+    for (section, name, _) in &documented {
+        assert!(
+            vncgate::config::table::is_known(section, name),
+            "the sample documents [{section}] {name}, which vncgate does not read"
+        );
     }
 }

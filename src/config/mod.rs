@@ -7,241 +7,19 @@
 
 mod options;
 pub mod oslo;
+mod problem;
+mod reader;
+mod settings;
+pub mod table;
 pub mod value;
 
-use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-pub use options::KNOWN_OPTIONS;
-
-/// A backend security scheme named in `[vnc] auth_schemes`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthScheme {
-    /// RFB security type 1: no authentication, no encryption.
-    None,
-    /// RFB security type 19, VeNCrypt 0.2 with subtype X509None: TLS with certificates.
-    Vencrypt,
-    /// RFB security type 2: DES challenge-response with a password the proxy holds.
-    Vnc,
-}
-
-impl AuthScheme {
-    /// The names accepted in `auth_schemes`.
-    pub const NAMES: [&'static str; 3] = ["none", "vencrypt", "vnc"];
-
-    /// The scheme for a config word.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name.to_ascii_lowercase().as_str() {
-            "none" => Some(Self::None),
-            "vencrypt" => Some(Self::Vencrypt),
-            "vnc" => Some(Self::Vnc),
-            _ => None,
-        }
-    }
-
-    /// The config word for this scheme.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Vencrypt => "vencrypt",
-            Self::Vnc => "vnc",
-        }
-    }
-}
-
-/// The lowest TLS version the browser side accepts (`[console] ssl_minimum_version`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMinimum {
-    /// TLS 1.2 and 1.3. Also what `default` and `tlsv1_1` mean: rustls has nothing older.
-    Tls12,
-    /// TLS 1.3 only.
-    Tls13,
-}
-
-/// Browser-facing TLS files and policy.
-#[derive(Debug, Clone)]
-pub struct FrontTls {
-    /// PEM certificate chain, possibly with the key in the same file (`[DEFAULT] cert`).
-    pub cert: PathBuf,
-    /// PEM private key (`[DEFAULT] key`); `cert` itself when unset, as websockify does.
-    pub key: PathBuf,
-    /// Lowest protocol version.
-    pub minimum: TlsMinimum,
-    /// Cipher suite names from `[console] ssl_ciphers`, when it lists plain suite names.
-    pub ciphers: Option<Vec<String>>,
-}
-
-/// The proxy's VeNCrypt client identity and trust anchors (`[vnc] vencrypt_*`).
-#[derive(Debug, Clone)]
-pub struct VencryptFiles {
-    /// Client certificate chain (PEM).
-    pub client_cert: PathBuf,
-    /// Client private key (PEM: PKCS#8, PKCS#1 or SEC1).
-    pub client_key: PathBuf,
-    /// The only CA certificates trusted for VNC servers (PEM).
-    pub ca_certs: PathBuf,
-}
-
-/// Bounds and timers of the front end and relay (`[vncgate]`).
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Deadline for the TCP connect to the VNC server.
-    pub connect_timeout: Duration,
-    /// Deadline for each handshake phase: TLS, HTTP request head, RFB/VeNCrypt.
-    pub handshake_timeout: Duration,
-    /// WebSocket ping period, so that load balancers do not cut quiet consoles; zero is off.
-    pub ping_interval: Duration,
-    /// A session whose browser sends nothing, not even a pong, for this long is closed.
-    pub client_timeout: Duration,
-    /// Largest WebSocket message accepted from the browser.
-    pub max_message_size: usize,
-    /// Most connections, HTTP and WebSocket together, served at once.
-    pub max_connections: usize,
-    /// How long open sessions get to close after SIGTERM.
-    pub shutdown_grace: Duration,
-}
-
-/// Everything vncgate reads from its config files, typed and checked.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// The files read, in order.
-    pub files: Vec<PathBuf>,
-    /// `[DEFAULT] debug`.
-    pub debug: bool,
-    /// Listen host as configured (`[vnc] novncproxy_host`).
-    pub listen_host: String,
-    /// Listen port (`[vnc] novncproxy_port`).
-    pub listen_port: u16,
-    /// Prefer an IPv6 address when the listen host resolves to both (`source_is_ipv6`).
-    pub source_is_ipv6: bool,
-    /// Browser-facing TLS, when a certificate is there.
-    pub tls: Option<FrontTls>,
-    /// Refuse plain HTTP (`[DEFAULT] ssl_only`).
-    pub ssl_only: bool,
-    /// Static web root (`[DEFAULT] web`), when it exists.
-    pub web: Option<PathBuf>,
-    /// Public URL of the console page (`[vnc] novncproxy_base_url`).
-    pub base_url: String,
-    /// Backend schemes in order of preference.
-    pub auth_schemes: Vec<AuthScheme>,
-    /// VeNCrypt files; present whenever `auth_schemes` has `vencrypt`.
-    pub vencrypt: Option<VencryptFiles>,
-    /// Also check the VNC server certificate's name against the target host.
-    pub vencrypt_verify_hostname: bool,
-    /// Origin host names accepted besides the Host header's (`[console] allowed_origins`).
-    pub allowed_origins: Vec<String>,
-    /// Default lifetime of tokens vncgate issues (`[consoleauth] token_ttl`).
-    pub token_ttl: Duration,
-    /// Close a live session when its token expires.
-    pub enforce_session_timeout: bool,
-    /// Token files in websockify's format (`[vncgate] token_source`).
-    pub token_source: Option<PathBuf>,
-    /// `[database] connection`, kept masked.
-    pub database_connection: Option<Secret>,
-    /// Bounds and timers.
-    pub limits: Limits,
-    /// Things that load but deserve the operator's attention, logged at start-up.
-    pub warnings: Vec<String>,
-    /// vncgate's own state (`[vncgate] state_dir`): its SQLite token database.
-    pub state_dir: PathBuf,
-    /// Where the admin API listens (`[vncgate] admin_listen`); it runs only with a secret.
-    pub admin_listen: Option<SocketAddr>,
-    /// File holding the admin API's bearer secret; no file, no API.
-    pub admin_secret_file: Option<PathBuf>,
-    /// Most live sessions per token on this proxy; 0 is unlimited, as in nova.
-    pub max_sessions_per_token: usize,
-    /// Delete expired rows from the token database now and then.
-    pub delete_expired_tokens: bool,
-    /// Where the noVNC library is (`core/rfb.js` inside), served under `/novnc/`.
-    pub novnc_dir: Option<PathBuf>,
-    /// VNC password for the `vnc` scheme when the token carries none (`vnc_password_file`).
-    pub vnc_password: Option<Secret>,
-}
-
-impl Settings {
-    /// The token database URL: `[database] connection`, else the SQLite file in `state_dir`.
-    pub fn database_url(&self) -> String {
-        match &self.database_connection {
-            Some(url) => url.expose().to_owned(),
-            None => format!("sqlite:///{}", self.sqlite_path().display()),
-        }
-    }
-
-    /// The embedded SQLite token database.
-    pub fn sqlite_path(&self) -> PathBuf {
-        self.state_dir.join("tokens.sqlite")
-    }
-}
-
-/// A string that never reaches a log: `Debug` and `Display` print `MASKED`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that uses it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("MASKED")
-    }
-}
-
-/// One thing wrong with the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The file the value came from, or where the option would go.
-    pub file: String,
-    /// Section name, without brackets.
-    pub section: String,
-    /// Option name; empty for a problem with a whole file.
-    pub option: String,
-    /// What is wrong and what is accepted.
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.option.is_empty() {
-            write!(formatter, "{}: {}", self.file, self.message)
-        } else {
-            write!(
-                formatter,
-                "{}: [{}] {}: {}",
-                self.file, self.section, self.option, self.message
-            )
-        }
-    }
-}
-
-/// Why the configuration could not be used: every problem found, not just the first.
-#[derive(Debug, thiserror::Error)]
-pub struct ConfigError {
-    /// All problems, in the order found.
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, problem) in self.problems.iter().enumerate() {
-            if index > 0 {
-                formatter.write_str("\n")?;
-            }
-            write!(formatter, "{problem}")?;
-        }
-        Ok(())
-    }
-}
+pub use crate::console::{AuthScheme, Secret};
+use problem::file_problem;
+pub use problem::{ConfigError, Problem};
+pub use settings::{FrontTls, Limits, Settings, TlsMinimum, VencryptFiles};
+pub use table::OPTIONS;
 
 impl Settings {
     /// Reads `files` in order, then `*.conf` of `dir` in name order, later values winning.
@@ -265,23 +43,6 @@ impl Settings {
         }
         options::read(&all)
     }
-
-    /// The address to listen on, from host, port and `source_is_ipv6`.
-    ///
-    /// # Errors
-    /// A host name that does not resolve.
-    pub fn listen_addr(&self) -> std::io::Result<SocketAddr> {
-        use std::net::ToSocketAddrs;
-        let host = self
-            .listen_host
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let mut addrs: Vec<SocketAddr> = (host, self.listen_port).to_socket_addrs()?.collect();
-        addrs.sort_by_key(|addr| addr.is_ipv6() != self.source_is_ipv6);
-        addrs.into_iter().next().ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::NotFound, "listen host has no address")
-        })
-    }
 }
 
 fn conf_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -294,13 +55,4 @@ fn conf_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found)
-}
-
-fn file_problem(path: &Path, message: String) -> Problem {
-    Problem {
-        file: path.display().to_string(),
-        section: String::new(),
-        option: String::new(),
-        message,
-    }
 }

@@ -1,31 +1,29 @@
-//! One HTTP request: a WebSocket upgrade that passes the Origin and token checks, a static
-//! file, or a refusal. Nothing is upgraded before both checks pass.
+//! One HTTP request: a WebSocket upgrade that passes the Origin and token checks, a page, or a
+//! refusal. Nothing is upgraded before both checks pass; an upgraded request becomes a
+//! [`Session`].
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tower::ServiceExt;
 
+use super::context::{Connection, Front};
+use super::pages::{novnc_file, own_page, static_file};
+use super::response::{empty, text, Body};
 use super::upgrade::{choose_subprotocol, find_token, OriginCheck};
-use super::{Connection, Shared};
+use crate::session::Session;
 use crate::token::Token;
-
-/// Every response body: static files stream, the rest are small.
-pub(crate) type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// Serves one request.
 pub(crate) async fn handle(
-    shared: Arc<Shared>,
+    front: Arc<Front>,
     connection: Arc<Connection>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    if shared.settings.ssl_only && !connection.tls {
+    if front.ssl_only && !connection.tls {
         tracing::info!(peer = %connection.peer, "refused: plain HTTP while ssl_only is set");
         return Ok(text(
             StatusCode::FORBIDDEN,
@@ -33,82 +31,37 @@ pub(crate) async fn handle(
         ));
     }
     if is_websocket(request.headers()) {
-        return Ok(upgrade(shared, connection, request).await);
+        return Ok(upgrade(front, connection, request).await);
     }
     if request.uri().path() == "/token-status" {
-        return Ok(token_status(&shared, &request).await);
+        return Ok(token_status(&front, &request).await);
     }
     if request.uri().path().starts_with("/novnc/")
         && matches!(*request.method(), Method::GET | Method::HEAD)
     {
-        return Ok(novnc_file(&shared, request).await);
+        return Ok(novnc_file(&front.pages, request).await);
     }
     if let Some(response) = own_page(&request) {
         return Ok(response);
     }
-    Ok(static_file(&shared, request).await)
-}
-
-/// vncgate's console page, embedded at build time so that it is found without flags.
-const CONSOLE_HTML: &str = include_str!("assets/console.html");
-const CONSOLE_JS: &str = include_str!("assets/console.js");
-const CONSOLE_CSS: &str = include_str!("assets/console.css");
-
-/// The console page and its assets.
-fn own_page(request: &Request<Incoming>) -> Option<Response<Body>> {
-    if request.method() != Method::GET && request.method() != Method::HEAD {
-        return None;
-    }
-    let path = request.uri().path();
-    let (body, content_type) = match path {
-        "/" | "/console.html" => (CONSOLE_HTML, "text/html; charset=utf-8"),
-        "/console.js" => (CONSOLE_JS, "text/javascript; charset=utf-8"),
-        "/console.css" => (CONSOLE_CSS, "text/css; charset=utf-8"),
-        _ => return None,
-    };
-    let mut response = text(StatusCode::OK, body);
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    secure_headers(headers);
-    Some(response)
+    Ok(static_file(&front.pages, request).await)
 }
 
 /// Whether the token in the query or cookie would be admitted now (204), is refused (403), or
 /// cannot be checked (503). The console page asks before reconnecting, so that a rejected token
 /// stops the reconnect loop. Nothing is consumed or counted.
-async fn token_status(shared: &Shared, request: &Request<Incoming>) -> Response<Body> {
+async fn token_status(front: &Front, request: &Request<Incoming>) -> Response<Body> {
     let Some(token) = presented_token(request) else {
         return empty(StatusCode::FORBIDDEN);
     };
-    let mut response = match shared.tokens.check(&token).await {
+    let mut response = match front.tokens.check(&token).await {
         Ok(()) => empty(StatusCode::NO_CONTENT),
-        Err(refusal) => {
-            empty(StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN))
-        }
+        Err(refusal) => empty(refusal.status()),
     };
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// The noVNC library (ES modules) from `[vncgate] novnc_dir`.
-async fn novnc_file(shared: &Shared, mut request: Request<Incoming>) -> Response<Body> {
-    let Some(files) = &shared.novnc_files else {
-        return text(
-            StatusCode::NOT_FOUND,
-            "The noVNC library is not installed on this console server.\n",
-        );
-    };
-    let stripped = request
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str().trim_start_matches("/novnc").to_owned());
-    if let Some(uri) = stripped.and_then(|pq| pq.parse::<http::Uri>().ok()) {
-        *request.uri_mut() = uri;
-    }
-    serve_dir(files, request).await
 }
 
 fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -146,7 +99,7 @@ fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&s
 }
 
 async fn upgrade(
-    shared: Arc<Shared>,
+    front: Arc<Front>,
     connection: Arc<Connection>,
     mut request: Request<Incoming>,
 ) -> Response<Body> {
@@ -174,7 +127,7 @@ async fn upgrade(
         forwarded_proto: header_str(headers, "x-forwarded-proto"),
         tls: connection.tls,
     };
-    if let Err(refusal) = origin.verify(&shared.settings.allowed_origins) {
+    if let Err(refusal) = origin.verify(&front.allowed_origins) {
         tracing::info!(%peer, reason = %refusal, "refused: Origin check failed");
         return empty(StatusCode::FORBIDDEN);
     }
@@ -183,12 +136,11 @@ async fn upgrade(
         return empty(StatusCode::FORBIDDEN);
     };
     let hash = token.hash();
-    let admission = match shared.tokens.admit(&token).await {
+    let admission = match front.tokens.admit(&token).await {
         Ok(admission) => admission,
         Err(refusal) => {
             tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");
-            let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN);
-            return empty(status);
+            return empty(refusal.status());
         }
     };
     let offered: Vec<&str> = headers
@@ -213,73 +165,9 @@ async fn upgrade(
         );
     }
     let on_upgrade = hyper::upgrade::on(&mut request);
-    let session = crate::session::Session::new(&shared, admission, hash);
-    shared
+    let session = Session::new(&front.sessions, peer, admission, hash);
+    front
         .tracker
-        .spawn(session.run(shared.clone(), connection, on_upgrade));
-    response
-}
-
-async fn static_file(shared: &Shared, request: Request<Incoming>) -> Response<Body> {
-    if request.method() != Method::GET && request.method() != Method::HEAD {
-        let mut response = empty(StatusCode::METHOD_NOT_ALLOWED);
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return response;
-    }
-    // CVE-2021-3654: `//evil.example/%2F..` must never turn into a redirect off-site. Nothing
-    // here redirects, and a path that starts with `//` is refused outright, as nova does.
-    if request.uri().path().starts_with("//") {
-        return text(StatusCode::BAD_REQUEST, "URI must not start with //\n");
-    }
-    let Some(files) = &shared.static_files else {
-        return empty(StatusCode::NOT_FOUND);
-    };
-    serve_dir(files, request).await
-}
-
-async fn serve_dir<B>(files: &tower_http::services::ServeDir, request: Request<B>) -> Response<Body>
-where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let mut response = match files.clone().oneshot(request).await {
-        Ok(response) => response.map(|body| body.map_err(std::io::Error::other).boxed_unsync()),
-        Err(never) => match never {},
-    };
-    secure_headers(response.headers_mut());
-    response
-}
-
-fn secure_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Console URLs carry the token in their query: never send it on in a Referer.
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-}
-
-fn empty(status: StatusCode) -> Response<Body> {
-    let mut response = Response::new(Empty::new().map_err(|never| match never {}).boxed_unsync());
-    *response.status_mut() = status;
-    response
-}
-
-fn text(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut response = Response::new(
-        Full::new(Bytes::from_static(body.as_bytes()))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+        .spawn(session.run(front.sessions.clone(), connection, on_upgrade));
     response
 }

@@ -1,12 +1,14 @@
 //! The browser-facing server: accepts connections, tells TLS from plain by the first byte, and
 //! serves HTTP/1.1 on each with upgrades, under a connection cap and a shutdown signal.
 
+mod context;
 pub(crate) mod http;
+pub mod pages;
+mod response;
 pub mod stream;
 pub mod upgrade;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,43 +17,15 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_rustls::TlsAcceptor;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tower_http::services::ServeDir;
-
-use crate::config::Settings;
-use crate::token::TokenStore;
-use stream::{is_tls, sniff, FrontStream, Sniffed};
 use tokio_util::either::Either;
 
-/// What every connection and session shares.
-pub(crate) struct Shared {
-    pub(crate) settings: Settings,
-    pub(crate) tokens: TokenStore,
-    pub(crate) static_files: Option<ServeDir>,
-    /// The noVNC library, served under `/novnc/`.
-    pub(crate) novnc_files: Option<ServeDir>,
-    pub(crate) tls: Option<TlsAcceptor>,
-    pub(crate) shutdown: CancellationToken,
-    pub(crate) tracker: TaskTracker,
-    pub(crate) next_session: AtomicU64,
-    pub(crate) websocket: WebSocketConfig,
-    pub(crate) connector: crate::rfb::driver::Connector,
-}
-
-/// One accepted browser connection.
-pub(crate) struct Connection {
-    pub(crate) peer: SocketAddr,
-    pub(crate) tls: bool,
-    /// Held until the connection, and any session upgraded from it, ends.
-    _permit: OwnedSemaphorePermit,
-}
+use context::Connection;
+pub use context::Front;
+use stream::{is_tls, sniff, FrontStream, Sniffed};
 
 /// Accepts until `shutdown`, then returns; connections already accepted finish on their own.
-pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
-    let limit = Arc::new(Semaphore::new(shared.settings.limits.max_connections));
+pub(crate) async fn serve(front: Arc<Front>, listener: TcpListener) {
+    let limit = Arc::new(Semaphore::new(front.max_connections));
     loop {
         let permit = tokio::select! {
             permit = limit.clone().acquire_owned() => match permit {
@@ -59,17 +33,17 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
                 // The semaphore is never closed, so this does not happen; stop if it does.
                 Err(_) => return,
             },
-            () = shared.shutdown.cancelled() => return,
+            () = front.shutdown.cancelled() => return,
         };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = shared.shutdown.cancelled() => return,
+            () = front.shutdown.cancelled() => return,
         };
         match accepted {
             Ok((tcp, peer)) => {
-                shared
+                front
                     .tracker
-                    .spawn(connection(shared.clone(), tcp, peer, permit));
+                    .spawn(connection(front.clone(), tcp, peer, permit));
             }
             Err(error) => {
                 // Out of file descriptors, mostly: back off instead of spinning.
@@ -81,14 +55,14 @@ pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
 }
 
 async fn connection(
-    shared: Arc<Shared>,
+    front: Arc<Front>,
     tcp: TcpStream,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
 ) {
     let _ = tcp.set_nodelay(true);
-    let deadline = shared.settings.limits.handshake_timeout;
-    let stream: FrontStream = match &shared.tls {
+    let deadline = front.handshake_timeout;
+    let stream: FrontStream = match &front.tls {
         None => Either::Left(tcp),
         Some(acceptor) => {
             let mut first = [0u8; 1];
@@ -122,8 +96,8 @@ async fn connection(
         _permit: permit,
     });
     let service = {
-        let shared = shared.clone();
-        service_fn(move |request| http::handle(shared.clone(), connection.clone(), request))
+        let front = front.clone();
+        service_fn(move |request| http::handle(front.clone(), connection.clone(), request))
     };
     let mut builder = http1::Builder::new();
     builder
@@ -140,7 +114,7 @@ async fn connection(
                 tracing::debug!(%peer, %error, "HTTP connection ended with an error");
             }
         }
-        () = shared.shutdown.cancelled() => {
+        () = front.shutdown.cancelled() => {
             serving.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(deadline, serving).await;
         }

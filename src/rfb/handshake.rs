@@ -1,24 +1,28 @@
 //! The proxy's RFB client handshake toward the VNC server, as a state machine. No I/O.
 //!
-//! Each [`Handshake::handle`] call consumes at most one whole server message from the front of
-//! the input and says what to do next. The driver feeds it bytes, performs the [`Output`], and
-//! swaps the transport to TLS on [`Output::StartTls`].
+//! Each [`Handshake::handle`] call consumes whole server messages from the front of the input
+//! until one of them asks for something, and says what: send bytes, start TLS, done. When the
+//! input holds no whole message it says [`Output::NeedMore`] and nothing else. The driver feeds
+//! it bytes through [`Handshake::feed`], performs the [`Output`], and swaps the transport to
+//! TLS on [`Output::StartTls`].
+
+use bytes::{Buf, BytesMut};
 
 use super::wire::{self, security, SecurityResult, SecurityTypes, Version, VERSION_3_8, X509_NONE};
 use super::{password, Error};
-use crate::config::{AuthScheme, Secret};
+use crate::console::{AuthScheme, Secret};
 
 /// What the driver must do after a step.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Output {
-    /// The input holds no whole message yet: read more.
+    /// The input holds no whole message yet: read more, then call again.
     NeedMore,
     /// Send these bytes to the server.
     Send(Vec<u8>),
     /// Start TLS as a client on the connection now; the server sends nothing in the clear after.
     StartTls,
-    /// Authenticated: from here bytes flow as they are (ClientInit onwards).
-    Done,
+    /// Authenticated with this scheme: from here bytes flow as they are (ClientInit onwards).
+    Done(AuthScheme),
 }
 
 /// Where the handshake is: the message expected next from the server.
@@ -86,34 +90,57 @@ impl Handshake {
         matches!(self.state, State::ExpectSecurityResult)
     }
 
-    /// Consumes at most one message from the front of `input`.
+    /// Consumes messages from the front of `input` until one asks for an action.
     ///
-    /// Returns how many bytes were used and what to do. `(0, NeedMore)` means read more.
+    /// Returns how many bytes were used and what to do. [`Output::NeedMore`] means only that
+    /// the rest of `input` is not a whole message: read more and call again with it.
     ///
     /// # Errors
     /// The server misbehaved or refused, or no allowed scheme is possible.
     pub fn handle(&mut self, input: &[u8]) -> Result<(usize, Output), Error> {
+        let mut used = 0;
+        loop {
+            match self.step(&input[used..])? {
+                (0, Some(Output::NeedMore)) | (0, None) => return Ok((used, Output::NeedMore)),
+                (count, Some(output)) => return Ok((used + count, output)),
+                // A message that asks nothing of the driver (VeNCrypt's version ack): go on.
+                (count, None) => used += count,
+            }
+        }
+    }
+
+    /// [`Handshake::handle`] on a buffer, taking the bytes used off its front: the one calling
+    /// rule for the driver, the tests and the fuzz target.
+    ///
+    /// # Errors
+    /// As [`Handshake::handle`].
+    pub fn feed(&mut self, buffer: &mut BytesMut) -> Result<Output, Error> {
+        let (used, output) = self.handle(buffer)?;
+        buffer.advance(used);
+        Ok(output)
+    }
+
+    /// One message at most: `(used, None)` when it was consumed and asks for nothing.
+    fn step(&mut self, input: &[u8]) -> Result<(usize, Option<Output>), Error> {
         match self.state {
-            State::ExpectVersion => step(wire::decode_version(input)?, |(version, used)| {
+            State::ExpectVersion => on_whole(wire::decode_version(input)?, |(version, used)| {
                 self.on_version(version)?;
-                Ok((used, Output::Send(VERSION_3_8.to_vec())))
+                Ok((used, Some(Output::Send(VERSION_3_8.to_vec()))))
             }),
             State::ExpectSecurityTypes => {
-                step(wire::decode_security_types(input)?, |(types, used)| {
-                    Ok((used, self.on_types(types)?))
+                on_whole(wire::decode_security_types(input)?, |(types, used)| {
+                    Ok((used, Some(self.on_types(types)?)))
                 })
             }
             State::ExpectVncChallenge => {
-                step(wire::decode_challenge(input)?, |(challenge, used)| {
+                on_whole(wire::decode_challenge(input)?, |(challenge, used)| {
                     let secret = self.policy.password.as_ref().ok_or(Error::NoPassword)?;
                     self.state = State::ExpectSecurityResult;
-                    Ok((
-                        used,
-                        Output::Send(password::response(secret, &challenge).to_vec()),
-                    ))
+                    let response = password::response(secret, &challenge).to_vec();
+                    Ok((used, Some(Output::Send(response))))
                 })
             }
-            State::ExpectVencryptVersion => step(
+            State::ExpectVencryptVersion => on_whole(
                 wire::decode_vencrypt_version(input)?,
                 |((major, minor), used)| {
                     // 0.2 is the only VeNCrypt version with X509 subtypes; a server that offers a
@@ -122,45 +149,50 @@ impl Handshake {
                         return Err(Error::VencryptVersion(major, minor));
                     }
                     self.state = State::ExpectVencryptAck;
-                    Ok((used, Output::Send(vec![0, 2])))
+                    Ok((used, Some(Output::Send(vec![0, 2]))))
                 },
             ),
-            State::ExpectVencryptAck => step(wire::decode_byte(input)?, |(ack, used)| {
+            State::ExpectVencryptAck => on_whole(wire::decode_byte(input)?, |(ack, used)| {
                 if ack != 0 {
                     return Err(Error::VencryptVersionRefused);
                 }
                 self.state = State::ExpectVencryptSubtypes;
-                Ok((used, Output::NeedMore))
+                Ok((used, None))
             }),
-            State::ExpectVencryptSubtypes => step(
+            State::ExpectVencryptSubtypes => on_whole(
                 wire::decode_vencrypt_subtypes(input)?,
                 |(subtypes, used)| {
                     if !subtypes.contains(&X509_NONE) {
                         return Err(Error::NoX509None(subtypes));
                     }
                     self.state = State::ExpectVencryptAccept;
-                    Ok((used, Output::Send(X509_NONE.to_be_bytes().to_vec())))
+                    Ok((used, Some(Output::Send(X509_NONE.to_be_bytes().to_vec()))))
                 },
             ),
-            State::ExpectVencryptAccept => step(wire::decode_byte(input)?, |(accept, used)| {
+            State::ExpectVencryptAccept => on_whole(wire::decode_byte(input)?, |(accept, used)| {
                 // Missing from the VeNCrypt description but sent by QEMU, gtk-vnc and Xvnc.
                 if accept != 1 {
                     return Err(Error::SubtypeRejected);
                 }
                 self.state = State::ExpectSecurityResult;
-                Ok((used, Output::StartTls))
+                Ok((used, Some(Output::StartTls)))
             }),
-            State::ExpectSecurityResult => step(
+            State::ExpectSecurityResult => on_whole(
                 wire::decode_security_result(input)?,
                 |(result, used)| match result {
                     SecurityResult::Ok => {
                         self.state = State::Done;
-                        Ok((used, Output::Done))
+                        // The scheme was set with the security types, before any result.
+                        let scheme = self.chosen.unwrap_or(AuthScheme::None);
+                        Ok((used, Some(Output::Done(scheme))))
                     }
                     SecurityResult::Failed(reason) => Err(Error::AuthFailed(reason)),
                 },
             ),
-            State::Done => Ok((0, Output::Done)),
+            State::Done => Ok((
+                0,
+                Some(Output::Done(self.chosen.unwrap_or(AuthScheme::None))),
+            )),
         }
     }
 
@@ -213,13 +245,13 @@ pub fn type_of(scheme: AuthScheme) -> u8 {
 }
 
 /// Runs `then` on a whole message, or says "need more".
-fn step<T>(
+fn on_whole<T>(
     decoded: Option<T>,
-    then: impl FnOnce(T) -> Result<(usize, Output), Error>,
-) -> Result<(usize, Output), Error> {
+    then: impl FnOnce(T) -> Result<(usize, Option<Output>), Error>,
+) -> Result<(usize, Option<Output>), Error> {
     match decoded {
         Some(message) => then(message),
-        None => Ok((0, Output::NeedMore)),
+        None => Ok((0, Some(Output::NeedMore))),
     }
 }
 

@@ -3,22 +3,22 @@
 //! browser a plain RFB 3.8 server offering security type None, since the token has already
 //! authenticated the user.
 //!
-//! [`wire`] and [`handshake`] do no I/O; [`driver`] does all of it.
+//! [`wire`], [`handshake`] (toward the server) and [`greeting`] (toward the browser) do no I/O;
+//! [`driver`] runs the server handshake over any byte stream. Nothing here knows of HTTP,
+//! WebSockets, tokens or configuration files: only [`crate::console`]'s plain types.
 
 pub mod driver;
+pub mod greeting;
 pub mod handshake;
 pub mod password;
 pub mod wire;
 
-use crate::config::AuthScheme;
+use crate::console::AuthScheme;
 
 /// Why a console session could not be set up. Peer faults and refusals are split from ours;
 /// [`Error::public_reason`] is what the browser may be told.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The TCP connect failed or timed out.
-    #[error("cannot connect to the VNC server: {0}")]
-    Connect(String),
     /// A phase ran past its deadline.
     #[error("the VNC server did not answer in time during {0}")]
     Timeout(&'static str),
@@ -116,7 +116,6 @@ impl Error {
     /// contents or the server's own words.
     pub fn public_reason(&self) -> &'static str {
         match self {
-            Self::Connect(_) => "cannot reach the console server",
             Self::Timeout(_) => "the console server did not answer in time",
             Self::Closed(_) | Self::Io(_) => "the console server closed the connection",
             Self::ClosedAfterTls => "the console server refused the proxy's certificate",

@@ -3,7 +3,7 @@
 use des::cipher::{BlockEncrypt, KeyInit};
 use des::Des;
 
-use crate::config::Secret;
+use crate::console::Secret;
 
 /// The response to a 16-byte challenge: each half encrypted with DES, keyed by the first eight
 /// bytes of the password (zero-padded) with each byte's bits reversed, as every VNC server does.

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{Grant, Target, TokenHash};
-use crate::config::Secret;
+use super::grant::Grant;
+use super::secret::TokenHash;
+use crate::console::{ConsoleKind, Secret, Target};
 
 /// Why a line of a token file was skipped. Never holds the line, which holds a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +44,7 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
         return Err(LineError::NoSeparator);
     }
     let mut grant = Grant {
+        kind: ConsoleKind::Novnc,
         target,
         expires: None,
         password: None,

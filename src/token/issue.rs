@@ -5,8 +5,9 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 
+use super::secret::Token;
 use super::sql::{NewToken, SqlStore, StoreError};
-use super::{Target, Token};
+use crate::console::Target;
 
 /// Bytes of randomness in a token: 256 bits, twice the 128 that suffice.
 pub const TOKEN_BYTES: usize = 32;
@@ -67,6 +68,20 @@ pub struct Issued {
     pub url: String,
 }
 
+/// Why a token could not be issued.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The operating system gave no randomness.
+    #[error("{0}")]
+    Random(String),
+    /// `novncproxy_base_url` does not parse.
+    #[error("{0}")]
+    BaseUrl(String),
+    /// The token database refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// The instance UUID recorded for tokens that have no instance.
 pub const NO_INSTANCE: &str = "00000000-0000-0000-0000-000000000000";
 
@@ -74,13 +89,9 @@ pub const NO_INSTANCE: &str = "00000000-0000-0000-0000-000000000000";
 ///
 /// # Errors
 /// A bad base URL, no randomness, or the database failed.
-pub async fn issue(
-    store: &SqlStore,
-    base_url: &str,
-    request: &Request,
-) -> Result<Issued, StoreError> {
-    let token = generate().map_err(StoreError::Database)?;
-    let url = access_url(base_url, &token).map_err(StoreError::Prefix)?;
+pub async fn issue(store: &SqlStore, base_url: &str, request: &Request) -> Result<Issued, Error> {
+    let token = generate().map_err(Error::Random)?;
+    let url = access_url(base_url, &token).map_err(Error::BaseUrl)?;
     let expires = SystemTime::now() + request.ttl;
     let new = NewToken {
         hash: token.hash(),

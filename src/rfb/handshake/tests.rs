@@ -2,6 +2,7 @@
 //! test_authvencrypt.py scenarios, plus every-prefix, hostile lengths and odd type lists.
 
 use super::*;
+use bytes::BytesMut;
 
 fn policy(schemes: &[AuthScheme]) -> Policy {
     Policy {
@@ -13,16 +14,18 @@ fn policy(schemes: &[AuthScheme]) -> Policy {
 /// Feeds `transcript` all at once and collects outputs until the machine needs more or is done.
 fn run(policy: Policy, transcript: &[u8]) -> Result<Vec<Output>, Error> {
     let mut handshake = Handshake::new(policy);
+    let mut buffer = BytesMut::from(transcript);
+    collect(&mut handshake, &mut buffer)
+}
+
+/// Outputs from `buffer` until the machine needs more (not pushed) or is done (pushed).
+fn collect(handshake: &mut Handshake, buffer: &mut BytesMut) -> Result<Vec<Output>, Error> {
     let mut outputs = Vec::new();
-    let mut at = 0;
     loop {
-        let (used, output) = handshake.handle(&transcript[at..])?;
-        at += used;
-        match output {
-            Output::NeedMore if used == 0 => return Ok(outputs),
-            Output::NeedMore => {}
-            Output::Done => {
-                outputs.push(Output::Done);
+        match handshake.feed(buffer)? {
+            Output::NeedMore => return Ok(outputs),
+            done @ Output::Done(_) => {
+                outputs.push(done);
                 return Ok(outputs);
             }
             other => outputs.push(other),
@@ -30,38 +33,22 @@ fn run(policy: Policy, transcript: &[u8]) -> Result<Vec<Output>, Error> {
     }
 }
 
-/// Feeds `transcript` in two cuts at every position; the outputs must equal the one-piece run.
+/// Feeds `transcript` in two cuts at every position; the outputs must equal the one-piece run,
+/// and the first cut must never be answered with more than its whole messages allow.
 fn every_prefix(policy: &Policy, transcript: &[u8]) {
     let whole = run(policy.clone(), transcript).map_err(|e| e.to_string());
     for cut in 0..=transcript.len() {
         let mut handshake = Handshake::new(policy.clone());
-        let mut outputs = Vec::new();
-        let mut buffer = transcript[..cut].to_vec();
-        let mut fed_rest = false;
-        let result = loop {
-            match handshake.handle(&buffer) {
-                Err(error) => break Err(error.to_string()),
-                Ok((used, output)) => {
-                    buffer.drain(..used);
-                    match output {
-                        Output::NeedMore if used == 0 => {
-                            if fed_rest {
-                                break Ok(outputs);
-                            }
-                            buffer.extend_from_slice(&transcript[cut..]);
-                            fed_rest = true;
-                        }
-                        Output::NeedMore => {}
-                        Output::Done => {
-                            outputs.push(Output::Done);
-                            break Ok(outputs);
-                        }
-                        other => outputs.push(other),
-                    }
-                }
+        let mut buffer = BytesMut::from(&transcript[..cut]);
+        let result = collect(&mut handshake, &mut buffer).and_then(|mut outputs| {
+            if matches!(outputs.last(), Some(Output::Done(_))) {
+                return Ok(outputs);
             }
-        };
-        assert_eq!(result, whole, "cut at {cut}");
+            buffer.extend_from_slice(&transcript[cut..]);
+            outputs.extend(collect(&mut handshake, &mut buffer)?);
+            Ok(outputs)
+        });
+        assert_eq!(result.map_err(|e| e.to_string()), whole, "cut at {cut}");
     }
 }
 
@@ -96,7 +83,7 @@ fn full_run_with_none() {
         Some(vec![
             Output::Send(V38.to_vec()),
             Output::Send(vec![1]),
-            Output::Done
+            Output::Done(AuthScheme::None)
         ])
     );
 }
@@ -113,7 +100,7 @@ fn vencrypt_x509none_with_accept_byte() {
             Output::Send(vec![0, 2]),
             Output::Send(vec![0, 0, 1, 4]),
             Output::StartTls,
-            Output::Done,
+            Output::Done(AuthScheme::Vencrypt),
         ])
     );
 }
@@ -252,7 +239,9 @@ fn configured_order_wins_over_the_servers() {
         policy(&[AuthScheme::Vencrypt, AuthScheme::None]),
         &transcript(&[V38, &[1, 1], OK]),
     );
-    assert!(matches!(outputs.as_deref(), Ok([_, Output::Send(t), Output::Done]) if t == &vec![1]));
+    assert!(
+        matches!(outputs.as_deref(), Ok([_, Output::Send(t), Output::Done(AuthScheme::None)]) if t == &vec![1])
+    );
 }
 
 #[test]
@@ -271,7 +260,10 @@ fn unknown_types_and_subtypes_are_taken_in_stride() {
         ]),
     );
     assert!(
-        matches!(outputs.as_deref(), Ok([.., Output::StartTls, Output::Done])),
+        matches!(
+            outputs.as_deref(),
+            Ok([.., Output::StartTls, Output::Done(AuthScheme::Vencrypt)])
+        ),
         "{outputs:?}"
     );
 }
@@ -339,7 +331,7 @@ fn vnc_password_scheme() {
             Output::Send(V38.to_vec()),
             Output::Send(vec![2]),
             Output::Send(response),
-            Output::Done
+            Output::Done(AuthScheme::Vnc)
         ])
     );
     // Chosen, but no password for this target: refused before answering the challenge.

@@ -2,12 +2,10 @@
 
 use std::process::ExitCode;
 
-use crate::cli::ConfigFiles;
+use super::args::ConfigFiles;
+use super::startup::{load_settings, EX_USAGE};
 use crate::config::Settings;
 use crate::token::FileSource;
-
-/// sysexits.h `EX_USAGE`.
-const EX_USAGE: u8 = 64;
 
 /// Every problem of a configuration, beyond what loading it finds: TLS files that do not parse
 /// or match, token-file lines that would be skipped.
@@ -46,13 +44,10 @@ pub fn problems(settings: &Settings) -> Vec<String> {
 }
 
 /// Prints every problem and returns 64 if there is one, else prints a summary and returns 0.
-pub fn check_config(files: &ConfigFiles) -> ExitCode {
-    let settings = match Settings::load(&files.config_file, files.config_dir.as_deref()) {
+pub fn run(files: &ConfigFiles) -> ExitCode {
+    let settings = match load_settings(files) {
         Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::from(EX_USAGE);
-        }
+        Err(code) => return code,
     };
     for warning in &settings.warnings {
         eprintln!("warning: {warning}");

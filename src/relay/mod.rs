@@ -1,5 +1,8 @@
-//! The relay between a browser's WebSocket and a VNC server's byte stream, both ways at once,
-//! with pings, a browser timeout, session expiry and shutdown.
+//! The relay between a browser's WebSocket and a console server's byte stream, both ways at
+//! once, through a [`filter::Filter`] per direction, with pings, a browser timeout, session
+//! expiry and shutdown.
+
+pub mod filter;
 
 use std::fmt;
 use std::time::Duration;
@@ -13,6 +16,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
+
+use filter::Filters;
 
 /// Reads from the VNC server start at this size: a quiet console then costs little memory,
 /// which matters with thousands of sessions open.
@@ -70,6 +75,8 @@ pub enum End {
     Expired,
     /// The proxy is shutting down.
     Shutdown,
+    /// A filter refused a message (a policy, or a message it cannot frame).
+    Refused(filter::Error),
 }
 
 impl End {
@@ -90,6 +97,7 @@ impl End {
             Self::BrowserTimeout => (CloseCode::Away, "no response from the browser"),
             Self::Expired => (CloseCode::Normal, "the console session has expired"),
             Self::Shutdown => (CloseCode::Away, "the console proxy is shutting down"),
+            Self::Refused(_) => (CloseCode::Policy, "the console proxy refused a message"),
         };
         Some(CloseFrame {
             code,
@@ -110,6 +118,7 @@ impl fmt::Display for End {
             Self::BrowserTimeout => formatter.write_str("browser timed out"),
             Self::Expired => formatter.write_str("token expired"),
             Self::Shutdown => formatter.write_str("shutdown"),
+            Self::Refused(error) => write!(formatter, "{error}"),
         }
     }
 }
@@ -131,6 +140,7 @@ pub async fn relay<W, B>(
     ws: WebSocketStream<W>,
     backend: B,
     timers: Timers,
+    filters: Filters,
     shutdown: &CancellationToken,
 ) -> Outcome
 where
@@ -141,6 +151,10 @@ where
     let (mut backend_rx, mut backend_tx) = tokio::io::split(backend);
     let mut bytes_up = 0u64;
     let mut bytes_down = 0u64;
+    let Filters {
+        mut to_server,
+        mut to_browser,
+    } = filters;
 
     let down = async {
         let mut size = ReadSize(READ_MIN);
@@ -158,9 +172,14 @@ where
                     Ok(0) => return End::BackendClosed,
                     Ok(count) => {
                         bytes_down += count as u64;
-                        let message = Message::Binary(buf.split().freeze());
-                        if let Err(error) = ws_tx.send(message).await {
-                            return End::BrowserError(error.to_string());
+                        let data = match to_browser.apply(buf.split().freeze()) {
+                            Ok(data) => data,
+                            Err(error) => return End::Refused(error),
+                        };
+                        if !data.is_empty() {
+                            if let Err(error) = ws_tx.send(Message::Binary(data)).await {
+                                return End::BrowserError(error.to_string());
+                            }
                         }
                         let next = size.after(count);
                         if buf.capacity() > 2 * next {
@@ -193,6 +212,10 @@ where
             match message {
                 Message::Binary(data) => {
                     bytes_up += data.len() as u64;
+                    let data = match to_server.apply(data) {
+                        Ok(data) => data,
+                        Err(error) => return End::Refused(error),
+                    };
                     // Flushed each time: over VeNCrypt the last TLS record would otherwise wait in
                     // rustls' buffer while both ends wait for each other (a no-op on plain TCP).
                     let written = async {

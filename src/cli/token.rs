@@ -3,13 +3,12 @@
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::cli::{ConfigFiles, TokenCommand};
+use super::args::TokenCommand;
+use super::startup::{load_settings, open_token_store};
 use crate::config::Settings;
+use crate::console::Target;
 use crate::token::issue::{self, Request};
-use crate::token::{SqlStore, Target};
-
-/// sysexits.h `EX_USAGE`.
-const EX_USAGE: u8 = 64;
+use crate::token::SqlStore;
 
 /// Runs a `token` subcommand.
 pub fn run(command: TokenCommand) -> ExitCode {
@@ -19,7 +18,7 @@ pub fn run(command: TokenCommand) -> ExitCode {
         | TokenCommand::Revoke { files, .. }
         | TokenCommand::InitDb { files } => files.clone(),
     };
-    let settings = match load(&files) {
+    let settings = match load_settings(&files) {
         Ok(settings) => settings,
         Err(code) => return code,
     };
@@ -42,22 +41,10 @@ pub fn run(command: TokenCommand) -> ExitCode {
     }
 }
 
-fn load(files: &ConfigFiles) -> Result<Settings, ExitCode> {
-    Settings::load(&files.config_file, files.config_dir.as_deref()).map_err(|error| {
-        eprintln!("{error}");
-        ExitCode::from(EX_USAGE)
-    })
-}
-
-async fn open(settings: &Settings, create: bool) -> Result<SqlStore, String> {
-    let store = match &settings.database_connection {
-        Some(url) => {
-            let sqlite = url.expose().to_ascii_lowercase().starts_with("sqlite");
-            SqlStore::open(url.expose(), create || sqlite).await
-        }
-        None => SqlStore::open_sqlite_file(&settings.sqlite_path()).await,
-    };
-    store.map_err(|error| error.to_string())
+async fn open(settings: &Settings, init: bool) -> Result<SqlStore, String> {
+    open_token_store(settings, init)
+        .await
+        .map_err(|error| error.to_string())
 }
 
 async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), String> {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use vncgate_pki::inspect::{check_paths, Expectations};
 use vncgate_pki::layout::{self, InitPlan};
 
-use crate::cli::{IssueKind, PkiCheck, PkiCommand, PkiInit};
+use super::args::{IssueKind, PkiCheck, PkiCommand, PkiInit};
 
 /// Runs a `pki` subcommand.
 pub fn run(command: PkiCommand) -> ExitCode {

@@ -1,0 +1,154 @@
+//! Every option vncgate reads, declared once: section, name, deprecated `[DEFAULT]` alias,
+//! default (as the sample file writes it) and a line of help. The reader looks options up
+//! through these entries, unknown-option detection and `check-config` use the same list, and a
+//! test holds `conf/vncgate.conf.sample` to it. No I/O.
+
+/// One option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionSpec {
+    /// Section, without brackets.
+    pub section: &'static str,
+    /// Option name, verbatim as in nova.conf.
+    pub name: &'static str,
+    /// A deprecated name in `[DEFAULT]` that nova still reads for the same value.
+    pub alias: Option<&'static str>,
+    /// The default, written as the sample file writes it; `<None>` for unset.
+    pub default: &'static str,
+    /// What it does, in one line.
+    pub help: &'static str,
+}
+
+/// The default that means "unset".
+pub const NONE: &str = "<None>";
+
+impl OptionSpec {
+    const fn new(
+        section: &'static str,
+        name: &'static str,
+        default: &'static str,
+        help: &'static str,
+    ) -> Self {
+        Self {
+            section,
+            name,
+            alias: None,
+            default,
+            help,
+        }
+    }
+
+    const fn alias(self, alias: &'static str) -> Self {
+        Self {
+            alias: Some(alias),
+            ..self
+        }
+    }
+
+    /// The default, or `None` where it is unset.
+    pub fn default_value(&self) -> Option<&'static str> {
+        (self.default != NONE).then_some(self.default)
+    }
+}
+
+/// vncgate's own section: an unknown name there is a typo and an error.
+pub const OWN_SECTION: &str = "vncgate";
+
+macro_rules! options {
+    ($($constant:ident = $spec:expr;)*) => {
+        $(
+            #[doc = concat!("`", stringify!($constant), "`")]
+            pub const $constant: OptionSpec = $spec;
+        )*
+        /// Every option, in the sample file's order.
+        pub const OPTIONS: &[OptionSpec] = &[$($constant),*];
+    };
+}
+
+options! {
+    DEBUG = OptionSpec::new("DEFAULT", "debug", "false", "log at debug level");
+    SSL_ONLY = OptionSpec::new("DEFAULT", "ssl_only", "false", "refuse plain HTTP");
+    CERT = OptionSpec::new("DEFAULT", "cert", "self.pem", "browser-facing TLS certificate");
+    KEY = OptionSpec::new("DEFAULT", "key", NONE, "private key for cert");
+    WEB = OptionSpec::new("DEFAULT", "web", "/usr/share/novnc", "static web root");
+    SOURCE_IS_IPV6 = OptionSpec::new("DEFAULT", "source_is_ipv6", "false", "prefer IPv6 to listen on");
+    NOVNCPROXY_HOST = OptionSpec::new("vnc", "novncproxy_host", "0.0.0.0", "listen address")
+        .alias("novncproxy_host");
+    NOVNCPROXY_PORT = OptionSpec::new("vnc", "novncproxy_port", "6080", "listen port")
+        .alias("novncproxy_port");
+    NOVNCPROXY_BASE_URL = OptionSpec::new(
+        "vnc",
+        "novncproxy_base_url",
+        "http://127.0.0.1:6080/vnc_auto.html",
+        "public URL of the console page",
+    )
+    .alias("novncproxy_base_url");
+    AUTH_SCHEMES = OptionSpec::new("vnc", "auth_schemes", "none", "schemes toward the VNC server, in order");
+    VENCRYPT_CLIENT_KEY = OptionSpec::new("vnc", "vencrypt_client_key", NONE, "VeNCrypt client key");
+    VENCRYPT_CLIENT_CERT = OptionSpec::new("vnc", "vencrypt_client_cert", NONE, "VeNCrypt client certificate");
+    VENCRYPT_CA_CERTS = OptionSpec::new("vnc", "vencrypt_ca_certs", NONE, "CAs VNC servers must chain to");
+    ALLOWED_ORIGINS = OptionSpec::new("console", "allowed_origins", "", "Origin hosts accepted besides the Host header's")
+        .alias("console_allowed_origins");
+    SSL_CIPHERS = OptionSpec::new("console", "ssl_ciphers", NONE, "browser-facing cipher suites");
+    SSL_MINIMUM_VERSION = OptionSpec::new("console", "ssl_minimum_version", "default", "lowest browser-facing TLS version");
+    TOKEN_TTL = OptionSpec::new("consoleauth", "token_ttl", "600", "lifetime of issued tokens, seconds")
+        .alias("console_token_ttl");
+    ENFORCE_SESSION_TIMEOUT = OptionSpec::new("consoleauth", "enforce_session_timeout", "false", "close sessions when their token expires");
+    CONNECTION = OptionSpec::new("database", "connection", NONE, "token database URL");
+    TOKEN_SOURCE = OptionSpec::new(OWN_SECTION, "token_source", NONE, "websockify-format token file or directory");
+    VENCRYPT_VERIFY_HOSTNAME = OptionSpec::new(OWN_SECTION, "vencrypt_verify_hostname", "false", "check VNC server certificate names");
+    CONNECT_TIMEOUT = OptionSpec::new(OWN_SECTION, "connect_timeout", "5", "TCP connect deadline, seconds");
+    HANDSHAKE_TIMEOUT = OptionSpec::new(OWN_SECTION, "handshake_timeout", "10", "deadline of each handshake phase, seconds");
+    PING_INTERVAL = OptionSpec::new(OWN_SECTION, "ping_interval", "20", "WebSocket ping period, seconds");
+    CLIENT_TIMEOUT = OptionSpec::new(OWN_SECTION, "client_timeout", "120", "browser silence before a session closes, seconds");
+    MAX_MESSAGE_SIZE = OptionSpec::new(OWN_SECTION, "max_message_size", "4194304", "largest browser message, bytes");
+    MAX_CONNECTIONS = OptionSpec::new(OWN_SECTION, "max_connections", "4096", "connections served at once");
+    SHUTDOWN_GRACE = OptionSpec::new(OWN_SECTION, "shutdown_grace", "10", "time sessions get to close on SIGTERM, seconds");
+    STATE_DIR = OptionSpec::new(OWN_SECTION, "state_dir", "/var/lib/vncgate", "vncgate's own SQLite token database");
+    ADMIN_LISTEN = OptionSpec::new(OWN_SECTION, "admin_listen", "127.0.0.1:6081", "admin API address");
+    ADMIN_SECRET_FILE = OptionSpec::new(OWN_SECTION, "admin_secret_file", NONE, "admin API bearer secret; unset: no API");
+    MAX_SESSIONS_PER_TOKEN = OptionSpec::new(OWN_SECTION, "max_sessions_per_token", "0", "live sessions per token; 0 is unlimited");
+    DELETE_EXPIRED_TOKENS = OptionSpec::new(OWN_SECTION, "delete_expired_tokens", "false", "delete expired token rows");
+    NOVNC_DIR = OptionSpec::new(OWN_SECTION, "novnc_dir", "/usr/share/novnc", "the noVNC library for the console page");
+    VNC_PASSWORD_FILE = OptionSpec::new(OWN_SECTION, "vnc_password_file", NONE, "default VNC password");
+}
+
+/// Whether `[section] name` is an option vncgate reads, under its own name or as an alias.
+pub fn is_known(section: &str, name: &str) -> bool {
+    OPTIONS.iter().any(|spec| {
+        (spec.section == section && spec.name == name)
+            || (section == "DEFAULT" && spec.alias == Some(name))
+    })
+}
+
+/// The option names of one section, for "unknown option; known: ..." messages.
+pub fn names_in(section: &str) -> Vec<&'static str> {
+    OPTIONS
+        .iter()
+        .filter(|spec| spec.section == section)
+        .map(|spec| spec.name)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_is_declared_once() {
+        for (index, spec) in OPTIONS.iter().enumerate() {
+            let twins = OPTIONS[index + 1..]
+                .iter()
+                .filter(|other| other.section == spec.section && other.name == spec.name)
+                .count();
+            assert_eq!(twins, 0, "[{}] {} declared twice", spec.section, spec.name);
+        }
+    }
+
+    #[test]
+    fn aliases_are_known_in_default() {
+        assert!(is_known("DEFAULT", "console_token_ttl"));
+        assert!(is_known("vnc", "novncproxy_port"));
+        assert!(!is_known("vnc", "console_token_ttl"));
+        assert!(!is_known(OWN_SECTION, "no_such_option"));
+    }
+}

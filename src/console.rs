@@ -1,0 +1,153 @@
+//! Plain types every layer may use: where a console lives ([`Target`]), what kind it is
+//! ([`ConsoleKind`]), how the proxy authenticates to it ([`AuthScheme`]) and secrets that never
+//! reach a log ([`Secret`]). No I/O, and no import from the rest of the crate: this is the leaf
+//! that keeps the other modules from importing each other sideways.
+
+use std::fmt;
+
+/// Where a console lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Host name or IP address (without brackets).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(formatter, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(formatter, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The kinds of console nova hands out, by its `console_type` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConsoleKind {
+    /// A VNC console shown by noVNC (`novnc`).
+    Novnc,
+}
+
+impl ConsoleKind {
+    /// nova's `console_type` value.
+    pub fn nova_name(self) -> &'static str {
+        match self {
+            Self::Novnc => "novnc",
+        }
+    }
+
+    /// The kind for a `console_type` value; `None` for kinds this proxy does not serve.
+    pub fn from_nova_name(name: &str) -> Option<Self> {
+        match name {
+            "novnc" => Some(Self::Novnc),
+            _ => None,
+        }
+    }
+
+    /// Whether the console speaks RFB, so that the security proxy runs in front of it.
+    pub fn is_rfb(self) -> bool {
+        match self {
+            Self::Novnc => true,
+        }
+    }
+}
+
+impl fmt::Display for ConsoleKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.nova_name())
+    }
+}
+
+/// A backend security scheme named in `[vnc] auth_schemes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthScheme {
+    /// RFB security type 1: no authentication, no encryption.
+    None,
+    /// RFB security type 19, VeNCrypt 0.2 with subtype X509None: TLS with certificates.
+    Vencrypt,
+    /// RFB security type 2: DES challenge-response with a password the proxy holds.
+    Vnc,
+}
+
+impl AuthScheme {
+    /// The names accepted in `auth_schemes`.
+    pub const NAMES: [&'static str; 3] = ["none", "vencrypt", "vnc"];
+
+    /// The scheme for a config word.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "none" => Some(Self::None),
+            "vencrypt" => Some(Self::Vencrypt),
+            "vnc" => Some(Self::Vnc),
+            _ => None,
+        }
+    }
+
+    /// The config word for this scheme.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Vencrypt => "vencrypt",
+            Self::Vnc => "vnc",
+        }
+    }
+}
+
+/// A string that never reaches a log: `Debug` prints `MASKED`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("MASKED")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_print_ipv6_in_brackets() {
+        let v4 = Target {
+            host: "10.0.0.1".into(),
+            port: 5900,
+        };
+        let v6 = Target {
+            host: "::1".into(),
+            port: 5901,
+        };
+        assert_eq!(v4.to_string(), "10.0.0.1:5900");
+        assert_eq!(v6.to_string(), "[::1]:5901");
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "MASKED");
+    }
+
+    #[test]
+    fn console_kinds_round_trip_nova_names() {
+        assert_eq!(
+            ConsoleKind::from_nova_name("novnc"),
+            Some(ConsoleKind::Novnc)
+        );
+        assert_eq!(ConsoleKind::from_nova_name("serial"), None);
+        assert_eq!(ConsoleKind::Novnc.to_string(), "novnc");
+    }
+}

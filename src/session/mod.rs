@@ -1,0 +1,211 @@
+//! One console session, after the upgrade: greet the browser and connect to the console server
+//! at the same time, then relay; one log line when it opens and one when it closes.
+//!
+//! Everything a session needs is in its [`Context`]; it knows nothing of HTTP routing or of
+//! the accept loop that started it.
+
+mod browser;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::SinkExt;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::backend::{self, Connector};
+use crate::console::{ConsoleKind, Secret};
+use crate::relay::filter::Filters;
+use crate::relay::{self, Timers};
+use crate::rfb::wire;
+use crate::token::{Admission, Grant, SessionSlot, TokenHash};
+
+/// What every session shares: how to reach console servers, and the session timers.
+#[derive(Debug)]
+pub struct Context {
+    /// Backend transports and the security proxy.
+    pub connector: Connector,
+    /// The browser WebSocket's limits.
+    pub websocket: WebSocketConfig,
+    /// Deadline of the browser's handshake.
+    pub handshake_timeout: Duration,
+    /// WebSocket ping period; zero sends none.
+    pub ping_interval: Duration,
+    /// Longest silence from the browser.
+    pub client_timeout: Duration,
+    /// Close a live session when its token expires.
+    pub enforce_session_timeout: bool,
+    /// The VNC password for grants that carry none.
+    pub default_password: Option<Secret>,
+    /// Fires on shutdown: sessions close with 1001.
+    pub shutdown: CancellationToken,
+    next_id: AtomicU64,
+}
+
+impl Context {
+    /// A context; session ids start at 1.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        connector: Connector,
+        websocket: WebSocketConfig,
+        handshake_timeout: Duration,
+        ping_interval: Duration,
+        client_timeout: Duration,
+        enforce_session_timeout: bool,
+        default_password: Option<Secret>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            connector,
+            websocket,
+            handshake_timeout,
+            ping_interval,
+            client_timeout,
+            enforce_session_timeout,
+            default_password,
+            shutdown,
+            next_id: AtomicU64::new(1),
+        }
+    }
+}
+
+/// A session about to start.
+pub struct Session {
+    id: u64,
+    peer: SocketAddr,
+    grant: Grant,
+    hash: TokenHash,
+    /// Held for the session's life: it counts under `max_sessions_per_token`.
+    _slot: SessionSlot,
+}
+
+impl Session {
+    /// A session for an admitted token, from the browser at `peer`.
+    pub fn new(context: &Context, peer: SocketAddr, admission: Admission, hash: TokenHash) -> Self {
+        Self {
+            id: context.next_id.fetch_add(1, Ordering::Relaxed),
+            peer,
+            grant: admission.grant,
+            hash,
+            _slot: admission.slot,
+        }
+    }
+
+    /// Runs the session to its end. `held` (the browser connection's slot under
+    /// `max_connections`) is dropped only then.
+    pub async fn run<H: Send>(self, context: Arc<Context>, held: H, on_upgrade: OnUpgrade) {
+        let span = tracing::info_span!("session", id = self.id, peer = %self.peer);
+        self.serve(&context, on_upgrade).instrument(span).await;
+        drop(held);
+    }
+
+    async fn serve(self, context: &Context, on_upgrade: OnUpgrade) {
+        let started = Instant::now();
+        let target = self.grant.target.clone();
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => {
+                tracing::info!(%error, "upgrade failed");
+                return;
+            }
+        };
+        let io = TokioIo::new(upgraded);
+        let mut ws =
+            WebSocketStream::from_raw_socket(io, Role::Server, Some(context.websocket)).await;
+        tracing::info!(target = %target, token = %self.hash.short(), "session opened");
+
+        // The browser learns the version at once; the console server is reached meanwhile.
+        let deadline = Instant::now() + context.handshake_timeout;
+        let password = self
+            .grant
+            .password
+            .clone()
+            .or_else(|| context.default_password.clone());
+        let request = backend::Request {
+            kind: ConsoleKind::Novnc,
+            target: &target,
+            password,
+        };
+        let (browser, backend) = tokio::join!(
+            browser::greet(&mut ws, deadline),
+            context.connector.connect(request)
+        );
+        let pipelined = match browser {
+            Ok(pipelined) => pipelined,
+            Err(error) => {
+                tracing::info!(target = %target, %error, "session closed: browser handshake failed");
+                let _ = tokio::time::timeout(context.handshake_timeout, ws.close(None)).await;
+                return;
+            }
+        };
+        let mut backend = match backend {
+            Ok(backend) => backend,
+            Err(error) => {
+                tracing::info!(target = %target, %error, "session closed: console server handshake failed");
+                let failure = wire::encode_security_failure(error.public_reason());
+                let _ = browser::send(&mut ws, failure, deadline).await;
+                let _ = tokio::time::timeout(context.handshake_timeout, ws.close(None)).await;
+                return;
+            }
+        };
+        tracing::debug!(
+            scheme = backend.scheme.name(),
+            "console server authenticated"
+        );
+        // SecurityResult OK as a message of its own: tempest reads exactly these four bytes.
+        if browser::send(&mut ws, wire::SECURITY_OK.to_vec(), deadline)
+            .await
+            .is_err()
+        {
+            return;
+        }
+        if !backend.leftover.is_empty() {
+            let leftover = std::mem::take(&mut backend.leftover);
+            if ws.send(Message::Binary(leftover)).await.is_err() {
+                return;
+            }
+        }
+        if !pipelined.is_empty() {
+            let written = async {
+                backend.stream.write_all(&pipelined).await?;
+                backend.stream.flush().await
+            };
+            if written.await.is_err() {
+                return;
+            }
+        }
+
+        let expires = if context.enforce_session_timeout {
+            self.grant
+                .remaining(SystemTime::now())
+                .and_then(|left| Instant::now().checked_add(left))
+        } else {
+            None
+        };
+        let timers = Timers {
+            ping_interval: context.ping_interval,
+            client_timeout: context.client_timeout,
+            expires,
+        };
+        let filters = Filters::default();
+        let outcome = relay::relay(ws, backend.stream, timers, filters, &context.shutdown).await;
+        tracing::info!(
+            target = %target,
+            scheme = backend.scheme.name(),
+            bytes_up = outcome.bytes_up,
+            bytes_down = outcome.bytes_down,
+            duration_ms = started.elapsed().as_millis() as u64,
+            reason = %outcome.end,
+            "session closed"
+        );
+    }
+}

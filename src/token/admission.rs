@@ -1,0 +1,93 @@
+//! The outcome of presenting a token: an [`Admission`] with its session slot, or a
+//! [`Refusal`] with its HTTP status. No I/O.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use http::StatusCode;
+
+use super::grant::Grant;
+use super::secret::TokenHash;
+use super::sql::StoreError;
+
+/// Why a token was refused. Logged; the browser only sees the HTTP status.
+#[derive(Debug, Clone)]
+pub enum Refusal {
+    /// No token in the query or cookie, or one of absurd length.
+    Missing,
+    /// No source knows it.
+    Unknown,
+    /// Known, but past its expiry.
+    Expired,
+    /// A single-use token another session already took.
+    AlreadyUsed,
+    /// `max_sessions_per_token` sessions are open with it already.
+    TooManySessions(usize),
+    /// The token database did not answer: 503, not 403.
+    Unavailable(Arc<StoreError>),
+}
+
+impl Refusal {
+    /// The HTTP status for the refused upgrade.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManySessions(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Missing | Self::Unknown | Self::Expired | Self::AlreadyUsed => {
+                StatusCode::FORBIDDEN
+            }
+        }
+    }
+
+    /// A refusal for a database that did not answer.
+    pub fn unavailable(error: StoreError) -> Self {
+        Self::Unavailable(Arc::new(error))
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => formatter.write_str("no token"),
+            Self::Unknown => formatter.write_str("unknown token"),
+            Self::Expired => formatter.write_str("expired token"),
+            Self::AlreadyUsed => formatter.write_str("single-use token already used"),
+            Self::TooManySessions(max) => {
+                write!(formatter, "token already has {max} sessions open")
+            }
+            Self::Unavailable(error) => write!(formatter, "token database unavailable: {error}"),
+        }
+    }
+}
+
+/// A live session's claim on its token; dropping it frees the slot.
+#[derive(Debug)]
+pub struct SessionSlot {
+    pub(super) counts: Arc<Mutex<HashMap<TokenHash, usize>>>,
+    pub(super) hash: TokenHash,
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = counts.get_mut(&self.hash) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.hash);
+            }
+        }
+    }
+}
+
+/// A token accepted for one session.
+#[derive(Debug)]
+pub struct Admission {
+    /// What it grants.
+    pub grant: Grant,
+    /// Its slot under `max_sessions_per_token`.
+    pub slot: SessionSlot,
+}

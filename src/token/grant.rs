@@ -1,0 +1,32 @@
+//! What a valid token grants: a console, its expiry, and what the proxy needs to reach it.
+//! No I/O.
+
+use std::time::{Duration, SystemTime};
+
+use crate::console::{ConsoleKind, Secret, Target};
+
+/// What a valid token grants.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// The kind of console.
+    pub kind: ConsoleKind,
+    /// The console server.
+    pub target: Target,
+    /// When the token stops being valid; `None` for file tokens without `expires=`.
+    pub expires: Option<SystemTime>,
+    /// VNC password for the `vnc` scheme, held by the proxy only.
+    pub password: Option<Secret>,
+}
+
+impl Grant {
+    /// Whether the grant is still valid at `now`.
+    pub fn is_live(&self, now: SystemTime) -> bool {
+        self.expires.is_none_or(|expires| expires > now)
+    }
+
+    /// Time left before expiry, if it expires.
+    pub fn remaining(&self, now: SystemTime) -> Option<Duration> {
+        self.expires
+            .map(|expires| expires.duration_since(now).unwrap_or_default())
+    }
+}

@@ -1,0 +1,69 @@
+//! The token a browser presents, and its sha256: sources are indexed by the hash (nova's
+//! `token_hash`), and the final comparison is constant-time. No I/O.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Tokens longer than this are refused before hashing: nova's are 36 characters, ours 43.
+pub const MAX_TOKEN_LEN: usize = 256;
+
+/// A token as presented by a browser. `Debug` prints only its hash prefix.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// Takes a presented token, if it is of a sane length.
+    pub fn new(text: &str) -> Option<Self> {
+        (!text.is_empty() && text.len() <= MAX_TOKEN_LEN).then(|| Self(text.to_owned()))
+    }
+
+    /// Its sha256, as nova stores it.
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(&self.0)
+    }
+
+    /// The token itself: for printing to the operator who issued it, never for logs.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "Token({})", self.hash().short())
+    }
+}
+
+/// sha256 of a token.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    /// Hashes the UTF-8 bytes of a token, unsalted, as nova's `get_sha256_str` does.
+    pub fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Lower-case hex, nova's `token_hash` column.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The first 8 hex characters: enough to follow a token through the logs, useless to guess it.
+    pub fn short(&self) -> String {
+        hex::encode(&self.0[..4])
+    }
+
+    /// Constant-time equality, so that no timing tells how much of a hash matched.
+    pub fn matches(&self, other: &TokenHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "TokenHash({})", self.short())
+    }
+}

@@ -1,0 +1,259 @@
+//! Tokens in SQL, in nova's `console_auth_tokens` table exactly as nova defines it: SQLite by
+//! default (a file vncgate creates), or the MySQL/MariaDB or PostgreSQL database several proxies
+//! share, such as a nova cell database.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+mod error;
+mod manage;
+mod records;
+mod schema;
+mod url;
+
+use super::grant::Grant;
+use super::secret::TokenHash;
+use crate::console::{ConsoleKind, Secret, Target};
+pub use error::StoreError;
+pub use records::{Listed, NewToken};
+use schema::schema;
+pub use url::{translate_url, Dialect};
+
+/// The SQL token source.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// The single-use flag as an SQL expression: a count from vncgate's table, or 0 without it.
+pub(super) fn single_use_count(with_table: bool) -> &'static str {
+    if with_table {
+        "(SELECT COUNT(*) FROM vncgate_single_use s WHERE s.token_hash = t.token_hash)"
+    } else {
+        "0"
+    }
+}
+
+/// nova's console type for the VNC proxy.
+pub const CONSOLE_TYPE: &str = "novnc";
+
+pub(super) fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl SqlStore {
+    /// Opens the database at a nova-style URL. With `create`, the schema is created if absent
+    /// (for databases vncgate owns: its SQLite file, or `token init-db`); otherwise nothing in
+    /// the database is created or altered. The pool reconnects by itself after an outage.
+    ///
+    /// # Errors
+    /// An unknown URL scheme, or, with `create`, a database that cannot be reached.
+    pub async fn open(url: &str, create: bool) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (url, dialect) = translate_url(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_lazy(&url)?;
+        let store = Self { pool, dialect };
+        if create {
+            // nova's table, if already there, is left exactly as it is: only vncgate's own
+            // table is added beside it.
+            let exists = sqlx::query("SELECT token_hash FROM console_auth_tokens WHERE 1 = 0")
+                .fetch_all(&store.pool)
+                .await
+                .is_ok();
+            for statement in schema(dialect) {
+                if !exists || statement.contains("vncgate_single_use") {
+                    sqlx::query(&statement).execute(&store.pool).await?;
+                }
+            }
+        }
+        Ok(store)
+    }
+
+    /// Opens the configured token database: `[database] connection`, else vncgate's own SQLite
+    /// file, created on first use. Tables are created in SQLite databases, and elsewhere only
+    /// with `init` (`token init-db`); a shared MySQL or PostgreSQL database is otherwise read
+    /// as it is. The one rule for every caller: `serve`, the token commands and `init-db`.
+    ///
+    /// # Errors
+    /// A bad URL; an own SQLite file that cannot be made; with `init`, a database that cannot
+    /// be reached.
+    pub async fn open_configured(
+        connection: Option<&Secret>,
+        own_file: &Path,
+        init: bool,
+    ) -> Result<Self, StoreError> {
+        match connection {
+            Some(url) => {
+                let sqlite = url.expose().to_ascii_lowercase().starts_with("sqlite");
+                Self::open(url.expose(), init || sqlite).await
+            }
+            None => Self::open_sqlite_file(own_file).await,
+        }
+    }
+
+    /// Opens (creating it and its schema if needed) the embedded SQLite file.
+    ///
+    /// # Errors
+    /// The file or its directory cannot be created.
+    pub async fn open_sqlite_file(path: &Path) -> Result<Self, StoreError> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let fail = |path: &Path, source: std::io::Error| StoreError::File {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty() && !dir.exists())
+        {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| fail(dir, e))?;
+        }
+        let fresh = !path.exists();
+        let store = Self::open(&format!("sqlite:///{}", path.display()), true).await?;
+        if fresh {
+            // Hashes only, but still nobody else's business.
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| fail(path, e))?;
+        }
+        Ok(store)
+    }
+
+    pub(super) async fn has_single_use_table(&self) -> bool {
+        sqlx::query("SELECT token_hash FROM vncgate_single_use WHERE 1 = 0")
+            .fetch_all(&self.pool)
+            .await
+            .is_ok()
+    }
+
+    /// The dialect in use.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// `?` or `$n`, as the dialect wants.
+    pub(super) fn param(&self, n: usize) -> String {
+        match self.dialect {
+            Dialect::Postgres => format!("${n}"),
+            _ => "?".into(),
+        }
+    }
+
+    /// An integer column read as 64 bits in every dialect.
+    pub(super) fn int64(&self, column: &str) -> String {
+        match self.dialect {
+            Dialect::MySql => format!("CAST({column} AS SIGNED)"),
+            _ => format!("CAST({column} AS BIGINT)"),
+        }
+    }
+
+    /// Checks the database answers.
+    ///
+    /// # Errors
+    /// It does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A live `novnc` token's grant and whether it is single-use: nova's
+    /// `WHERE token_hash = ? AND expires > now`, then the console type.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn lookup(&self, hash: &TokenHash) -> Result<Option<(Grant, bool)>, StoreError> {
+        // Always ask vncgate's single-use table first, so that a table made while this proxy
+        // runs counts at once: a single-use token must never pass as an ordinary one. A nova
+        // database without the table answers the plain query.
+        let row = match self.lookup_row(hash, true).await {
+            Ok(row) => row,
+            Err(_) => self.lookup_row(hash, false).await?,
+        };
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let console_type: String = row.try_get(3)?;
+        let Some(kind) = ConsoleKind::from_nova_name(&console_type) else {
+            return Ok(None);
+        };
+        let host: String = row.try_get(0)?;
+        let port: i64 = row.try_get(1)?;
+        let expires: i64 = row.try_get(2)?;
+        let single_use: i64 = row.try_get(4)?;
+        let Ok(port) = u16::try_from(port) else {
+            return Ok(None);
+        };
+        let grant = Grant {
+            kind,
+            target: Target { host, port },
+            // An expiry beyond what the clock can hold (a corrupt or hostile row) means no
+            // expiry to keep, rather than a panic.
+            expires: UNIX_EPOCH.checked_add(Duration::from_secs(expires.max(0) as u64)),
+            password: None,
+        };
+        Ok(Some((grant, single_use > 0)))
+    }
+
+    async fn lookup_row(
+        &self,
+        hash: &TokenHash,
+        with_table: bool,
+    ) -> Result<Option<AnyRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT host, {port}, {expires}, console_type, {single} AS single_use \
+             FROM console_auth_tokens t WHERE token_hash = {p1} AND expires > {p2}",
+            port = self.int64("port"),
+            expires = self.int64("expires"),
+            single = self.int64(single_use_count(with_table)),
+            p1 = self.param(1),
+            p2 = self.param(2),
+        );
+        sqlx::query(&sql)
+            .bind(hash.to_hex())
+            .bind(now_seconds())
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Consumes a single-use token: exactly one caller, across every proxy sharing the database,
+    /// gets `true`. The token row goes with it.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn consume(&self, hash: &TokenHash) -> Result<bool, StoreError> {
+        // The token row goes first and decides the winner: a lookup racing this sees either the
+        // row with its single-use flag (and then loses here) or no row at all. Deleting the flag
+        // first would let a racer see the row without its flag, as an ordinary token.
+        let sql = format!(
+            "DELETE FROM console_auth_tokens WHERE token_hash = {}",
+            self.param(1)
+        );
+        let won = sqlx::query(&sql)
+            .bind(hash.to_hex())
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            == 1;
+        let sql = format!(
+            "DELETE FROM vncgate_single_use WHERE token_hash = {}",
+            self.param(1)
+        );
+        sqlx::query(&sql)
+            .bind(hash.to_hex())
+            .execute(&self.pool)
+            .await?;
+        Ok(won)
+    }
+}

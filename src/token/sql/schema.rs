@@ -1,0 +1,47 @@
+//! The tables vncgate creates where it may: nova's `console_auth_tokens` exactly as nova defines
+//! it, and vncgate's own `vncgate_single_use` beside it. No I/O.
+
+use super::url::Dialect;
+
+/// nova's table, with its constraint and indexes, for databases vncgate creates itself.
+pub(super) fn schema(dialect: Dialect) -> Vec<String> {
+    let id = match dialect {
+        Dialect::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
+        Dialect::MySql => "id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY",
+        Dialect::Postgres => "id SERIAL PRIMARY KEY",
+    };
+    let time = if dialect == Dialect::Postgres {
+        "TIMESTAMP"
+    } else {
+        "DATETIME"
+    };
+    let mut statements = vec![format!(
+        "CREATE TABLE IF NOT EXISTS console_auth_tokens (created_at {time}, updated_at {time}, {id}, \
+         token_hash VARCHAR(255) NOT NULL, console_type VARCHAR(255) NOT NULL, host VARCHAR(255) NOT NULL, \
+         port INTEGER NOT NULL, tls_port INTEGER, internal_access_path VARCHAR(255), \
+         instance_uuid VARCHAR(36) NOT NULL, expires INTEGER NOT NULL, access_url_base VARCHAR(255), \
+         CONSTRAINT uniq_console_auth_tokens0token_hash UNIQUE (token_hash))"
+    )];
+    // vncgate's own: which tokens are single-use. nova's table stays as nova defines it.
+    statements.push("CREATE TABLE IF NOT EXISTS vncgate_single_use (token_hash VARCHAR(255) NOT NULL PRIMARY KEY)".into());
+    let indexes = [
+        ("console_auth_tokens_instance_uuid_idx", "instance_uuid"),
+        ("console_auth_tokens_host_expires_idx", "host, expires"),
+        (
+            "console_auth_tokens_token_hash_instance_uuid_idx",
+            "token_hash, instance_uuid",
+        ),
+    ];
+    for (name, columns) in indexes {
+        // MySQL has no CREATE INDEX IF NOT EXISTS; there the table is new, so the index is too.
+        let guard = if dialect == Dialect::MySql {
+            ""
+        } else {
+            "IF NOT EXISTS "
+        };
+        statements.push(format!(
+            "CREATE INDEX {guard}{name} ON console_auth_tokens ({columns})"
+        ));
+    }
+    statements
+}

@@ -1,0 +1,108 @@
+//! [`TokenStore`]: every token source asked in order, expiry and single use checked, and the
+//! per-token session count kept.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use super::admission::{Admission, Refusal, SessionSlot};
+use super::file::FileSource;
+use super::grant::Grant;
+use super::secret::{Token, TokenHash};
+use super::sql::SqlStore;
+
+/// All token sources: the websockify-format files first (they win a clash: they are local and
+/// explicit), then the SQL store.
+#[derive(Debug, Default)]
+pub struct TokenStore {
+    files: Option<FileSource>,
+    sql: Option<SqlStore>,
+    max_sessions: usize,
+    counts: Arc<Mutex<HashMap<TokenHash, usize>>>,
+}
+
+impl TokenStore {
+    /// A store over token files and an optional SQL store.
+    pub fn new(files: Option<PathBuf>, sql: Option<SqlStore>, max_sessions: usize) -> Self {
+        Self {
+            files: files.map(FileSource::new),
+            sql,
+            max_sessions,
+            counts: Arc::default(),
+        }
+    }
+
+    /// A store over a websockify-format file or directory only.
+    pub fn with_files(path: Option<PathBuf>) -> Self {
+        Self::new(path, None, 0)
+    }
+
+    /// The SQL store, if any.
+    pub fn sql(&self) -> Option<&SqlStore> {
+        self.sql.as_ref()
+    }
+
+    /// Whether a token would be admitted now, without consuming or counting anything.
+    ///
+    /// # Errors
+    /// The reason it would be refused.
+    pub async fn check(&self, token: &Token) -> Result<(), Refusal> {
+        let (grant, _) = self.find(token).await?;
+        if grant.is_live(SystemTime::now()) {
+            Ok(())
+        } else {
+            Err(Refusal::Expired)
+        }
+    }
+
+    async fn find(&self, token: &Token) -> Result<(Grant, bool), Refusal> {
+        let hash = token.hash();
+        let mut found = match &self.files {
+            Some(files) => files.lookup(&hash).await.map(|grant| (grant, false)),
+            None => None,
+        };
+        if found.is_none() {
+            if let Some(sql) = &self.sql {
+                found = sql.lookup(&hash).await.map_err(Refusal::unavailable)?;
+            }
+        }
+        found.ok_or(Refusal::Unknown)
+    }
+
+    /// Looks a token up, checks its expiry, consumes it if single-use, and takes a session slot.
+    ///
+    /// # Errors
+    /// The reason for refusal.
+    pub async fn admit(&self, token: &Token) -> Result<Admission, Refusal> {
+        let hash = token.hash();
+        let (grant, single_use) = self.find(token).await?;
+        if !grant.is_live(SystemTime::now()) {
+            return Err(Refusal::Expired);
+        }
+        let slot = self.take_slot(hash)?;
+        if single_use {
+            let sql = self.sql.as_ref().ok_or(Refusal::Unknown)?;
+            if !sql.consume(&hash).await.map_err(Refusal::unavailable)? {
+                return Err(Refusal::AlreadyUsed);
+            }
+        }
+        Ok(Admission { grant, slot })
+    }
+
+    fn take_slot(&self, hash: TokenHash) -> Result<SessionSlot, Refusal> {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = counts.entry(hash).or_insert(0);
+        if self.max_sessions > 0 && *count >= self.max_sessions {
+            return Err(Refusal::TooManySessions(self.max_sessions));
+        }
+        *count += 1;
+        Ok(SessionSlot {
+            counts: self.counts.clone(),
+            hash,
+        })
+    }
+}
