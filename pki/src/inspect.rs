@@ -1,98 +1,14 @@
 //! `pki check`: reads certificates and keys with x509-parser and says, in plain words, what is
 //! wrong with them for VeNCrypt. No network I/O.
 
-use std::collections::BTreeSet;
-use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
-use x509_parser::public_key::PublicKey;
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// Worth knowing, not wrong (expiry within 30 days, a missing optional extension).
-    Warning,
-    /// Wrong: QEMU, libvirt, rustls or the proxy will refuse it, or it is unsafe.
-    Error,
-}
-
-/// One thing found about one file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    /// Error or warning.
-    pub severity: Severity,
-    /// The file it is about.
-    pub path: PathBuf,
-    /// What is wrong, and what to do, in plain words.
-    pub message: String,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let word = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        write!(
-            formatter,
-            "{word}: {}: {}",
-            self.path.display(),
-            self.message
-        )
-    }
-}
-
-/// What a certificate is meant for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// The CA.
-    Ca,
-    /// A VNC server (or the proxy's HTTPS server).
-    Server,
-    /// The proxy's VeNCrypt client identity.
-    Client,
-}
-
-/// Days before expiry from which a warning is given.
-pub const EXPIRY_WARNING_DAYS: i64 = 30;
-
-/// Collects findings.
-#[derive(Debug, Default)]
-pub struct Report {
-    /// Everything found, in order.
-    pub findings: Vec<Finding>,
-    /// Files checked.
-    pub checked: BTreeSet<PathBuf>,
-}
-
-impl Report {
-    pub(crate) fn add(&mut self, severity: Severity, path: &Path, message: impl Into<String>) {
-        self.findings.push(Finding {
-            severity,
-            path: path.to_path_buf(),
-            message: message.into(),
-        });
-    }
-
-    /// Whether anything is wrong (warnings do not count).
-    pub fn has_errors(&self) -> bool {
-        self.findings
-            .iter()
-            .any(|finding| finding.severity == Severity::Error)
-    }
-}
-
-/// What to check against.
-#[derive(Debug, Clone, Default)]
-pub struct Expectations {
-    /// Host names or addresses server certificates must carry in their SAN.
-    pub hosts: Vec<String>,
-}
+pub use crate::report::{Expectations, Finding, Report, Role, Severity, EXPIRY_WARNING_DAYS};
 
 /// Checks each path: a `pki init` directory, a QEMU/libvirt certificate directory
 /// (`ca-cert.pem`, `server-cert.pem`, `server-key.pem`), a nova proxy directory (`ca-cert.pem`,
@@ -448,29 +364,6 @@ fn check_key_file(path: &Path, cert: Option<&[u8]>, report: &mut Report) {
                 );
             }
         }
-    }
-}
-
-/// Key size in bits as the parser sees it, for the strength rule.
-pub(crate) fn key_bits(cert: &X509Certificate<'_>) -> Option<(&'static str, usize)> {
-    match cert.public_key().parsed().ok()? {
-        PublicKey::RSA(rsa) => Some(("RSA", rsa.key_size())),
-        PublicKey::EC(point) => Some(("EC", point.key_size())),
-        _ => None,
-    }
-}
-
-/// Whether a SAN entry names `host` (DNS names without case, IP addresses by value).
-pub(crate) fn san_matches(name: &GeneralName<'_>, host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match name {
-        GeneralName::DNSName(dns) => dns.eq_ignore_ascii_case(host),
-        GeneralName::IPAddress(bytes) => match host.parse::<std::net::IpAddr>() {
-            Ok(std::net::IpAddr::V4(ip)) => *bytes == ip.octets(),
-            Ok(std::net::IpAddr::V6(ip)) => *bytes == ip.octets(),
-            Err(_) => false,
-        },
-        _ => false,
     }
 }
 

@@ -3,8 +3,8 @@
 use rcgen::{CertificateParams, Issuer, KeyPair, SignatureAlgorithm};
 use rsa::pkcs8::EncodePrivateKey;
 
+use crate::error::PkiError;
 use crate::profile::Profile;
-use crate::PkiError;
 
 /// The key algorithms `pki init --key-type` offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -12,10 +12,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::PkiError;
 use crate::issue::{Ca, Issued, KeyType};
 use crate::profile::{Profile, CA_DAYS};
 use crate::store::{self, Mode, Planned};
-use crate::PkiError;
 
 /// Common name of the CA `pki init` makes.
 pub const CA_COMMON_NAME: &str = "vncgate VNC CA";

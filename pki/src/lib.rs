@@ -11,6 +11,7 @@ pub mod inspect;
 pub mod issue;
 pub mod layout;
 pub mod profile;
+mod report;
 mod rules;
 pub mod store;
 

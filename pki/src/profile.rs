@@ -10,7 +10,7 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
-use crate::PkiError;
+use crate::error::PkiError;
 
 /// Organisation written into every subject, so that QEMU's `tls-authz` can match a set.
 pub const ORGANISATION: &str = "vncgate";

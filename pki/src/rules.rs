@@ -5,9 +5,10 @@ use std::path::Path;
 
 use x509_parser::prelude::X509Certificate;
 
-use crate::inspect::{
-    key_bits, san_matches, Expectations, Report, Role, Severity, EXPIRY_WARNING_DAYS,
-};
+use x509_parser::extensions::GeneralName;
+use x509_parser::public_key::PublicKey;
+
+use crate::report::{Expectations, Report, Role, Severity, EXPIRY_WARNING_DAYS};
 
 pub(crate) fn check_certificate(
     cert: &X509Certificate<'_>,
@@ -174,5 +175,28 @@ pub(crate) fn check_chain(
     }
     if let Err(error) = cert.verify_signature(Some(ca.public_key())) {
         report.add(Severity::Error, path, format!("signature does not verify with the CA in {}: signed by another CA of the same name ({error})", ca_path.display()));
+    }
+}
+
+/// Key size in bits as the parser sees it, for the strength rule.
+pub(crate) fn key_bits(cert: &X509Certificate<'_>) -> Option<(&'static str, usize)> {
+    match cert.public_key().parsed().ok()? {
+        PublicKey::RSA(rsa) => Some(("RSA", rsa.key_size())),
+        PublicKey::EC(point) => Some(("EC", point.key_size())),
+        _ => None,
+    }
+}
+
+/// Whether a SAN entry names `host` (DNS names without case, IP addresses by value).
+pub(crate) fn san_matches(name: &GeneralName<'_>, host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match name {
+        GeneralName::DNSName(dns) => dns.eq_ignore_ascii_case(host),
+        GeneralName::IPAddress(bytes) => match host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => *bytes == ip.octets(),
+            Ok(std::net::IpAddr::V6(ip)) => *bytes == ip.octets(),
+            Err(_) => false,
+        },
+        _ => false,
     }
 }

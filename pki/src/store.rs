@@ -6,7 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::PkiError;
+use crate::error::PkiError;
 
 /// Whether a file is secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

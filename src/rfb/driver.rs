@@ -12,8 +12,8 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
+use super::error::Error;
 use super::handshake::{Handshake, Output, Policy};
-use super::Error;
 use crate::console::AuthScheme;
 
 /// No server handshake message is longer than this (a 255-entry subtype list is 1021 bytes).

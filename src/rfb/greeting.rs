@@ -8,7 +8,8 @@
 
 use bytes::{Buf, BytesMut};
 
-use super::{wire, Error};
+use super::error::Error;
+use super::wire;
 
 /// What to do after a step.
 #[derive(Debug, PartialEq, Eq)]

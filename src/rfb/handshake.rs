@@ -8,8 +8,9 @@
 
 use bytes::{Buf, BytesMut};
 
+use super::error::Error;
+use super::password;
 use super::wire::{self, security, SecurityResult, SecurityTypes, Version, VERSION_3_8, X509_NONE};
-use super::{password, Error};
 use crate::console::{AuthScheme, Secret};
 
 /// What the driver must do after a step.

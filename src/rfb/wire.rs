@@ -4,7 +4,7 @@
 //! and `Ok(Some((value, consumed)))` once it is whole. Lengths read from the peer are checked
 //! against small caps before anything is allocated or awaited.
 
-use super::Error;
+use super::error::Error;
 
 /// What a decoder returns: `Ok(None)` to need more, else the value and the bytes it used.
 pub type Decoded<T> = Result<Option<(T, usize)>, Error>;
@@ -19,20 +19,8 @@ pub const VERSION_3_8: &[u8; VERSION_LEN] = b"RFB 003.008\n";
 /// one is not read at all, so a hostile length cannot make the proxy wait for or hold 4 GiB.
 pub const MAX_REASON_LEN: u32 = 256;
 
-/// RFB security types (RFC 6143 §7.1.2 and the IANA registry).
-pub mod security {
-    /// Invalid: a server's way to say "failed".
-    pub const INVALID: u8 = 0;
-    /// No authentication.
-    pub const NONE: u8 = 1;
-    /// VNC authentication (DES challenge-response).
-    pub const VNC: u8 = 2;
-    /// VeNCrypt.
-    pub const VENCRYPT: u8 = 19;
-}
-
-/// VeNCrypt subtype X509None: TLS with an X.509-verified server, then no further auth.
-pub const X509_NONE: u32 = 260;
+/// The security type numbers, where the decoders' users look for them.
+pub use super::security::{self as security, X509_NONE};
 
 /// A ProtocolVersion as numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
