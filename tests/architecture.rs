@@ -197,7 +197,7 @@ impl Crate {
         for (module, file) in &files {
             let text = std::fs::read_to_string(file).unwrap_or_default();
             let mut targets = BTreeSet::new();
-            for path in paths_in(&without_inline_tests(&code_of(&text))) {
+            for path in paths_in(without_inline_tests(&code_of(&text))) {
                 if let Some(target) = resolve(&files, module, &path) {
                     if &target != module {
                         targets.insert(target);
