@@ -2,8 +2,9 @@
 //! arbitrary cuts: nothing panics, nothing claims more bytes than it was given.
 #![no_main]
 
+use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use vncgate::config::{AuthScheme, Secret};
+use vncgate::console::{AuthScheme, Secret};
 use vncgate::rfb::handshake::{Handshake, Output, Policy};
 use vncgate::rfb::wire;
 
@@ -34,30 +35,26 @@ fuzz_target!(|data: &[u8]| {
         schemes: orders[usize::from(control & 3)].to_vec(),
         password: (control & 4 != 0).then(|| Secret::new("password")),
     };
-    // Feed the transcript in chunks whose size the control byte picks.
+    // Feed the transcript in chunks whose size the control byte picks, by the one calling rule
+    // the driver follows.
     let chunk = usize::from(control >> 3).max(1);
     let mut handshake = Handshake::new(policy);
-    let mut buffer = Vec::new();
+    let mut buffer = BytesMut::new();
     let mut fed = 0;
     loop {
-        match handshake.handle(&buffer) {
-            Err(_) => return,
-            Ok((used, output)) => {
-                assert!(used <= buffer.len());
-                buffer.drain(..used);
-                match output {
-                    Output::Done => return,
-                    Output::NeedMore if used == 0 => {
-                        if fed >= transcript.len() {
-                            return;
-                        }
-                        let end = (fed + chunk).min(transcript.len());
-                        buffer.extend_from_slice(&transcript[fed..end]);
-                        fed = end;
-                    }
-                    _ => {}
+        let before = buffer.len();
+        match handshake.feed(&mut buffer) {
+            Err(_) | Ok(Output::Done(_)) => return,
+            Ok(Output::NeedMore) => {
+                assert!(buffer.len() <= before);
+                if fed >= transcript.len() {
+                    return;
                 }
+                let end = (fed + chunk).min(transcript.len());
+                buffer.extend_from_slice(&transcript[fed..end]);
+                fed = end;
             }
+            Ok(_) => assert!(buffer.len() <= before),
         }
     }
 });
