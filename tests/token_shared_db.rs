@@ -241,3 +241,50 @@ async fn mariadb_outage_gives_503_and_recovers() {
         outage_gives_503_and_recovers(db).await;
     }
 }
+
+/// Edge finding 1: a single-use token must never pass as a reusable one because a query on
+/// vncgate's table failed for another reason than its absence. Here the proxy's database user
+/// loses SELECT on `vncgate_single_use` (table-level grants, since a database-wide GRANT ALL
+/// would hide the REVOKE); the token must not open two sessions.
+#[tokio::test]
+async fn mariadb_single_use_survives_a_revoked_select() {
+    let Some(db) = Db::mariadb() else {
+        return;
+    };
+    db.create_nova_schema();
+    let backend = echo_backend().await;
+    let proxy = proxy_on(&db).await;
+    let init = vncgate_cli(&[
+        "token",
+        "init-db",
+        "--config-file",
+        proxy.config_path().to_str().expect("utf8"),
+    ]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let token = issue_token(&proxy, backend.port(), &["--single-use"]).0;
+    db.sql(
+        "REVOKE ALL PRIVILEGES ON nova_cell1.* FROM 'nova'@'127.0.0.1'; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON nova_cell1.console_auth_tokens TO 'nova'@'127.0.0.1'; \
+         GRANT INSERT, DELETE ON nova_cell1.vncgate_single_use TO 'nova'@'127.0.0.1';",
+    );
+    let path = format!("/?token={token}");
+    let first = ws(proxy.addr, &path, &[]).await;
+    let second = ws(proxy.addr, &path, &[]).await;
+    let statuses = [&first, &second].map(|attempt| match attempt {
+        Ok(_) => 101,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(_) => 0,
+    });
+    assert!(
+        statuses.iter().filter(|s| **s == 101).count() <= 1,
+        "a single-use token opened two sessions: {statuses:?}"
+    );
+    assert!(
+        statuses.contains(&503),
+        "a failed query must be a 503: {statuses:?}"
+    );
+}

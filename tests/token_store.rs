@@ -342,3 +342,56 @@ mod admin_api {
             .is_err());
     }
 }
+
+/// Edge finding 11: nova's own SQLite cell database, named in `[database] connection`, is read
+/// as it is: vncgate adds no table to it.
+#[tokio::test]
+async fn a_configured_sqlite_database_gets_no_table_of_ours() {
+    let backend = echo_backend().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nova = dir.path().join("nova.sqlite");
+    let token = "3a4b5c6d-0000-4000-8000-0000000000aa";
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let sql = format!(
+        "CREATE TABLE console_auth_tokens (created_at DATETIME, updated_at DATETIME, id INTEGER PRIMARY KEY AUTOINCREMENT, \
+         token_hash VARCHAR(255) NOT NULL UNIQUE, console_type VARCHAR(255) NOT NULL, host VARCHAR(255) NOT NULL, \
+         port INTEGER NOT NULL, tls_port INTEGER, internal_access_path VARCHAR(255), instance_uuid VARCHAR(36) NOT NULL, \
+         expires INTEGER NOT NULL, access_url_base VARCHAR(255)); \
+         INSERT INTO console_auth_tokens (token_hash, console_type, host, port, instance_uuid, expires) \
+         VALUES ('{hash}', 'novnc', '127.0.0.1', {}, 'a1b2c3d4-0000-4000-8000-000000000000', {});",
+        backend.port(),
+        now() + 600
+    );
+    let made = std::process::Command::new("sqlite3")
+        .arg(&nova)
+        .arg(&sql)
+        .status();
+    match made {
+        Ok(status) if status.success() => {}
+        other => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "sqlite3 failed in CI: {other:?}"
+            );
+            eprintln!("SKIPPED: sqlite3 not available ({other:?})");
+            return;
+        }
+    }
+    let proxy = start_proxy(
+        &format!("[database]\nconnection = sqlite:///{}\n", nova.display()),
+        "",
+    )
+    .await;
+    assert_eq!(connects(&proxy, token).await, Ok(()));
+    let tables = std::process::Command::new("sqlite3")
+        .arg(&nova)
+        .arg(".tables")
+        .output()
+        .expect("sqlite3");
+    let tables = String::from_utf8_lossy(&tables.stdout);
+    assert!(tables.contains("console_auth_tokens"), "{tables}");
+    assert!(
+        !tables.contains("vncgate"),
+        "vncgate wrote into nova's database: {tables}"
+    );
+}

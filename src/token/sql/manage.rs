@@ -15,7 +15,7 @@ impl SqlStore {
     /// # Errors
     /// The database failed, or single-use was asked of a database without vncgate's table.
     pub async fn insert(&self, token: &NewToken) -> Result<(), StoreError> {
-        if token.single_use && !self.has_single_use_table().await {
+        if token.single_use && !self.has_single_use_table().await? {
             return Err(StoreError::NoSingleUseTable);
         }
         let expires = token
@@ -56,10 +56,8 @@ impl SqlStore {
     /// # Errors
     /// The database failed.
     pub async fn list(&self) -> Result<Vec<Listed>, StoreError> {
-        let rows = match self.list_rows(true).await {
-            Ok(rows) => rows,
-            Err(_) => self.list_rows(false).await?,
-        };
+        let with_table = self.has_single_use_table().await?;
+        let rows = self.list_rows(with_table).await?;
         let mut listed = Vec::new();
         for row in rows {
             let port: i64 = row.try_get(2)?;

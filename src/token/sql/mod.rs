@@ -3,6 +3,7 @@
 //! share, such as a nova cell database.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -27,6 +28,35 @@ pub use url::{translate_url, Dialect};
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    single_use: Arc<Mutex<Probe>>,
+}
+
+/// How long a probe of the single-use table is trusted: a table made by `token init-db` while
+/// proxies run counts within this.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The last answer about vncgate's single-use table.
+#[derive(Debug, Default)]
+struct Probe {
+    present: bool,
+    at: Option<std::time::Instant>,
+}
+
+fn lock(probe: &Mutex<Probe>) -> std::sync::MutexGuard<'_, Probe> {
+    // A panic while holding this lock leaves a valid Probe behind.
+    probe
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Whether an error says the table does not exist, and nothing else: PostgreSQL's 42P01,
+/// MySQL's 42S02, SQLite's "no such table". A privilege error is not this.
+fn is_missing_table(error: &sqlx::Error) -> bool {
+    let Some(database) = error.as_database_error() else {
+        return false;
+    };
+    matches!(database.code().as_deref(), Some("42P01" | "42S02"))
+        || database.message().starts_with("no such table")
 }
 
 /// The single-use flag as an SQL expression: a count from vncgate's table, or 0 without it.
@@ -62,7 +92,11 @@ impl SqlStore {
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(3))
             .connect_lazy(&url)?;
-        let store = Self { pool, dialect };
+        let store = Self {
+            pool,
+            dialect,
+            single_use: Arc::new(Mutex::new(Probe::default())),
+        };
         if create {
             // nova's table, if already there, is left exactly as it is: only vncgate's own
             // table is added beside it.
@@ -80,9 +114,10 @@ impl SqlStore {
     }
 
     /// Opens the configured token database: `[database] connection`, else vncgate's own SQLite
-    /// file, created on first use. Tables are created in SQLite databases, and elsewhere only
-    /// with `init` (`token init-db`); a shared MySQL or PostgreSQL database is otherwise read
-    /// as it is. The one rule for every caller: `serve`, the token commands and `init-db`.
+    /// file, created on first use. Tables are created in vncgate's own file, and elsewhere only
+    /// with `init` (`token init-db`): a configured database, SQLite included (nova's own cell
+    /// database may be one), is otherwise read as it is. The one rule for every caller:
+    /// `serve`, the token commands and `init-db`.
     ///
     /// # Errors
     /// A bad URL; an own SQLite file that cannot be made; with `init`, a database that cannot
@@ -93,10 +128,7 @@ impl SqlStore {
         init: bool,
     ) -> Result<Self, StoreError> {
         match connection {
-            Some(url) => {
-                let sqlite = url.expose().to_ascii_lowercase().starts_with("sqlite");
-                Self::open(url.expose(), init || sqlite).await
-            }
+            Some(url) => Self::open(url.expose(), init).await,
             None => Self::open_sqlite_file(own_file).await,
         }
     }
@@ -131,11 +163,39 @@ impl SqlStore {
         Ok(store)
     }
 
-    pub(super) async fn has_single_use_table(&self) -> bool {
-        sqlx::query("SELECT token_hash FROM vncgate_single_use WHERE 1 = 0")
+    /// Whether vncgate's single-use table is there, as last probed. The answer is kept for
+    /// [`PROBE_INTERVAL`]: a query that then fails is a failure (503), never a reason to look
+    /// the token up without the table, which would let a consumed single-use token pass as a
+    /// reusable one (after a privilege change, a pool time-out or a fail-over).
+    ///
+    /// # Errors
+    /// The probe failed for any reason but the table's absence, and nothing is known yet.
+    pub(super) async fn has_single_use_table(&self) -> Result<bool, StoreError> {
+        let known = {
+            let probe = lock(&self.single_use);
+            match probe.at {
+                Some(at) if at.elapsed() < PROBE_INTERVAL => return Ok(probe.present),
+                Some(_) => Some(probe.present),
+                None => None,
+            }
+        };
+        let answer = sqlx::query("SELECT token_hash FROM vncgate_single_use WHERE 1 = 0")
             .fetch_all(&self.pool)
-            .await
-            .is_ok()
+            .await;
+        let present = match answer {
+            Ok(_) => true,
+            Err(error) if is_missing_table(&error) => false,
+            Err(error) => {
+                // A privilege error or an outage says nothing about the table: keep what was
+                // known (and let the lookup fail), or fail now.
+                tracing::debug!(%error, "single-use table probe failed");
+                return known.ok_or(StoreError::Database(error));
+            }
+        };
+        let mut probe = lock(&self.single_use);
+        probe.present = present;
+        probe.at = Some(std::time::Instant::now());
+        Ok(present)
     }
 
     /// The dialect in use.
@@ -177,10 +237,8 @@ impl SqlStore {
         // Always ask vncgate's single-use table first, so that a table made while this proxy
         // runs counts at once: a single-use token must never pass as an ordinary one. A nova
         // database without the table answers the plain query.
-        let row = match self.lookup_row(hash, true).await {
-            Ok(row) => row,
-            Err(_) => self.lookup_row(hash, false).await?,
-        };
+        let with_table = self.has_single_use_table().await?;
+        let row = self.lookup_row(hash, with_table).await?;
         let Some(row) = row else {
             return Ok(None);
         };
