@@ -33,6 +33,7 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
 use crate::config::Settings;
+use crate::front::limiter::Limiter;
 use crate::front::pages::Pages;
 use crate::front::Front;
 use crate::token::{SqlStore, TokenStore};
@@ -145,6 +146,12 @@ pub async fn run_with(
         allowed_origins: settings.allowed_origins.clone(),
         handshake_timeout: settings.limits.handshake_timeout,
         max_connections: settings.limits.max_connections,
+        limiter: Arc::new(Limiter::new(
+            settings.limits.max_connections_per_ip,
+            settings.limits.max_refusals_per_ip_per_minute,
+        )),
+        trusted_proxies: settings.edge.trusted_proxies.clone(),
+        proxy_protocol: settings.edge.proxy_protocol,
         tls,
         pages,
         tokens: TokenStore::new(

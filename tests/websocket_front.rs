@@ -88,8 +88,9 @@ async fn token_file_changes_take_effect_without_restart() {
 #[tokio::test]
 async fn origin_absent_same_host_or_allowed_passes_foreign_is_403() {
     let backend = echo_backend().await;
+    // X-Forwarded-Proto counts from a trusted load balancer only: here, loopback.
     let proxy = start_proxy(
-        "[console]\nallowed_origins = console.example, other.example\n",
+        "[console]\nallowed_origins = console.example, other.example\n[vncgate]\ntrusted_proxies = 127.0.0.0/8\n",
         &format!("good: {backend}\n"),
     )
     .await;

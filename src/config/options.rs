@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use config::Config;
+use ipnet::IpNet;
 
 use super::oslo::OsloFile;
 use super::problem::{file_problem, ConfigError, Problem};
 use super::reader::{Exists, Reader};
-use super::settings::{FrontTls, Limits, Settings, TlsMinimum, VencryptFiles};
+use super::settings::{BackendPolicy, Edge, FrontTls, Limits, Settings, TlsMinimum, VencryptFiles};
 use super::table::{self as t, OptionSpec};
 use super::value::{
     parse_bool, parse_choice, parse_integer, parse_list, parse_port, parse_seconds,
@@ -119,6 +120,17 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         delete_expired_tokens: reader.typed(&t::DELETE_EXPIRED_TOKENS, parse_bool),
         novnc_dir: reader.path_or_default(&t::NOVNC_DIR, Exists::Dir),
         vnc_password: vnc_password(reader),
+        edge: Edge {
+            trusted_proxies: reader.typed(&t::TRUSTED_PROXIES, parse_networks),
+            proxy_protocol: reader.typed(&t::PROXY_PROTOCOL, parse_bool),
+            frame_ancestors: reader
+                .find(&t::FRAME_ANCESTORS)
+                .map(|at| parse_list(&at.text)),
+        },
+        backends: BackendPolicy {
+            allowed_backends: reader.typed(&t::ALLOWED_BACKENDS, parse_networks),
+            auth_schemes_by_network: reader.typed(&t::AUTH_SCHEMES_BY_NETWORK, parse_by_network),
+        },
     };
     Settings {
         warnings: std::mem::take(&mut reader.warnings),
@@ -274,6 +286,17 @@ fn limits(reader: &mut Reader) -> Limits {
         max_message_size: reader.typed(&t::MAX_MESSAGE_SIZE, at_least_one),
         max_connections: reader.typed(&t::MAX_CONNECTIONS, at_least_one),
         shutdown_grace: reader.typed(&t::SHUTDOWN_GRACE, parse_seconds),
+        max_connections_per_ip: reader.typed(&t::MAX_CONNECTIONS_PER_IP, |text| {
+            parse_integer(text, 0).map(|n| n as usize)
+        }),
+        max_refusals_per_ip_per_minute: reader.typed(&t::MAX_REFUSALS_PER_IP_PER_MINUTE, |text| {
+            parse_integer(text, 0).and_then(|n| {
+                u32::try_from(n).map_err(|_| {
+                    format!("{text:?} is too large; accepted values: 0 to {}", u32::MAX)
+                })
+            })
+        }),
+        session_recheck_interval: reader.typed(&t::SESSION_RECHECK_INTERVAL, parse_seconds),
     }
 }
 
@@ -298,6 +321,37 @@ fn parse_schemes(text: &str) -> Result<Vec<AuthScheme>, String> {
         }
     }
     Ok(schemes)
+}
+
+/// A list of networks: CIDRs, or single addresses (a /32 or /128).
+fn parse_networks(text: &str) -> Result<Vec<IpNet>, String> {
+    parse_list(text)
+        .iter()
+        .map(|item| parse_network(item))
+        .collect()
+}
+
+fn parse_network(item: &str) -> Result<IpNet, String> {
+    let item = item.trim();
+    item.parse::<IpNet>()
+        .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            format!("{item:?} is not a network; accepted values: CIDRs such as 10.0.0.0/8 or 2001:db8::/32, or addresses")
+        })
+}
+
+/// `CIDR=scheme+scheme, CIDR=scheme`: `auth_schemes` per console server network.
+fn parse_by_network(text: &str) -> Result<Vec<(IpNet, Vec<AuthScheme>)>, String> {
+    parse_list(text)
+        .iter()
+        .map(|entry| {
+            let (network, schemes) = entry.split_once('=').ok_or_else(|| {
+                format!("{entry:?} is not CIDR=schemes; e.g. 10.0.0.0/8=vencrypt or 192.0.2.0/24=vencrypt+vnc")
+            })?;
+            let schemes = parse_schemes(&schemes.replace('+', ","))?;
+            Ok((parse_network(network)?, schemes))
+        })
+        .collect()
 }
 
 fn parse_url(text: &str) -> Result<String, String> {

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ipnet::IpNet;
+
 use crate::console::{AuthScheme, Secret};
 
 /// The lowest TLS version the browser side accepts (`[console] ssl_minimum_version`).
@@ -58,6 +60,32 @@ pub struct Limits {
     pub max_connections: usize,
     /// How long open sessions get to close after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Connections one client address (an IPv6 /64) may hold; 0 is unlimited.
+    pub max_connections_per_ip: usize,
+    /// Refusals a client may earn a minute before it gets 429 unchecked; 0 is unlimited.
+    pub max_refusals_per_ip_per_minute: u32,
+    /// How often live sessions' tokens are looked up again, so that revocation ends them.
+    pub session_recheck_interval: Duration,
+}
+
+/// Who stands between browsers and the proxy (`[vncgate] trusted_proxies`, `proxy_protocol`).
+#[derive(Debug, Clone, Default)]
+pub struct Edge {
+    /// Peers whose `Forwarded`, `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Trusted peers send HAProxy's PROXY protocol header (v1 or v2) first.
+    pub proxy_protocol: bool,
+    /// `Content-Security-Policy: frame-ancestors`; `None` is `'self'` plus `allowed_origins`.
+    pub frame_ancestors: Option<Vec<String>>,
+}
+
+/// Where tokens may point and how to authenticate there.
+#[derive(Debug, Clone, Default)]
+pub struct BackendPolicy {
+    /// Console server networks tokens may point at; empty allows any (with a warning).
+    pub allowed_backends: Vec<IpNet>,
+    /// `auth_schemes` for console servers in these networks, the longest prefix winning.
+    pub auth_schemes_by_network: Vec<(IpNet, Vec<AuthScheme>)>,
 }
 
 /// Everything vncgate reads from its config files, typed and checked.
@@ -115,6 +143,10 @@ pub struct Settings {
     pub novnc_dir: Option<PathBuf>,
     /// VNC password for the `vnc` scheme when the token carries none (`vnc_password_file`).
     pub vnc_password: Option<Secret>,
+    /// Load balancers in front, and the page's framing policy.
+    pub edge: Edge,
+    /// Allowed console servers and per-network schemes.
+    pub backends: BackendPolicy,
 }
 
 impl Settings {

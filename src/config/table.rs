@@ -110,6 +110,14 @@ options! {
     DELETE_EXPIRED_TOKENS = OptionSpec::new(OWN_SECTION, "delete_expired_tokens", "false", "delete expired token rows");
     NOVNC_DIR = OptionSpec::new(OWN_SECTION, "novnc_dir", "/usr/share/novnc", "the noVNC library for the console page");
     VNC_PASSWORD_FILE = OptionSpec::new(OWN_SECTION, "vnc_password_file", NONE, "default VNC password");
+    MAX_CONNECTIONS_PER_IP = OptionSpec::new(OWN_SECTION, "max_connections_per_ip", "64", "connections one client address may hold; 0 is unlimited");
+    MAX_REFUSALS_PER_IP_PER_MINUTE = OptionSpec::new(OWN_SECTION, "max_refusals_per_ip_per_minute", "30", "refusals before a client gets 429; 0 is unlimited");
+    TRUSTED_PROXIES = OptionSpec::new(OWN_SECTION, "trusted_proxies", "", "load balancers whose forwarding headers are believed (CIDRs)");
+    PROXY_PROTOCOL = OptionSpec::new(OWN_SECTION, "proxy_protocol", "false", "read HAProxy's PROXY header from trusted proxies");
+    ALLOWED_BACKENDS = OptionSpec::new(OWN_SECTION, "allowed_backends", "", "console server addresses tokens may point at (CIDRs); empty is any");
+    AUTH_SCHEMES_BY_NETWORK = OptionSpec::new(OWN_SECTION, "auth_schemes_by_network", "", "per-network auth_schemes: CIDR=scheme+scheme, ...");
+    SESSION_RECHECK_INTERVAL = OptionSpec::new(OWN_SECTION, "session_recheck_interval", "10", "how often live sessions' tokens are checked again, seconds; 0 is never");
+    FRAME_ANCESTORS = OptionSpec::new(OWN_SECTION, "frame_ancestors", NONE, "who may frame the console page (CSP frame-ancestors)");
 }
 
 /// Whether `[section] name` is an option vncgate reads, under its own name or as an alias.

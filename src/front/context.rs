@@ -6,11 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::limiter::{ConnectionSlot, Limiter};
 use super::pages::Pages;
 use crate::session;
 use crate::token::TokenStore;
@@ -25,6 +27,12 @@ pub struct Front {
     pub handshake_timeout: Duration,
     /// Most connections served at once.
     pub max_connections: usize,
+    /// Per-client connection and refusal limits.
+    pub limiter: Arc<Limiter>,
+    /// Load balancers whose forwarding headers (and PROXY header) are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Trusted peers send a PROXY protocol header first.
+    pub proxy_protocol: bool,
     /// Browser-facing TLS, when configured.
     pub tls: Option<TlsAcceptor>,
     /// The pages served besides upgrades.
@@ -39,10 +47,25 @@ pub struct Front {
     pub tracker: TaskTracker,
 }
 
+/// A connection that never upgrades is closed after this, whatever it sends: a keep-alive
+/// connection must not hold a slot forever with a request every few seconds.
+const MAX_HTTP_LIFETIME: Duration = Duration::from_secs(60);
+
+impl Front {
+    /// How long a connection that never upgrades may live: a minute, or six handshake
+    /// deadlines where those are shorter.
+    pub(super) fn http_lifetime(&self) -> Duration {
+        MAX_HTTP_LIFETIME.min(self.handshake_timeout.saturating_mul(6))
+    }
+}
+
 /// One accepted browser connection.
 pub(crate) struct Connection {
+    /// The client: the TCP peer, or the address a trusted proxy's PROXY header named.
     pub(crate) peer: SocketAddr,
     pub(crate) tls: bool,
     /// Held until the connection, and any session upgraded from it, ends.
     pub(crate) _permit: OwnedSemaphorePermit,
+    /// The client's slot under `max_connections_per_ip`, when it is counted.
+    pub(crate) _slot: Option<ConnectionSlot>,
 }

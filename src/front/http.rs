@@ -3,6 +3,7 @@
 //! [`Session`].
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderValue};
@@ -10,12 +11,13 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
+use super::client;
 use super::context::{Connection, Front};
 use super::pages::{novnc_file, own_page, static_file};
 use super::response::{empty, text, Body};
 use super::upgrade::{choose_subprotocol, find_token, OriginCheck};
 use crate::session::Session;
-use crate::token::Token;
+use crate::token::{Refusal, Token};
 
 /// Serves one request.
 pub(crate) async fn handle(
@@ -34,7 +36,7 @@ pub(crate) async fn handle(
         return Ok(upgrade(front, connection, request).await);
     }
     if request.uri().path() == "/token-status" {
-        return Ok(token_status(&front, &request).await);
+        return Ok(token_status(&front, &connection, &request).await);
     }
     if request.uri().path().starts_with("/novnc/")
         && matches!(*request.method(), Method::GET | Method::HEAD)
@@ -49,19 +51,56 @@ pub(crate) async fn handle(
 
 /// Whether the token in the query or cookie would be admitted now (204), is refused (403), or
 /// cannot be checked (503). The console page asks before reconnecting, so that a rejected token
-/// stops the reconnect loop. Nothing is consumed or counted.
-async fn token_status(front: &Front, request: &Request<Incoming>) -> Response<Body> {
-    let Some(token) = presented_token(request) else {
-        return empty(StatusCode::FORBIDDEN);
+/// stops the reconnect loop. Nothing is consumed or counted, but refusals count against the
+/// client as the upgrade's do.
+async fn token_status(
+    front: &Front,
+    connection: &Connection,
+    request: &Request<Incoming>,
+) -> Response<Body> {
+    let client = client::resolve(
+        connection.peer.ip(),
+        &front.trusted_proxies,
+        request.headers(),
+    );
+    let status = if front.limiter.is_limited(client.ip) {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        let checked = match presented_token(request) {
+            None => Err(Refusal::Missing),
+            Some(token) => within(front, front.tokens.check(&token)).await,
+        };
+        match checked {
+            Ok(()) => StatusCode::NO_CONTENT,
+            Err(refusal) => refuse(front, client.ip, &refusal),
+        }
     };
-    let mut response = match front.tokens.check(&token).await {
-        Ok(()) => empty(StatusCode::NO_CONTENT),
-        Err(refusal) => empty(refusal.status()),
-    };
+    let mut response = empty(status);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// A token check under the handshake deadline: a database that does not answer in time is a
+/// 503, not a connection held open.
+async fn within<T>(
+    front: &Front,
+    check: impl std::future::Future<Output = Result<T, Refusal>>,
+) -> Result<T, Refusal> {
+    match tokio::time::timeout(front.handshake_timeout, check).await {
+        Ok(result) => result,
+        Err(_) => Err(Refusal::TimedOut),
+    }
+}
+
+/// The status for a refused token; a 403 counts against the client's refusal budget.
+fn refuse(front: &Front, client: IpAddr, refusal: &Refusal) -> StatusCode {
+    let status = refusal.status();
+    if status == StatusCode::FORBIDDEN {
+        front.limiter.refused(client);
+    }
+    status
 }
 
 fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -121,26 +160,33 @@ async fn upgrade(
         tracing::info!(%peer, "refused: no Sec-WebSocket-Key");
         return empty(StatusCode::BAD_REQUEST);
     };
+    let client = client::resolve(peer.ip(), &front.trusted_proxies, headers);
+    let peer = client.ip;
+    if front.limiter.is_limited(peer) {
+        tracing::info!(%peer, "refused: too many refusals from this client (max_refusals_per_ip_per_minute)");
+        return empty(StatusCode::TOO_MANY_REQUESTS);
+    }
     let origin = OriginCheck {
         origin: header_str(headers, header::ORIGIN),
         host: header_str(headers, header::HOST),
-        forwarded_proto: header_str(headers, "x-forwarded-proto"),
+        forwarded_proto: client.forwarded_proto.as_deref(),
         tls: connection.tls,
     };
     if let Err(refusal) = origin.verify(&front.allowed_origins) {
         tracing::info!(%peer, reason = %refusal, "refused: Origin check failed");
+        front.limiter.refused(peer);
         return empty(StatusCode::FORBIDDEN);
     }
     let Some(token) = presented_token(&request) else {
-        tracing::info!(%peer, reason = "no token", "refused: token");
-        return empty(StatusCode::FORBIDDEN);
+        tracing::info!(%peer, reason = %Refusal::Missing, "refused: token");
+        return empty(refuse(&front, peer, &Refusal::Missing));
     };
     let hash = token.hash();
-    let admission = match front.tokens.admit(&token).await {
+    let admission = match within(&front, front.tokens.admit(&token)).await {
         Ok(admission) => admission,
         Err(refusal) => {
             tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");
-            return empty(refusal.status());
+            return empty(refuse(&front, peer, &refusal));
         }
     };
     let offered: Vec<&str> = headers

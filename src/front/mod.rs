@@ -1,9 +1,12 @@
 //! The browser-facing server: accepts connections, tells TLS from plain by the first byte, and
 //! serves HTTP/1.1 on each with upgrades, under a connection cap and a shutdown signal.
 
+pub mod client;
 mod context;
 pub(crate) mod http;
+pub mod limiter;
 pub mod pages;
+pub mod proxy_header;
 mod response;
 pub mod stream;
 pub mod upgrade;
@@ -17,6 +20,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use tokio_util::either::Either;
 
 use context::Connection;
@@ -56,27 +60,56 @@ pub(crate) async fn serve(front: Arc<Front>, listener: TcpListener) {
 
 async fn connection(
     front: Arc<Front>,
-    tcp: TcpStream,
-    peer: SocketAddr,
+    mut tcp: TcpStream,
+    mut peer: SocketAddr,
     permit: OwnedSemaphorePermit,
 ) {
     let _ = tcp.set_nodelay(true);
-    let deadline = front.handshake_timeout;
+    // One deadline from accept covers the PROXY header, the TLS handshake and the first
+    // request head: a client that trickles bytes is closed when it passes.
+    let deadline = Instant::now() + front.handshake_timeout;
+    let from_proxy = client::is_trusted(peer.ip(), &front.trusted_proxies);
+    if from_proxy && front.proxy_protocol {
+        match tokio::time::timeout_at(deadline, proxy_header::read(&mut tcp)).await {
+            Ok(Ok(Some(client))) => peer = client,
+            Ok(Ok(None)) => {}
+            Ok(Err(error)) => {
+                tracing::info!(%peer, %error, "refused: PROXY protocol header");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(%peer, "refused: no PROXY protocol header before the deadline");
+                return;
+            }
+        }
+    }
+    // A load balancer's own connections carry many clients: they are counted once its PROXY
+    // header names the client, and not at all when only its HTTP headers will.
+    let counted = !client::is_trusted(peer.ip(), &front.trusted_proxies);
+    let slot = match counted.then(|| front.limiter.connect(peer.ip())) {
+        None => None,
+        Some(Some(slot)) => Some(slot),
+        Some(None) => {
+            tracing::info!(%peer, "refused: too many connections from this client (max_connections_per_ip)");
+            return;
+        }
+    };
     let stream: FrontStream = match &front.tls {
         None => Either::Left(tcp),
         Some(acceptor) => {
             let mut first = [0u8; 1];
-            match tokio::time::timeout(deadline, tcp.peek(&mut first)).await {
+            match tokio::time::timeout_at(deadline, tcp.peek(&mut first)).await {
                 Ok(Ok(1)) => {}
                 Ok(Ok(_)) | Ok(Err(_)) => return,
                 Err(_) => {
-                    tracing::debug!(%peer, "closed: nothing received before the deadline");
+                    tracing::info!(%peer, "refused: nothing received before the handshake deadline");
                     return;
                 }
             }
             match sniff(first[0]) {
                 Sniffed::Plain => Either::Left(tcp),
-                Sniffed::Tls => match tokio::time::timeout(deadline, acceptor.accept(tcp)).await {
+                Sniffed::Tls => match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await
+                {
                     Ok(Ok(tls)) => Either::Right(Box::new(tls)),
                     Ok(Err(error)) => {
                         tracing::info!(%peer, %error, "refused: TLS handshake failed");
@@ -94,29 +127,38 @@ async fn connection(
         peer,
         tls: is_tls(&stream),
         _permit: permit,
+        _slot: slot,
     });
     let service = {
         let front = front.clone();
         service_fn(move |request| http::handle(front.clone(), connection.clone(), request))
     };
+    let header_timeout = deadline.saturating_duration_since(Instant::now());
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(deadline)
+        .header_read_timeout(header_timeout.max(Duration::from_millis(1)))
         .max_buf_size(64 * 1024);
     let serving = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(serving);
+    // An upgrade ends this future at once (the session goes on in its own task), so the
+    // lifetime bound only ever cuts connections that stay plain HTTP.
+    let lifetime = tokio::time::sleep(front.http_lifetime());
+    tokio::pin!(lifetime);
     tokio::select! {
         result = serving.as_mut() => {
             if let Err(error) = result {
                 tracing::debug!(%peer, %error, "HTTP connection ended with an error");
             }
+            return;
         }
-        () = front.shutdown.cancelled() => {
-            serving.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(deadline, serving).await;
+        () = &mut lifetime => {
+            tracing::debug!(%peer, "HTTP connection closed: its lifetime is over");
         }
+        () = front.shutdown.cancelled() => {}
     }
+    serving.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(front.handshake_timeout, serving).await;
 }

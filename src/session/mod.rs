@@ -6,7 +6,7 @@
 
 mod browser;
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -81,7 +81,7 @@ impl Context {
 /// A session about to start.
 pub struct Session {
     id: u64,
-    peer: SocketAddr,
+    peer: IpAddr,
     grant: Grant,
     hash: TokenHash,
     /// Held for the session's life: it counts under `max_sessions_per_token`.
@@ -89,8 +89,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session for an admitted token, from the browser at `peer`.
-    pub fn new(context: &Context, peer: SocketAddr, admission: Admission, hash: TokenHash) -> Self {
+    /// A session for an admitted token, from the client at `peer`.
+    pub fn new(context: &Context, peer: IpAddr, admission: Admission, hash: TokenHash) -> Self {
         Self {
             id: context.next_id.fetch_add(1, Ordering::Relaxed),
             peer,

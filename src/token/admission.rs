@@ -26,13 +26,15 @@ pub enum Refusal {
     TooManySessions(usize),
     /// The token database did not answer: 503, not 403.
     Unavailable(Arc<StoreError>),
+    /// The lookup took longer than the handshake deadline: 503.
+    TimedOut,
 }
 
 impl Refusal {
     /// The HTTP status for the refused upgrade.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManySessions(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Missing | Self::Unknown | Self::Expired | Self::AlreadyUsed => {
                 StatusCode::FORBIDDEN
@@ -57,6 +59,7 @@ impl fmt::Display for Refusal {
                 write!(formatter, "token already has {max} sessions open")
             }
             Self::Unavailable(error) => write!(formatter, "token database unavailable: {error}"),
+            Self::TimedOut => formatter.write_str("token lookup timed out"),
         }
     }
 }

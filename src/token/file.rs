@@ -92,20 +92,25 @@ fn parse_target(text: &str) -> Result<Target, LineError> {
 pub struct FileSource {
     path: PathBuf,
     cache: Arc<Mutex<Cache>>,
+    /// One scan at a time: lookups that miss together share the next scan.
+    scanning: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Parsed entries and the file stamps they were parsed from.
 #[derive(Debug, Default)]
 struct Cache {
-    stamps: Vec<(PathBuf, Option<SystemTime>, u64)>,
+    stamps: Stamps,
     entries: HashMap<TokenHash, Grant>,
     /// When the files were last looked at.
     checked: Option<std::time::Instant>,
+    /// How many times they were looked at.
+    scans: u64,
 }
 
-/// How long a token found in the cache is trusted without looking at the files again. A token
-/// the cache does not know always makes vncgate look, so new tokens work at once; a token taken
-/// out of a file may be accepted for this long after.
+/// How long the cache is trusted without looking at the files again, and the least time between
+/// two looks, however many lookups miss: a flood of unknown tokens costs at most four directory
+/// scans a second. A token the cache does not know waits for the next look (at most this long),
+/// so new tokens work at once; a token taken out of a file may be accepted for this long after.
 const RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl FileSource {
@@ -114,6 +119,7 @@ impl FileSource {
         Self {
             path,
             cache: Arc::default(),
+            scanning: Arc::default(),
         }
     }
 
@@ -122,56 +128,89 @@ impl FileSource {
         if let Some(grant) = self.cached(hash) {
             return Some(grant);
         }
+        let asked = std::time::Instant::now();
+        let _turn = self.scanning.lock().await;
+        let last = self.lock().checked;
+        match last {
+            // Someone looked at the files since this lookup began: their answer stands.
+            Some(at) if at >= asked => return self.from_cache(hash),
+            Some(at) if at.elapsed() < RECHECK => {
+                tokio::time::sleep_until((at + RECHECK).into()).await;
+            }
+            _ => {}
+        }
         let source = self.clone();
-        let hash = *hash;
         // File reads block; keep them off the reactor threads.
-        tokio::task::spawn_blocking(move || source.lookup_blocking(&hash))
+        tokio::task::spawn_blocking(move || source.scan())
             .await
-            .ok()
-            .flatten()
+            .ok()?;
+        self.from_cache(hash)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        // A poisoned lock only means a panic elsewhere mid-reload; the data stays whole.
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The grant from memory, if the files were looked at within [`RECHECK`].
     fn cached(&self, hash: &TokenHash) -> Option<Grant> {
-        let cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let fresh = cache.checked.is_some_and(|at| at.elapsed() < RECHECK);
-        if !fresh {
-            return None;
+        let fresh = self.lock().checked.is_some_and(|at| at.elapsed() < RECHECK);
+        if fresh {
+            self.from_cache(hash)
+        } else {
+            None
         }
-        cache
+    }
+
+    fn from_cache(&self, hash: &TokenHash) -> Option<Grant> {
+        // The map is keyed by hash; the final check is constant-time all the same.
+        self.lock()
             .entries
             .get_key_value(hash)
             .filter(|(key, _)| key.matches(hash))
             .map(|(_, grant)| grant.clone())
     }
 
-    fn lookup_blocking(&self, hash: &TokenHash) -> Option<Grant> {
-        let stamps = stamps(&self.path);
-        // A poisoned lock only means a panic elsewhere mid-reload; the data is rebuilt below.
-        let mut cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cache.stamps != stamps {
-            cache.entries = load(&stamps);
-            cache.stamps = stamps;
+    /// Looks at the files and reloads them if any changed. A failed read (out of descriptors,
+    /// say) keeps the tokens known so far: every valid token refused is worse than a token
+    /// removed a moment late.
+    fn scan(&self) {
+        let loaded = stamps(&self.path).and_then(|stamps| {
+            if self.lock().stamps == stamps {
+                return Ok(None);
+            }
+            load(&stamps).map(|entries| Some((stamps, entries)))
+        });
+        let mut cache = self.lock();
+        match loaded {
+            Ok(Some((stamps, entries))) => {
+                cache.entries = entries;
+                cache.stamps = stamps;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(path = %self.path.display(), %error, "token files unreadable; the tokens known so far stay valid");
+            }
         }
         cache.checked = Some(std::time::Instant::now());
-        // The map is keyed by hash; the final check is constant-time all the same.
-        cache
-            .entries
-            .get_key_value(hash)
-            .filter(|(key, _)| key.matches(hash))
-            .map(|(_, g)| g.clone())
+        cache.scans += 1;
+    }
+
+    /// How many times the files were looked at.
+    pub fn scans(&self) -> u64 {
+        self.lock().scans
     }
 
     /// Parses every file now and reports each bad line, for `check-config` and start-up.
     pub fn check(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        for (path, _, _) in stamps(&self.path) {
+        let found = match stamps(&self.path) {
+            Ok(found) => found,
+            Err(error) => return vec![format!("{}: cannot read: {error}", self.path.display())],
+        };
+        for (path, _, _) in found {
             match std::fs::read_to_string(&path) {
                 Err(error) => problems.push(format!("{}: cannot read: {error}", path.display())),
                 Ok(text) => {
@@ -187,42 +226,56 @@ impl FileSource {
     }
 }
 
-fn files_of(path: &Path) -> Vec<PathBuf> {
-    if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .map(|entry| entry.path())
-                    .filter(|path| path.is_file())
-                    .collect()
-            })
-            .unwrap_or_default();
-        files.sort();
-        files
-    } else {
-        vec![path.to_path_buf()]
+type Stamps = Vec<(PathBuf, Option<SystemTime>, u64)>;
+
+/// The token files of `path` (the file itself, or the regular files directly in the
+/// directory), by name. A path that does not exist has none.
+///
+/// # Errors
+/// Any other failure to read the directory.
+fn files_of(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
     }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let file = entry?.path();
+        if file.is_file() {
+            files.push(file);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
-fn stamps(path: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
-    files_of(path)
+fn stamps(path: &Path) -> std::io::Result<Stamps> {
+    files_of(path)?
         .into_iter()
-        .map(|file| {
-            let meta = std::fs::metadata(&file).ok();
-            let modified = meta.as_ref().and_then(|m| m.modified().ok());
-            let len = meta.map_or(0, |m| m.len());
-            (file, modified, len)
+        .map(|file| match std::fs::metadata(&file) {
+            Ok(meta) => Ok((file, meta.modified().ok(), meta.len())),
+            // Removed since the directory was read: gone, like its tokens.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok((file, None, 0)),
+            Err(error) => Err(error),
         })
         .collect()
 }
 
-fn load(stamps: &[(PathBuf, Option<SystemTime>, u64)]) -> HashMap<TokenHash, Grant> {
+fn load(stamps: &Stamps) -> std::io::Result<HashMap<TokenHash, Grant>> {
     let mut entries = HashMap::new();
     for (path, _, _) in stamps {
-        let Ok(text) = std::fs::read_to_string(path) else {
-            tracing::warn!(file = %path.display(), "token file unreadable");
-            continue;
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+                tracing::warn!(file = %path.display(), "token file is not UTF-8; skipped");
+                continue;
+            }
+            Err(error) => return Err(error),
         };
         for (number, line) in text.lines().enumerate() {
             match parse_line(line) {
@@ -236,12 +289,78 @@ fn load(stamps: &[(PathBuf, Option<SystemTime>, u64)]) -> HashMap<TokenHash, Gra
             }
         }
     }
-    entries
+    Ok(entries)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl FileSource {
+        /// A look at the files now, whatever the cache says.
+        fn lookup_blocking(&self, hash: &TokenHash) -> Option<Grant> {
+            self.scan();
+            self.from_cache(hash)
+        }
+    }
+
+    fn source_with(line: &str) -> (tempfile::TempDir, PathBuf, FileSource) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let tokens = dir.path().join("tokens.d");
+        std::fs::create_dir(&tokens).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        std::fs::write(tokens.join("a"), line).unwrap_or_else(|e| panic!("write: {e}"));
+        let source = FileSource::new(tokens.clone());
+        (dir, tokens, source)
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_unknown_tokens_scans_at_most_every_250_ms() {
+        let (_dir, _, source) = source_with("known: 127.0.0.1:5900\n");
+        assert!(source.lookup(&TokenHash::of("known")).await.is_some());
+        let started = std::time::Instant::now();
+        let misses = (0..200).map(|n| {
+            let source = source.clone();
+            async move { source.lookup(&TokenHash::of(&format!("guess{n}"))).await }
+        });
+        let found = futures_util::future::join_all(misses).await;
+        assert!(found.iter().all(Option::is_none));
+        let elapsed = started.elapsed().as_millis() as u64;
+        // One scan for the first lookup, then at most one per 250 ms window that passed.
+        let allowed = 2 + elapsed / 250;
+        assert!(
+            source.scans() <= allowed,
+            "{} scans in {elapsed} ms for 200 misses",
+            source.scans()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_added_while_running_works_without_waiting_for_a_miss_window() {
+        let (_dir, tokens, source) = source_with("first: 127.0.0.1:5900\n");
+        assert!(source.lookup(&TokenHash::of("second")).await.is_none());
+        std::fs::write(tokens.join("b"), "second: 127.0.0.1:5901\n")
+            .unwrap_or_else(|e| panic!("write: {e}"));
+        assert!(source.lookup(&TokenHash::of("second")).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_failed_directory_read_keeps_the_tokens_known() {
+        let (dir, tokens, source) = source_with("kept: 127.0.0.1:5900\n");
+        assert!(source.lookup(&TokenHash::of("kept")).await.is_some());
+        // A symbolic link to itself: reading it fails with ELOOP, which root cannot bypass as
+        // it can a permission (the stand-in for EMFILE, which a test cannot cause alone).
+        std::fs::rename(&tokens, dir.path().join("elsewhere")).unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(&tokens, &tokens).unwrap_or_else(|e| panic!("{e}"));
+        tokio::time::sleep(RECHECK * 2).await;
+        assert!(
+            source.lookup(&TokenHash::of("kept")).await.is_some(),
+            "a read error emptied the token map"
+        );
+        // A directory that is gone is no error: its tokens go with it.
+        std::fs::remove_file(&tokens).unwrap_or_else(|e| panic!("{e}"));
+        tokio::time::sleep(RECHECK * 2).await;
+        assert!(source.lookup(&TokenHash::of("kept")).await.is_none());
+    }
 
     fn entry(line: &str) -> (String, Grant) {
         match parse_line(line) {
