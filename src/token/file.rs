@@ -4,88 +4,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::grant::Grant;
+use super::line::parse_line;
 use super::secret::TokenHash;
-use crate::console::{ConsoleKind, Secret, Target};
-
-/// Why a line of a token file was skipped. Never holds the line, which holds a token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LineError {
-    /// No `:` between token and target.
-    #[error("expected 'token: host:port'")]
-    NoSeparator,
-    /// The target is not `host:port` or `[v6]:port`.
-    #[error("target is not host:port or [ipv6]:port")]
-    BadTarget,
-    /// An attribute after the target is unknown or malformed.
-    #[error("unknown or malformed attribute (known: expires=UNIX_SECONDS, password=TEXT)")]
-    BadAttribute,
-}
-
-/// Parses one line: `None` for blank lines and comments.
-///
-/// Beyond websockify's `token: host:port`, vncgate reads optional attributes after the target:
-/// `expires=UNIX_SECONDS` and `password=TEXT` (for the `vnc` scheme).
-///
-/// # Errors
-/// A line that is neither blank, a comment, nor a valid entry.
-pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
-    let line = line.trim();
-    if line.is_empty() || line.starts_with('#') {
-        return Ok(None);
-    }
-    let (token, rest) = line.split_once(':').ok_or(LineError::NoSeparator)?;
-    let token = token.trim();
-    let mut words = rest.split_whitespace();
-    let target = parse_target(words.next().ok_or(LineError::BadTarget)?)?;
-    if token.is_empty() {
-        return Err(LineError::NoSeparator);
-    }
-    let mut grant = Grant {
-        kind: ConsoleKind::Novnc,
-        target,
-        expires: None,
-        password: None,
-    };
-    for word in words {
-        match word.split_once('=') {
-            Some(("expires", seconds)) => {
-                let seconds: u64 = seconds.parse().map_err(|_| LineError::BadAttribute)?;
-                // A time past what the clock can hold is a typo, not a token that never expires.
-                let at = UNIX_EPOCH.checked_add(Duration::from_secs(seconds));
-                grant.expires = Some(at.ok_or(LineError::BadAttribute)?);
-            }
-            Some(("password", password)) if !password.is_empty() => {
-                grant.password = Some(Secret::new(password));
-            }
-            _ => return Err(LineError::BadAttribute),
-        }
-    }
-    Ok(Some((token.to_owned(), grant)))
-}
-
-fn parse_target(text: &str) -> Result<Target, LineError> {
-    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-        let (host, port) = rest.split_once("]:").ok_or(LineError::BadTarget)?;
-        (host, port)
-    } else {
-        let (host, port) = text.rsplit_once(':').ok_or(LineError::BadTarget)?;
-        if host.contains(':') {
-            return Err(LineError::BadTarget);
-        }
-        (host, port)
-    };
-    let port = port.parse::<u16>().map_err(|_| LineError::BadTarget)?;
-    if host.is_empty() || port == 0 {
-        return Err(LineError::BadTarget);
-    }
-    Ok(Target {
-        host: host.to_owned(),
-        port,
-    })
-}
 
 /// A file or directory of token files.
 #[derive(Debug, Clone)]
@@ -133,7 +56,7 @@ impl FileSource {
         let last = self.lock().checked;
         match last {
             // Someone looked at the files since this lookup began: their answer stands.
-            Some(at) if at >= asked => return self.from_cache(hash),
+            Some(at) if at >= asked => return self.in_cache(hash),
             Some(at) if at.elapsed() < RECHECK => {
                 tokio::time::sleep_until((at + RECHECK).into()).await;
             }
@@ -144,7 +67,7 @@ impl FileSource {
         tokio::task::spawn_blocking(move || source.scan())
             .await
             .ok()?;
-        self.from_cache(hash)
+        self.in_cache(hash)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -158,13 +81,13 @@ impl FileSource {
     fn cached(&self, hash: &TokenHash) -> Option<Grant> {
         let fresh = self.lock().checked.is_some_and(|at| at.elapsed() < RECHECK);
         if fresh {
-            self.from_cache(hash)
+            self.in_cache(hash)
         } else {
             None
         }
     }
 
-    fn from_cache(&self, hash: &TokenHash) -> Option<Grant> {
+    fn in_cache(&self, hash: &TokenHash) -> Option<Grant> {
         // The map is keyed by hash; the final check is constant-time all the same.
         self.lock()
             .entries
@@ -300,7 +223,7 @@ mod tests {
         /// A look at the files now, whatever the cache says.
         fn lookup_blocking(&self, hash: &TokenHash) -> Option<Grant> {
             self.scan();
-            self.from_cache(hash)
+            self.in_cache(hash)
         }
     }
 
@@ -360,75 +283,6 @@ mod tests {
         std::fs::remove_file(&tokens).unwrap_or_else(|e| panic!("{e}"));
         tokio::time::sleep(RECHECK * 2).await;
         assert!(source.lookup(&TokenHash::of("kept")).await.is_none());
-    }
-
-    fn entry(line: &str) -> (String, Grant) {
-        match parse_line(line) {
-            Ok(Some(entry)) => entry,
-            other => panic!("{line:?}: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn websockify_forms() {
-        let (token, grant) = entry("abc: 127.0.0.1:5901");
-        assert_eq!(token, "abc");
-        assert_eq!(
-            grant.target,
-            Target {
-                host: "127.0.0.1".into(),
-                port: 5901
-            }
-        );
-        let (_, grant) = entry("  abc :host.example:5900  ");
-        assert_eq!(grant.target.host, "host.example");
-        let (_, grant) = entry("v6: [::1]:5901");
-        assert_eq!(
-            grant.target,
-            Target {
-                host: "::1".into(),
-                port: 5901
-            }
-        );
-        assert_eq!(grant.target.to_string(), "[::1]:5901");
-    }
-
-    #[test]
-    fn attributes() {
-        let (_, grant) = entry("t: h:1 expires=100 password=secret");
-        assert_eq!(grant.expires, Some(UNIX_EPOCH + Duration::from_secs(100)));
-        assert_eq!(grant.password.as_ref().map(Secret::expose), Some("secret"));
-        assert!(!grant.is_live(SystemTime::now()));
-    }
-
-    #[test]
-    fn blanks_and_comments() {
-        for line in ["", "   ", "# t: h:1", "  # comment"] {
-            assert!(matches!(parse_line(line), Ok(None)), "{line:?}");
-        }
-    }
-
-    #[test]
-    fn bad_lines() {
-        let cases = [
-            ("no separator here", LineError::NoSeparator),
-            ("t: host", LineError::BadTarget),
-            ("t: host:port", LineError::BadTarget),
-            ("t: host:70000", LineError::BadTarget),
-            ("t: ::1:5900", LineError::BadTarget),
-            ("t: [::1]5900", LineError::BadTarget),
-            ("t: h:1 expires=soon", LineError::BadAttribute),
-            ("t: h:1 colour=red", LineError::BadAttribute),
-            // Found by fuzzing: past what SystemTime can hold.
-            (
-                "t: h:1 expires=0012196084483812869916",
-                LineError::BadAttribute,
-            ),
-            (": h:1", LineError::NoSeparator),
-        ];
-        for (line, expected) in cases {
-            assert_eq!(parse_line(line).err(), Some(expected), "{line:?}");
-        }
     }
 
     #[test]

@@ -9,14 +9,16 @@ mod admission;
 mod file;
 mod grant;
 pub mod issue;
+mod line;
 mod secret;
 pub mod sql;
 mod store;
 
 pub use crate::console::Target;
 pub use admission::{Admission, Refusal, SessionSlot};
-pub use file::{parse_line, FileSource, LineError};
+pub use file::FileSource;
 pub use grant::Grant;
+pub use line::{parse_line, LineError};
 pub use secret::{Token, TokenHash, MAX_TOKEN_LEN};
 pub use sql::{SqlStore, StoreError};
 pub use store::TokenStore;
