@@ -333,6 +333,59 @@ mod admin_api {
         assert_eq!(connects(&proxy, &token).await, Err(403));
     }
 
+    /// Edge findings 4 and 9: the secret is checked before a body is read, bodies are capped,
+    /// a lifetime past what the clock holds is a 422 and not a panic, and idle connections
+    /// cannot hold every slot.
+    #[tokio::test]
+    async fn the_admin_api_is_bounded() {
+        let (proxy, _secret) = admin_proxy().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // No secret, a body announced as 10 MB and never sent: 401 at once.
+        let mut stranger = tokio::net::TcpStream::connect(proxy.admin_addr)
+            .await
+            .expect("connect");
+        stranger
+            .write_all(b"POST /v1/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n")
+            .await
+            .expect("write");
+        let mut head = [0u8; 12];
+        tokio::time::timeout(Duration::from_secs(3), stranger.read_exact(&mut head))
+            .await
+            .expect("answered before the body")
+            .expect("read");
+        assert_eq!(&head, b"HTTP/1.1 401");
+        // With the secret, 16 KiB is the most a body may be.
+        let big = format!(r#"{{"host": "{}", "port": 5900}}"#, "h".repeat(20_000));
+        let (status, _) = request(&proxy, "POST", "/v1/tokens", Some(SECRET), &big).await;
+        assert_eq!(status, 413);
+        for ttl in ["18446744073709551615", "0", "2592001"] {
+            let body = format!(r#"{{"host": "127.0.0.1", "port": 5900, "ttl": {ttl}}}"#);
+            let (status, message) =
+                request(&proxy, "POST", "/v1/tokens", Some(SECRET), &body).await;
+            assert_eq!(status, 422, "ttl {ttl}: {message}");
+        }
+        // Idle connections past the cap are closed at accept; the API still answers after.
+        let mut idle = Vec::new();
+        for _ in 0..64 {
+            idle.push(
+                tokio::net::TcpStream::connect(proxy.admin_addr)
+                    .await
+                    .expect("connect"),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut extra = tokio::net::TcpStream::connect(proxy.admin_addr)
+            .await
+            .expect("connect");
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(3), extra.read(&mut byte)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+        drop(idle);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (status, _) = request(&proxy, "GET", "/v1/tokens", Some(SECRET), "").await;
+        assert_eq!(status, 200);
+    }
+
     #[tokio::test]
     async fn no_secret_means_no_api() {
         let proxy = start_proxy("", "").await;

@@ -57,6 +57,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             single_use,
             ..
         } => {
+            let ttl = ttl.map_or(settings.token_ttl, Duration::from_secs);
             let store = open(settings, false).await?;
             let request = Request {
                 target: Target {
@@ -66,7 +67,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                         .to_owned(),
                     port,
                 },
-                ttl: ttl.map_or(settings.token_ttl, Duration::from_secs),
+                ttl,
                 instance_uuid: instance,
                 single_use,
             };
@@ -98,7 +99,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             for row in rows {
                 println!(
                     "{:<14} {:<30} {:<12} {:<37} {}",
-                    &row.hash[..row.hash.len().min(12)],
+                    row.hash.chars().take(12).collect::<String>(),
                     row.target.to_string(),
                     row.expires,
                     row.instance_uuid,
@@ -113,7 +114,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 .revoke(&hash_prefix)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("revoked {}", &hash[..12]);
+            println!("revoked {}", hash.chars().take(12).collect::<String>());
             Ok(())
         }
         TokenCommand::InitDb { .. } => {

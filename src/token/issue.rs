@@ -77,10 +77,17 @@ pub enum Error {
     /// `novncproxy_base_url` does not parse.
     #[error("{0}")]
     BaseUrl(String),
+    /// A lifetime of zero, or past [`MAX_TTL`].
+    #[error("the token's lifetime must be 1 to {} seconds", MAX_TTL.as_secs())]
+    Lifetime,
     /// The token database refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// Longest token lifetime issued: thirty days. A console URL is for a person about to open it;
+/// the bound also keeps every expiry within what the clock can hold.
+pub const MAX_TTL: Duration = Duration::from_secs(30 * 86_400);
 
 /// The instance UUID recorded for tokens that have no instance.
 pub const NO_INSTANCE: &str = "00000000-0000-0000-0000-000000000000";
@@ -92,7 +99,12 @@ pub const NO_INSTANCE: &str = "00000000-0000-0000-0000-000000000000";
 pub async fn issue(store: &SqlStore, base_url: &str, request: &Request) -> Result<Issued, Error> {
     let token = generate().map_err(Error::Random)?;
     let url = access_url(base_url, &token).map_err(Error::BaseUrl)?;
-    let expires = SystemTime::now() + request.ttl;
+    if request.ttl.is_zero() || request.ttl > MAX_TTL {
+        return Err(Error::Lifetime);
+    }
+    let expires = SystemTime::now()
+        .checked_add(request.ttl)
+        .ok_or(Error::Lifetime)?;
     let new = NewToken {
         hash: token.hash(),
         target: request.target.clone(),

@@ -1,13 +1,18 @@
 //! The admin API, on its own listener (loopback by default): issue, list and revoke tokens with
-//! JSON, for operators without nova. Off unless a bearer secret is configured.
+//! JSON, for operators without nova. Off unless a bearer secret is configured. The secret is
+//! checked before a body is read, and bodies are capped at 16 KiB; [`server`] bounds the
+//! connections.
+
+mod server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Request as HttpRequest, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -94,18 +99,26 @@ fn authorised(api: &Api, headers: &HeaderMap) -> bool {
         .into()
 }
 
-async fn issue_token(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    body: Result<Json<IssueBody>, JsonRejection>,
-) -> Response {
-    if !authorised(&api, &headers) {
+/// Largest request body: a token request is a few hundred bytes.
+const MAX_BODY: usize = 16 * 1024;
+
+/// Every route's gate: the bearer secret, checked before anything reads the body.
+async fn require_bearer(State(api): State<Api>, request: HttpRequest, next: Next) -> Response {
+    if !authorised(&api, request.headers()) {
         return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer secret");
     }
+    next.run(request).await
+}
+
+async fn issue_token(
+    State(api): State<Api>,
+    body: Result<Json<IssueBody>, JsonRejection>,
+) -> Response {
     let Json(body) = match body {
         Ok(body) => body,
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+        Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
+    let ttl = body.ttl.map_or(api.default_ttl, Duration::from_secs);
     if body.host.is_empty() || body.port == 0 {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -121,7 +134,7 @@ async fn issue_token(
                 .to_owned(),
             port: body.port,
         },
-        ttl: body.ttl.map_or(api.default_ttl, Duration::from_secs),
+        ttl,
         instance_uuid: body.instance_uuid,
         single_use: body.single_use,
     };
@@ -141,14 +154,14 @@ async fn issue_token(
             };
             (StatusCode::CREATED, Json(body)).into_response()
         }
+        Err(failure @ issue::Error::Lifetime) => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, failure.to_string())
+        }
         Err(failure) => error(StatusCode::SERVICE_UNAVAILABLE, failure.to_string()),
     }
 }
 
-async fn list_tokens(State(api): State<Api>, headers: HeaderMap) -> Response {
-    if !authorised(&api, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer secret");
-    }
+async fn list_tokens(State(api): State<Api>) -> Response {
     match api.store.list().await {
         Ok(rows) => {
             let body: Vec<ListedBody> = rows
@@ -168,14 +181,7 @@ async fn list_tokens(State(api): State<Api>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn revoke_token(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(prefix): Path<String>,
-) -> Response {
-    if !authorised(&api, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer secret");
-    }
+async fn revoke_token(State(api): State<Api>, Path(prefix): Path<String>) -> Response {
     match api.store.revoke(&prefix).await {
         Ok(hash) => {
             let short: String = hash.chars().take(8).collect();
@@ -208,13 +214,10 @@ pub async fn serve(
     let app = Router::new()
         .route("/v1/tokens", get(list_tokens).post(issue_token))
         .route("/v1/tokens/{prefix}", delete(revoke_token))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(api.clone(), require_bearer))
         .with_state(api);
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(addr = ?addr, "admin API listening");
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
-    if let Err(failure) = served {
-        tracing::error!(error = %failure, "admin API failed");
-    }
+    server::serve(listener, app, shutdown).await;
 }
