@@ -244,3 +244,57 @@ async fn forwarded_proto_counts_from_trusted_peers_only() {
     let refused = ws_over(stranger, &proxy.addr.to_string(), "/?token=good", &headers).await;
     assert_eq!(refusal(refused).0, 403);
 }
+
+/// Edge finding 5: `serve` raises its soft descriptor limit to the hard one, and says when
+/// `max_connections` cannot fit in it.
+#[test]
+fn serve_raises_the_descriptor_limit_and_warns_when_it_is_short() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("vncgate.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\nweb =\n[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = 0\n\
+             [vncgate]\nmax_connections = 100000000\nstate_dir = {}\nnovnc_dir =\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .expect("config");
+    let script = format!(
+        "ulimit -Sn 256 && exec {} serve --config-file {}",
+        env!("CARGO_BIN_EXE_vncgate"),
+        config.display()
+    );
+    let mut child = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut raised = false;
+    let mut warned = false;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(raised && warned) && Instant::now() < deadline {
+        if let Ok(line) = received.recv_timeout(Duration::from_millis(200)) {
+            raised |= line.contains("open file limit raised") && line.contains("from=256");
+            warned |= line.contains("below what max_connections needs");
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(raised, "the soft limit of 256 was not raised");
+    assert!(warned, "no warning for a max_connections that cannot fit");
+}

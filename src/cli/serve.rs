@@ -17,6 +17,7 @@ pub fn run(files: &ConfigFiles) -> ExitCode {
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
+    raise_descriptor_limit(settings.limits.max_connections);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -49,5 +50,38 @@ pub fn run(files: &ConfigFiles) -> ExitCode {
             eprintln!("vncgate: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit: every session holds two descriptors
+/// (browser and console server), and distributions start services with a soft limit of 1024.
+/// Warns when `max_connections` cannot fit in what is allowed.
+fn raise_descriptor_limit(max_connections: usize) {
+    let before = rlimit::getrlimit(rlimit::Resource::NOFILE)
+        .map(|(soft, _)| soft)
+        .ok();
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open file limit");
+            before.unwrap_or(0)
+        }
+    };
+    match before {
+        Some(before) if before < limit => {
+            tracing::info!(from = before, to = limit, "open file limit raised");
+        }
+        _ => tracing::debug!(limit, "open file limit"),
+    }
+    // Two descriptors a session, and some for listeners, the database and token files.
+    let needed = (max_connections as u64)
+        .saturating_mul(2)
+        .saturating_add(64);
+    if needed > limit {
+        tracing::warn!(
+            limit,
+            max_connections,
+            "the open file limit is below what max_connections needs (2 per session): raise LimitNOFILE or lower [vncgate] max_connections"
+        );
     }
 }
