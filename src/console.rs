@@ -94,6 +94,27 @@ impl AuthScheme {
             Self::Vnc => "vnc",
         }
     }
+
+    /// How strong a scheme is against a man in the middle: VeNCrypt (TLS, verified) over VNC's
+    /// DES challenge (readable, crackable offline) over none.
+    pub fn strength(self) -> u8 {
+        match self {
+            Self::Vencrypt => 2,
+            Self::Vnc => 1,
+            Self::None => 0,
+        }
+    }
+
+    /// The first weaker scheme listed after a stronger one, if any: a fallback an attacker who
+    /// can answer for the server may choose.
+    pub fn downgrade_in(schemes: &[Self]) -> Option<(Self, Self)> {
+        schemes.iter().enumerate().find_map(|(index, stronger)| {
+            schemes[index + 1..]
+                .iter()
+                .find(|weaker| weaker.strength() < stronger.strength())
+                .map(|weaker| (*stronger, *weaker))
+        })
+    }
 }
 
 /// A string that never reaches a log: `Debug` prints `MASKED`.
@@ -139,6 +160,18 @@ mod tests {
     #[test]
     fn secrets_are_masked() {
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "MASKED");
+    }
+
+    #[test]
+    fn weaker_after_stronger_is_a_downgrade() {
+        use AuthScheme::{None as Plain, Vencrypt, Vnc};
+        assert_eq!(
+            AuthScheme::downgrade_in(&[Vencrypt, Vnc]),
+            Some((Vencrypt, Vnc))
+        );
+        assert_eq!(AuthScheme::downgrade_in(&[Vnc, Plain]), Some((Vnc, Plain)));
+        assert_eq!(AuthScheme::downgrade_in(&[Plain, Vencrypt]), None);
+        assert_eq!(AuthScheme::downgrade_in(&[Vencrypt]), None);
     }
 
     #[test]

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
+use crate::backend::policy::TargetPolicy;
 use crate::config::Settings;
 use crate::front::limiter::Limiter;
 use crate::front::pages::Pages;
@@ -117,7 +118,13 @@ pub async fn run_with(
         None => None,
     };
     let pages = pages(&settings);
-    let sessions = Arc::new(session_context(&settings, shutdown.clone())?);
+    // A token must never lead the proxy to its own admin API.
+    let own_listeners = admin_listener
+        .as_ref()
+        .and_then(|listener| listener.local_addr().ok())
+        .into_iter()
+        .collect();
+    let sessions = Arc::new(session_context(&settings, own_listeners, shutdown.clone())?);
     let tracker = TaskTracker::new();
     let grace = settings.limits.shutdown_grace;
     let sql = open_token_database(&settings).await?;
@@ -207,6 +214,7 @@ fn pages(settings: &Settings) -> Pages {
 /// What sessions need: the backend connector with its TLS, the WebSocket limits, the timers.
 fn session_context(
     settings: &Settings,
+    own_listeners: Vec<std::net::SocketAddr>,
     shutdown: CancellationToken,
 ) -> Result<session::Context, Error> {
     let limits = &settings.limits;
@@ -224,7 +232,12 @@ fn session_context(
         None => None,
     };
     let connector = backend::Connector {
-        schemes: settings.auth_schemes.clone(),
+        targets: TargetPolicy {
+            schemes: settings.auth_schemes.clone(),
+            schemes_by_network: settings.backends.auth_schemes_by_network.clone(),
+            allowed: settings.backends.allowed_backends.clone(),
+            own: own_listeners,
+        },
         tls: backend_tls,
         connect_timeout: limits.connect_timeout,
         handshake_timeout: limits.handshake_timeout,

@@ -1,5 +1,6 @@
 //! Why the console server could not be reached or authenticated.
 
+use super::policy::NotAllowed;
 use crate::rfb;
 
 /// A failed backend connection. [`Error::public_reason`] is what the browser may be told.
@@ -8,6 +9,12 @@ pub enum Error {
     /// The TCP connect failed or timed out.
     #[error("cannot connect to the VNC server: {0}")]
     Connect(String),
+    /// The console server's name does not resolve (in time).
+    #[error("cannot resolve the console server: {0}")]
+    Resolve(String),
+    /// The target is not one the proxy may connect to.
+    #[error("console server refused by policy: {0}")]
+    NotAllowed(#[from] NotAllowed),
     /// The RFB security handshake failed.
     #[error(transparent)]
     Rfb(#[from] rfb::Error),
@@ -18,7 +25,8 @@ impl Error {
     /// words.
     pub fn public_reason(&self) -> &'static str {
         match self {
-            Self::Connect(_) => "cannot reach the console server",
+            Self::Connect(_) | Self::Resolve(_) => "cannot reach the console server",
+            Self::NotAllowed(_) => "this console server is not allowed",
             Self::Rfb(error) => error.public_reason(),
         }
     }

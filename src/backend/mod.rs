@@ -4,9 +4,10 @@
 //! transport is a new file here and one match arm in [`Connector::connect`].
 
 mod error;
+pub mod policy;
 pub mod tcp;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use crate::console::{AuthScheme, ConsoleKind, Secret, Target};
 use crate::rfb::driver::{self, Secured, Security};
 use crate::rfb::handshake::Policy;
 pub use error::Error;
+use policy::TargetPolicy;
 
 /// The connection to a console server after its handshake: plain TCP (left) or inside
 /// VeNCrypt's TLS (right).
@@ -43,13 +45,17 @@ pub struct Request<'a> {
     pub target: &'a Target,
     /// The VNC password for the `vnc` scheme, if the grant or the configuration has one.
     pub password: Option<Secret>,
+    /// The schemes the token allows, overriding the configuration's.
+    pub schemes: Option<Vec<AuthScheme>>,
+    /// The target's addresses as checked before the upgrade, if they were.
+    pub addresses: Option<Vec<SocketAddr>>,
 }
 
 /// Connects to console servers the way the configuration says.
 #[derive(Debug, Clone)]
 pub struct Connector {
-    /// `[vnc] auth_schemes`, in order.
-    pub schemes: Vec<AuthScheme>,
+    /// Allowed targets and the schemes for each.
+    pub targets: TargetPolicy,
     /// The VeNCrypt client TLS configuration, when `vencrypt` is allowed.
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Deadline for the TCP connect.
@@ -64,13 +70,20 @@ impl Connector {
     /// # Errors
     /// Anything in [`Error`]: unreachable, refused, untrusted, timed out.
     pub async fn connect(&self, request: Request<'_>) -> Result<Backend, Error> {
-        let tcp = tcp::connect(request.target, self.connect_timeout).await?;
+        let addresses = request.addresses.as_deref();
+        let tcp = tcp::connect(request.target, addresses, self.connect_timeout).await?;
+        let peer = tcp.peer_addr().map_err(|e| Error::Connect(e.to_string()))?;
+        // Checked again on the address actually reached: a target resolved only now.
+        self.targets.check(peer)?;
         match request.kind {
             ConsoleKind::Novnc => {
+                let schemes = self
+                    .targets
+                    .schemes_for(request.schemes.as_deref(), peer.ip());
                 let security = Security {
                     server_name: server_name(request.target, &tcp),
                     policy: Policy {
-                        schemes: self.schemes.clone(),
+                        schemes,
                         password: request.password,
                     },
                     tls: self.tls.clone(),
@@ -84,6 +97,28 @@ impl Connector {
                 })
             }
         }
+    }
+}
+
+impl Connector {
+    /// Checks a target before the upgrade, so that a refused one gets 403: resolves it when
+    /// the policy restricts addresses and returns the addresses to connect to, all allowed.
+    ///
+    /// # Errors
+    /// [`Error::NotAllowed`] for an address outside the policy; [`Error::Resolve`] for a name
+    /// that cannot be checked.
+    pub async fn check_target(&self, target: &Target) -> Result<Option<Vec<SocketAddr>>, Error> {
+        if !self.targets.restricts() {
+            if let Ok(ip) = target.host.parse::<std::net::IpAddr>() {
+                self.targets.check(SocketAddr::new(ip, target.port))?;
+            }
+            return Ok(None);
+        }
+        let addresses = tcp::resolve(target, self.connect_timeout).await?;
+        for address in &addresses {
+            self.targets.check(*address)?;
+        }
+        Ok(Some(addresses))
     }
 }
 

@@ -76,8 +76,33 @@ fn text(reader: &mut Reader, spec: &OptionSpec) -> String {
 fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
     let ssl_only = reader.typed(&t::SSL_ONLY, parse_bool);
     let auth_schemes = reader.typed(&t::AUTH_SCHEMES, parse_schemes);
+    let by_network = reader.typed(&t::AUTH_SCHEMES_BY_NETWORK, parse_by_network);
+    let allowed_backends = reader.typed(&t::ALLOWED_BACKENDS, parse_networks);
     let database_connection = database(reader);
-    let vencrypt = vencrypt(reader, &auth_schemes);
+    let every_list = std::iter::once(&auth_schemes).chain(by_network.iter().map(|(_, list)| list));
+    let needs_vencrypt = every_list
+        .clone()
+        .any(|list| list.contains(&AuthScheme::Vencrypt));
+    let vencrypt = vencrypt(reader, needs_vencrypt);
+    for list in every_list {
+        if let Some((stronger, weaker)) = AuthScheme::downgrade_in(list) {
+            reader.warnings.push(format!(
+                "auth_schemes {}: {} is tried when {} is not offered, so a man in the middle \
+                 can choose it; narrow it per network (auth_schemes_by_network) or per target \
+                 (auth= in token files)",
+                names(list),
+                weaker.name(),
+                stronger.name()
+            ));
+        }
+    }
+    if allowed_backends.is_empty() {
+        reader.warnings.push(
+            "[vncgate] allowed_backends is empty: tokens may point the proxy at any address; \
+             list the compute nodes' networks"
+                .into(),
+        );
+    }
     let settings = Settings {
         files: files.to_vec(),
         debug: reader.typed(&t::DEBUG, parse_bool),
@@ -128,8 +153,8 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
                 .map(|at| parse_list(&at.text)),
         },
         backends: BackendPolicy {
-            allowed_backends: reader.typed(&t::ALLOWED_BACKENDS, parse_networks),
-            auth_schemes_by_network: reader.typed(&t::AUTH_SCHEMES_BY_NETWORK, parse_by_network),
+            allowed_backends,
+            auth_schemes_by_network: by_network,
         },
     };
     Settings {
@@ -226,11 +251,11 @@ fn web(reader: &mut Reader) -> Option<PathBuf> {
     }
 }
 
-fn vencrypt(reader: &mut Reader, schemes: &[AuthScheme]) -> Option<VencryptFiles> {
+fn vencrypt(reader: &mut Reader, needed: bool) -> Option<VencryptFiles> {
     let client_cert = reader.path(&t::VENCRYPT_CLIENT_CERT, Exists::File);
     let client_key = reader.path(&t::VENCRYPT_CLIENT_KEY, Exists::File);
     let ca_certs = reader.path(&t::VENCRYPT_CA_CERTS, Exists::File);
-    if !schemes.contains(&AuthScheme::Vencrypt) {
+    if !needed {
         return None;
     }
     match (client_cert, client_key, ca_certs) {
@@ -247,7 +272,7 @@ fn vencrypt(reader: &mut Reader, schemes: &[AuthScheme]) -> Option<VencryptFiles
                 (&t::VENCRYPT_CA_CERTS, ca.is_none()),
             ] {
                 if missing {
-                    let message = "must be set when auth_schemes includes vencrypt".to_owned();
+                    let message = "must be set when auth_schemes includes vencrypt (or auth_schemes_by_network does)".to_owned();
                     reader.missing(spec, origin.clone(), message);
                 }
             }
@@ -352,6 +377,14 @@ fn parse_by_network(text: &str) -> Result<Vec<(IpNet, Vec<AuthScheme>)>, String>
             Ok((parse_network(network)?, schemes))
         })
         .collect()
+}
+
+fn names(schemes: &[AuthScheme]) -> String {
+    schemes
+        .iter()
+        .map(|scheme| scheme.name())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn parse_url(text: &str) -> Result<String, String> {

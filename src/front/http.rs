@@ -16,6 +16,7 @@ use super::context::{Connection, Front};
 use super::pages::{novnc_file, own_page, static_file};
 use super::response::{empty, text, Body};
 use super::upgrade::{choose_subprotocol, find_token, OriginCheck};
+use crate::backend;
 use crate::session::Session;
 use crate::token::{Refusal, Token};
 
@@ -189,6 +190,18 @@ async fn upgrade(
             return empty(refuse(&front, peer, &refusal));
         }
     };
+    let target = &admission.grant.target;
+    let addresses = match front.sessions.connector.check_target(target).await {
+        Ok(addresses) => addresses,
+        Err(error @ backend::Error::NotAllowed(_)) => {
+            tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server not allowed");
+            return empty(StatusCode::FORBIDDEN);
+        }
+        Err(error) => {
+            tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server unresolvable");
+            return empty(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
     let offered: Vec<&str> = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -211,7 +224,7 @@ async fn upgrade(
         );
     }
     let on_upgrade = hyper::upgrade::on(&mut request);
-    let session = Session::new(&front.sessions, peer, admission, hash);
+    let session = Session::new(&front.sessions, peer, admission, addresses, hash);
     front
         .tracker
         .spawn(session.run(front.sessions.clone(), connection, on_upgrade));

@@ -6,7 +6,7 @@
 
 mod browser;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::backend::{self, Connector};
-use crate::console::{ConsoleKind, Secret};
+use crate::console::Secret;
 use crate::relay::filter::Filters;
 use crate::relay::{self, Timers};
 use crate::rfb::wire;
@@ -83,18 +83,28 @@ pub struct Session {
     id: u64,
     peer: IpAddr,
     grant: Grant,
+    /// The target's addresses, as checked before the upgrade.
+    addresses: Option<Vec<SocketAddr>>,
     hash: TokenHash,
     /// Held for the session's life: it counts under `max_sessions_per_token`.
     _slot: SessionSlot,
 }
 
 impl Session {
-    /// A session for an admitted token, from the client at `peer`.
-    pub fn new(context: &Context, peer: IpAddr, admission: Admission, hash: TokenHash) -> Self {
+    /// A session for an admitted token, from the client at `peer`, to the target's
+    /// `addresses` where they were checked before the upgrade.
+    pub fn new(
+        context: &Context,
+        peer: IpAddr,
+        admission: Admission,
+        addresses: Option<Vec<SocketAddr>>,
+        hash: TokenHash,
+    ) -> Self {
         Self {
             id: context.next_id.fetch_add(1, Ordering::Relaxed),
             peer,
             grant: admission.grant,
+            addresses,
             hash,
             _slot: admission.slot,
         }
@@ -108,7 +118,7 @@ impl Session {
         drop(held);
     }
 
-    async fn serve(self, context: &Context, on_upgrade: OnUpgrade) {
+    async fn serve(mut self, context: &Context, on_upgrade: OnUpgrade) {
         let started = Instant::now();
         let target = self.grant.target.clone();
         let upgraded = match on_upgrade.await {
@@ -131,9 +141,11 @@ impl Session {
             .clone()
             .or_else(|| context.default_password.clone());
         let request = backend::Request {
-            kind: ConsoleKind::Novnc,
+            kind: self.grant.kind,
             target: &target,
             password,
+            schemes: self.grant.schemes.clone(),
+            addresses: self.addresses.take(),
         };
         let (browser, backend) = tokio::join!(
             browser::greet(&mut ws, deadline),
@@ -157,7 +169,8 @@ impl Session {
                 return;
             }
         };
-        tracing::debug!(
+        tracing::info!(
+            target = %target,
             scheme = backend.scheme.name(),
             "console server authenticated"
         );

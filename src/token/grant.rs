@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::console::{ConsoleKind, Secret, Target};
+use crate::console::{AuthScheme, ConsoleKind, Secret, Target};
 
 /// What a valid token grants.
 #[derive(Debug, Clone)]
@@ -16,6 +16,9 @@ pub struct Grant {
     pub expires: Option<SystemTime>,
     /// VNC password for the `vnc` scheme, held by the proxy only.
     pub password: Option<Secret>,
+    /// The schemes allowed toward this console server, in order, when the token source says
+    /// (a token file's `auth=`); otherwise the configuration decides.
+    pub schemes: Option<Vec<AuthScheme>>,
 }
 
 impl Grant {

@@ -4,7 +4,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::grant::Grant;
-use crate::console::{ConsoleKind, Secret, Target};
+use crate::console::{AuthScheme, ConsoleKind, Secret, Target};
 
 /// Why a line of a token file was skipped. Never holds the line, which holds a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,14 +16,15 @@ pub enum LineError {
     #[error("target is not host:port or [ipv6]:port")]
     BadTarget,
     /// An attribute after the target is unknown or malformed.
-    #[error("unknown or malformed attribute (known: expires=UNIX_SECONDS, password=TEXT)")]
+    #[error("unknown or malformed attribute (known: expires=UNIX_SECONDS, password=TEXT, auth=vencrypt[,vnc,none])")]
     BadAttribute,
 }
 
 /// Parses one line: `None` for blank lines and comments.
 ///
 /// Beyond websockify's `token: host:port`, vncgate reads optional attributes after the target:
-/// `expires=UNIX_SECONDS` and `password=TEXT` (for the `vnc` scheme).
+/// `expires=UNIX_SECONDS`, `password=TEXT` (for the `vnc` scheme) and `auth=SCHEME[,SCHEME]`
+/// (the schemes allowed toward this target, in order, instead of `auth_schemes`).
 ///
 /// # Errors
 /// A line that is neither blank, a comment, nor a valid entry.
@@ -44,6 +45,7 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
         target,
         expires: None,
         password: None,
+        schemes: None,
     };
     for word in words {
         match word.split_once('=') {
@@ -55,6 +57,14 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
             }
             Some(("password", password)) if !password.is_empty() => {
                 grant.password = Some(Secret::new(password));
+            }
+            Some(("auth", names)) => {
+                let schemes: Option<Vec<AuthScheme>> =
+                    names.split(',').map(AuthScheme::from_name).collect();
+                match schemes {
+                    Some(schemes) if !schemes.is_empty() => grant.schemes = Some(schemes),
+                    _ => return Err(LineError::BadAttribute),
+                }
             }
             _ => return Err(LineError::BadAttribute),
         }
@@ -154,6 +164,27 @@ mod tests {
         ];
         for (line, expected) in cases {
             assert_eq!(parse_line(line).err(), Some(expected), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn auth_narrows_the_schemes() {
+        let (_, grant) = entry("t: 10.0.0.1:5900 auth=vencrypt,vnc");
+        assert_eq!(
+            grant.schemes,
+            Some(vec![AuthScheme::Vencrypt, AuthScheme::Vnc])
+        );
+        assert_eq!(entry("t: 10.0.0.1:5900").1.schemes, None);
+        for bad in [
+            "t: h:1 auth=",
+            "t: h:1 auth=tls",
+            "t: h:1 auth=vencrypt,,none",
+        ] {
+            assert_eq!(
+                parse_line(bad).err(),
+                Some(LineError::BadAttribute),
+                "{bad}"
+            );
         }
     }
 }

@@ -260,6 +260,7 @@ impl SqlStore {
             // expiry to keep, rather than a panic.
             expires: UNIX_EPOCH.checked_add(Duration::from_secs(expires.max(0) as u64)),
             password: None,
+            schemes: None,
         };
         Ok(Some((grant, single_use > 0)))
     }
