@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use config::Config;
-use ipnet::IpNet;
 
 use super::oslo::OsloFile;
 use super::problem::{file_problem, ConfigError, Problem};
@@ -13,7 +12,8 @@ use super::reader::{Exists, Reader};
 use super::settings::{BackendPolicy, Edge, FrontTls, Limits, Settings, TlsMinimum, VencryptFiles};
 use super::table::{self as t, OptionSpec};
 use super::value::{
-    parse_bool, parse_choice, parse_integer, parse_list, parse_port, parse_seconds,
+    cipher_names, names, parse_bool, parse_by_network, parse_choice, parse_integer, parse_list,
+    parse_networks, parse_port, parse_schemes, parse_seconds, parse_url,
 };
 use crate::console::{AuthScheme, Secret};
 
@@ -323,100 +323,4 @@ fn limits(reader: &mut Reader) -> Limits {
         }),
         session_recheck_interval: reader.typed(&t::SESSION_RECHECK_INTERVAL, parse_seconds),
     }
-}
-
-fn parse_schemes(text: &str) -> Result<Vec<AuthScheme>, String> {
-    let names = parse_list(text);
-    if names.is_empty() {
-        return Err(format!(
-            "must name at least one scheme; accepted values: {}",
-            AuthScheme::NAMES.join(", ")
-        ));
-    }
-    let mut schemes = Vec::new();
-    for name in names {
-        let scheme = AuthScheme::from_name(&name).ok_or_else(|| {
-            format!(
-                "{name:?} is not a scheme; accepted values: {}",
-                AuthScheme::NAMES.join(", ")
-            )
-        })?;
-        if !schemes.contains(&scheme) {
-            schemes.push(scheme);
-        }
-    }
-    Ok(schemes)
-}
-
-/// A list of networks: CIDRs, or single addresses (a /32 or /128).
-fn parse_networks(text: &str) -> Result<Vec<IpNet>, String> {
-    parse_list(text)
-        .iter()
-        .map(|item| parse_network(item))
-        .collect()
-}
-
-fn parse_network(item: &str) -> Result<IpNet, String> {
-    let item = item.trim();
-    item.parse::<IpNet>()
-        .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
-        .map_err(|_| {
-            format!("{item:?} is not a network; accepted values: CIDRs such as 10.0.0.0/8 or 2001:db8::/32, or addresses")
-        })
-}
-
-/// `CIDR=scheme+scheme, CIDR=scheme`: `auth_schemes` per console server network.
-fn parse_by_network(text: &str) -> Result<Vec<(IpNet, Vec<AuthScheme>)>, String> {
-    parse_list(text)
-        .iter()
-        .map(|entry| {
-            let (network, schemes) = entry.split_once('=').ok_or_else(|| {
-                format!("{entry:?} is not CIDR=schemes; e.g. 10.0.0.0/8=vencrypt or 192.0.2.0/24=vencrypt+vnc")
-            })?;
-            let schemes = parse_schemes(&schemes.replace('+', ","))?;
-            Ok((parse_network(network)?, schemes))
-        })
-        .collect()
-}
-
-fn names(schemes: &[AuthScheme]) -> String {
-    schemes
-        .iter()
-        .map(|scheme| scheme.name())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn parse_url(text: &str) -> Result<String, String> {
-    let text = text.trim();
-    let rest = text
-        .strip_prefix("http://")
-        .or_else(|| text.strip_prefix("https://"))
-        .ok_or_else(|| {
-            format!("{text:?} is not a URL; accepted values: http://... or https://...")
-        })?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(format!("{text:?} has no host"));
-    }
-    Ok(text.to_owned())
-}
-
-/// `ssl_ciphers` is an OpenSSL cipher string. Plain suite names can be honoured; an OpenSSL
-/// expression (`HIGH:!aNULL`, `kEECDH+AES`) cannot, and is left to rustls' defaults, which are
-/// already only AEAD suites with forward secrecy.
-fn cipher_names(text: &str) -> Option<Vec<String>> {
-    let names = text
-        .split([':', ',', ' '])
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .map(str::to_owned)
-        .collect::<Vec<_>>();
-    let expression = names.iter().any(|name| {
-        name.contains(['+', '!', '@'])
-            || name.starts_with('-')
-            || name
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-    });
-    (!names.is_empty() && !expression).then_some(names)
 }
