@@ -1,6 +1,6 @@
 //! Plain types every layer may use: where a console lives ([`Target`]), what kind it is
-//! ([`ConsoleKind`]), how the proxy authenticates to it ([`AuthScheme`]) and secrets that never
-//! reach a log ([`Secret`]). No I/O, and no import from the rest of the crate: this is the leaf
+//! ([`ConsoleKind`]), how the proxy authenticates to it ([`AuthScheme`]), secrets that never
+//! reach a log ([`Secret`]) and peer text made safe for one ([`printable`]). No I/O, and no import from the rest of the crate: this is the leaf
 //! that keeps the other modules from importing each other sideways.
 
 use std::fmt;
@@ -16,10 +16,12 @@ pub struct Target {
 
 impl fmt::Display for Target {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(formatter, "[{}]:{}", self.host, self.port)
+        // The host comes from a token row or file: printed safe for a log line.
+        let host = printable(&self.host);
+        if host.contains(':') {
+            write!(formatter, "[{host}]:{}", self.port)
         } else {
-            write!(formatter, "{}:{}", self.host, self.port)
+            write!(formatter, "{host}:{}", self.port)
         }
     }
 }
@@ -115,6 +117,22 @@ impl AuthScheme {
                 .map(|weaker| (*stronger, *weaker))
         })
     }
+}
+
+/// A peer's text made safe to log: control characters (a `\n` would forge a log line, an
+/// escape sequence would repaint a terminal) and Unicode's invisible direction overrides are
+/// written as escapes.
+pub fn printable(text: &str) -> String {
+    let mut safe = String::with_capacity(text.len());
+    for c in text.chars() {
+        let invisible = matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || invisible {
+            safe.extend(c.escape_default());
+        } else {
+            safe.push(c);
+        }
+    }
+    safe
 }
 
 /// A string that never reaches a log: `Debug` prints `MASKED`.

@@ -5,6 +5,7 @@
 //! against small caps before anything is allocated or awaited.
 
 use super::error::Error;
+use crate::console::printable;
 
 /// What a decoder returns: `Ok(None)` to need more, else the value and the bytes it used.
 pub type Decoded<T> = Result<Option<(T, usize)>, Error>;
@@ -102,7 +103,7 @@ pub fn decode_reason(input: &[u8]) -> Decoded<Option<String>> {
     let end = 4 + length as usize;
     Ok(input
         .get(4..end)
-        .map(|text| (Some(String::from_utf8_lossy(text).into_owned()), end)))
+        .map(|text| (Some(printable(&String::from_utf8_lossy(text))), end)))
 }
 
 /// The outcome of authentication.
@@ -206,6 +207,21 @@ fn encode_reason(reason: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn peer_reasons_cannot_forge_log_lines() {
+        let reason = "denied\n2026-01-01T00:00:00Z INFO session opened\x1b[2J\u{202e}".as_bytes();
+        let mut message = (reason.len() as u32).to_be_bytes().to_vec();
+        message.extend_from_slice(reason);
+        let decoded = decode_reason(&message)
+            .ok()
+            .flatten()
+            .and_then(|(text, _)| text);
+        let text = decoded.unwrap_or_default();
+        assert!(!text.contains(['\n', '\x1b', '\u{202e}']), "{text}");
+        assert!(text.starts_with("denied\\n2026"), "{text}");
+    }
+
     use super::*;
 
     #[test]
