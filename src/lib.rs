@@ -34,6 +34,7 @@ use tower_http::services::ServeDir;
 
 use crate::backend::policy::TargetPolicy;
 use crate::config::Settings;
+use crate::front::headers::SecurityHeaders;
 use crate::front::limiter::Limiter;
 use crate::front::pages::Pages;
 use crate::front::Front;
@@ -160,6 +161,10 @@ pub async fn run_with(
         trusted_proxies: settings.edge.trusted_proxies.clone(),
         proxy_protocol: settings.edge.proxy_protocol,
         tls,
+        headers: SecurityHeaders::new(
+            settings.edge.frame_ancestors.as_deref(),
+            &settings.allowed_origins,
+        ),
         pages,
         tokens: TokenStore::new(
             settings.token_source.clone(),

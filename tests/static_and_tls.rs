@@ -281,3 +281,54 @@ async fn a_combined_cert_and_key_file_serves_https() {
     let _ = tls.read_to_end(&mut page).await;
     assert!(String::from_utf8_lossy(&page).starts_with("HTTP/1.1 200 OK"));
 }
+
+/// Edge protection: pages carry a Content-Security-Policy (strict on vncgate's own page,
+/// frame-ancestors on every page, from `frame_ancestors` or 'self' plus `allowed_origins`), and
+/// HSTS over HTTPS only.
+#[tokio::test]
+async fn pages_carry_security_headers() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(root.path(), "pki");
+    let proxy = start_proxy(
+        &tls_config(&pki, "[console]\nallowed_origins = horizon.example\n"),
+        "",
+    )
+    .await;
+    let request = "GET /console.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let own = raw_http(proxy.addr, request).await.to_ascii_lowercase();
+    assert!(
+        own.contains("content-security-policy: default-src 'self'; script-src 'self';"),
+        "{own}"
+    );
+    assert!(
+        own.contains("frame-ancestors 'self' horizon.example"),
+        "{own}"
+    );
+    assert!(
+        !own.contains("strict-transport-security"),
+        "HSTS over plain HTTP: {own}"
+    );
+    let stat = raw_http(
+        proxy.addr,
+        "GET /vnc_lite.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .to_ascii_lowercase();
+    assert!(
+        stat.contains("content-security-policy: frame-ancestors 'self' horizon.example\r\n"),
+        "{stat}"
+    );
+    let mut tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    tls.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(
+        answer.contains("strict-transport-security: max-age="),
+        "{answer}"
+    );
+
+    let framed = start_proxy("[vncgate]\nframe_ancestors = 'none'\n", "").await;
+    let page = raw_http(framed.addr, request).await.to_ascii_lowercase();
+    assert!(page.contains("frame-ancestors 'none'"), "{page}");
+}

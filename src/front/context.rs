@@ -12,6 +12,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::headers::SecurityHeaders;
 use super::limiter::{ConnectionSlot, Limiter};
 use super::pages::Pages;
 use crate::session;
@@ -37,6 +38,8 @@ pub struct Front {
     pub tls: Option<TlsAcceptor>,
     /// The pages served besides upgrades.
     pub pages: Pages,
+    /// Their security headers.
+    pub headers: SecurityHeaders,
     /// Where tokens are looked up.
     pub tokens: TokenStore,
     /// What sessions started here need.

@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::client;
 use super::context::{Connection, Front};
+use super::headers::Page;
 use super::pages::{novnc_file, own_page, static_file};
 use super::response::{empty, text, Body};
 use super::upgrade::{choose_subprotocol, find_token, OriginCheck};
@@ -26,28 +27,50 @@ pub(crate) async fn handle(
     connection: Arc<Connection>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    if front.ssl_only && !connection.tls {
-        tracing::info!(peer = %connection.peer, "refused: plain HTTP while ssl_only is set");
-        return Ok(text(
-            StatusCode::FORBIDDEN,
-            "This console proxy accepts HTTPS only.\n",
-        ));
-    }
     if is_websocket(request.headers()) {
+        if front.ssl_only && !connection.tls {
+            tracing::info!(peer = %connection.peer, "refused: plain HTTP while ssl_only is set");
+            return Ok(empty(StatusCode::FORBIDDEN));
+        }
         return Ok(upgrade(front, connection, request).await);
     }
+    let client = client::resolve(
+        connection.peer.ip(),
+        &front.trusted_proxies,
+        request.headers(),
+    );
+    let https = connection.tls || client.forwarded_proto.as_deref() == Some("https");
+    let (mut response, page) = page(&front, &connection, request).await;
+    front.headers.apply(response.headers_mut(), page, https);
+    Ok(response)
+}
+
+/// Every request but an upgrade, and the policy its response gets.
+async fn page(
+    front: &Front,
+    connection: &Connection,
+    request: Request<Incoming>,
+) -> (Response<Body>, Page) {
+    if front.ssl_only && !connection.tls {
+        tracing::info!(peer = %connection.peer, "refused: plain HTTP while ssl_only is set");
+        let refused = text(
+            StatusCode::FORBIDDEN,
+            "This console proxy accepts HTTPS only.\n",
+        );
+        return (refused, Page::Static);
+    }
     if request.uri().path() == "/token-status" {
-        return Ok(token_status(&front, &connection, &request).await);
+        return (token_status(front, connection, &request).await, Page::Own);
     }
     if request.uri().path().starts_with("/novnc/")
         && matches!(*request.method(), Method::GET | Method::HEAD)
     {
-        return Ok(novnc_file(&front.pages, request).await);
+        return (novnc_file(&front.pages, request).await, Page::Own);
     }
     if let Some(response) = own_page(&request) {
-        return Ok(response);
+        return (response, Page::Own);
     }
-    Ok(static_file(&front.pages, request).await)
+    (static_file(&front.pages, request).await, Page::Static)
 }
 
 /// Whether the token in the query or cookie would be admitted now (204), is refused (403), or

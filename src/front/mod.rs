@@ -3,6 +3,7 @@
 
 pub mod client;
 mod context;
+pub mod headers;
 pub(crate) mod http;
 pub mod limiter;
 pub mod pages;

@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
-use super::response::{empty, secure_headers, text, Body};
+use super::response::{empty, text, Body};
 
 /// The directories served besides the built-in page.
 #[derive(Debug, Clone, Default)]
@@ -41,7 +41,6 @@ pub(super) fn own_page(request: &Request<Incoming>) -> Option<Response<Body>> {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    secure_headers(headers);
     Some(response)
 }
 
@@ -87,10 +86,8 @@ where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let mut response = match files.clone().oneshot(request).await {
+    match files.clone().oneshot(request).await {
         Ok(response) => response.map(|body| body.map_err(std::io::Error::other).boxed_unsync()),
         Err(never) => match never {},
-    };
-    secure_headers(response.headers_mut());
-    response
+    }
 }
