@@ -33,7 +33,8 @@ impl SecurityHeaders {
             // oslo.config takes the quotes off a value: `'none'` arrives as `none`.
             Some(list) if !list.is_empty() => list
                 .iter()
-                .map(|source| match source.as_str() {
+                .flat_map(|item| item.split_whitespace())
+                .map(|source| match source {
                     "self" | "none" => format!("'{source}'"),
                     other => other.to_owned(),
                 })
