@@ -149,6 +149,17 @@ pub async fn run_with(
     ) {
         tracker.spawn(delete_expired(store.clone(), shutdown.clone()));
     }
+    let tokens = Arc::new(TokenStore::new(
+        settings.token_source.clone(),
+        sql,
+        settings.max_sessions_per_token,
+    ));
+    tracker.spawn(session::recheck::run(
+        sessions.registry.clone(),
+        tokens.clone(),
+        settings.limits.session_recheck_interval,
+        shutdown.clone(),
+    ));
     let front = Arc::new(Front {
         ssl_only: settings.ssl_only,
         allowed_origins: settings.allowed_origins.clone(),
@@ -166,12 +177,8 @@ pub async fn run_with(
             &settings.allowed_origins,
         ),
         pages,
-        tokens: TokenStore::new(
-            settings.token_source.clone(),
-            sql,
-            settings.max_sessions_per_token,
-        ),
-        sessions,
+        tokens: tokens.clone(),
+        sessions: sessions.clone(),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
     });

@@ -288,3 +288,52 @@ async fn mariadb_single_use_survives_a_revoked_select() {
         "a failed query must be a 503: {statuses:?}"
     );
 }
+
+/// Revocation through one instance closes the session open on another, both on one database.
+async fn revoked_on_one_closes_on_another(db: Db) {
+    db.create_nova_schema();
+    let backend = echo_backend().await;
+    let config = format!(
+        "[database]\nconnection = {}\n[vncgate]\nsession_recheck_interval = 0.5\n",
+        db.url()
+    );
+    let a = start_proxy(&config, "").await;
+    let b = start_proxy(&config, "").await;
+    let token = issue_token(&a, backend.port(), &["--ttl", "600"]).0;
+    let (socket, _) = ws(a.addr, &format!("/?token={token}"), &[])
+        .await
+        .expect("upgrade");
+    let mut open = open_console(socket).await.expect("console");
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let revoke = vncgate_cli(&[
+        "token",
+        "revoke",
+        "--config-file",
+        b.config_path().to_str().expect("utf8"),
+        &hash[..12],
+    ]);
+    assert!(
+        revoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoke.stderr)
+    );
+    let close = next_close(&mut open.ws).await;
+    assert_eq!(
+        close.map(|(_, reason)| reason).as_deref(),
+        Some("the console access was revoked")
+    );
+}
+
+#[tokio::test]
+async fn postgres_revoked_on_one_closes_on_another() {
+    if let Some(db) = Db::postgres() {
+        revoked_on_one_closes_on_another(db).await;
+    }
+}
+
+#[tokio::test]
+async fn mariadb_revoked_on_one_closes_on_another() {
+    if let Some(db) = Db::mariadb() {
+        revoked_on_one_closes_on_another(db).await;
+    }
+}

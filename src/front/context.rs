@@ -41,7 +41,7 @@ pub struct Front {
     /// Their security headers.
     pub headers: SecurityHeaders,
     /// Where tokens are looked up.
-    pub tokens: TokenStore,
+    pub tokens: Arc<TokenStore>,
     /// What sessions started here need.
     pub sessions: Arc<session::Context>,
     /// Stops the accept loop; sessions close.

@@ -15,7 +15,6 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
-use tokio_util::sync::CancellationToken;
 
 use filter::Filters;
 
@@ -77,6 +76,8 @@ pub enum End {
     Shutdown,
     /// A filter refused a message (a policy, or a message it cannot frame).
     Refused(filter::Error),
+    /// The session's token was revoked.
+    Revoked,
 }
 
 impl End {
@@ -98,6 +99,7 @@ impl End {
             Self::Expired => (CloseCode::Normal, "the console session has expired"),
             Self::Shutdown => (CloseCode::Away, "the console proxy is shutting down"),
             Self::Refused(_) => (CloseCode::Policy, "the console proxy refused a message"),
+            Self::Revoked => (CloseCode::Policy, "the console access was revoked"),
         };
         Some(CloseFrame {
             code,
@@ -119,6 +121,7 @@ impl fmt::Display for End {
             Self::Expired => formatter.write_str("token expired"),
             Self::Shutdown => formatter.write_str("shutdown"),
             Self::Refused(error) => write!(formatter, "{error}"),
+            Self::Revoked => formatter.write_str("token revoked"),
         }
     }
 }
@@ -134,14 +137,15 @@ pub struct Outcome {
     pub bytes_down: u64,
 }
 
-/// Relays until either side ends, the token expires or `shutdown` fires, then closes both sides
-/// cleanly: a close frame to the browser where one is owed, a FIN to the VNC server.
+/// Relays until either side ends, the token expires or `stop` resolves (shutdown, a revoked
+/// token) with the reason, then closes both sides cleanly: a close frame to the browser where
+/// one is owed, a FIN to the VNC server.
 pub async fn relay<W, B>(
     ws: WebSocketStream<W>,
     backend: B,
     timers: Timers,
     filters: Filters,
-    shutdown: &CancellationToken,
+    stop: impl std::future::Future<Output = End>,
 ) -> Outcome
 where
     W: AsyncRead + AsyncWrite + Unpin,
@@ -244,7 +248,7 @@ where
         end = down => end,
         end = up => end,
         () = expiry => End::Expired,
-        () = shutdown.cancelled() => End::Shutdown,
+        end = stop => end,
     };
 
     let mut ws = match ws_tx.reunite(ws_rx) {

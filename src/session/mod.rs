@@ -5,6 +5,8 @@
 //! the accept loop that started it.
 
 mod browser;
+pub mod recheck;
+pub mod registry;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,9 +27,10 @@ use tracing::Instrument;
 use crate::backend::{self, Connector};
 use crate::console::Secret;
 use crate::relay::filter::Filters;
-use crate::relay::{self, Timers};
+use crate::relay::{self, End, Timers};
 use crate::rfb::wire;
 use crate::token::{Admission, Grant, SessionSlot, TokenHash};
+use registry::Registry;
 
 /// What every session shares: how to reach console servers, and the session timers.
 #[derive(Debug)]
@@ -48,6 +51,8 @@ pub struct Context {
     pub default_password: Option<Secret>,
     /// Fires on shutdown: sessions close with 1001.
     pub shutdown: CancellationToken,
+    /// The live sessions, for the recheck that ends revoked ones.
+    pub registry: Arc<Registry>,
     next_id: AtomicU64,
 }
 
@@ -73,6 +78,7 @@ impl Context {
             enforce_session_timeout,
             default_password,
             shutdown,
+            registry: Arc::default(),
             next_id: AtomicU64::new(1),
         }
     }
@@ -83,6 +89,7 @@ pub struct Session {
     id: u64,
     peer: IpAddr,
     grant: Grant,
+    single_use: bool,
     /// The target's addresses, as checked before the upgrade.
     addresses: Option<Vec<SocketAddr>>,
     hash: TokenHash,
@@ -104,6 +111,7 @@ impl Session {
             id: context.next_id.fetch_add(1, Ordering::Relaxed),
             peer,
             grant: admission.grant,
+            single_use: admission.single_use,
             addresses,
             hash,
             _slot: admission.slot,
@@ -210,7 +218,18 @@ impl Session {
             expires,
         };
         let filters = Filters::default();
-        let outcome = relay::relay(ws, backend.stream, timers, filters, &context.shutdown).await;
+        let registered =
+            context
+                .registry
+                .register(self.id, self.hash, self.grant.expires, !self.single_use);
+        let stop = async {
+            tokio::select! {
+                () = context.shutdown.cancelled() => End::Shutdown,
+                () = registered.revoked() => End::Revoked,
+            }
+        };
+        let outcome = relay::relay(ws, backend.stream, timers, filters, stop).await;
+        drop(registered);
         tracing::info!(
             target = %target,
             scheme = backend.scheme.name(),

@@ -93,4 +93,6 @@ pub struct Admission {
     pub grant: Grant,
     /// Its slot under `max_sessions_per_token`.
     pub slot: SessionSlot,
+    /// Whether it was a single-use token, consumed by this admission.
+    pub single_use: bool,
 }

@@ -1,7 +1,7 @@
 //! [`TokenStore`]: every token source asked in order, expiry and single use checked, and the
 //! per-token session count kept.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -10,7 +10,7 @@ use super::admission::{Admission, Refusal, SessionSlot};
 use super::file::FileSource;
 use super::grant::Grant;
 use super::secret::{Token, TokenHash};
-use super::sql::SqlStore;
+use super::sql::{SqlStore, StoreError};
 
 /// All token sources: the websockify-format files first (they win a clash: they are local and
 /// explicit), then the SQL store.
@@ -87,7 +87,39 @@ impl TokenStore {
                 return Err(Refusal::AlreadyUsed);
             }
         }
-        Ok(Admission { grant, slot })
+        Ok(Admission {
+            grant,
+            slot,
+            single_use,
+        })
+    }
+
+    /// Which of `hashes` still name live tokens, in any source: the sessions of the others
+    /// were revoked (a line removed, a row deleted, an expiry moved into the past).
+    ///
+    /// # Errors
+    /// The database failed: nothing can be said this time.
+    pub async fn live_among(&self, hashes: &[TokenHash]) -> Result<HashSet<TokenHash>, StoreError> {
+        let now = SystemTime::now();
+        let mut live = HashSet::new();
+        let mut rest = Vec::new();
+        for hash in hashes {
+            let in_files = match &self.files {
+                Some(files) => files.lookup(hash).await,
+                None => None,
+            };
+            match in_files {
+                Some(grant) if grant.is_live(now) => {
+                    live.insert(*hash);
+                }
+                Some(_) => {}
+                None => rest.push(*hash),
+            }
+        }
+        if let (Some(sql), false) = (&self.sql, rest.is_empty()) {
+            live.extend(sql.live_hashes(&rest).await?);
+        }
+        Ok(live)
     }
 
     fn take_slot(&self, hash: TokenHash) -> Result<SessionSlot, Refusal> {

@@ -265,6 +265,36 @@ impl SqlStore {
         Ok(Some((grant, single_use > 0)))
     }
 
+    /// Which of `hashes` name tokens that are there and not expired: one query per 200.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn live_hashes(
+        &self,
+        hashes: &[TokenHash],
+    ) -> Result<std::collections::HashSet<TokenHash>, StoreError> {
+        let mut live = std::collections::HashSet::new();
+        for chunk in hashes.chunks(200) {
+            let params: Vec<String> = (2..chunk.len() + 2).map(|n| self.param(n)).collect();
+            let sql = format!(
+                "SELECT token_hash FROM console_auth_tokens WHERE expires > {} AND token_hash IN ({})",
+                self.param(1),
+                params.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(now_seconds());
+            for hash in chunk {
+                query = query.bind(hash.to_hex());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let hex: String = row.try_get(0)?;
+                if let Some(hash) = chunk.iter().find(|hash| hash.to_hex() == hex) {
+                    live.insert(*hash);
+                }
+            }
+        }
+        Ok(live)
+    }
+
     async fn lookup_row(
         &self,
         hash: &TokenHash,
