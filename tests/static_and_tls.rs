@@ -165,7 +165,7 @@ async fn https_and_http_share_the_port() {
     let backend = echo_backend().await;
     let proxy = start_proxy(&tls_config(&pki, ""), &format!("good: {backend}\n")).await;
 
-    let mut tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    let mut tls = tls_connect(proxy.addr, &pki.https_ca_pem()).await;
     tls.write_all(b"GET /vnc_lite.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await
         .expect("write");
@@ -173,7 +173,7 @@ async fn https_and_http_share_the_port() {
     let _ = tls.read_to_end(&mut page).await;
     assert!(String::from_utf8_lossy(&page).starts_with("HTTP/1.1 200 OK"));
 
-    let tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    let tls = tls_connect(proxy.addr, &pki.https_ca_pem()).await;
     let headers = [("Origin", "https://localhost")];
     let (ws, _) = ws_over(tls, "localhost", "/?token=good", &headers)
         .await
@@ -183,7 +183,7 @@ async fn https_and_http_share_the_port() {
     assert_eq!(console.read(8).await.expect("echo"), b"over TLS");
 
     // An http Origin over wss is a scheme mismatch.
-    let tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    let tls = tls_connect(proxy.addr, &pki.https_ca_pem()).await;
     let (status, _) = refusal(
         ws_over(
             tls,
@@ -221,7 +221,7 @@ async fn ssl_only_refuses_plain_http() {
     assert_eq!(status_line(&plain), "HTTP/1.1 403 Forbidden", "{plain}");
     assert!(!plain.contains("noVNC"));
     assert_eq!(refusal(ws(proxy.addr, "/?token=good", &[]).await).0, 403);
-    let tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    let tls = tls_connect(proxy.addr, &pki.https_ca_pem()).await;
     let (ws, _) = ws_over(tls, "localhost", "/?token=good", &[])
         .await
         .expect("wss upgrade");
@@ -241,7 +241,7 @@ async fn minimum_tls_version_is_honoured() {
     .await;
     let mut roots = rustls::RootCertStore::empty();
     use rustls_pki_types::pem::PemObject;
-    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pki.ca_pem().as_bytes()) {
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pki.https_ca_pem().as_bytes()) {
         roots.add(cert.expect("pem")).expect("root");
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -257,7 +257,7 @@ async fn minimum_tls_version_is_honoured() {
         connector.connect(name, tcp).await.is_err(),
         "TLS 1.2 accepted with tlsv1_3 minimum"
     );
-    let _ok = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    let _ok = tls_connect(proxy.addr, &pki.https_ca_pem()).await;
 }
 
 #[tokio::test]
@@ -273,7 +273,7 @@ async fn a_combined_cert_and_key_file_serves_https() {
     );
     std::fs::write(&combined, text).expect("write");
     let proxy = start_proxy(&format!("[DEFAULT]\ncert = {}\n", combined.display()), "").await;
-    let mut tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    let mut tls = tls_connect(proxy.addr, &pki.https_ca_pem()).await;
     tls.write_all(b"GET /console.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await
         .expect("write");
@@ -318,7 +318,7 @@ async fn pages_carry_security_headers() {
         stat.contains("content-security-policy: frame-ancestors 'self' horizon.example\r\n"),
         "{stat}"
     );
-    let mut tls = tls_connect(proxy.addr, &pki.ca_pem()).await;
+    let mut tls = tls_connect(proxy.addr, &pki.https_ca_pem()).await;
     tls.write_all(request.as_bytes()).await.expect("write");
     let mut answer = Vec::new();
     let _ = tls.read_to_end(&mut answer).await;

@@ -29,6 +29,14 @@ pub enum PkiError {
         #[source]
         source: std::io::Error,
     },
+    /// The output directory is not safe to write keys into.
+    #[error("{}: {reason}; refusing to write keys there", path.display())]
+    UnsafeDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why: a symbolic link, writable by others, or owned by someone else.
+        reason: String,
+    },
     /// A PEM file does not hold what it should.
     #[error("{path}: {reason}")]
     Parse {

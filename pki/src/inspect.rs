@@ -65,14 +65,36 @@ fn check_dir(dir: &Path, expect: &Expectations, report: &mut Report) {
         }
         let https = dir.join("https/cert.pem");
         if https.exists() {
-            check_pair(
-                &https,
-                &dir.join("https/key.pem"),
-                Role::Server,
-                Some(&ca),
-                expect,
-                report,
-            );
+            let https_ca = dir.join("https-ca/ca-cert.pem");
+            if https_ca.exists() {
+                check_role_dir(
+                    &dir.join("https-ca"),
+                    &https_ca,
+                    Role::Ca,
+                    Some(&dir.join("https-ca/ca-key.pem")),
+                    expect,
+                    report,
+                );
+            }
+            if signed_by(&https, &ca) {
+                report.add(
+                    Severity::Error,
+                    &https,
+                    "the browser-facing HTTPS certificate is signed by the VNC CA: its key, \
+                     which often sits on load balancers, could then impersonate every compute \
+                     node to the proxy. Give it a CA of its own (`pki init --https` makes one \
+                     in DIR/https-ca/) or a public CA, and re-issue",
+                );
+            } else if https_ca.exists() {
+                check_pair(
+                    &https,
+                    &dir.join("https/key.pem"),
+                    Role::Server,
+                    Some(&https_ca),
+                    expect,
+                    report,
+                );
+            }
         }
     } else {
         check_dir_as(dir, None, expect, report);
@@ -252,6 +274,20 @@ fn guess_role(path: &Path, der: &[u8]) -> Role {
         Ok(Some(eku)) if eku.value.client_auth && !eku.value.server_auth => Role::Client,
         _ => Role::Server,
     }
+}
+
+/// Whether the certificate in `cert` carries a valid signature of the CA in `ca`.
+fn signed_by(cert: &Path, ca: &Path) -> bool {
+    let (Ok(cert), Ok(ca)) = (first_certificate(cert), first_certificate(ca)) else {
+        return false;
+    };
+    let (Ok((_, cert)), Ok((_, ca))) = (
+        X509Certificate::from_der(&cert),
+        X509Certificate::from_der(&ca),
+    ) else {
+        return false;
+    };
+    cert.issuer() == ca.subject() && cert.verify_signature(Some(ca.public_key())).is_ok()
 }
 
 fn first_certificate(path: &Path) -> Result<Vec<u8>, String> {

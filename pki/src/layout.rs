@@ -5,10 +5,13 @@
 //! DIR/compute/<host>/{ca-cert.pem,server-cert.pem,server-key.pem}   -> /etc/pki/libvirt-vnc
 //! DIR/proxy/{ca-cert.pem,client-cert.pem,client-key.pem}            -> /etc/pki/nova-novncproxy
 //! DIR/clients/<name>/{ca-cert.pem,client-cert.pem,client-key.pem}   (pki issue client)
+//! DIR/https-ca/{ca-cert.pem,ca-key.pem}                             (--https)
 //! DIR/https/{cert.pem,key.pem}                                      (--https)
 //! ```
 //!
-//! The CA key stays in `DIR/ca/` and is never copied anywhere else.
+//! The CA keys stay in `DIR/ca/` and `DIR/https-ca/` and are never copied anywhere else. The
+//! browser-facing HTTPS certificate has a CA of its own: its key often sits on load balancers,
+//! and signed by the VNC CA it could impersonate every compute node to the proxy.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +22,9 @@ use crate::store::{self, Mode, Planned};
 
 /// Common name of the CA `pki init` makes.
 pub const CA_COMMON_NAME: &str = "vncgate VNC CA";
+
+/// Common name of the CA of the browser-facing HTTPS certificate.
+pub const HTTPS_CA_COMMON_NAME: &str = "vncgate HTTPS CA";
 
 /// Default CN of the proxy's client certificate.
 pub const DEFAULT_CLIENT_CN: &str = "vncgate";
@@ -50,6 +56,11 @@ pub fn ca_cert(dir: &Path) -> PathBuf {
 /// The CA key inside a PKI directory.
 pub fn ca_key(dir: &Path) -> PathBuf {
     dir.join("ca/ca-key.pem")
+}
+
+/// The HTTPS CA's directory.
+pub fn https_ca_dir(dir: &Path) -> PathBuf {
+    dir.join("https-ca")
 }
 
 /// A compute host's directory (QEMU's `tls-creds-x509` dir, libvirt's `/etc/pki/libvirt-vnc`).
@@ -144,6 +155,7 @@ fn client_files(
 /// Existing files without `force` (nothing is written), bad names, I/O.
 pub fn init(plan: &InitPlan) -> Result<Vec<PathBuf>, PkiError> {
     let dir = &plan.dir;
+    store::check_dir_trust(dir)?;
     // Refuse before the (slow, for RSA) key generation when the answer is known already.
     if !plan.force && ca_key(dir).exists() {
         return Err(PkiError::Exists(vec![ca_key(dir)]));
@@ -172,7 +184,17 @@ pub fn init(plan: &InitPlan) -> Result<Vec<PathBuf>, PkiError> {
         plan.key_type,
     )?);
     if let Some(names) = &plan.https {
-        let issued = ca.issue(
+        let https_ca = Ca::generate(HTTPS_CA_COMMON_NAME, CA_DAYS.max(plan.days), plan.key_type)?;
+        let at = https_ca_dir(dir);
+        files.extend(pair(
+            at.join("ca-cert.pem"),
+            at.join("ca-key.pem"),
+            Issued {
+                cert_pem: https_ca.cert_pem.clone(),
+                key_pem: https_ca.key_pem().to_owned(),
+            },
+        ));
+        let issued = https_ca.issue(
             &Profile::Server {
                 names: names.clone(),
             },
@@ -210,6 +232,7 @@ pub fn issue_server(
     key_type: KeyType,
     force: bool,
 ) -> Result<Vec<PathBuf>, PkiError> {
+    store::check_dir_trust(dir)?;
     let ca = load_ca(dir)?;
     let files = server_files(dir, &ca, names, days, key_type)?;
     store::write_all(&files, force)?;
@@ -230,6 +253,7 @@ pub fn issue_client(
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         return Err(PkiError::BadName(name.to_owned()));
     }
+    store::check_dir_trust(dir)?;
     let ca = load_ca(dir)?;
     let files = client_files(dir.join("clients").join(name), &ca, name, days, key_type)?;
     store::write_all(&files, force)?;

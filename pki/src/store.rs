@@ -49,6 +49,42 @@ pub fn write_all(files: &[Planned], force: bool) -> Result<(), PkiError> {
     Ok(())
 }
 
+/// Refuses to write keys under `dir` when it is a symbolic link (the keys would land wherever
+/// it points), writable by other users (they could swap files in), or owned by another user.
+/// A directory that does not exist yet is made 0700 and is safe.
+///
+/// # Errors
+/// [`PkiError::UnsafeDir`] with the reason.
+pub fn check_dir_trust(dir: &Path) -> Result<(), PkiError> {
+    use std::os::unix::fs::MetadataExt;
+    let unsafe_dir = |reason: &str| PkiError::UnsafeDir {
+        path: dir.to_path_buf(),
+        reason: reason.to_owned(),
+    };
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(PkiError::io(dir, error)),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(unsafe_dir("it is a symbolic link"));
+    }
+    if !meta.is_dir() {
+        return Err(unsafe_dir("it is not a directory"));
+    }
+    if meta.mode() & 0o002 != 0 {
+        return Err(unsafe_dir("it is writable by every user"));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(unsafe_dir(&format!(
+            "it is owned by user {}, not by this user ({me})",
+            meta.uid()
+        )));
+    }
+    Ok(())
+}
+
 fn create_dirs(dir: &Path) -> Result<(), PkiError> {
     if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());

@@ -341,3 +341,111 @@ fn rustls_accepts_the_chains_for_both_roles() {
         )
         .is_err());
 }
+
+fn init_with_https(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    let plan = InitPlan {
+        dir: dir.clone(),
+        servers: vec![vec!["compute1".into(), "127.0.0.1".into()]],
+        client_common_name: "vncgate".into(),
+        https: Some(vec!["console.example".into(), "127.0.0.1".into()]),
+        days: 90,
+        key_type: KeyType::EcdsaP256,
+        force: false,
+    };
+    layout::init(&plan).expect("init");
+    dir
+}
+
+/// Edge finding 7: the browser-facing certificate has a CA of its own, and `pki check` flags
+/// one signed by the VNC CA.
+#[test]
+fn the_https_certificate_has_its_own_ca_and_one_from_the_vnc_ca_is_flagged() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = init_with_https(root.path(), "pki");
+    assert!(dir.join("https-ca/ca-cert.pem").is_file());
+    let mode = std::fs::metadata(dir.join("https-ca/ca-key.pem"))
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_ne!(
+        std::fs::read(dir.join("https-ca/ca-cert.pem")).expect("read"),
+        std::fs::read(dir.join("ca/ca-cert.pem")).expect("read")
+    );
+    let report = check(std::slice::from_ref(&dir));
+    assert!(errors(&report).is_empty(), "{:#?}", errors(&report));
+
+    // The old way: the HTTPS pair issued from the VNC CA.
+    for (from, to) in [
+        ("server-cert.pem", "cert.pem"),
+        ("server-key.pem", "key.pem"),
+    ] {
+        std::fs::copy(
+            dir.join("compute/compute1").join(from),
+            dir.join("https").join(to),
+        )
+        .expect("copy");
+    }
+    assert_error(&check(&[dir]), "signed by the VNC CA");
+}
+
+/// Edge finding 10: `pki init` writes keys only into a directory it can trust.
+#[test]
+fn init_refuses_a_directory_it_cannot_trust() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let plan = |dir: PathBuf| InitPlan {
+        dir,
+        servers: vec![vec!["compute1".into()]],
+        client_common_name: "vncgate".into(),
+        https: None,
+        days: 90,
+        key_type: KeyType::EcdsaP256,
+        force: false,
+    };
+    let open = root.path().join("open");
+    std::fs::create_dir(&open).expect("mkdir");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let refused = layout::init(&plan(open.clone()))
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.contains("writable by every user")),
+        "{refused:?}"
+    );
+    assert!(!open.join("ca").exists(), "nothing written");
+
+    let real = root.path().join("real");
+    std::fs::create_dir(&real).expect("mkdir");
+    let link = root.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let refused = layout::init(&plan(link))
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("symbolic link")),
+        "{refused:?}"
+    );
+
+    // Owned by someone else: only root can make one to test with.
+    if rustix::process::geteuid().is_root() {
+        let foreign = root.path().join("foreign");
+        std::fs::create_dir(&foreign).expect("mkdir");
+        std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).expect("chown");
+        let refused = layout::init(&plan(foreign))
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains("owned by user 65534")),
+            "{refused:?}"
+        );
+    } else {
+        eprintln!("SKIPPED: the foreign-owner case needs root to chown");
+    }
+    // A fresh directory is made 0700 and is fine.
+    assert!(layout::init(&plan(root.path().join("fresh"))).is_ok());
+}

@@ -83,7 +83,9 @@ fn init(init: &PkiInit) -> Result<(), vncgate_pki::PkiError> {
     );
     if init.https.is_some() {
         println!(
-            "For the browser-facing HTTPS of the proxy:\n\n[DEFAULT]\ncert = {0}/https/cert.pem\nkey = {0}/https/key.pem\n",
+            "For the browser-facing HTTPS of the proxy (its own CA, {0}/https-ca/, which browsers \
+             may trust; it can sign nothing the compute nodes or the proxy accept):\n\n\
+             [DEFAULT]\ncert = {0}/https/cert.pem\nkey = {0}/https/key.pem\n",
             dir.display()
         );
     }

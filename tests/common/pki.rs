@@ -27,8 +27,9 @@ impl TestPki {
         Self { dir }
     }
 
-    pub fn ca_pem(&self) -> String {
-        std::fs::read_to_string(layout::ca_cert(&self.dir)).expect("ca")
+    /// The CA a browser trusts for the proxy's HTTPS (its own, not the VNC CA).
+    pub fn https_ca_pem(&self) -> String {
+        std::fs::read_to_string(layout::https_ca_dir(&self.dir).join("ca-cert.pem")).expect("ca")
     }
 
     pub fn https_cert(&self) -> PathBuf {
