@@ -1,13 +1,15 @@
 //! `pki check`: reads certificates and keys with x509-parser and says, in plain words, what is
 //! wrong with them for VeNCrypt. No network I/O.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::PrivateKeyDer;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::pair::{
+    check_certificate_file, check_key_file, check_pair, first_certificate, public_key_of, signed_by,
+};
 pub use crate::report::{Expectations, Finding, Report, Role, Severity, EXPIRY_WARNING_DAYS};
 
 /// Checks each path: a `pki init` directory, a QEMU/libvirt certificate directory
@@ -189,23 +191,6 @@ fn check_role_dir(
     }
 }
 
-fn check_pair(
-    cert: &Path,
-    key: &Path,
-    role: Role,
-    ca: Option<&Path>,
-    expect: &Expectations,
-    report: &mut Report,
-) {
-    let Some(der) = check_certificate_file(cert, role, ca, expect, report) else {
-        if !key.exists() {
-            report.add(Severity::Error, key, "missing");
-        }
-        return;
-    };
-    check_key_file(key, Some(&der), report);
-}
-
 /// Loose files: keys are matched to certificates; a CA among them is used for chains.
 fn check_files(paths: &[PathBuf], expect: &Expectations, report: &mut Report) {
     let mut certs = Vec::new();
@@ -273,133 +258,6 @@ fn guess_role(path: &Path, der: &[u8]) -> Role {
     match cert.extended_key_usage() {
         Ok(Some(eku)) if eku.value.client_auth && !eku.value.server_auth => Role::Client,
         _ => Role::Server,
-    }
-}
-
-/// Whether the certificate in `cert` carries a valid signature of the CA in `ca`.
-fn signed_by(cert: &Path, ca: &Path) -> bool {
-    let (Ok(cert), Ok(ca)) = (first_certificate(cert), first_certificate(ca)) else {
-        return false;
-    };
-    let (Ok((_, cert)), Ok((_, ca))) = (
-        X509Certificate::from_der(&cert),
-        X509Certificate::from_der(&ca),
-    ) else {
-        return false;
-    };
-    cert.issuer() == ca.subject() && cert.verify_signature(Some(ca.public_key())).is_ok()
-}
-
-fn first_certificate(path: &Path) -> Result<Vec<u8>, String> {
-    let mut iter = CertificateDer::pem_file_iter(path).map_err(|e| e.to_string())?;
-    match iter.next() {
-        Some(Ok(der)) => Ok(der.to_vec()),
-        Some(Err(error)) => Err(error.to_string()),
-        None => Err("no CERTIFICATE block in it".into()),
-    }
-}
-
-/// Checks one certificate file for `role`; returns its DER when it parsed.
-fn check_certificate_file(
-    path: &Path,
-    role: Role,
-    ca: Option<&Path>,
-    expect: &Expectations,
-    report: &mut Report,
-) -> Option<Vec<u8>> {
-    report.checked.insert(path.to_path_buf());
-    let der = match first_certificate(path) {
-        Ok(der) => der,
-        Err(reason) => {
-            let message = if path.exists() {
-                format!("not a PEM certificate: {reason}")
-            } else {
-                "missing".into()
-            };
-            report.add(Severity::Error, path, message);
-            return None;
-        }
-    };
-    let cert = match X509Certificate::from_der(&der) {
-        Ok((_, cert)) => cert,
-        Err(error) => {
-            report.add(
-                Severity::Error,
-                path,
-                format!("not a valid X.509 certificate: {error}"),
-            );
-            return None;
-        }
-    };
-    crate::rules::check_certificate(&cert, role, path, expect, report);
-    if let Some(ca_path) = ca {
-        match first_certificate(ca_path) {
-            Ok(ca_der) => match X509Certificate::from_der(&ca_der) {
-                Ok((_, ca_cert)) => {
-                    crate::rules::check_chain(&cert, &ca_cert, path, ca_path, report)
-                }
-                Err(error) => report.add(
-                    Severity::Error,
-                    ca_path,
-                    format!("not a valid X.509 certificate: {error}"),
-                ),
-            },
-            Err(reason) => report.add(
-                Severity::Error,
-                ca_path,
-                format!("cannot read the CA certificate: {reason}"),
-            ),
-        }
-    }
-    Some(der)
-}
-
-/// The SubjectPublicKeyInfo DER of a private key file (PKCS#8, PKCS#1 or SEC1).
-fn public_key_of(path: &Path) -> Option<Vec<u8>> {
-    let key = PrivateKeyDer::from_pem_file(path).ok()?;
-    let signer = rustls::crypto::ring::sign::any_supported_type(&key).ok()?;
-    signer.public_key().map(|spki| spki.to_vec())
-}
-
-fn check_key_file(path: &Path, cert: Option<&[u8]>, report: &mut Report) {
-    report.checked.insert(path.to_path_buf());
-    let metadata = match std::fs::metadata(path) {
-        Ok(metadata) => metadata,
-        Err(_) => {
-            report.add(Severity::Error, path, "missing");
-            return;
-        }
-    };
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        report.add(
-            Severity::Error,
-            path,
-            format!("private key readable by others (mode {mode:04o}): chmod 600 it"),
-        );
-    }
-    if PrivateKeyDer::from_pem_file(path).is_err() {
-        report.add(
-            Severity::Error,
-            path,
-            "not a PEM private key (PKCS#8, RSA or EC)",
-        );
-        return;
-    }
-    let Some(public) = public_key_of(path) else {
-        report.add(Severity::Error, path, "private key of an unsupported type");
-        return;
-    };
-    if let Some(der) = cert {
-        if let Ok((_, cert)) = X509Certificate::from_der(der) {
-            if cert.public_key().raw != public.as_slice() {
-                report.add(
-                    Severity::Error,
-                    path,
-                    "does not belong to the certificate beside it (the public keys differ)",
-                );
-            }
-        }
     }
 }
 

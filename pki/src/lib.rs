@@ -10,6 +10,7 @@ mod error;
 pub mod inspect;
 pub mod issue;
 pub mod layout;
+mod pair;
 pub mod profile;
 mod report;
 mod rules;
