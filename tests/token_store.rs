@@ -448,3 +448,45 @@ async fn a_configured_sqlite_database_gets_no_table_of_ours() {
         "vncgate wrote into nova's database: {tables}"
     );
 }
+
+/// Edge finding 9: a row whose hash is not hex (a hand-made or hostile row) is listed without a
+/// panic.
+#[tokio::test]
+async fn token_list_survives_a_row_with_a_strange_hash() {
+    let backend = echo_backend().await;
+    let proxy = start_proxy("", "").await;
+    let _ = issue_token(&proxy, backend.port(), &[]);
+    let database = proxy.dir.path().join("state/tokens.sqlite");
+    let inserted = std::process::Command::new("sqlite3")
+        .arg(&database)
+        .arg(format!(
+            "INSERT INTO console_auth_tokens (token_hash, console_type, host, port, instance_uuid, expires) \
+             VALUES ('xéééééééé', 'novnc', '127.0.0.1', 5900, 'x', {});",
+            now() + 600
+        ))
+        .status();
+    match inserted {
+        Ok(status) if status.success() => {}
+        other => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "sqlite3 failed in CI: {other:?}"
+            );
+            eprintln!("SKIPPED: sqlite3 not available ({other:?})");
+            return;
+        }
+    }
+    let listed = vncgate_cli(&[
+        "token",
+        "list",
+        "--config-file",
+        proxy.config_path().to_str().expect("utf8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(stdout.contains("xééééé"), "{stdout}");
+}
