@@ -8,7 +8,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use sha2::{Digest, Sha256};
 
 const FAST: &str = "[vncgate]\nsession_recheck_interval = 0.5\n";
 
@@ -31,19 +30,7 @@ async fn token_revoke_closes_the_session_with_a_reason() {
     let (token, _) = issue_token(&proxy, backend.port(), &["--ttl", "600"]);
     let mut open = console(&proxy, &token).await;
     assert_alive(&mut open).await;
-    let hash = hex::encode(Sha256::digest(token.as_bytes()));
-    let revoke = vncgate_cli(&[
-        "token",
-        "revoke",
-        "--config-file",
-        proxy.config_path().to_str().expect("utf8"),
-        &hash[..12],
-    ]);
-    assert!(
-        revoke.status.success(),
-        "{}",
-        String::from_utf8_lossy(&revoke.stderr)
-    );
+    revoke_token(&proxy, &token);
     let close = next_close(&mut open.ws).await;
     assert_eq!(
         close.map(|(_, reason)| reason).as_deref(),

@@ -103,34 +103,11 @@ async fn nova_rows_and_two_proxies(db: Db) {
 
     // Issued through A's configuration, used through B. vncgate adds its own table only when
     // told to (init-db), and nova's table stays as it was.
-    let config = a.config_path();
-    let init = vncgate_cli(&[
-        "token",
-        "init-db",
-        "--config-file",
-        config.to_str().expect("utf8"),
-    ]);
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    token_cli(&a, "init-db", &[]);
     let issued = issue_token(&a, backend.port(), &["--ttl", "600"]).0;
     assert_eq!(status_of(&b, &issued).await, 101);
     // Revoked through B's configuration: refused by A.
-    let hash = hex::encode(Sha256::digest(issued.as_bytes()));
-    let revoke = vncgate_cli(&[
-        "token",
-        "revoke",
-        "--config-file",
-        b.config_path().to_str().expect("utf8"),
-        &hash[..16],
-    ]);
-    assert!(
-        revoke.status.success(),
-        "{}",
-        String::from_utf8_lossy(&revoke.stderr)
-    );
+    revoke_token(&b, &issued);
     assert_eq!(status_of(&a, &issued).await, 403);
 }
 
@@ -139,17 +116,7 @@ async fn single_use_raced_on_two_proxies(db: Db) {
     let backend = echo_backend().await;
     let a = proxy_on(&db).await;
     let b = proxy_on(&db).await;
-    let init = vncgate_cli(&[
-        "token",
-        "init-db",
-        "--config-file",
-        a.config_path().to_str().expect("utf8"),
-    ]);
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    token_cli(&a, "init-db", &[]);
     for round in 0..10 {
         let token = issue_token(&a, backend.port(), &["--single-use"]).0;
         let path = format!("/?token={token}");
@@ -166,13 +133,7 @@ async fn outage_gives_503_and_recovers(mut db: Db) {
     db.create_nova_schema();
     let backend = echo_backend().await;
     let proxy = proxy_on(&db).await;
-    let init = vncgate_cli(&[
-        "token",
-        "init-db",
-        "--config-file",
-        proxy.config_path().to_str().expect("utf8"),
-    ]);
-    assert!(init.status.success());
+    token_cli(&proxy, "init-db", &[]);
     let token = issue_token(&proxy, backend.port(), &["--ttl", "600"]).0;
     let (socket, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
         .await
@@ -254,17 +215,7 @@ async fn mariadb_single_use_survives_a_revoked_select() {
     db.create_nova_schema();
     let backend = echo_backend().await;
     let proxy = proxy_on(&db).await;
-    let init = vncgate_cli(&[
-        "token",
-        "init-db",
-        "--config-file",
-        proxy.config_path().to_str().expect("utf8"),
-    ]);
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    token_cli(&proxy, "init-db", &[]);
     let token = issue_token(&proxy, backend.port(), &["--single-use"]).0;
     db.sql(
         "REVOKE ALL PRIVILEGES ON nova_cell1.* FROM 'nova'@'127.0.0.1'; \
@@ -304,19 +255,7 @@ async fn revoked_on_one_closes_on_another(db: Db) {
         .await
         .expect("upgrade");
     let mut open = open_console(socket).await.expect("console");
-    let hash = hex::encode(Sha256::digest(token.as_bytes()));
-    let revoke = vncgate_cli(&[
-        "token",
-        "revoke",
-        "--config-file",
-        b.config_path().to_str().expect("utf8"),
-        &hash[..12],
-    ]);
-    assert!(
-        revoke.status.success(),
-        "{}",
-        String::from_utf8_lossy(&revoke.stderr)
-    );
+    revoke_token(&b, &token);
     let close = next_close(&mut open.ws).await;
     assert_eq!(
         close.map(|(_, reason)| reason).as_deref(),

@@ -97,20 +97,8 @@ async fn a_row_written_as_nova_writes_it_is_accepted() {
         port = backend.port(),
         expires = now() + 600
     );
-    let status = std::process::Command::new("sqlite3")
-        .arg(&database)
-        .arg(&sql)
-        .status();
-    match status {
-        Ok(status) if status.success() => {}
-        other => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "sqlite3 failed in CI: {other:?}"
-            );
-            eprintln!("SKIPPED: sqlite3 not available ({other:?})");
-            return;
-        }
+    if !sqlite(&database, &sql) {
+        return;
     }
     assert_eq!(connects(&proxy, token).await, Ok(()));
     // A row whose expiry is past what the clock can hold is taken as far future, not a panic.
@@ -121,11 +109,7 @@ async fn a_row_written_as_nova_writes_it_is_accepted() {
          VALUES ('{far_hash}', 'novnc', '127.0.0.1', {}, 'a1b2c3d4-0000-4000-8000-000000000000', 9223372036854775807);",
         backend.port()
     );
-    let inserted = std::process::Command::new("sqlite3")
-        .arg(&database)
-        .arg(&far_sql)
-        .status();
-    assert!(inserted.is_ok_and(|s| s.success()));
+    assert!(sqlite(&database, &far_sql));
     assert_eq!(connects(&proxy, far).await, Ok(()));
     // A serial console's token is no VNC token.
     assert_eq!(connects(&proxy, serial_token).await, Err(403));

@@ -312,6 +312,53 @@ pub fn issue_token(proxy: &Proxy, port: u16, extra: &[&str]) -> (String, String)
     (field("token:"), field("url:"))
 }
 
+/// `vncgate token SUBCOMMAND --config-file (proxy's) ARGS...`, which must succeed.
+pub fn token_cli(proxy: &Proxy, subcommand: &str, args: &[&str]) -> String {
+    let config = proxy.config_path();
+    let mut all = vec![
+        "token",
+        subcommand,
+        "--config-file",
+        config.to_str().expect("utf8"),
+    ];
+    all.extend_from_slice(args);
+    let output = vncgate_cli(&all);
+    assert!(
+        output.status.success(),
+        "token {subcommand}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Revokes `token` through the proxy's configuration, by the first 12 hex characters of its
+/// sha256, as an operator would.
+pub fn revoke_token(proxy: &Proxy, token: &str) {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+    token_cli(proxy, "revoke", &[&hash[..12]]);
+}
+
+/// Runs `sql` in an SQLite file with Debian's `sqlite3`. `false` (with SKIPPED said) when the
+/// tool is missing outside CI, where `.ci/run` installs it.
+pub fn sqlite(database: &Path, sql: &str) -> bool {
+    let status = std::process::Command::new("sqlite3")
+        .arg(database)
+        .arg(sql)
+        .status();
+    match status {
+        Ok(status) if status.success() => true,
+        other => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "sqlite3 failed in CI: {other:?}"
+            );
+            eprintln!("SKIPPED: sqlite3 not available ({other:?})");
+            false
+        }
+    }
+}
+
 /// A real peer is missing: fails under CI (where `scripts/install-deps` must have installed
 /// it), else says SKIPPED and why. Returns false, for `if !available { return }`.
 pub fn peer_missing(what: &str) -> bool {
