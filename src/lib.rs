@@ -237,10 +237,14 @@ fn session_context(
         .max_message_size(Some(limits.max_message_size))
         .max_frame_size(Some(limits.max_message_size));
     let backend_tls = match &settings.vencrypt {
-        Some(files) => Some(tls::backend_config(
-            files,
-            settings.vencrypt_verify_hostname,
-        )?),
+        Some(files) => Some({
+            if let Some(warning) =
+                tls::several_cas_warning(files, settings.vencrypt_verify_hostname)
+            {
+                tracing::warn!("{warning}");
+            }
+            tls::backend_config(files, settings.vencrypt_verify_hostname)?
+        }),
         None => None,
     };
     let connector = backend::Connector {

@@ -222,6 +222,23 @@ impl rustls::client::danger::ServerCertVerifier for CaOnlyVerifier {
     }
 }
 
+/// A warning when `vencrypt_ca_certs` holds several CAs (one per compute node, as `pki init`
+/// makes them) and server names are not checked: any node's key could then speak for every
+/// other node to the proxy.
+pub fn several_cas_warning(
+    files: &crate::config::VencryptFiles,
+    verify_hostname: bool,
+) -> Option<String> {
+    let count = load_certificates(&files.ca_certs).map_or(0, |certs| certs.len());
+    (count > 1 && !verify_hostname).then(|| {
+        format!(
+            "[vnc] vencrypt_ca_certs holds {count} CAs but [vncgate] vencrypt_verify_hostname is \
+             off: a compute node's stolen key could impersonate every other node to the proxy; \
+             set vencrypt_verify_hostname = true"
+        )
+    })
+}
+
 /// The VeNCrypt client configuration: the proxy's certificate and key, VNC server certificates
 /// verified against `vencrypt_ca_certs` only (never the system roots), TLS 1.2 or 1.3.
 ///

@@ -142,7 +142,7 @@ async fn hostname_verification_when_asked() {
     let work = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(work.path(), "pki");
     // A server certificate for another name only: fine CA-only, refused with hostname checks.
-    vncgate_pki::layout::issue_server(
+    vncgate_pki::enrol::issue_server(
         &pki.dir,
         &["compute-9.example".into()],
         30,

@@ -8,7 +8,8 @@ use rustls_pki_types::PrivateKeyDer;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::pair::{
-    check_certificate_file, check_key_file, check_pair, first_certificate, public_key_of, signed_by,
+    check_certificate_file, check_key_file, check_pair, first_certificate, public_key_of,
+    signed_by, Chain,
 };
 pub use crate::report::{Expectations, Finding, Report, Role, Severity, EXPIRY_WARNING_DAYS};
 
@@ -34,77 +35,108 @@ pub fn check_paths(paths: &[PathBuf], expect: &Expectations) -> Report {
 }
 
 fn check_dir(dir: &Path, expect: &Expectations, report: &mut Report) {
-    if dir.join("ca").is_dir() {
-        let ca = dir.join("ca/ca-cert.pem");
+    if !dir.join("ca").is_dir() {
+        check_dir_as(dir, None, expect, report);
+        return;
+    }
+    // A `pki init` directory: the proxy-client CA, one CA per compute node, and the roles.
+    let ca = dir.join("ca/ca-cert.pem");
+    check_role_dir(
+        &ca,
+        Role::Ca,
+        Some(&dir.join("ca/ca-key.pem")),
+        expect,
+        report,
+    );
+    for node_ca in subdirs(&dir.join("ca/nodes")) {
         check_role_dir(
-            dir,
-            &ca,
+            &node_ca.join("ca-cert.pem"),
             Role::Ca,
-            Some(&dir.join("ca/ca-key.pem")),
+            Some(&node_ca.join("ca-key.pem")),
             expect,
             report,
         );
-        let sub = |name: &str| -> Vec<PathBuf> {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(dir.join(name))
-                .map(|entries| {
-                    entries
-                        .filter_map(Result::ok)
-                        .map(|e| e.path())
-                        .filter(|p| p.is_dir())
-                        .collect()
-                })
-                .unwrap_or_default();
-            found.sort();
-            found
-        };
-        for host in sub("compute") {
-            check_dir_as(&host, Some(&ca), expect, report);
+    }
+    let hosts = subdirs(&dir.join("compute"));
+    for host in &hosts {
+        check_dir_as(host, None, expect, report);
+    }
+    for path in [dir.join("proxy")]
+        .into_iter()
+        .chain(subdirs(&dir.join("clients")))
+    {
+        if path.is_dir() {
+            check_dir_as(&path, Some(&ca), expect, report);
         }
-        for path in [dir.join("proxy")].into_iter().chain(sub("clients")) {
-            if path.is_dir() {
-                check_dir_as(&path, Some(&ca), expect, report);
-            }
-        }
-        let https = dir.join("https/cert.pem");
-        if https.exists() {
-            let https_ca = dir.join("https-ca/ca-cert.pem");
-            if https_ca.exists() {
-                check_role_dir(
-                    &dir.join("https-ca"),
-                    &https_ca,
-                    Role::Ca,
-                    Some(&dir.join("https-ca/ca-key.pem")),
-                    expect,
-                    report,
-                );
-            }
-            if signed_by(&https, &ca) {
-                report.add(
-                    Severity::Error,
-                    &https,
-                    "the browser-facing HTTPS certificate is signed by the VNC CA: its key, \
-                     which often sits on load balancers, could then impersonate every compute \
-                     node to the proxy. Give it a CA of its own (`pki init --https` makes one \
-                     in DIR/https-ca/) or a public CA, and re-issue",
-                );
-            } else if https_ca.exists() {
-                check_pair(
-                    &https,
-                    &dir.join("https/key.pem"),
-                    Role::Server,
-                    Some(&https_ca),
-                    expect,
-                    report,
-                );
-            }
-        }
-    } else {
-        check_dir_as(dir, None, expect, report);
+    }
+    crate::isolation::check_layout(dir, &hosts, report);
+    check_https(dir, expect, report);
+}
+
+/// The sub-directories of `dir`, by name.
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// The browser-facing certificate: its own CA, never the VNC CAs.
+fn check_https(dir: &Path, expect: &Expectations, report: &mut Report) {
+    let https = dir.join("https/cert.pem");
+    if !https.exists() {
+        return;
+    }
+    let https_ca = dir.join("https-ca/ca-cert.pem");
+    if https_ca.exists() {
+        check_role_dir(
+            &https_ca,
+            Role::Ca,
+            Some(&dir.join("https-ca/ca-key.pem")),
+            expect,
+            report,
+        );
+    }
+    let vnc_cas = std::iter::once(dir.join("ca/ca-cert.pem")).chain(
+        subdirs(&dir.join("ca/nodes"))
+            .into_iter()
+            .map(|n| n.join("ca-cert.pem")),
+    );
+    let from_vnc_ca = vnc_cas.into_iter().any(|ca| signed_by(&https, &ca));
+    if from_vnc_ca {
+        report.add(
+            Severity::Error,
+            &https,
+            "the browser-facing HTTPS certificate is signed by a VNC CA: its key, which often \
+             sits on load balancers, could then impersonate compute nodes to the proxy. Give it \
+             a CA of its own (`pki init --https` makes one in DIR/https-ca/) or a public CA, \
+             and re-issue",
+        );
+    } else if https_ca.exists() {
+        check_pair(
+            &https,
+            &dir.join("https/key.pem"),
+            Role::Server,
+            Some((&https_ca, Chain::Required)),
+            expect,
+            report,
+        );
     }
 }
 
-/// A directory holding one role's files, with its own `ca-cert.pem` unless `ca` is given.
-fn check_dir_as(dir: &Path, ca: Option<&Path>, expect: &Expectations, report: &mut Report) {
+/// A directory holding one role's files and its `ca-cert.pem`. A server certificate must chain
+/// to a CA in that file (QEMU refuses to start otherwise); a client certificate is checked
+/// against `issuer` when it is known (its CA in a `pki init` directory), else against the file
+/// when its issuer is there: in the isolated layout the proxy's `ca-cert.pem` holds the compute
+/// nodes' CAs, not its own.
+fn check_dir_as(dir: &Path, issuer: Option<&Path>, expect: &Expectations, report: &mut Report) {
     let own_ca = dir.join("ca-cert.pem");
     if dir.join("ca-key.pem").exists()
         && (dir.join("server-cert.pem").exists() || dir.join("client-cert.pem").exists())
@@ -121,20 +153,10 @@ fn check_dir_as(dir: &Path, ca: Option<&Path>, expect: &Expectations, report: &m
             &own_ca,
             "missing: QEMU, libvirt and nova need the CA certificate in this directory too",
         );
-    } else if let Some(ca) = ca {
-        if std::fs::read(&own_ca).ok() != std::fs::read(ca).ok() {
-            report.add(
-                Severity::Error,
-                &own_ca,
-                format!("is not the same CA as {}", ca.display()),
-            );
-        }
     }
-    let standalone = ca.is_none();
-    let ca = ca.map(Path::to_path_buf).unwrap_or(own_ca.clone());
     let has_leaf = dir.join("server-cert.pem").exists() || dir.join("client-cert.pem").exists();
-    if standalone && has_leaf && own_ca.exists() {
-        check_certificate_file(&own_ca, Role::Ca, None, expect, report);
+    if has_leaf && own_ca.exists() {
+        check_bundle(&own_ca, expect, report);
     }
     let mut any = false;
     for (cert, key, role) in [
@@ -143,11 +165,16 @@ fn check_dir_as(dir: &Path, ca: Option<&Path>, expect: &Expectations, report: &m
     ] {
         if dir.join(cert).exists() || dir.join(key).exists() {
             any = true;
+            let chain = match (role, issuer) {
+                (Role::Client, Some(issuer)) => (issuer, Chain::Required),
+                (Role::Client, None) => (own_ca.as_path(), Chain::IfPresent),
+                _ => (own_ca.as_path(), Chain::Required),
+            };
             check_pair(
                 &dir.join(cert),
                 &dir.join(key),
                 role,
-                Some(&ca),
+                Some(chain),
                 expect,
                 report,
             );
@@ -156,7 +183,6 @@ fn check_dir_as(dir: &Path, ca: Option<&Path>, expect: &Expectations, report: &m
     if !any {
         if dir.join("ca-key.pem").exists() {
             check_role_dir(
-                dir,
                 &own_ca,
                 Role::Ca,
                 Some(&dir.join("ca-key.pem")),
@@ -164,7 +190,7 @@ fn check_dir_as(dir: &Path, ca: Option<&Path>, expect: &Expectations, report: &m
                 report,
             );
         } else if own_ca.exists() {
-            check_certificate_file(&own_ca, Role::Ca, None, expect, report);
+            check_bundle(&own_ca, expect, report);
         } else {
             report.add(
                 Severity::Error,
@@ -175,8 +201,31 @@ fn check_dir_as(dir: &Path, ca: Option<&Path>, expect: &Expectations, report: &m
     }
 }
 
+/// Every certificate of a CA file is a CA (the file may be a bundle of several).
+fn check_bundle(path: &Path, expect: &Expectations, report: &mut Report) {
+    match crate::pair::all_certificates(path) {
+        Ok(bundle) if bundle.len() > 1 => {
+            report.checked.insert(path.to_path_buf());
+            for der in bundle {
+                match X509Certificate::from_der(&der) {
+                    Ok((_, cert)) => {
+                        crate::rules::check_certificate(&cert, Role::Ca, path, expect, report)
+                    }
+                    Err(error) => report.add(
+                        Severity::Error,
+                        path,
+                        format!("holds a block that is not a valid X.509 certificate: {error}"),
+                    ),
+                }
+            }
+        }
+        _ => {
+            check_certificate_file(path, Role::Ca, None, expect, report);
+        }
+    }
+}
+
 fn check_role_dir(
-    _dir: &Path,
     cert: &Path,
     role: Role,
     key: Option<&Path>,
@@ -213,7 +262,10 @@ fn check_files(paths: &[PathBuf], expect: &Expectations, report: &mut Report) {
         let role = first_certificate(path)
             .ok()
             .map_or(Role::Server, |der| guess_role(path, &der));
-        let chain_ca = ca.as_ref().filter(|ca| *ca != path).map(PathBuf::as_path);
+        let chain_ca = ca
+            .as_ref()
+            .filter(|ca| *ca != path)
+            .map(|ca| (ca.as_path(), Chain::Required));
         if let Some(der) = check_certificate_file(path, role, chain_ca, expect, report) {
             ders.push(der);
         }
@@ -261,12 +313,40 @@ fn guess_role(path: &Path, der: &[u8]) -> Role {
     }
 }
 
+/// The subject of the certificate in `path` as QEMU's `authz-simple` compares it: the DN in
+/// certificate order, each comma doubled as QEMU's `-object` syntax wants
+/// (`O=vncgate,,CN=vncgate`). `None` when the file holds no certificate.
+pub fn qemu_identity(path: &Path) -> Option<String> {
+    let der = first_certificate(path).ok()?;
+    let (_, cert) = X509Certificate::from_der(&der).ok()?;
+    let parts: Vec<String> = cert
+        .subject()
+        .iter_rdn()
+        .flat_map(|rdn| rdn.iter())
+        .filter_map(|attribute| {
+            let name = x509_parser::objects::oid2abbrev(
+                attribute.attr_type(),
+                x509_parser::objects::oid_registry(),
+            )
+            .ok()?;
+            Some(format!("{name}={}", attribute.as_str().ok()?))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(",").replace(',', ",,"))
+}
+
 /// Checks one role's files with the role known: the CA file, a certificate chained to it and
 /// its key. `check-config` uses it on the `vencrypt_*` files.
 pub fn check_role_files(ca: &Path, cert: &Path, key: &Path, role: Role) -> Report {
     let mut report = Report::default();
     let expect = Expectations::default();
-    check_certificate_file(ca, Role::Ca, None, &expect, &mut report);
-    check_pair(cert, key, role, Some(ca), &expect, &mut report);
+    check_bundle(ca, &expect, &mut report);
+    // The CA file holds the CAs the role trusts in its peers; a client's own CA need not be
+    // among them (the isolated layout), so its chain is checked only when it is.
+    let chain = match role {
+        Role::Client => Chain::IfPresent,
+        _ => Chain::Required,
+    };
+    check_pair(cert, key, role, Some((ca, chain)), &expect, &mut report);
     report
 }

@@ -1,7 +1,8 @@
 //! The directory layout `pki init` writes, which libvirt, QEMU and nova expect:
 //!
 //! ```text
-//! DIR/ca/{ca-cert.pem,ca-key.pem}
+//! DIR/ca/{ca-cert.pem,ca-key.pem}                                   the proxy-client CA
+//! DIR/ca/nodes/<host>/{ca-cert.pem,ca-key.pem}                      one CA per compute node
 //! DIR/compute/<host>/{ca-cert.pem,server-cert.pem,server-key.pem}   -> /etc/pki/libvirt-vnc
 //! DIR/proxy/{ca-cert.pem,client-cert.pem,client-key.pem}            -> /etc/pki/nova-novncproxy
 //! DIR/clients/<name>/{ca-cert.pem,client-cert.pem,client-key.pem}   (pki issue client)
@@ -9,9 +10,16 @@
 //! DIR/https/{cert.pem,key.pem}                                      (--https)
 //! ```
 //!
-//! The CA keys stay in `DIR/ca/` and `DIR/https-ca/` and are never copied anywhere else. The
+//! Compute nodes are isolated: each node's server certificate comes from that node's own CA, and
+//! `DIR/compute/<host>/ca-cert.pem` holds that CA and the proxy-client CA, so a node's QEMU
+//! accepts the proxy's client certificate and refuses every other node's (QEMU checks no key
+//! purpose: with one CA for all, node A's server key would open node B's consoles). The proxy's
+//! `ca-cert.pem` holds every node's CA, and with `vencrypt_verify_hostname` the name decides
+//! which node a certificate may speak for.
+//!
+//! The CA keys stay under `DIR/ca/` and `DIR/https-ca/` and are never copied anywhere else. The
 //! browser-facing HTTPS certificate has a CA of its own: its key often sits on load balancers,
-//! and signed by the VNC CA it could impersonate every compute node to the proxy.
+//! and signed by a VNC CA it could impersonate compute nodes to the proxy.
 
 use std::path::{Path, PathBuf};
 
@@ -20,8 +28,11 @@ use crate::issue::{Ca, Issued, KeyType};
 use crate::profile::{Profile, CA_DAYS};
 use crate::store::{self, Mode, Planned};
 
-/// Common name of the CA `pki init` makes.
-pub const CA_COMMON_NAME: &str = "vncgate VNC CA";
+/// Common name of the CA of the proxy's client certificates (`DIR/ca/`).
+pub const CA_COMMON_NAME: &str = "vncgate proxy client CA";
+
+/// Common name of a compute node's CA, followed by the node's name.
+pub const NODE_CA_COMMON_NAME: &str = "vncgate node CA";
 
 /// Common name of the CA of the browser-facing HTTPS certificate.
 pub const HTTPS_CA_COMMON_NAME: &str = "vncgate HTTPS CA";
@@ -58,6 +69,11 @@ pub fn ca_key(dir: &Path) -> PathBuf {
     dir.join("ca/ca-key.pem")
 }
 
+/// A compute node's CA directory.
+pub fn node_ca_dir(dir: &Path, host: &str) -> PathBuf {
+    dir.join("ca/nodes").join(host)
+}
+
 /// The HTTPS CA's directory.
 pub fn https_ca_dir(dir: &Path) -> PathBuf {
     dir.join("https-ca")
@@ -73,17 +89,8 @@ pub fn proxy_dir(dir: &Path) -> PathBuf {
     dir.join("proxy")
 }
 
-/// The CA certificate copied beside a role's files, as QEMU, libvirt and nova want it.
-fn ca_copy(at: &Path, ca: &Ca) -> Planned {
-    Planned {
-        path: at.join("ca-cert.pem"),
-        contents: ca.cert_pem.clone(),
-        mode: Mode::Public,
-    }
-}
-
 /// A certificate (0644) and its key (0600).
-fn pair(cert: PathBuf, key: PathBuf, issued: Issued) -> [Planned; 2] {
+pub(crate) fn pair(cert: PathBuf, key: PathBuf, issued: Issued) -> [Planned; 2] {
     [
         Planned {
             path: cert,
@@ -98,20 +105,42 @@ fn pair(cert: PathBuf, key: PathBuf, issued: Issued) -> [Planned; 2] {
     ]
 }
 
-fn server_files(
-    dir: &Path,
-    ca: &Ca,
-    names: &[String],
-    days: u32,
-    key_type: KeyType,
-) -> Result<Vec<Planned>, PkiError> {
+/// The node's CA (`DIR/ca/nodes/<host>/`), made when `fresh`.
+pub(crate) fn node_ca_files(dir: &Path, host: &str, node_ca: &Ca) -> [Planned; 2] {
+    let at = node_ca_dir(dir, host);
+    pair(
+        at.join("ca-cert.pem"),
+        at.join("ca-key.pem"),
+        Issued {
+            cert_pem: node_ca.cert_pem.clone(),
+            key_pem: node_ca.key_pem().to_owned(),
+        },
+    )
+}
+
+/// The first name of a server: its directory and CN. Never a path.
+pub(crate) fn host_of(names: &[String]) -> Result<&String, PkiError> {
     let host = names
         .first()
         .ok_or_else(|| PkiError::BadName(String::new()))?;
     if host.contains(['/', '\\']) || host.starts_with('.') {
         return Err(PkiError::BadName(host.clone()));
     }
-    let issued = ca.issue(
+    Ok(host)
+}
+
+/// A compute node's directory: its server certificate from its own CA, and a `ca-cert.pem`
+/// holding that CA (QEMU's own certificate must chain to it) and the proxy-client CA.
+pub(crate) fn server_files(
+    dir: &Path,
+    node_ca: &Ca,
+    client_ca: &Ca,
+    names: &[String],
+    days: u32,
+    key_type: KeyType,
+) -> Result<Vec<Planned>, PkiError> {
+    let host = host_of(names)?;
+    let issued = node_ca.issue(
         &Profile::Server {
             names: names.to_vec(),
         },
@@ -124,17 +153,25 @@ fn server_files(
         at.join("server-key.pem"),
         issued,
     );
-    Ok(vec![ca_copy(&at, ca), cert, key])
+    let bundle = Planned {
+        path: at.join("ca-cert.pem"),
+        contents: format!("{}{}", node_ca.cert_pem, client_ca.cert_pem),
+        mode: Mode::Public,
+    };
+    Ok(vec![bundle, cert, key])
 }
 
-fn client_files(
+/// A proxy identity: its client certificate from the proxy-client CA, and a `ca-cert.pem` that
+/// holds the CAs of the compute nodes it may reach.
+pub(crate) fn client_files(
     at: PathBuf,
-    ca: &Ca,
+    client_ca: &Ca,
+    node_cas: &str,
     name: &str,
     days: u32,
     key_type: KeyType,
 ) -> Result<Vec<Planned>, PkiError> {
-    let issued = ca.issue(
+    let issued = client_ca.issue(
         &Profile::Client {
             common_name: name.to_owned(),
         },
@@ -146,7 +183,37 @@ fn client_files(
         at.join("client-key.pem"),
         issued,
     );
-    Ok(vec![ca_copy(&at, ca), cert, key])
+    let bundle = Planned {
+        path: at.join("ca-cert.pem"),
+        contents: bundle_text(node_cas),
+        mode: Mode::Public,
+    };
+    Ok(vec![bundle, cert, key])
+}
+
+/// A bundle file's text: the CAs, or a note saying how nodes get in.
+fn bundle_text(node_cas: &str) -> String {
+    if node_cas.is_empty() {
+        "# No compute node yet: `vncgate pki issue server HOST` adds each node's CA here.\n".into()
+    } else {
+        node_cas.to_owned()
+    }
+}
+
+/// Every node CA's certificate under `DIR/ca/nodes/`, concatenated in name order.
+pub(crate) fn node_ca_certs(dir: &Path) -> Result<String, PkiError> {
+    let mut hosts: Vec<PathBuf> = std::fs::read_dir(dir.join("ca/nodes"))
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    hosts.sort();
+    let mut bundle = String::new();
+    for host in hosts {
+        let cert = host.join("ca-cert.pem");
+        if cert.is_file() {
+            bundle.push_str(&store::read(&cert)?);
+        }
+    }
+    Ok(bundle)
 }
 
 /// Creates the CA and every certificate of `plan`, writing all files or none.
@@ -160,7 +227,8 @@ pub fn init(plan: &InitPlan) -> Result<Vec<PathBuf>, PkiError> {
     if !plan.force && ca_key(dir).exists() {
         return Err(PkiError::Exists(vec![ca_key(dir)]));
     }
-    let ca = Ca::generate(CA_COMMON_NAME, CA_DAYS.max(plan.days), plan.key_type)?;
+    let ca_days = CA_DAYS.max(plan.days);
+    let ca = Ca::generate(CA_COMMON_NAME, ca_days, plan.key_type)?;
     let mut files = vec![
         Planned {
             path: ca_cert(dir),
@@ -173,12 +241,29 @@ pub fn init(plan: &InitPlan) -> Result<Vec<PathBuf>, PkiError> {
             mode: Mode::Secret,
         },
     ];
+    let mut node_cas = String::new();
     for names in &plan.servers {
-        files.extend(server_files(dir, &ca, names, plan.days, plan.key_type)?);
+        let host = host_of(names)?;
+        let node_ca = Ca::generate(
+            &format!("{NODE_CA_COMMON_NAME} {host}"),
+            ca_days,
+            plan.key_type,
+        )?;
+        files.extend(node_ca_files(dir, host, &node_ca));
+        files.extend(server_files(
+            dir,
+            &node_ca,
+            &ca,
+            names,
+            plan.days,
+            plan.key_type,
+        )?);
+        node_cas.push_str(&node_ca.cert_pem);
     }
     files.extend(client_files(
         proxy_dir(dir),
         &ca,
+        &node_cas,
         &plan.client_common_name,
         plan.days,
         plan.key_type,
@@ -208,54 +293,5 @@ pub fn init(plan: &InitPlan) -> Result<Vec<PathBuf>, PkiError> {
         ));
     }
     store::write_all(&files, plan.force)?;
-    Ok(files.into_iter().map(|file| file.path).collect())
-}
-
-/// Loads the CA of an existing PKI directory.
-///
-/// # Errors
-/// Missing or unreadable CA files.
-pub fn load_ca(dir: &Path) -> Result<Ca, PkiError> {
-    let cert = store::read(&ca_cert(dir))?;
-    let key = store::read(&ca_key(dir))?;
-    Ca::from_pem(&cert, &key)
-}
-
-/// `pki issue server`: one more compute host from the existing CA.
-///
-/// # Errors
-/// No CA, existing files without `force`, bad names, I/O.
-pub fn issue_server(
-    dir: &Path,
-    names: &[String],
-    days: u32,
-    key_type: KeyType,
-    force: bool,
-) -> Result<Vec<PathBuf>, PkiError> {
-    store::check_dir_trust(dir)?;
-    let ca = load_ca(dir)?;
-    let files = server_files(dir, &ca, names, days, key_type)?;
-    store::write_all(&files, force)?;
-    Ok(files.into_iter().map(|file| file.path).collect())
-}
-
-/// `pki issue client`: one more proxy identity, in `DIR/clients/<name>/`.
-///
-/// # Errors
-/// No CA, existing files without `force`, a bad name, I/O.
-pub fn issue_client(
-    dir: &Path,
-    name: &str,
-    days: u32,
-    key_type: KeyType,
-    force: bool,
-) -> Result<Vec<PathBuf>, PkiError> {
-    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-        return Err(PkiError::BadName(name.to_owned()));
-    }
-    store::check_dir_trust(dir)?;
-    let ca = load_ca(dir)?;
-    let files = client_files(dir.join("clients").join(name), &ca, name, days, key_type)?;
-    store::write_all(&files, force)?;
     Ok(files.into_iter().map(|file| file.path).collect())
 }

@@ -6,8 +6,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod enrol;
 mod error;
 pub mod inspect;
+pub mod isolation;
 pub mod issue;
 pub mod layout;
 mod pair;

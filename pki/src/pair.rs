@@ -9,12 +9,13 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::report::{Expectations, Report, Role, Severity};
+pub(crate) use crate::rules::Chain;
 
 pub(crate) fn check_pair(
     cert: &Path,
     key: &Path,
     role: Role,
-    ca: Option<&Path>,
+    ca: Option<(&Path, Chain)>,
     expect: &Expectations,
     report: &mut Report,
 ) {
@@ -27,18 +28,31 @@ pub(crate) fn check_pair(
     check_key_file(key, Some(&der), report);
 }
 
-/// Whether the certificate in `cert` carries a valid signature of the CA in `ca`.
+/// Whether the certificate in `cert` carries a valid signature of one of the CAs in `ca`.
 pub(crate) fn signed_by(cert: &Path, ca: &Path) -> bool {
-    let (Ok(cert), Ok(ca)) = (first_certificate(cert), first_certificate(ca)) else {
+    let (Ok(cert), Ok(bundle)) = (first_certificate(cert), all_certificates(ca)) else {
         return false;
     };
-    let (Ok((_, cert)), Ok((_, ca))) = (
-        X509Certificate::from_der(&cert),
-        X509Certificate::from_der(&ca),
-    ) else {
+    let Ok((_, cert)) = X509Certificate::from_der(&cert) else {
         return false;
     };
-    cert.issuer() == ca.subject() && cert.verify_signature(Some(ca.public_key())).is_ok()
+    bundle.iter().any(|der| {
+        X509Certificate::from_der(der).is_ok_and(|(_, ca)| {
+            cert.issuer() == ca.subject() && cert.verify_signature(Some(ca.public_key())).is_ok()
+        })
+    })
+}
+
+/// Every certificate of a PEM file, in order (a CA bundle holds several).
+pub(crate) fn all_certificates(path: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let found: Vec<Vec<u8>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| e.to_string())?
+        .map(|der| der.map(|der| der.to_vec()).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    if found.is_empty() {
+        return Err("no CERTIFICATE block in it".into());
+    }
+    Ok(found)
 }
 
 pub(crate) fn first_certificate(path: &Path) -> Result<Vec<u8>, String> {
@@ -54,7 +68,7 @@ pub(crate) fn first_certificate(path: &Path) -> Result<Vec<u8>, String> {
 pub(crate) fn check_certificate_file(
     path: &Path,
     role: Role,
-    ca: Option<&Path>,
+    ca: Option<(&Path, Chain)>,
     expect: &Expectations,
     report: &mut Report,
 ) -> Option<Vec<u8>> {
@@ -83,18 +97,22 @@ pub(crate) fn check_certificate_file(
         }
     };
     crate::rules::check_certificate(&cert, role, path, expect, report);
-    if let Some(ca_path) = ca {
-        match first_certificate(ca_path) {
-            Ok(ca_der) => match X509Certificate::from_der(&ca_der) {
-                Ok((_, ca_cert)) => {
-                    crate::rules::check_chain(&cert, &ca_cert, path, ca_path, report)
+    if let Some((ca_path, chain)) = ca {
+        match all_certificates(ca_path) {
+            Ok(bundle) => {
+                let parsed: Vec<X509Certificate<'_>> = bundle
+                    .iter()
+                    .filter_map(|der| X509Certificate::from_der(der).ok().map(|(_, ca)| ca))
+                    .collect();
+                if parsed.len() < bundle.len() {
+                    report.add(
+                        Severity::Error,
+                        ca_path,
+                        "holds a block that is not a valid X.509 certificate",
+                    );
                 }
-                Err(error) => report.add(
-                    Severity::Error,
-                    ca_path,
-                    format!("not a valid X.509 certificate: {error}"),
-                ),
-            },
+                crate::rules::check_chain(&cert, &parsed, chain, path, ca_path, report);
+            }
             Err(reason) => report.add(
                 Severity::Error,
                 ca_path,

@@ -153,28 +153,61 @@ pub(crate) fn check_certificate(
     }
 }
 
+/// How a certificate must relate to a CA file, which may hold several CAs (a bundle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Chain {
+    /// It must be issued by one of them: a server certificate and the `ca-cert.pem` its QEMU
+    /// loads, or a leaf and its known issuer.
+    Required,
+    /// Checked only when its issuer is among them: a proxy's client certificate beside the
+    /// bundle of compute-node CAs it trusts, which need not hold the client's own CA.
+    IfPresent,
+}
+
+/// Checks `cert` against the CAs of `ca_path`.
 pub(crate) fn check_chain(
     cert: &X509Certificate<'_>,
-    ca: &X509Certificate<'_>,
+    cas: &[X509Certificate<'_>],
+    chain: Chain,
     path: &Path,
     ca_path: &Path,
     report: &mut Report,
 ) {
-    if cert.issuer() != ca.subject() {
+    let named: Vec<&X509Certificate<'_>> = cas
+        .iter()
+        .filter(|ca| ca.subject() == cert.issuer())
+        .collect();
+    if named.is_empty() {
+        if chain == Chain::Required {
+            let subjects: Vec<String> = cas
+                .iter()
+                .map(|ca| format!("\"{}\"", ca.subject()))
+                .collect();
+            report.add(
+                Severity::Error,
+                path,
+                format!(
+                    "was not issued by the CA in {} (issuer \"{}\", CA {})",
+                    ca_path.display(),
+                    cert.issuer(),
+                    subjects.join(", ")
+                ),
+            );
+        }
+        return;
+    }
+    let verified = named
+        .iter()
+        .any(|ca| cert.verify_signature(Some(ca.public_key())).is_ok());
+    if !verified {
         report.add(
             Severity::Error,
             path,
             format!(
-                "was not issued by the CA in {} (issuer \"{}\", CA \"{}\")",
-                ca_path.display(),
-                cert.issuer(),
-                ca.subject()
+                "signature does not verify with the CA in {}: signed by another CA of the same name",
+                ca_path.display()
             ),
         );
-        return;
-    }
-    if let Err(error) = cert.verify_signature(Some(ca.public_key())) {
-        report.add(Severity::Error, path, format!("signature does not verify with the CA in {}: signed by another CA of the same name ({error})", ca_path.display()));
     }
 }
 

@@ -299,9 +299,17 @@ fn rustls_accepts_the_chains_for_both_roles() {
     let root = tempfile::tempdir().expect("tempdir");
     let dir = init(root.path(), "pki", KeyType::EcdsaP256);
     let cert = |p: PathBuf| CertificateDer::from_pem_file(p).expect("pem");
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert(dir.join("ca/ca-cert.pem"))).expect("root");
-    let roots = Arc::new(roots);
+    // What each side loads: the proxy its bundle of node CAs, a node its own CA and the
+    // proxy-client CA.
+    let roots_of = |p: PathBuf| {
+        let mut roots = rustls::RootCertStore::empty();
+        for der in CertificateDer::pem_file_iter(p).expect("pem") {
+            roots.add(der.expect("pem")).expect("root");
+        }
+        Arc::new(roots)
+    };
+    let roots = roots_of(dir.join("proxy/ca-cert.pem"));
+    let node_roots = roots_of(dir.join("compute/compute1/ca-cert.pem"));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let server = rustls::client::WebPkiServerVerifier::builder_with_provider(
         roots.clone(),
@@ -316,7 +324,7 @@ fn rustls_accepts_the_chains_for_both_roles() {
             .verify_server_cert(&server_cert, &[], &name, &[], UnixTime::now())
             .expect("server chain");
     }
-    let client = rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider)
+    let client = rustls::server::WebPkiClientVerifier::builder_with_provider(node_roots, provider)
         .build()
         .expect("verifier");
     client
@@ -387,7 +395,7 @@ fn the_https_certificate_has_its_own_ca_and_one_from_the_vnc_ca_is_flagged() {
         )
         .expect("copy");
     }
-    assert_error(&check(&[dir]), "signed by the VNC CA");
+    assert_error(&check(&[dir]), "signed by a VNC CA");
 }
 
 /// Edge finding 10: `pki init` writes keys only into a directory it can trust.
@@ -448,4 +456,70 @@ fn init_refuses_a_directory_it_cannot_trust() {
     }
     // A fresh directory is made 0700 and is fine.
     assert!(layout::init(&plan(root.path().join("fresh"))).is_ok());
+}
+
+fn init_two_nodes(root: &Path) -> PathBuf {
+    let dir = root.join("pki");
+    let plan = InitPlan {
+        dir: dir.clone(),
+        servers: vec![vec!["node1".into()], vec!["node2".into()]],
+        client_common_name: "vncgate".into(),
+        https: None,
+        days: 90,
+        key_type: KeyType::EcdsaP256,
+        force: false,
+    };
+    layout::init(&plan).expect("init");
+    dir
+}
+
+/// Compute-node isolation: `pki check` flags a node whose CA file would accept another node's
+/// certificate as a client (the one-CA set-up), a proxy that does not trust a node, and a node
+/// that would refuse the proxy; `pki issue server` keeps a layout clean.
+#[test]
+fn isolation_is_checked_across_the_layout() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = init_two_nodes(root.path());
+    let report = check(std::slice::from_ref(&dir));
+    assert!(errors(&report).is_empty(), "{:#?}", errors(&report));
+    let node1 = layout::compute_dir(&dir, "node1");
+    let node2 = layout::compute_dir(&dir, "node2");
+    let read = |p: PathBuf| std::fs::read_to_string(p).expect("read");
+
+    // A node added later: its CA joins the proxy's bundle, and all stays clean.
+    vncgate_pki::enrol::issue_server(&dir, &["node3".into()], 90, KeyType::EcdsaP256, false)
+        .expect("issue");
+    assert!(read(dir.join("proxy/ca-cert.pem"))
+        .contains(read(dir.join("ca/nodes/node3/ca-cert.pem")).trim()));
+    let report = check(std::slice::from_ref(&dir));
+    assert!(errors(&report).is_empty(), "{:#?}", errors(&report));
+
+    // What a one-CA set-up amounts to: node2 trusting node1's CA too.
+    let original = read(node2.join("ca-cert.pem"));
+    write(
+        &node2.join("ca-cert.pem"),
+        &format!("{original}{}", read(dir.join("ca/nodes/node1/ca-cert.pem"))),
+        0o644,
+    );
+    assert_error(
+        &check(std::slice::from_ref(&dir)),
+        "accepts the server certificates of node1",
+    );
+    write(&node2.join("ca-cert.pem"), &original, 0o644);
+
+    // A node missing from the proxy's bundle; a node without the proxy-client CA.
+    let bundle = read(dir.join("proxy/ca-cert.pem"));
+    let node1_ca = read(dir.join("ca/nodes/node1/ca-cert.pem"));
+    write(
+        &dir.join("proxy/ca-cert.pem"),
+        &bundle.replace(&node1_ca, ""),
+        0o644,
+    );
+    assert_error(
+        &check(std::slice::from_ref(&dir)),
+        "does not hold the CA of compute/node1",
+    );
+    write(&dir.join("proxy/ca-cert.pem"), &bundle, 0o644);
+    write(&node1.join("ca-cert.pem"), &node1_ca, 0o644);
+    assert_error(&check(&[dir]), "will refuse the proxy");
 }

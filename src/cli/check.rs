@@ -31,6 +31,11 @@ pub fn problems(settings: &Settings) -> Vec<String> {
                 Severity::Warning => eprintln!("warning: {line}"),
             }
         }
+        if let Some(warning) =
+            crate::tls::several_cas_warning(files, settings.vencrypt_verify_hostname)
+        {
+            eprintln!("warning: {warning}");
+        }
         if let Err(error) = crate::tls::backend_config(files, settings.vencrypt_verify_hostname) {
             problems.push(format!("[vnc] vencrypt_*: {error}"));
         }

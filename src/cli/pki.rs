@@ -14,7 +14,7 @@ pub fn run(command: PkiCommand) -> ExitCode {
         PkiCommand::Init(init) => self::init(&init),
         PkiCommand::Issue {
             kind: IssueKind::Server { names, issue },
-        } => layout::issue_server(
+        } => vncgate_pki::enrol::issue_server(
             &issue.dir,
             &split(&names),
             issue.days,
@@ -24,10 +24,14 @@ pub fn run(command: PkiCommand) -> ExitCode {
         .map(|files| {
             print_written(&files);
             print_server_steps(&issue.dir, &split(&names)[0]);
+            println!(
+                "\nThe node's CA was added to {}/ca-cert.pem: reload the proxy (SIGHUP) or restart it.",
+                layout::proxy_dir(&issue.dir).display()
+            );
         }),
         PkiCommand::Issue {
             kind: IssueKind::Client { name, issue },
-        } => layout::issue_client(&issue.dir, &name, issue.days, issue.key_type, issue.force)
+        } => vncgate_pki::enrol::issue_client(&issue.dir, &name, issue.days, issue.key_type, issue.force)
             .map(|files| print_written(&files)),
         PkiCommand::Check(check) => return self::check(&check),
     };
@@ -78,7 +82,10 @@ fn init(init: &PkiInit) -> Result<(), vncgate_pki::PkiError> {
          auth_schemes = vencrypt\n\
          vencrypt_client_cert = /etc/pki/nova-novncproxy/client-cert.pem\n\
          vencrypt_client_key = /etc/pki/nova-novncproxy/client-key.pem\n\
-         vencrypt_ca_certs = /etc/pki/nova-novncproxy/ca-cert.pem\n",
+         vencrypt_ca_certs = /etc/pki/nova-novncproxy/ca-cert.pem\n\n\
+         [vncgate]\n\
+         # The proxy trusts every node's CA: the name decides which node a certificate speaks for.\n\
+         vencrypt_verify_hostname = true\n",
         proxy = proxy.display()
     );
     if init.https.is_some() {
@@ -105,6 +112,8 @@ fn print_written(files: &[PathBuf]) {
 }
 
 fn print_server_steps(dir: &Path, host: &str) {
+    let identity =
+        vncgate_pki::inspect::qemu_identity(&layout::proxy_dir(dir).join("client-cert.pem"));
     println!(
         "\nOn compute host {host}, copy {from}/ to /etc/pki/libvirt-vnc/ (owned by root, key 0600; \
          libvirt's QEMU user must be able to read it) and set in /etc/libvirt/qemu.conf:\n\n\
@@ -115,6 +124,13 @@ fn print_server_steps(dir: &Path, host: &str) {
          -vnc ...,tls-creds=vnc-tls",
         from = layout::compute_dir(dir, host).display()
     );
+    if let Some(identity) = identity {
+        println!(
+            "Without libvirt, QEMU can also accept the proxy's certificate alone (a second layer):\n\
+             -object authz-simple,id=vnc-authz,identity={identity} \
+             -vnc ...,tls-creds=vnc-tls,tls-authz=vnc-authz"
+        );
+    }
 }
 
 fn check(check: &PkiCheck) -> ExitCode {

@@ -28,6 +28,11 @@ impl Qemu {
     /// Starts QEMU; `vnc_options` are appended to `-vnc 127.0.0.1:N` (e.g. `,tls-creds=tls0`),
     /// `extra` are more arguments (e.g. the `-object tls-creds-x509,...`).
     pub fn start(work: &Path, vnc_options: &str, extra: &[String]) -> Self {
+        Self::start_on("127.0.0.1", work, vnc_options, extra)
+    }
+
+    /// [`Qemu::start`] with the VNC server on loopback address `host` (127.0.0.0/8).
+    pub fn start_on(host: &str, work: &Path, vnc_options: &str, extra: &[String]) -> Self {
         let mut last_error = String::new();
         for _ in 0..20 {
             // Distinct displays for tests running at once in this process; the pid spreads
@@ -36,7 +41,7 @@ impl Qemu {
                 + (std::process::id() as u16 % 500)
                 + NEXT_DISPLAY.fetch_add(1, Ordering::Relaxed) % 300;
             let port = 5900 + display;
-            if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            if std::net::TcpListener::bind((host, port)).is_err() {
                 continue;
             }
             let pidfile = work.join(format!("qemu-{display}.pid"));
@@ -62,7 +67,7 @@ impl Qemu {
                 .arg(format!("unix:{},server,nowait", monitor.display()))
                 .args(extra)
                 .arg("-vnc")
-                .arg(format!("127.0.0.1:{display}{vnc_options}"))
+                .arg(format!("{host}:{display}{vnc_options}"))
                 .output()
                 .expect("run qemu");
             if !status.status.success() {
@@ -74,7 +79,7 @@ impl Qemu {
             let pid = std::fs::read_to_string(&pidfile)
                 .ok()
                 .and_then(|p| p.trim().parse().ok());
-            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+            let addr: SocketAddr = format!("{host}:{port}").parse().expect("addr");
             return Self {
                 addr,
                 pid,
