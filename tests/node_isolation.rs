@@ -283,3 +283,47 @@ fn check_config_warns_when_several_cas_meet_no_hostname_checks() {
     ]);
     assert!(!String::from_utf8_lossy(&output.stderr).contains("vencrypt_verify_hostname is off"));
 }
+
+/// The `tls-authz` identity `pki init` prints is the form QEMU compares: the proxy passes, and
+/// another client of the same CA does not.
+#[tokio::test]
+async fn qemu_tls_authz_with_the_printed_identity_admits_the_proxy_alone() {
+    if !qemu::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = init(work.path());
+    let proxy = layout::proxy_dir(&pki);
+    let identity =
+        vncgate_pki::inspect::qemu_identity(&proxy.join("client-cert.pem")).expect("identity");
+    assert_eq!(identity, "O=vncgate,,CN=vncgate");
+    let creds = format!(
+        "tls-creds-x509,id=tls0,dir={},endpoint=server,verify-peer=yes",
+        layout::compute_dir(&pki, "node1").display()
+    );
+    let authz = format!("authz-simple,id=auth0,identity={identity}");
+    let vm = Qemu::start_on(
+        "127.0.0.11",
+        work.path(),
+        ",tls-creds=tls0,tls-authz=auth0",
+        &["-object".into(), creds, "-object".into(), authz],
+    );
+    let name = console(&as_proxy(&pki), &vm).await;
+    assert!(name.is_ok(), "{name:?}");
+    vncgate_pki::enrol::issue_client(&pki, "other", 30, Default::default(), false)
+        .expect("issue client");
+    let other = pki.join("clients/other");
+    let refused = console(
+        &proxy_config(
+            &pki,
+            &other.join("client-cert.pem"),
+            &other.join("client-key.pem"),
+        ),
+        &vm,
+    )
+    .await;
+    assert!(
+        refused.is_err(),
+        "another client passed tls-authz: {refused:?}"
+    );
+}
