@@ -141,14 +141,20 @@ fn openssl_and_certtool_accept_the_chains() {
     let root = tempfile::tempdir().expect("tempdir");
     let dir = root.path().join("pki");
     assert!(init(&dir).status.success());
+    // Each chain as its verifier loads it: the node's own CA file for its server certificate,
+    // the proxy-client CA for the proxy's.
     let ca = dir.join("ca/ca-cert.pem");
+    let node_ca = dir.join("compute/localhost/ca-cert.pem");
     let server = dir.join("compute/localhost/server-cert.pem");
     let client = dir.join("proxy/client-cert.pem");
     if have("openssl") {
-        for (cert, purpose) in [(&server, "sslserver"), (&client, "sslclient")] {
+        for (cert, purpose, anchor) in [
+            (&server, "sslserver", &node_ca),
+            (&client, "sslclient", &ca),
+        ] {
             let output = Command::new("openssl")
                 .args(["verify", "-purpose", purpose, "-CAfile"])
-                .arg(&ca)
+                .arg(anchor)
                 .arg(cert)
                 .output()
                 .expect("openssl");
@@ -164,11 +170,11 @@ fn openssl_and_certtool_accept_the_chains() {
         assert!(!output.status.success());
     }
     if have("certtool") {
-        for cert in [&server, &client] {
+        for (cert, anchor) in [(&server, &node_ca), (&client, &ca)] {
             let output = Command::new("certtool")
                 .arg("--verify")
                 .arg("--load-ca-certificate")
-                .arg(&ca)
+                .arg(anchor)
                 .arg("--infile")
                 .arg(cert)
                 .output()
