@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod front;
+pub mod metrics;
 pub mod relay;
 pub mod rfb;
 pub mod session;
@@ -39,6 +40,9 @@ use crate::front::limiter::Limiter;
 use crate::front::pages::Pages;
 use crate::front::Front;
 use crate::token::{SqlStore, TokenStore};
+
+/// The version and the git commit built from, as `vncgate --version` prints them.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("VNCGATE_COMMIT"), ")");
 
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// A console proxy: noVNC in the browser to VNC servers over VeNCrypt with mutual TLS.
 #[derive(Debug, Parser)]
-#[command(name = "vncgate", version, about, propagate_version = true)]
+#[command(name = "vncgate", version = crate::VERSION, about, propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 pub use crate::console::{AuthScheme, Secret};
 use problem::file_problem;
 pub use problem::{ConfigError, Problem};
-pub use settings::{BackendPolicy, Edge, FrontTls, Limits, Settings, TlsMinimum, VencryptFiles};
+pub use settings::{
+    AuditTarget, BackendPolicy, Edge, FrontTls, Limits, Operations, Settings, TlsMinimum,
+    VencryptFiles,
+};
 pub use table::OPTIONS;
 
 impl Settings {

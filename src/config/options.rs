@@ -9,7 +9,10 @@ use config::Config;
 use super::oslo::OsloFile;
 use super::problem::{file_problem, ConfigError, Problem};
 use super::reader::{Exists, Reader};
-use super::settings::{BackendPolicy, Edge, FrontTls, Limits, Settings, TlsMinimum, VencryptFiles};
+use super::settings::{
+    AuditTarget, BackendPolicy, Edge, FrontTls, Limits, Operations, Settings, TlsMinimum,
+    VencryptFiles,
+};
 use super::table::{self as t, OptionSpec};
 use super::value::{
     cipher_names, names, parse_bool, parse_by_network, parse_choice, parse_integer, parse_list,
@@ -155,6 +158,28 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         backends: BackendPolicy {
             allowed_backends,
             auth_schemes_by_network: by_network,
+        },
+        operations: Operations {
+            metrics_listen: reader.typed(&t::METRICS_LISTEN, |text| {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Ok(None);
+                }
+                text.parse::<std::net::SocketAddr>().map(Some).map_err(|_| {
+                    format!("{text:?} is not an address; accepted values: IP:PORT, e.g. 127.0.0.1:9180, or empty")
+                })
+            }),
+            audit_log: reader.typed(&t::AUDIT_LOG, |text| {
+                Ok(match text.trim() {
+                    "" => None,
+                    "-" => Some(AuditTarget::Stderr),
+                    path => Some(AuditTarget::File(PathBuf::from(path))),
+                })
+            }),
+            json_logs: reader.typed(&t::LOG_FORMAT, |text| {
+                parse_choice(text, &["text", "json"]).map(|word| word == "json")
+            }),
+            drain_delay: reader.typed(&t::DRAIN_DELAY, parse_seconds),
         },
     };
     Settings {

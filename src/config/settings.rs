@@ -147,6 +147,31 @@ pub struct Settings {
     pub edge: Edge,
     /// Allowed console servers and per-network schemes.
     pub backends: BackendPolicy,
+    /// Metrics, health, audit and logging.
+    pub operations: Operations,
+}
+
+/// How the proxy is watched (`[vncgate] metrics_listen`, `audit_log`, `log_format`,
+/// `drain_delay`).
+#[derive(Debug, Clone, Default)]
+pub struct Operations {
+    /// Where `/metrics`, `/healthz` and `/readyz` are served; `None` is off.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The audit trail: a file, or standard error.
+    pub audit_log: Option<AuditTarget>,
+    /// Log lines as JSON instead of text.
+    pub json_logs: bool,
+    /// How long new sessions are still accepted after SIGTERM, while `/readyz` says 503.
+    pub drain_delay: Duration,
+}
+
+/// Where audit events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditTarget {
+    /// Appended to this file (made 0600), reopened on SIGHUP for logrotate.
+    File(PathBuf),
+    /// Standard error (`-`).
+    Stderr,
 }
 
 impl Settings {

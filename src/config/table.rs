@@ -118,6 +118,10 @@ options! {
     AUTH_SCHEMES_BY_NETWORK = OptionSpec::new(OWN_SECTION, "auth_schemes_by_network", "", "per-network auth_schemes: CIDR=scheme+scheme, ...");
     SESSION_RECHECK_INTERVAL = OptionSpec::new(OWN_SECTION, "session_recheck_interval", "10", "how often live sessions' tokens are checked again, seconds; 0 is never");
     FRAME_ANCESTORS = OptionSpec::new(OWN_SECTION, "frame_ancestors", NONE, "who may frame the console page (CSP frame-ancestors)");
+    METRICS_LISTEN = OptionSpec::new(OWN_SECTION, "metrics_listen", "", "where /metrics, /healthz and /readyz are served; empty is off");
+    AUDIT_LOG = OptionSpec::new(OWN_SECTION, "audit_log", "", "audit trail file (JSON lines), - for standard error; empty is off");
+    LOG_FORMAT = OptionSpec::new(OWN_SECTION, "log_format", "text", "text or json");
+    DRAIN_DELAY = OptionSpec::new(OWN_SECTION, "drain_delay", "0", "seconds new sessions are still accepted after SIGTERM");
 }
 
 /// Whether `[section] name` is an option vncgate reads, under its own name or as an alias.

@@ -1,0 +1,283 @@
+//! Prometheus metrics: the series an operator watches, kept in `prometheus-client` types and
+//! written in its text exposition. No I/O beyond reading `/proc/self` for the process's memory
+//! and descriptors when scraped.
+
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+/// A `reason` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Reason {
+    reason: &'static str,
+}
+
+/// A `direction` label: `to_browser` or `to_server`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Direction {
+    direction: &'static str,
+}
+
+/// A `role` label for certificates: `https`, `vencrypt_client`, `vencrypt_ca`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Role {
+    role: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Version {
+    version: String,
+}
+
+/// Every series of one vncgate process.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    sessions_active: Gauge,
+    sessions_opened: Counter,
+    refusals: Family<Reason, Counter>,
+    backend_failures: Family<Reason, Counter>,
+    bytes: Family<Direction, Counter>,
+    backend_handshake: Histogram,
+    session_duration: Histogram,
+    certificate_expiry: Family<Role, Gauge>,
+    resident_memory: Gauge,
+    open_fds: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// The series, registered, at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let resident_memory = Gauge::default();
+        let open_fds = Gauge::default();
+        registry.register_with_unit(
+            "process_resident_memory",
+            "Resident memory of the vncgate process",
+            Unit::Bytes,
+            resident_memory.clone(),
+        );
+        registry.register(
+            "process_open_fds",
+            "Open file descriptors of the vncgate process",
+            open_fds.clone(),
+        );
+        let own = registry.sub_registry_with_prefix("vncgate");
+        let sessions_active = Gauge::default();
+        own.register(
+            "sessions_active",
+            "Console sessions open now",
+            sessions_active.clone(),
+        );
+        let sessions_opened = Counter::default();
+        own.register(
+            "sessions_opened",
+            "Console sessions opened",
+            sessions_opened.clone(),
+        );
+        let refusals = Family::<Reason, Counter>::default();
+        own.register(
+            "refusals",
+            "Requests refused before or at the upgrade, by reason",
+            refusals.clone(),
+        );
+        let backend_failures = Family::<Reason, Counter>::default();
+        own.register(
+            "backend_failures",
+            "Console server connections that failed, by reason",
+            backend_failures.clone(),
+        );
+        let bytes = Family::<Direction, Counter>::default();
+        own.register(
+            "bytes",
+            "Console bytes relayed, by direction",
+            bytes.clone(),
+        );
+        let backend_handshake = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]);
+        own.register_with_unit(
+            "backend_handshake",
+            "Time to connect and authenticate to a console server",
+            Unit::Seconds,
+            backend_handshake.clone(),
+        );
+        let session_duration = Histogram::new([
+            1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 86400.0,
+        ]);
+        own.register_with_unit(
+            "session_duration",
+            "How long console sessions lasted",
+            Unit::Seconds,
+            session_duration.clone(),
+        );
+        let certificate_expiry = Family::<Role, Gauge>::default();
+        own.register(
+            "certificate_expiry_timestamp_seconds",
+            "When a certificate in use expires (Unix time; the earliest of a CA bundle)",
+            certificate_expiry.clone(),
+        );
+        let build_info = Family::<Version, Gauge>::default();
+        own.register("build_info", "The version running", build_info.clone());
+        build_info
+            .get_or_create(&Version {
+                version: crate::VERSION.to_owned(),
+            })
+            .set(1);
+        Self {
+            registry,
+            sessions_active,
+            sessions_opened,
+            refusals,
+            backend_failures,
+            bytes,
+            backend_handshake,
+            session_duration,
+            certificate_expiry,
+            resident_memory,
+            open_fds,
+        }
+    }
+
+    /// A refusal, by its reason.
+    pub fn refused(&self, reason: &'static str) {
+        self.refusals.get_or_create(&Reason { reason }).inc();
+    }
+
+    /// A console server that could not be reached or authenticated, by reason.
+    pub fn backend_failed(&self, reason: &'static str) {
+        self.backend_failures
+            .get_or_create(&Reason { reason })
+            .inc();
+    }
+
+    /// A session authenticated to its console server after `handshake`.
+    pub fn session_opened(&self, handshake: Duration) {
+        self.sessions_opened.inc();
+        self.sessions_active.inc();
+        self.backend_handshake.observe(handshake.as_secs_f64());
+    }
+
+    /// A session over, after `lasted`.
+    pub fn session_closed(&self, lasted: Duration) {
+        self.sessions_active.dec();
+        self.session_duration.observe(lasted.as_secs_f64());
+    }
+
+    /// The relayed byte counters, for a session to add to as it goes.
+    pub fn byte_counters(&self) -> (Counter<u64, AtomicU64>, Counter<u64, AtomicU64>) {
+        // One statement each: the family's read guard must be gone before the next
+        // `get_or_create` may take its write lock.
+        let to_browser = self
+            .bytes
+            .get_or_create(&Direction {
+                direction: "to_browser",
+            })
+            .clone();
+        let to_server = self
+            .bytes
+            .get_or_create(&Direction {
+                direction: "to_server",
+            })
+            .clone();
+        (to_browser, to_server)
+    }
+
+    /// When the certificate of `role` expires, or forgets it when `None`.
+    pub fn certificate_expires(&self, role: &'static str, at: Option<SystemTime>) {
+        let seconds = at
+            .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+            .map(|since| i64::try_from(since.as_secs()).unwrap_or(i64::MAX));
+        match seconds {
+            Some(seconds) => {
+                self.certificate_expiry
+                    .get_or_create(&Role { role })
+                    .set(seconds);
+            }
+            None => {
+                self.certificate_expiry.remove(&Role { role });
+            }
+        }
+    }
+
+    /// The text exposition, with the process's memory and descriptors read now.
+    pub fn encode(&self) -> String {
+        if let Some(rss) = resident_bytes() {
+            self.resident_memory.set(rss);
+        }
+        if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+            self.open_fds
+                .set(i64::try_from(entries.count()).unwrap_or(i64::MAX));
+        }
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// The content type of [`Metrics::encode`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+fn resident_bytes() -> Option<i64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: i64 = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_names_are_exposed() {
+        let metrics = Metrics::new();
+        metrics.refused("unknown_token");
+        metrics.backend_failed("connect");
+        metrics.session_opened(Duration::from_millis(20));
+        metrics.session_closed(Duration::from_secs(3));
+        let (down, up) = metrics.byte_counters();
+        down.inc_by(10);
+        up.inc_by(2);
+        metrics.certificate_expires(
+            "https",
+            Some(UNIX_EPOCH + Duration::from_secs(2_000_000_000)),
+        );
+        let text = metrics.encode();
+        for name in [
+            "vncgate_sessions_active 0",
+            "vncgate_sessions_opened_total 1",
+            "vncgate_refusals_total{reason=\"unknown_token\"} 1",
+            "vncgate_backend_failures_total{reason=\"connect\"} 1",
+            "vncgate_bytes_total{direction=\"to_browser\"} 10",
+            "vncgate_bytes_total{direction=\"to_server\"} 2",
+            "vncgate_backend_handshake_seconds_count 1",
+            "vncgate_session_duration_seconds_count 1",
+            "vncgate_certificate_expiry_timestamp_seconds{role=\"https\"} 2000000000",
+            "vncgate_build_info{version=",
+            "process_resident_memory_bytes ",
+            "process_open_fds ",
+        ] {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+    }
+}
