@@ -15,7 +15,10 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod front;
+pub mod health;
+pub mod listener;
 pub mod metrics;
+pub mod monitor;
 pub mod relay;
 pub mod rfb;
 pub mod session;
@@ -39,6 +42,8 @@ use crate::front::headers::SecurityHeaders;
 use crate::front::limiter::Limiter;
 use crate::front::pages::Pages;
 use crate::front::Front;
+use crate::health::Health;
+use crate::metrics::Metrics;
 use crate::token::{SqlStore, TokenStore};
 
 /// The version and the git commit built from, as `vncgate --version` prints them.
@@ -129,7 +134,14 @@ pub async fn run_with(
         .and_then(|listener| listener.local_addr().ok())
         .into_iter()
         .collect();
-    let sessions = Arc::new(session_context(&settings, own_listeners, shutdown.clone())?);
+    let metrics = Arc::new(Metrics::new(VERSION));
+    certificate_expiries(&settings, &metrics);
+    let sessions = Arc::new(session_context(
+        &settings,
+        own_listeners,
+        metrics.clone(),
+        shutdown.clone(),
+    )?);
     let tracker = TaskTracker::new();
     let grace = settings.limits.shutdown_grace;
     let sql = open_token_database(&settings).await?;
@@ -164,6 +176,7 @@ pub async fn run_with(
         settings.limits.session_recheck_interval,
         shutdown.clone(),
     ));
+    let health = Arc::new(Health::new(tokens.clone()));
     let front = Arc::new(Front {
         ssl_only: settings.ssl_only,
         allowed_origins: settings.allowed_origins.clone(),
@@ -183,6 +196,8 @@ pub async fn run_with(
         pages,
         tokens: tokens.clone(),
         sessions: sessions.clone(),
+        metrics,
+        health,
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
     });
@@ -200,6 +215,27 @@ pub async fn run_with(
         );
     }
     Ok(())
+}
+
+/// `vncgate_certificate_expiry_timestamp_seconds` for the certificates in use.
+fn certificate_expiries(settings: &Settings, metrics: &Metrics) {
+    use vncgate_pki::inspect::earliest_expiry;
+    metrics.certificate_expires(
+        "https",
+        settings
+            .tls
+            .as_ref()
+            .and_then(|tls| earliest_expiry(&tls.cert)),
+    );
+    let vencrypt = settings.vencrypt.as_ref();
+    metrics.certificate_expires(
+        "vencrypt_client",
+        vencrypt.and_then(|files| earliest_expiry(&files.client_cert)),
+    );
+    metrics.certificate_expires(
+        "vencrypt_ca",
+        vencrypt.and_then(|files| earliest_expiry(&files.ca_certs)),
+    );
 }
 
 /// The static web root and the noVNC library, where they exist.
@@ -231,6 +267,7 @@ fn pages(settings: &Settings) -> Pages {
 fn session_context(
     settings: &Settings,
     own_listeners: Vec<std::net::SocketAddr>,
+    metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> Result<session::Context, Error> {
     let limits = &settings.limits;
@@ -262,14 +299,18 @@ fn session_context(
         connect_timeout: limits.connect_timeout,
         handshake_timeout: limits.handshake_timeout,
     };
+    let timers = session::SessionTimers {
+        handshake_timeout: limits.handshake_timeout,
+        ping_interval: limits.ping_interval,
+        client_timeout: limits.client_timeout,
+        enforce_session_timeout: settings.enforce_session_timeout,
+    };
     Ok(session::Context::new(
         connector,
         websocket,
-        limits.handshake_timeout,
-        limits.ping_interval,
-        limits.client_timeout,
-        settings.enforce_session_timeout,
+        timers,
         settings.vnc_password.clone(),
+        metrics,
         shutdown,
     ))
 }

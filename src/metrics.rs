@@ -52,15 +52,9 @@ pub struct Metrics {
     open_fds: Gauge,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
-    /// The series, registered, at zero.
-    pub fn new() -> Self {
+    /// The series, registered, at zero; `version` goes into `vncgate_build_info`.
+    pub fn new(version: &str) -> Self {
         let mut registry = Registry::default();
         let resident_memory = Gauge::default();
         let open_fds = Gauge::default();
@@ -134,7 +128,7 @@ impl Metrics {
         own.register("build_info", "The version running", build_info.clone());
         build_info
             .get_or_create(&Version {
-                version: crate::VERSION.to_owned(),
+                version: version.to_owned(),
             })
             .set(1);
         Self {
@@ -250,7 +244,7 @@ mod tests {
 
     #[test]
     fn the_contract_names_are_exposed() {
-        let metrics = Metrics::new();
+        let metrics = Metrics::new("1.2.3 (abc)");
         metrics.refused("unknown_token");
         metrics.backend_failed("connect");
         metrics.session_opened(Duration::from_millis(20));

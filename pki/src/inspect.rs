@@ -313,6 +313,19 @@ fn guess_role(path: &Path, der: &[u8]) -> Role {
     }
 }
 
+/// When the first of the certificates in `path` to expire expires (a CA bundle may hold
+/// several), for the expiry metric.
+pub fn earliest_expiry(path: &Path) -> Option<std::time::SystemTime> {
+    crate::pair::all_certificates(path)
+        .ok()?
+        .iter()
+        .filter_map(|der| X509Certificate::from_der(der).ok())
+        .map(|(_, cert)| cert.validity().not_after.timestamp())
+        .min()
+        .and_then(|seconds| u64::try_from(seconds).ok())
+        .map(|seconds| std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+}
+
 /// The subject of the certificate in `path` as QEMU's `authz-simple` compares it: the DN in
 /// certificate order, each comma doubled as QEMU's `-object` syntax wants
 /// (`O=vncgate,,CN=vncgate`). `None` when the file holds no certificate.

@@ -1,9 +1,7 @@
 //! The admin API, on its own listener (loopback by default): issue, list and revoke tokens with
 //! JSON, for operators without nova. Off unless a bearer secret is configured. The secret is
-//! checked before a body is read, and bodies are capped at 16 KiB; [`server`] bounds the
-//! connections.
-
-mod server;
+//! checked before a body is read, and bodies are capped at 16 KiB; [`crate::listener`] bounds
+//! the connections.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -219,5 +217,5 @@ pub async fn serve(
         .with_state(api);
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(addr = ?addr, "admin API listening");
-    server::serve(listener, app, shutdown).await;
+    crate::listener::serve("admin API", listener, app, shutdown).await;
 }

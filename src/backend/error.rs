@@ -21,6 +21,29 @@ pub enum Error {
 }
 
 impl Error {
+    /// The `reason` label of `vncgate_backend_failures_total`: connect, timeout, tls, verify,
+    /// auth, protocol (or not_allowed).
+    pub fn metric_reason(&self) -> &'static str {
+        use rfb::Error as Rfb;
+        match self {
+            Self::Connect(_) | Self::Resolve(_) => "connect",
+            Self::NotAllowed(_) => "not_allowed",
+            Self::Rfb(error) => match error {
+                Rfb::Timeout(_) => "timeout",
+                Rfb::Tls(_) | Rfb::DataBeforeTls => "tls",
+                Rfb::UntrustedServer(_) | Rfb::ClosedAfterTls => "verify",
+                Rfb::AuthFailed(_)
+                | Rfb::NoPassword
+                | Rfb::NoAllowedScheme { .. }
+                | Rfb::VencryptVersion(..)
+                | Rfb::VencryptVersionRefused
+                | Rfb::NoX509None(_)
+                | Rfb::SubtypeRejected => "auth",
+                _ => "protocol",
+            },
+        }
+    }
+
     /// A short text for the browser: what happened, never addresses, paths or the server's own
     /// words.
     pub fn public_reason(&self) -> &'static str {

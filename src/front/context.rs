@@ -15,6 +15,8 @@ use tokio_util::task::TaskTracker;
 use super::headers::SecurityHeaders;
 use super::limiter::{ConnectionSlot, Limiter};
 use super::pages::Pages;
+use crate::health::Health;
+use crate::metrics::Metrics;
 use crate::session;
 use crate::token::TokenStore;
 
@@ -44,6 +46,10 @@ pub struct Front {
     pub tokens: Arc<TokenStore>,
     /// What sessions started here need.
     pub sessions: Arc<session::Context>,
+    /// The series refusals count in.
+    pub metrics: Arc<Metrics>,
+    /// Readiness, for `/readyz`.
+    pub health: Arc<Health>,
     /// Stops the accept loop; sessions close.
     pub shutdown: CancellationToken,
     /// Every connection and session, for the shutdown wait.

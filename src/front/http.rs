@@ -30,6 +30,7 @@ pub(crate) async fn handle(
     if is_websocket(request.headers()) {
         if front.ssl_only && !connection.tls {
             tracing::info!(peer = %connection.peer, "refused: plain HTTP while ssl_only is set");
+            front.metrics.refused("plain_http");
             return Ok(empty(StatusCode::FORBIDDEN));
         }
         return Ok(upgrade(front, connection, request).await);
@@ -59,8 +60,19 @@ async fn page(
         );
         return (refused, Page::Static);
     }
-    if request.uri().path() == "/token-status" {
-        return (token_status(front, connection, &request).await, Page::Own);
+    match request.uri().path() {
+        "/token-status" => return (token_status(front, connection, &request).await, Page::Own),
+        "/healthz" => return (text(StatusCode::OK, "ok\n"), Page::Static),
+        "/readyz" if front.health.ready().await => {
+            return (text(StatusCode::OK, "ready\n"), Page::Static)
+        }
+        "/readyz" => {
+            return (
+                text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+                Page::Static,
+            )
+        }
+        _ => {}
     }
     if request.uri().path().starts_with("/novnc/")
         && matches!(*request.method(), Method::GET | Method::HEAD)
@@ -88,6 +100,7 @@ async fn token_status(
         request.headers(),
     );
     let status = if front.limiter.is_limited(client.ip) {
+        front.metrics.refused("rate_limited");
         StatusCode::TOO_MANY_REQUESTS
     } else {
         let checked = match presented_token(request) {
@@ -120,6 +133,7 @@ async fn within<T>(
 
 /// The status for a refused token; a 403 counts against the client's refusal budget.
 fn refuse(front: &Front, client: IpAddr, refusal: &Refusal) -> StatusCode {
+    front.metrics.refused(refusal.metric_reason());
     let status = refusal.status();
     if status == StatusCode::FORBIDDEN {
         front.limiter.refused(client);
@@ -188,6 +202,7 @@ async fn upgrade(
     let peer = client.ip;
     if front.limiter.is_limited(peer) {
         tracing::info!(%peer, "refused: too many refusals from this client (max_refusals_per_ip_per_minute)");
+        front.metrics.refused("rate_limited");
         return empty(StatusCode::TOO_MANY_REQUESTS);
     }
     let origin = OriginCheck {
@@ -198,6 +213,7 @@ async fn upgrade(
     };
     if let Err(refusal) = origin.verify(&front.allowed_origins) {
         tracing::info!(%peer, reason = %refusal, "refused: Origin check failed");
+        front.metrics.refused("origin");
         front.limiter.refused(peer);
         return empty(StatusCode::FORBIDDEN);
     }
@@ -218,10 +234,12 @@ async fn upgrade(
         Ok(addresses) => addresses,
         Err(error @ backend::Error::NotAllowed(_)) => {
             tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server not allowed");
+            front.metrics.refused("backend_not_allowed");
             return empty(StatusCode::FORBIDDEN);
         }
         Err(error) => {
             tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server unresolvable");
+            front.metrics.refused("backend_unresolvable");
             return empty(StatusCode::SERVICE_UNAVAILABLE);
         }
     };

@@ -76,6 +76,7 @@ async fn connection(
             Ok(Ok(None)) => {}
             Ok(Err(error)) => {
                 tracing::info!(%peer, %error, "refused: PROXY protocol header");
+                front.metrics.refused("proxy_protocol");
                 return;
             }
             Err(_) => {
@@ -92,6 +93,7 @@ async fn connection(
         Some(Some(slot)) => Some(slot),
         Some(None) => {
             tracing::info!(%peer, "refused: too many connections from this client (max_connections_per_ip)");
+            front.metrics.refused("connection_cap");
             return;
         }
     };

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use filter::Filters;
+use prometheus_client::metrics::counter::Counter;
 
 /// Reads from the VNC server start at this size: a quiet console then costs little memory,
 /// which matters with thousands of sessions open.
@@ -53,6 +54,15 @@ pub struct Timers {
     pub client_timeout: Duration,
     /// When the token expires, if sessions end with it.
     pub expires: Option<Instant>,
+}
+
+/// Where a relay counts the bytes it moves, as it moves them.
+#[derive(Debug, Clone, Default)]
+pub struct Meters {
+    /// Console server → browser.
+    pub to_browser: Counter,
+    /// Browser → console server.
+    pub to_server: Counter,
 }
 
 /// Why a relay ended.
@@ -145,6 +155,7 @@ pub async fn relay<W, B>(
     backend: B,
     timers: Timers,
     filters: Filters,
+    meters: Meters,
     stop: impl std::future::Future<Output = End>,
 ) -> Outcome
 where
@@ -176,6 +187,7 @@ where
                     Ok(0) => return End::BackendClosed,
                     Ok(count) => {
                         bytes_down += count as u64;
+                        meters.to_browser.inc_by(count as u64);
                         let data = match to_browser.apply(buf.split().freeze()) {
                             Ok(data) => data,
                             Err(error) => return End::Refused(error),
@@ -216,6 +228,7 @@ where
             match message {
                 Message::Binary(data) => {
                     bytes_up += data.len() as u64;
+                    meters.to_server.inc_by(data.len() as u64);
                     let data = match to_server.apply(data) {
                         Ok(data) => data,
                         Err(error) => return End::Refused(error),

@@ -26,19 +26,16 @@ use tracing::Instrument;
 
 use crate::backend::{self, Connector};
 use crate::console::Secret;
+use crate::metrics::Metrics;
 use crate::relay::filter::Filters;
 use crate::relay::{self, End, Timers};
 use crate::rfb::wire;
 use crate::token::{Admission, Grant, SessionSlot, TokenHash};
 use registry::Registry;
 
-/// What every session shares: how to reach console servers, and the session timers.
-#[derive(Debug)]
-pub struct Context {
-    /// Backend transports and the security proxy.
-    pub connector: Connector,
-    /// The browser WebSocket's limits.
-    pub websocket: WebSocketConfig,
+/// The timers of every session.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionTimers {
     /// Deadline of the browser's handshake.
     pub handshake_timeout: Duration,
     /// WebSocket ping period; zero sends none.
@@ -47,8 +44,21 @@ pub struct Context {
     pub client_timeout: Duration,
     /// Close a live session when its token expires.
     pub enforce_session_timeout: bool,
+}
+
+/// What every session shares: how to reach console servers, the timers, where to count.
+#[derive(Debug)]
+pub struct Context {
+    /// Backend transports and the security proxy.
+    pub connector: Connector,
+    /// The browser WebSocket's limits.
+    pub websocket: WebSocketConfig,
+    /// The session timers.
+    pub timers: SessionTimers,
     /// The VNC password for grants that carry none.
     pub default_password: Option<Secret>,
+    /// Where sessions, bytes and backend failures are counted.
+    pub metrics: Arc<Metrics>,
     /// Fires on shutdown: sessions close with 1001.
     pub shutdown: CancellationToken,
     /// The live sessions, for the recheck that ends revoked ones.
@@ -58,25 +68,20 @@ pub struct Context {
 
 impl Context {
     /// A context; session ids start at 1.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         connector: Connector,
         websocket: WebSocketConfig,
-        handshake_timeout: Duration,
-        ping_interval: Duration,
-        client_timeout: Duration,
-        enforce_session_timeout: bool,
+        timers: SessionTimers,
         default_password: Option<Secret>,
+        metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
             connector,
             websocket,
-            handshake_timeout,
-            ping_interval,
-            client_timeout,
-            enforce_session_timeout,
+            timers,
             default_password,
+            metrics,
             shutdown,
             registry: Arc::default(),
             next_id: AtomicU64::new(1),
@@ -142,7 +147,7 @@ impl Session {
         tracing::info!(target = %target, token = %self.hash.short(), "session opened");
 
         // The browser learns the version at once; the console server is reached meanwhile.
-        let deadline = Instant::now() + context.handshake_timeout;
+        let deadline = Instant::now() + context.timers.handshake_timeout;
         let password = self
             .grant
             .password
@@ -163,7 +168,8 @@ impl Session {
             Ok(pipelined) => pipelined,
             Err(error) => {
                 tracing::info!(target = %target, %error, "session closed: browser handshake failed");
-                let _ = tokio::time::timeout(context.handshake_timeout, ws.close(None)).await;
+                let _ =
+                    tokio::time::timeout(context.timers.handshake_timeout, ws.close(None)).await;
                 return;
             }
         };
@@ -171,9 +177,11 @@ impl Session {
             Ok(backend) => backend,
             Err(error) => {
                 tracing::info!(target = %target, %error, "session closed: console server handshake failed");
+                context.metrics.backend_failed(error.metric_reason());
                 let failure = wire::encode_security_failure(error.public_reason());
                 let _ = browser::send(&mut ws, failure, deadline).await;
-                let _ = tokio::time::timeout(context.handshake_timeout, ws.close(None)).await;
+                let _ =
+                    tokio::time::timeout(context.timers.handshake_timeout, ws.close(None)).await;
                 return;
             }
         };
@@ -182,6 +190,11 @@ impl Session {
             scheme = backend.scheme.name(),
             "console server authenticated"
         );
+        context.metrics.session_opened(started.elapsed());
+        let _open = OpenSession {
+            metrics: &context.metrics,
+            started,
+        };
         // SecurityResult OK as a message of its own: tempest reads exactly these four bytes.
         if browser::send(&mut ws, wire::SECURITY_OK.to_vec(), deadline)
             .await
@@ -205,7 +218,7 @@ impl Session {
             }
         }
 
-        let expires = if context.enforce_session_timeout {
+        let expires = if context.timers.enforce_session_timeout {
             self.grant
                 .remaining(SystemTime::now())
                 .and_then(|left| Instant::now().checked_add(left))
@@ -213,8 +226,8 @@ impl Session {
             None
         };
         let timers = Timers {
-            ping_interval: context.ping_interval,
-            client_timeout: context.client_timeout,
+            ping_interval: context.timers.ping_interval,
+            client_timeout: context.timers.client_timeout,
             expires,
         };
         let filters = Filters::default();
@@ -228,7 +241,12 @@ impl Session {
                 () = registered.revoked() => End::Revoked,
             }
         };
-        let outcome = relay::relay(ws, backend.stream, timers, filters, stop).await;
+        let (to_browser, to_server) = context.metrics.byte_counters();
+        let meters = relay::Meters {
+            to_browser,
+            to_server,
+        };
+        let outcome = relay::relay(ws, backend.stream, timers, filters, meters, stop).await;
         drop(registered);
         tracing::info!(
             target = %target,
@@ -239,5 +257,17 @@ impl Session {
             reason = %outcome.end,
             "session closed"
         );
+    }
+}
+
+/// Counts a session as open until dropped, however the session ends.
+struct OpenSession<'a> {
+    metrics: &'a Metrics,
+    started: Instant,
+}
+
+impl Drop for OpenSession<'_> {
+    fn drop(&mut self) {
+        self.metrics.session_closed(self.started.elapsed());
     }
 }

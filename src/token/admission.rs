@@ -42,6 +42,19 @@ impl Refusal {
         }
     }
 
+    /// The `reason` label of `vncgate_refusals_total`.
+    pub fn metric_reason(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing_token",
+            Self::Unknown => "unknown_token",
+            Self::Expired => "expired",
+            Self::AlreadyUsed => "already_used",
+            Self::TooManySessions(_) => "session_cap",
+            Self::Unavailable(_) => "database_unavailable",
+            Self::TimedOut => "database_timeout",
+        }
+    }
+
     /// A refusal for a database that did not answer.
     pub fn unavailable(error: StoreError) -> Self {
         Self::Unavailable(Arc::new(error))

@@ -1,5 +1,6 @@
-//! The admin API's listener: a connection cap, a deadline on each request head, and a lifetime
-//! for each connection, so that idle or slow clients cannot hold it. The router decides the rest.
+//! A small HTTP listener for the admin API and the metrics endpoint: a connection cap, a
+//! deadline on each request head, and a lifetime for each connection, so that idle or slow
+//! clients cannot hold it. The axum router decides the rest.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,14 +14,20 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// Connections served at once; more are closed at accept.
-pub(super) const MAX_CONNECTIONS: usize = 64;
+pub const MAX_CONNECTIONS: usize = 64;
 /// Deadline for a request head.
-pub(super) const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest an admin connection lives.
-pub(super) const LIFETIME: Duration = Duration::from_secs(60);
+pub const LIFETIME: Duration = Duration::from_secs(60);
 
 /// Serves `router` on `listener` until `shutdown`.
-pub(super) async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+/// Serves `router` on `listener` until `shutdown`; `what` names it in the log.
+pub async fn serve(
+    what: &'static str,
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
@@ -30,13 +37,13 @@ pub(super) async fn serve(listener: TcpListener, router: Router, shutdown: Cance
         let (tcp, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
-                tracing::warn!(%error, "admin API: accept failed");
+                tracing::warn!(%error, listener = what, "accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::info!(%peer, "admin API: refused: too many connections");
+            tracing::info!(%peer, listener = what, "refused: too many connections");
             continue;
         };
         let service = TowerToHyperService::new(router.clone());
@@ -52,7 +59,7 @@ pub(super) async fn serve(listener: TcpListener, router: Router, shutdown: Cance
             tokio::select! {
                 result = serving.as_mut() => {
                     if let Err(error) = result {
-                        tracing::debug!(%peer, %error, "admin API connection ended with an error");
+                        tracing::debug!(%peer, %error, listener = what, "connection ended with an error");
                     }
                     drop(slot);
                     return;
