@@ -1,5 +1,9 @@
-//! SIGTERM and SIGINT become one [`CancellationToken`].
+//! Signals: SIGTERM and SIGINT begin the stop, SIGHUP reloads the configuration (and reopens
+//! the audit log).
 
+use std::sync::Arc;
+
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Cancels `token` on the first SIGTERM or SIGINT.
@@ -17,6 +21,22 @@ pub fn on_signals(token: CancellationToken) -> std::io::Result<()> {
         };
         tracing::info!(signal = name, "stopping");
         token.cancel();
+    });
+    Ok(())
+}
+
+/// Notifies `reload` on every SIGHUP.
+///
+/// # Errors
+/// The signal handler could not be installed.
+pub fn on_hangup(reload: Arc<Notify>) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!(signal = "SIGHUP", "reloading");
+            reload.notify_one();
+        }
     });
     Ok(())
 }

@@ -176,8 +176,9 @@ fn paths_in(code: &str) -> Vec<String> {
             end += 1;
         }
         let chain = &code[index..end];
-        if chain.contains("::") {
-            paths.push(chain.trim_end_matches(':').to_owned());
+        // `a::{b, c}` and `a::*` end in `::`: the use pass above expands those.
+        if chain.contains("::") && !chain.ends_with("::") {
+            paths.push(chain.to_owned());
         }
         index = end;
     }

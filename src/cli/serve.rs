@@ -1,19 +1,25 @@
-//! `vncgate serve`: settings, logging, the runtime, the listeners, signals, then [`crate::run_with`].
+//! `vncgate serve`: settings, logging, the runtime, the listeners (bound here, or handed over by
+//! systemd's socket activation), signals, then [`crate::server::serve`].
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::args::ConfigFiles;
 use super::startup::load_settings;
+use crate::config::Settings;
+use crate::server::{Control, Listeners};
 
-/// Runs the proxy until SIGTERM or SIGINT.
+/// Runs the proxy until SIGTERM or SIGINT; SIGHUP reloads.
 pub fn run(files: &ConfigFiles) -> ExitCode {
     let settings = match load_settings(files) {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    crate::telemetry::init(settings.debug);
+    let level = crate::telemetry::init(settings.debug, settings.operations.json_logs);
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
@@ -26,21 +32,21 @@ pub fn run(files: &ConfigFiles) -> ExitCode {
         }
     };
     let result: anyhow::Result<()> = runtime.block_on(async move {
-        let addr = settings.listen_addr()?;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|error| anyhow::anyhow!("cannot listen on {addr}: {error}"))?;
-        let admin = match settings.admin_api() {
-            Some((addr, _)) => {
-                Some(tokio::net::TcpListener::bind(addr).await.map_err(|error| {
-                    anyhow::anyhow!("cannot listen on {addr} for the admin API: {error}")
-                })?)
-            }
-            None => None,
+        let listeners = listeners(&settings).await?;
+        let control = Control {
+            stop: CancellationToken::new(),
+            reload: Some(Arc::new(Notify::new())),
+            on_reload: level.map(|level| {
+                let hook: crate::server::Hook =
+                    Arc::new(move |settings: &Settings| level.set_debug(settings.debug));
+                hook
+            }),
         };
-        let shutdown = CancellationToken::new();
-        crate::shutdown::on_signals(shutdown.clone())?;
-        crate::run_with(settings, listener, admin, shutdown).await?;
+        crate::shutdown::on_signals(control.stop.clone())?;
+        if let Some(reload) = &control.reload {
+            crate::shutdown::on_hangup(reload.clone())?;
+        }
+        crate::server::serve(settings, listeners, control).await?;
         Ok(())
     });
     match result {
@@ -51,6 +57,43 @@ pub fn run(files: &ConfigFiles) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The console listener (systemd's first socket when it passes one, so that port 443 needs no
+/// privilege), and the admin and metrics listeners where configured.
+async fn listeners(settings: &Settings) -> anyhow::Result<Listeners> {
+    let mut activated = listenfd::ListenFd::from_env();
+    let front = match activated.take_tcp_listener(0)? {
+        Some(listener) => {
+            listener.set_nonblocking(true)?;
+            tracing::info!("using the socket systemd passed");
+            TcpListener::from_std(listener)?
+        }
+        None => {
+            let addr = settings.listen_addr()?;
+            TcpListener::bind(addr)
+                .await
+                .map_err(|error| anyhow::anyhow!("cannot listen on {addr}: {error}"))?
+        }
+    };
+    let admin = match settings.admin_api() {
+        Some((addr, _)) => Some(TcpListener::bind(addr).await.map_err(|error| {
+            anyhow::anyhow!("cannot listen on {addr} for the admin API: {error}")
+        })?),
+        None => None,
+    };
+    let metrics =
+        match settings.operations.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|error| {
+                anyhow::anyhow!("cannot listen on {addr} for metrics: {error}")
+            })?),
+            None => None,
+        };
+    Ok(Listeners {
+        front,
+        admin,
+        metrics,
+    })
 }
 
 /// Raises the soft limit on open files to the hard limit: every session holds two descriptors

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -15,8 +16,8 @@ const MAX_TRACKED: usize = 100_000;
 /// The per-client limits of one listener.
 #[derive(Debug)]
 pub struct Limiter {
-    max_connections: usize,
-    refusals_per_minute: u32,
+    max_connections: AtomicUsize,
+    refusals_per_minute: AtomicU32,
     state: Mutex<State>,
 }
 
@@ -72,10 +73,26 @@ impl Limiter {
     /// Limits of `max_connections` per client (0: none) and `refusals_per_minute` (0: none).
     pub fn new(max_connections: usize, refusals_per_minute: u32) -> Self {
         Self {
-            max_connections,
-            refusals_per_minute,
+            max_connections: AtomicUsize::new(max_connections),
+            refusals_per_minute: AtomicU32::new(refusals_per_minute),
             state: Mutex::default(),
         }
+    }
+
+    /// New limits, kept with the counts so far (on reload).
+    pub fn set_limits(&self, max_connections: usize, refusals_per_minute: u32) {
+        self.max_connections
+            .store(max_connections, Ordering::Relaxed);
+        self.refusals_per_minute
+            .store(refusals_per_minute, Ordering::Relaxed);
+    }
+
+    fn max_connections(&self) -> usize {
+        self.max_connections.load(Ordering::Relaxed)
+    }
+
+    fn refusals_per_minute(&self) -> u32 {
+        self.refusals_per_minute.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -90,7 +107,8 @@ impl Limiter {
         let key = key(ip);
         let mut state = self.lock();
         let count = state.connections.entry(key).or_insert(0);
-        if self.max_connections > 0 && *count >= self.max_connections {
+        let max = self.max_connections();
+        if max > 0 && *count >= max {
             return None;
         }
         *count += 1;
@@ -101,7 +119,7 @@ impl Limiter {
     }
 
     fn refill(&self, bucket: &mut Bucket, now: Instant) {
-        let capacity = f64::from(self.refusals_per_minute);
+        let capacity = f64::from(self.refusals_per_minute());
         let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * capacity / 60.0).min(capacity);
         bucket.at = now;
@@ -109,7 +127,7 @@ impl Limiter {
 
     /// Whether `ip` has used up its refusals: it gets 429 before any lookup.
     pub fn is_limited(&self, ip: IpAddr) -> bool {
-        if self.refusals_per_minute == 0 {
+        if self.refusals_per_minute() == 0 {
             return false;
         }
         let now = Instant::now();
@@ -127,11 +145,11 @@ impl Limiter {
 
     /// Counts one refusal against `ip`.
     pub fn refused(&self, ip: IpAddr) {
-        if self.refusals_per_minute == 0 {
+        if self.refusals_per_minute() == 0 {
             return;
         }
         let now = Instant::now();
-        let capacity = f64::from(self.refusals_per_minute);
+        let capacity = f64::from(self.refusals_per_minute());
         let mut state = self.lock();
         if state.refusals.len() >= MAX_TRACKED {
             let full = |bucket: &Bucket| {

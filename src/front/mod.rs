@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -29,9 +30,12 @@ pub use context::Front;
 use stream::{is_tls, sniff, FrontStream, Sniffed};
 
 /// Accepts until `shutdown`, then returns; connections already accepted finish on their own.
-pub(crate) async fn serve(front: Arc<Front>, listener: TcpListener) {
-    let limit = Arc::new(Semaphore::new(front.max_connections));
+/// Each connection takes the [`Front`] current at its accept: a reload swaps it for new
+/// connections, and the old one lives on with the connections that hold it.
+pub async fn serve(live: Arc<ArcSwap<Front>>, listener: TcpListener) {
+    let limit = Arc::new(Semaphore::new(live.load().max_connections));
     loop {
+        let front = live.load_full();
         let permit = tokio::select! {
             permit = limit.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,

@@ -9,7 +9,6 @@ pub mod recheck;
 pub mod registry;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -63,17 +62,17 @@ pub struct Context {
     pub shutdown: CancellationToken,
     /// The live sessions, for the recheck that ends revoked ones.
     pub registry: Arc<Registry>,
-    next_id: AtomicU64,
 }
 
 impl Context {
-    /// A context; session ids start at 1.
+    /// A context; session ids start at 1. `registry` outlives a reload's new context.
     pub fn new(
         connector: Connector,
         websocket: WebSocketConfig,
         timers: SessionTimers,
         default_password: Option<Secret>,
         metrics: Arc<Metrics>,
+        registry: Arc<Registry>,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
@@ -83,8 +82,7 @@ impl Context {
             default_password,
             metrics,
             shutdown,
-            registry: Arc::default(),
-            next_id: AtomicU64::new(1),
+            registry,
         }
     }
 }
@@ -113,7 +111,7 @@ impl Session {
         hash: TokenHash,
     ) -> Self {
         Self {
-            id: context.next_id.fetch_add(1, Ordering::Relaxed),
+            id: context.registry.next_id(),
             peer,
             grant: admission.grant,
             single_use: admission.single_use,

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use super::registry::Registry;
@@ -16,7 +17,7 @@ use crate::token::TokenStore;
 /// Rechecks until `shutdown`; an interval of zero never does.
 pub async fn run(
     registry: Arc<Registry>,
-    tokens: Arc<TokenStore>,
+    tokens: Arc<ArcSwap<TokenStore>>,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
@@ -34,6 +35,7 @@ pub async fn run(
         if checked.is_empty() {
             continue;
         }
+        let tokens = tokens.load_full();
         match tokens.live_among(&checked).await {
             Ok(live) => {
                 let ended = registry.revoke(&checked, &live, SystemTime::now());

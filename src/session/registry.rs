@@ -2,6 +2,7 @@
 //! the recheck that finds its token revoked. No I/O.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -13,6 +14,8 @@ use crate::token::TokenHash;
 #[derive(Debug, Default)]
 pub struct Registry {
     live: Mutex<HashMap<u64, Live>>,
+    /// The last session id handed out; ids are never reused, across reloads too.
+    last_id: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -54,6 +57,11 @@ impl Registry {
         self.live
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A new session id (from 1).
+    pub fn next_id(&self) -> u64 {
+        self.last_id.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Enters session `id`, admitted with the token `hash`.

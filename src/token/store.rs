@@ -33,6 +33,17 @@ impl TokenStore {
         }
     }
 
+    /// A store with new files and a new session cap, and this one's database and live session
+    /// counts (a reload).
+    pub fn rebuilt(&self, files: Option<PathBuf>, max_sessions: usize) -> Self {
+        Self {
+            files: files.map(FileSource::new),
+            sql: self.sql.clone(),
+            max_sessions,
+            counts: self.counts.clone(),
+        }
+    }
+
     /// A store over a websockify-format file or directory only.
     pub fn with_files(path: Option<PathBuf>) -> Self {
         Self::new(path, None, 0)

@@ -1,0 +1,183 @@
+//! Builds what serves from [`Settings`]: the browser-facing [`Front`] and the sessions'
+//! context, around the parts that outlive a reload ([`Lasting`]). No I/O but reading the
+//! certificate and key files named in the settings.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio_rustls::TlsAcceptor;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::services::ServeDir;
+
+use super::error::Error;
+use crate::backend::{self, policy::TargetPolicy};
+use crate::config::Settings;
+use crate::front::headers::SecurityHeaders;
+use crate::front::limiter::Limiter;
+use crate::front::pages::Pages;
+use crate::front::Front;
+use crate::health::Health;
+use crate::metrics::Metrics;
+use crate::session::registry::Registry;
+use crate::session::{self, SessionTimers};
+use crate::tls;
+use crate::token::TokenStore;
+
+/// What a reload keeps: counters, live sessions and connections, per-client state, the token
+/// database and its session counts, the stop signals.
+pub(super) struct Lasting {
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) limiter: Arc<Limiter>,
+    pub(super) health: Arc<Health>,
+    /// The tokens as configured last: the recheck looks them up here.
+    pub(super) tokens: Arc<arc_swap::ArcSwap<TokenStore>>,
+    /// Connections and sessions, for the shutdown wait.
+    pub(super) connections: TaskTracker,
+    /// Stops the accept loop and idle HTTP connections.
+    pub(super) stop_accepting: CancellationToken,
+    /// Ends the sessions still open when the grace period is over.
+    pub(super) stop_sessions: CancellationToken,
+    /// The admin API's address: never a target.
+    pub(super) own: Vec<SocketAddr>,
+}
+
+/// A [`Front`] for `settings`.
+///
+/// # Errors
+/// A TLS file that cannot be used.
+pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Error> {
+    let tls = match &settings.tls {
+        Some(files) => Some(TlsAcceptor::from(tls::front_config(files)?)),
+        None => None,
+    };
+    let sessions = Arc::new(sessions(settings, lasting)?);
+    lasting.limiter.set_limits(
+        settings.limits.max_connections_per_ip,
+        settings.limits.max_refusals_per_ip_per_minute,
+    );
+    let tokens = Arc::new(lasting.tokens.load().rebuilt(
+        settings.token_source.clone(),
+        settings.max_sessions_per_token,
+    ));
+    lasting.tokens.store(tokens.clone());
+    certificate_expiries(settings, &lasting.metrics);
+    Ok(Front {
+        ssl_only: settings.ssl_only,
+        allowed_origins: settings.allowed_origins.clone(),
+        handshake_timeout: settings.limits.handshake_timeout,
+        max_connections: settings.limits.max_connections,
+        limiter: lasting.limiter.clone(),
+        trusted_proxies: settings.edge.trusted_proxies.clone(),
+        proxy_protocol: settings.edge.proxy_protocol,
+        tls,
+        headers: SecurityHeaders::new(
+            settings.edge.frame_ancestors.as_deref(),
+            &settings.allowed_origins,
+        ),
+        pages: pages(settings),
+        tokens,
+        sessions,
+        metrics: lasting.metrics.clone(),
+        health: lasting.health.clone(),
+        shutdown: lasting.stop_accepting.clone(),
+        tracker: lasting.connections.clone(),
+    })
+}
+
+/// What sessions need: the backend connector with its TLS, the WebSocket limits, the timers.
+fn sessions(settings: &Settings, lasting: &Lasting) -> Result<session::Context, Error> {
+    let limits = &settings.limits;
+    // Browsers send little (keys, pointer): a small read buffer keeps idle sessions cheap; it
+    // grows by itself for a large message.
+    let websocket = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .max_message_size(Some(limits.max_message_size))
+        .max_frame_size(Some(limits.max_message_size));
+    let backend_tls = match &settings.vencrypt {
+        Some(files) => {
+            if let Some(warning) =
+                tls::several_cas_warning(files, settings.vencrypt_verify_hostname)
+            {
+                tracing::warn!("{warning}");
+            }
+            Some(tls::backend_config(
+                files,
+                settings.vencrypt_verify_hostname,
+            )?)
+        }
+        None => None,
+    };
+    let connector = backend::Connector {
+        targets: TargetPolicy {
+            schemes: settings.auth_schemes.clone(),
+            schemes_by_network: settings.backends.auth_schemes_by_network.clone(),
+            allowed: settings.backends.allowed_backends.clone(),
+            own: lasting.own.clone(),
+        },
+        tls: backend_tls,
+        connect_timeout: limits.connect_timeout,
+        handshake_timeout: limits.handshake_timeout,
+    };
+    let timers = SessionTimers {
+        handshake_timeout: limits.handshake_timeout,
+        ping_interval: limits.ping_interval,
+        client_timeout: limits.client_timeout,
+        enforce_session_timeout: settings.enforce_session_timeout,
+    };
+    Ok(session::Context::new(
+        connector,
+        websocket,
+        timers,
+        settings.vnc_password.clone(),
+        lasting.metrics.clone(),
+        lasting.registry.clone(),
+        lasting.stop_sessions.clone(),
+    ))
+}
+
+/// `vncgate_certificate_expiry_timestamp_seconds` for the certificates in use.
+fn certificate_expiries(settings: &Settings, metrics: &Metrics) {
+    use vncgate_pki::inspect::earliest_expiry;
+    let https = settings
+        .tls
+        .as_ref()
+        .and_then(|tls| earliest_expiry(&tls.cert));
+    metrics.certificate_expires("https", https);
+    let vencrypt = settings.vencrypt.as_ref();
+    metrics.certificate_expires(
+        "vencrypt_client",
+        vencrypt.and_then(|files| earliest_expiry(&files.client_cert)),
+    );
+    metrics.certificate_expires(
+        "vencrypt_ca",
+        vencrypt.and_then(|files| earliest_expiry(&files.ca_certs)),
+    );
+}
+
+/// The static web root and the noVNC library, where they exist.
+fn pages(settings: &Settings) -> Pages {
+    if settings.web.is_none() {
+        tracing::info!("no web root ([DEFAULT] web unset, or the default /usr/share/novnc is absent): only vncgate's own console page is served");
+    }
+    let static_files = settings
+        .web
+        .as_ref()
+        .map(|web| ServeDir::new(web).append_index_html_on_directories(false));
+    let novnc_files = match &settings.novnc_dir {
+        Some(dir) if dir.join("core/rfb.js").is_file() => {
+            Some(ServeDir::new(dir).append_index_html_on_directories(false))
+        }
+        Some(dir) => {
+            tracing::error!(dir = %dir.display(), "no noVNC library (core/rfb.js) there: the console page cannot work; install the novnc package or set [vncgate] novnc_dir");
+            None
+        }
+        None => None,
+    };
+    Pages {
+        static_files,
+        novnc_files,
+    }
+}

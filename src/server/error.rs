@@ -1,0 +1,17 @@
+//! Why the proxy could not start.
+
+use crate::{tls, token};
+
+/// A start-up failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A TLS configuration (browser-facing or VeNCrypt) is unusable.
+    #[error("{0}")]
+    Tls(#[from] tls::Error),
+    /// The token database cannot be opened (a bad URL, or an SQLite file that cannot be made).
+    #[error("{0}")]
+    Store(#[from] token::StoreError),
+    /// The admin API's secret cannot be read.
+    #[error("[vncgate] admin_secret_file: {0}")]
+    AdminSecret(String),
+}

@@ -1,0 +1,191 @@
+//! Running the proxy: the listeners, the services beside the front end (admin API, metrics,
+//! token recheck and clean-up), reload without drops, and the stop in three steps:
+//!
+//! 1. draining: `/readyz` answers 503 at once, sessions are still taken for `drain_delay`;
+//! 2. the listeners close; open sessions get `shutdown_grace` to end by themselves;
+//! 3. the rest are closed with 1001 and a reason the page shows.
+//!
+//! systemd hears READY, RELOADING and STOPPING, and the watchdog when it asks for one.
+
+mod build;
+mod control;
+mod database;
+mod error;
+mod reload;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Settings;
+use crate::front::limiter::Limiter;
+use crate::health::Health;
+use crate::metrics::Metrics;
+use crate::token::TokenStore;
+use build::Lasting;
+pub use control::{notify_systemd, Control, Hook, Listeners};
+pub use database::open_token_database;
+pub use error::Error;
+
+/// The version and the git commit built from, as `vncgate --version` prints them.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("VNCGATE_COMMIT"), ")");
+
+/// How long sessions closed with 1001 get to finish their closing handshake.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// Serves until `control.stop`, then stops as the module says.
+///
+/// # Errors
+/// Only at start-up: a TLS file that cannot be used, a token database URL or file that cannot
+/// be, an unreadable admin secret.
+pub async fn serve(
+    settings: Settings,
+    listeners: Listeners,
+    control: Control,
+) -> Result<(), Error> {
+    let sql = open_token_database(&settings).await?;
+    let tokens = TokenStore::new(
+        settings.token_source.clone(),
+        sql.clone(),
+        settings.max_sessions_per_token,
+    );
+    let tokens = Arc::new(ArcSwap::from_pointee(tokens));
+    let lasting = Arc::new(Lasting {
+        metrics: Arc::new(Metrics::new(VERSION)),
+        registry: Arc::default(),
+        limiter: Arc::new(Limiter::new(0, 0)),
+        health: Arc::new(Health::new(tokens.load_full())),
+        tokens: tokens.clone(),
+        connections: TaskTracker::new(),
+        stop_accepting: CancellationToken::new(),
+        stop_sessions: CancellationToken::new(),
+        // A token must never lead the proxy to its own admin API.
+        own: listeners
+            .admin
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+            .into_iter()
+            .collect(),
+    });
+    let front = build::front(&settings, &lasting)?;
+    let live = Arc::new(ArcSwap::from_pointee(front));
+    let services = TaskTracker::new();
+    let stop_services = CancellationToken::new();
+    if let (Some(listener), Some((_, secret_file)), Some(store)) =
+        (listeners.admin, settings.admin_api(), &sql)
+    {
+        let secret = crate::admin::read_secret(secret_file).map_err(Error::AdminSecret)?;
+        services.spawn(crate::admin::serve(
+            listener,
+            store.clone(),
+            secret,
+            settings.base_url.clone(),
+            settings.token_ttl,
+            stop_services.clone(),
+        ));
+    }
+    if let Some(listener) = listeners.metrics {
+        services.spawn(crate::monitor::serve(
+            listener,
+            lasting.metrics.clone(),
+            lasting.health.clone(),
+            stop_services.clone(),
+        ));
+    }
+    if let (Some(store), true) = (
+        &sql,
+        settings.delete_expired_tokens || settings.database_connection.is_none(),
+    ) {
+        services.spawn(database::delete_expired(
+            store.clone(),
+            stop_services.clone(),
+        ));
+    }
+    services.spawn(crate::session::recheck::run(
+        lasting.registry.clone(),
+        tokens,
+        settings.limits.session_recheck_interval,
+        stop_services.clone(),
+    ));
+    if let Some(reload) = control.reload.clone() {
+        services.spawn(reload::run(
+            live.clone(),
+            settings.clone(),
+            lasting.clone(),
+            reload,
+            control.on_reload.clone(),
+            stop_services.clone(),
+        ));
+    }
+    if let Some(period) = sd_notify::watchdog_enabled() {
+        services.spawn(watchdog(period, stop_services.clone()));
+    }
+    if let Ok(addr) = listeners.front.local_addr() {
+        let scheme = if settings.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        tracing::info!(%addr, scheme, version = VERSION, "listening");
+    }
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+
+    let stopping = {
+        let lasting = lasting.clone();
+        let stop = control.stop.clone();
+        let delay = settings.operations.drain_delay;
+        async move {
+            stop.cancelled().await;
+            lasting.health.start_draining();
+            notify_systemd(&[sd_notify::NotifyState::Stopping]);
+            tracing::info!(
+                delay_s = delay.as_secs_f64(),
+                "draining: /readyz says 503; still accepting for drain_delay"
+            );
+            tokio::time::sleep(delay).await;
+            lasting.stop_accepting.cancel();
+        }
+    };
+    tokio::join!(crate::front::serve(live.clone(), listeners.front), stopping);
+
+    let grace = settings.limits.shutdown_grace;
+    lasting.connections.close();
+    tracing::info!(
+        sessions = lasting.registry.len(),
+        grace_s = grace.as_secs_f64(),
+        "listener closed; open sessions get the grace period"
+    );
+    if tokio::time::timeout(grace, lasting.connections.wait())
+        .await
+        .is_err()
+    {
+        lasting.stop_sessions.cancel();
+        if tokio::time::timeout(CLOSE_WAIT, lasting.connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = lasting.connections.len(),
+                "sessions did not close in time; dropping them"
+            );
+        }
+    }
+    stop_services.cancel();
+    services.close();
+    let _ = tokio::time::timeout(CLOSE_WAIT, services.wait()).await;
+    Ok(())
+}
+
+/// Tells systemd's watchdog the process lives, twice a period.
+async fn watchdog(period: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(period / 2);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => notify_systemd(&[sd_notify::NotifyState::Watchdog]),
+            () = stop.cancelled() => return,
+        }
+    }
+}

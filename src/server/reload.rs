@@ -1,0 +1,131 @@
+//! Reload without drops (SIGHUP): the config files are read again and a new [`Front`] is built
+//! from them, with new certificates (HTTPS and VeNCrypt), origins, token files, limits and
+//! policies; new connections take it at once, while open sessions keep the one they started
+//! with. A broken configuration is refused whole, every problem logged, and the old one serves
+//! on. Options that only a restart can change are named, and keep their old values.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::build::{self, Lasting};
+use super::control::{notify_systemd, Hook};
+use crate::config::Settings;
+use crate::front::Front;
+
+/// Reloads on each `reload` until `stop`.
+pub(super) async fn run(
+    live: Arc<ArcSwap<Front>>,
+    mut current: Settings,
+    lasting: Arc<Lasting>,
+    reload: Arc<Notify>,
+    hook: Option<Hook>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = reload.notified() => {}
+            () = stop.cancelled() => return,
+        }
+        notify_systemd(&[sd_notify::NotifyState::Reloading, monotonic_now()]);
+        match next(&current) {
+            Err(problems) => {
+                for problem in &problems {
+                    tracing::error!(%problem, "reload refused; the running configuration stays");
+                }
+            }
+            Ok(settings) => match build::front(&settings, &lasting) {
+                Err(error) => {
+                    tracing::error!(%error, "reload refused; the running configuration stays");
+                }
+                Ok(front) => {
+                    live.store(Arc::new(front));
+                    if let Some(hook) = &hook {
+                        hook(&settings);
+                    }
+                    tracing::info!(files = ?settings.files, "configuration reloaded");
+                    current = settings;
+                }
+            },
+        }
+        notify_systemd(&[sd_notify::NotifyState::Ready]);
+    }
+}
+
+/// `RELOADING=1` wants the time it began (systemd 253's `Type=notify-reload` checks it).
+fn monotonic_now() -> sd_notify::NotifyState<'static> {
+    sd_notify::NotifyState::monotonic_usec_now()
+        .unwrap_or(sd_notify::NotifyState::Status("reloading"))
+}
+
+/// The configuration in the files now, with the options that need a restart kept as they
+/// run, and every problem if it cannot be used.
+fn next(current: &Settings) -> Result<Settings, Vec<String>> {
+    let mut settings = Settings::load(&current.files, None).map_err(|error| {
+        error
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    })?;
+    let keep = |name: &str, changed: bool| {
+        if changed {
+            tracing::warn!(
+                option = name,
+                "changed option needs a restart; the running value stays"
+            );
+        }
+        changed
+    };
+    if keep(
+        "[vnc] novncproxy_host/novncproxy_port",
+        settings.listen_host != current.listen_host || settings.listen_port != current.listen_port,
+    ) {
+        settings.listen_host.clone_from(&current.listen_host);
+        settings.listen_port = current.listen_port;
+    }
+    if keep(
+        "[database] connection",
+        settings.database_connection != current.database_connection,
+    ) {
+        settings
+            .database_connection
+            .clone_from(&current.database_connection);
+    }
+    if keep(
+        "[vncgate] state_dir",
+        settings.state_dir != current.state_dir,
+    ) {
+        settings.state_dir.clone_from(&current.state_dir);
+    }
+    if keep(
+        "[vncgate] admin_listen/admin_secret_file",
+        settings.admin_api() != current.admin_api(),
+    ) {
+        settings.admin_listen = current.admin_listen;
+        settings
+            .admin_secret_file
+            .clone_from(&current.admin_secret_file);
+    }
+    if keep(
+        "[vncgate] metrics_listen",
+        settings.operations.metrics_listen != current.operations.metrics_listen,
+    ) {
+        settings.operations.metrics_listen = current.operations.metrics_listen;
+    }
+    if keep(
+        "[vncgate] max_connections",
+        settings.limits.max_connections != current.limits.max_connections,
+    ) {
+        settings.limits.max_connections = current.limits.max_connections;
+    }
+    if keep(
+        "[vncgate] log_format",
+        settings.operations.json_logs != current.operations.json_logs,
+    ) {
+        settings.operations.json_logs = current.operations.json_logs;
+    }
+    Ok(settings)
+}
