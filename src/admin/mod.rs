@@ -19,17 +19,50 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::{Audit, Event};
 use crate::console::{Secret, Target};
 use crate::token::issue::{self, Request};
 use crate::token::{SqlStore, StoreError};
 
 /// What the API needs.
 #[derive(Clone)]
-struct Api {
+pub struct Api {
     store: SqlStore,
     secret: Arc<Secret>,
     base_url: String,
     default_ttl: Duration,
+    audit: Option<Arc<Audit>>,
+}
+
+impl Api {
+    /// The API over `store`, guarded by `secret`; issued tokens get `default_ttl` and URLs on
+    /// `base_url`; issues and revocations go to `audit`.
+    pub fn new(
+        store: SqlStore,
+        secret: Secret,
+        base_url: String,
+        default_ttl: Duration,
+        audit: Option<Arc<Audit>>,
+    ) -> Self {
+        Self {
+            store,
+            secret: Arc::new(secret),
+            base_url,
+            default_ttl,
+            audit,
+        }
+    }
+}
+
+/// Writes a token event to the audit trail, when there is one.
+fn record(audit: Option<&Audit>, kind: &'static str, hash: String, target: Option<String>) {
+    if let Some(audit) = audit {
+        let mut event = Event::now(kind);
+        event.token_hash = Some(hash);
+        event.target = target;
+        event.reason = Some("admin API".into());
+        audit.record(&event);
+    }
 }
 
 /// `POST /v1/tokens` body.
@@ -140,6 +173,12 @@ async fn issue_token(
         Ok(issued) => {
             let hash = issued.token.hash();
             tracing::info!(token = %hash.short(), target = %request.target, "token issued through the admin API");
+            record(
+                api.audit.as_deref(),
+                "token_issued",
+                hash.short(),
+                Some(request.target.to_string()),
+            );
             let expires = issued
                 .expires
                 .duration_since(UNIX_EPOCH)
@@ -184,6 +223,7 @@ async fn revoke_token(State(api): State<Api>, Path(prefix): Path<String>) -> Res
         Ok(hash) => {
             let short: String = hash.chars().take(8).collect();
             tracing::info!(token = %short, "token revoked through the admin API");
+            record(api.audit.as_deref(), "token_revoked", short, None);
             StatusCode::NO_CONTENT.into_response()
         }
         Err(failure @ StoreError::NotFound(_)) => error(StatusCode::NOT_FOUND, failure.to_string()),
@@ -195,20 +235,7 @@ async fn revoke_token(State(api): State<Api>, Path(prefix): Path<String>) -> Res
 }
 
 /// Serves the admin API on `listener` until `shutdown`.
-pub async fn serve(
-    listener: TcpListener,
-    store: SqlStore,
-    secret: Secret,
-    base_url: String,
-    default_ttl: Duration,
-    shutdown: CancellationToken,
-) {
-    let api = Api {
-        store,
-        secret: Arc::new(secret),
-        base_url,
-        default_ttl,
-    };
+pub async fn serve(listener: TcpListener, api: Api, shutdown: CancellationToken) {
     let app = Router::new()
         .route("/v1/tokens", get(list_tokens).post(issue_token))
         .route("/v1/tokens/{prefix}", delete(revoke_token))

@@ -78,6 +78,12 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 .expires
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
+            record(
+                settings,
+                "token_issued",
+                issued.token.hash().short(),
+                Some(request.target.to_string()),
+            );
             println!("token:   {}", issued.token.expose());
             println!("hash:    {}", &issued.token.hash().to_hex()[..12]);
             println!("target:  {}", request.target);
@@ -114,6 +120,12 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 .revoke(&hash_prefix)
                 .await
                 .map_err(|e| e.to_string())?;
+            record(
+                settings,
+                "token_revoked",
+                hash.chars().take(8).collect(),
+                None,
+            );
             println!("revoked {}", hash.chars().take(12).collect::<String>());
             Ok(())
         }
@@ -123,5 +135,22 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             println!("token tables ready ({:?})", store.dialect());
             Ok(())
         }
+    }
+}
+
+/// Writes a token event to the configured audit trail (`[vncgate] audit_log`), if any.
+fn record(settings: &Settings, kind: &'static str, hash: String, target: Option<String>) {
+    let Some(target_file) = &settings.operations.audit_log else {
+        return;
+    };
+    match crate::audit::Audit::open(target_file) {
+        Ok(audit) => {
+            let mut event = crate::audit::Event::now(kind);
+            event.token_hash = Some(hash);
+            event.target = target;
+            event.reason = Some("command line".into());
+            audit.record(&event);
+        }
+        Err(error) => eprintln!("vncgate token: audit log not written: {error}"),
     }
 }

@@ -2,7 +2,7 @@
 //! stage gets its own narrow part: the sessions' [`session::Context`] is separate, so that a
 //! session knows nothing of HTTP.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,10 +15,11 @@ use tokio_util::task::TaskTracker;
 use super::headers::SecurityHeaders;
 use super::limiter::{ConnectionSlot, Limiter};
 use super::pages::Pages;
+use crate::audit::{Audit, Event};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::session;
-use crate::token::TokenStore;
+use crate::token::{TokenHash, TokenStore};
 
 /// The browser-facing server's context.
 pub struct Front {
@@ -50,10 +51,26 @@ pub struct Front {
     pub metrics: Arc<Metrics>,
     /// Readiness, for `/readyz`.
     pub health: Arc<Health>,
+    /// The audit trail, when configured.
+    pub audit: Option<Arc<Audit>>,
     /// Stops the accept loop; sessions close.
     pub shutdown: CancellationToken,
     /// Every connection and session, for the shutdown wait.
     pub tracker: TaskTracker,
+}
+
+impl Front {
+    /// Counts a refusal of `client` under `reason`, and writes it to the audit trail.
+    pub(super) fn refused(&self, client: IpAddr, reason: &'static str, token: Option<&TokenHash>) {
+        self.metrics.refused(reason);
+        if let Some(audit) = &self.audit {
+            let mut event = Event::now("refusal");
+            event.client_ip = Some(client);
+            event.reason = Some(reason.to_owned());
+            event.token_hash = token.map(TokenHash::short);
+            audit.record(&event);
+        }
+    }
 }
 
 /// A connection that never upgrades is closed after this, whatever it sends: a keep-alive

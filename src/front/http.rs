@@ -30,7 +30,7 @@ pub(crate) async fn handle(
     if is_websocket(request.headers()) {
         if front.ssl_only && !connection.tls {
             tracing::info!(peer = %connection.peer, "refused: plain HTTP while ssl_only is set");
-            front.metrics.refused("plain_http");
+            front.refused(connection.peer.ip(), "plain_http", None);
             return Ok(empty(StatusCode::FORBIDDEN));
         }
         return Ok(upgrade(front, connection, request).await);
@@ -100,16 +100,20 @@ async fn token_status(
         request.headers(),
     );
     let status = if front.limiter.is_limited(client.ip) {
-        front.metrics.refused("rate_limited");
+        front.refused(client.ip, "rate_limited", None);
         StatusCode::TOO_MANY_REQUESTS
     } else {
-        let checked = match presented_token(request) {
+        let token = presented_token(request);
+        let checked = match &token {
             None => Err(Refusal::Missing),
-            Some(token) => within(front, front.tokens.check(&token)).await,
+            Some(token) => within(front, front.tokens.check(token)).await,
         };
         match checked {
             Ok(()) => StatusCode::NO_CONTENT,
-            Err(refusal) => refuse(front, client.ip, &refusal),
+            Err(refusal) => {
+                let hash = token.as_ref().map(Token::hash);
+                refuse(front, client.ip, &refusal, hash.as_ref())
+            }
         }
     };
     let mut response = empty(status);
@@ -132,8 +136,13 @@ async fn within<T>(
 }
 
 /// The status for a refused token; a 403 counts against the client's refusal budget.
-fn refuse(front: &Front, client: IpAddr, refusal: &Refusal) -> StatusCode {
-    front.metrics.refused(refusal.metric_reason());
+fn refuse(
+    front: &Front,
+    client: IpAddr,
+    refusal: &Refusal,
+    token: Option<&crate::token::TokenHash>,
+) -> StatusCode {
+    front.refused(client, refusal.metric_reason(), token);
     let status = refusal.status();
     if status == StatusCode::FORBIDDEN {
         front.limiter.refused(client);
@@ -202,7 +211,7 @@ async fn upgrade(
     let peer = client.ip;
     if front.limiter.is_limited(peer) {
         tracing::info!(%peer, "refused: too many refusals from this client (max_refusals_per_ip_per_minute)");
-        front.metrics.refused("rate_limited");
+        front.refused(peer, "rate_limited", None);
         return empty(StatusCode::TOO_MANY_REQUESTS);
     }
     let origin = OriginCheck {
@@ -213,20 +222,20 @@ async fn upgrade(
     };
     if let Err(refusal) = origin.verify(&front.allowed_origins) {
         tracing::info!(%peer, reason = %refusal, "refused: Origin check failed");
-        front.metrics.refused("origin");
+        front.refused(peer, "origin", None);
         front.limiter.refused(peer);
         return empty(StatusCode::FORBIDDEN);
     }
     let Some(token) = presented_token(&request) else {
         tracing::info!(%peer, reason = %Refusal::Missing, "refused: token");
-        return empty(refuse(&front, peer, &Refusal::Missing));
+        return empty(refuse(&front, peer, &Refusal::Missing, None));
     };
     let hash = token.hash();
     let admission = match within(&front, front.tokens.admit(&token)).await {
         Ok(admission) => admission,
         Err(refusal) => {
             tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");
-            return empty(refuse(&front, peer, &refusal));
+            return empty(refuse(&front, peer, &refusal, Some(&hash)));
         }
     };
     let target = &admission.grant.target;
@@ -234,12 +243,12 @@ async fn upgrade(
         Ok(addresses) => addresses,
         Err(error @ backend::Error::NotAllowed(_)) => {
             tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server not allowed");
-            front.metrics.refused("backend_not_allowed");
+            front.refused(peer, "backend_not_allowed", Some(&hash));
             return empty(StatusCode::FORBIDDEN);
         }
         Err(error) => {
             tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server unresolvable");
-            front.metrics.refused("backend_unresolvable");
+            front.refused(peer, "backend_unresolvable", Some(&hash));
             return empty(StatusCode::SERVICE_UNAVAILABLE);
         }
     };

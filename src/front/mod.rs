@@ -80,7 +80,7 @@ async fn connection(
             Ok(Ok(None)) => {}
             Ok(Err(error)) => {
                 tracing::info!(%peer, %error, "refused: PROXY protocol header");
-                front.metrics.refused("proxy_protocol");
+                front.refused(peer.ip(), "proxy_protocol", None);
                 return;
             }
             Err(_) => {
@@ -97,7 +97,7 @@ async fn connection(
         Some(Some(slot)) => Some(slot),
         Some(None) => {
             tracing::info!(%peer, "refused: too many connections from this client (max_connections_per_ip)");
-            front.metrics.refused("connection_cap");
+            front.refused(peer.ip(), "connection_cap", None);
             return;
         }
     };

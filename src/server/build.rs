@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
 use super::error::Error;
+use crate::audit::Audit;
 use crate::backend::{self, policy::TargetPolicy};
 use crate::config::Settings;
 use crate::front::headers::SecurityHeaders;
@@ -21,7 +22,7 @@ use crate::front::Front;
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::session::registry::Registry;
-use crate::session::{self, SessionTimers};
+use crate::session::{self, Observers, SessionTimers};
 use crate::tls;
 use crate::token::TokenStore;
 
@@ -29,6 +30,7 @@ use crate::token::TokenStore;
 /// database and its session counts, the stop signals.
 pub(super) struct Lasting {
     pub(super) metrics: Arc<Metrics>,
+    pub(super) audit: Option<Arc<Audit>>,
     pub(super) registry: Arc<Registry>,
     pub(super) limiter: Arc<Limiter>,
     pub(super) health: Arc<Health>,
@@ -82,6 +84,7 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         sessions,
         metrics: lasting.metrics.clone(),
         health: lasting.health.clone(),
+        audit: lasting.audit.clone(),
         shutdown: lasting.stop_accepting.clone(),
         tracker: lasting.connections.clone(),
     })
@@ -132,7 +135,10 @@ fn sessions(settings: &Settings, lasting: &Lasting) -> Result<session::Context, 
         websocket,
         timers,
         settings.vnc_password.clone(),
-        lasting.metrics.clone(),
+        Observers {
+            metrics: lasting.metrics.clone(),
+            audit: lasting.audit.clone(),
+        },
         lasting.registry.clone(),
         lasting.stop_sessions.clone(),
     ))

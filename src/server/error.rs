@@ -14,4 +14,7 @@ pub enum Error {
     /// The admin API's secret cannot be read.
     #[error("[vncgate] admin_secret_file: {0}")]
     AdminSecret(String),
+    /// The audit log cannot be opened.
+    #[error("[vncgate] audit_log: {0}")]
+    Audit(#[source] std::io::Error),
 }

@@ -20,6 +20,7 @@ use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::audit::Audit;
 use crate::config::Settings;
 use crate::front::limiter::Limiter;
 use crate::health::Health;
@@ -53,8 +54,13 @@ pub async fn serve(
         settings.max_sessions_per_token,
     );
     let tokens = Arc::new(ArcSwap::from_pointee(tokens));
+    let audit = match &settings.operations.audit_log {
+        Some(target) => Some(Arc::new(Audit::open(target).map_err(Error::Audit)?)),
+        None => None,
+    };
     let lasting = Arc::new(Lasting {
         metrics: Arc::new(Metrics::new(VERSION)),
+        audit,
         registry: Arc::default(),
         limiter: Arc::new(Limiter::new(0, 0)),
         health: Arc::new(Health::new(tokens.load_full())),
@@ -80,10 +86,13 @@ pub async fn serve(
         let secret = crate::admin::read_secret(secret_file).map_err(Error::AdminSecret)?;
         services.spawn(crate::admin::serve(
             listener,
-            store.clone(),
-            secret,
-            settings.base_url.clone(),
-            settings.token_ttl,
+            crate::admin::Api::new(
+                store.clone(),
+                secret,
+                settings.base_url.clone(),
+                settings.token_ttl,
+                lasting.audit.clone(),
+            ),
             stop_services.clone(),
         ));
     }

@@ -30,15 +30,20 @@ pub(super) async fn run(
             () = stop.cancelled() => return,
         }
         notify_systemd(&[sd_notify::NotifyState::Reloading, monotonic_now()]);
+        if let Some(audit) = &lasting.audit {
+            audit.reopen();
+        }
         match next(&current) {
             Err(problems) => {
                 for problem in &problems {
                     tracing::error!(%problem, "reload refused; the running configuration stays");
                 }
+                record(&lasting, Some(format!("refused: {}", problems.join("; "))));
             }
             Ok(settings) => match build::front(&settings, &lasting) {
                 Err(error) => {
                     tracing::error!(%error, "reload refused; the running configuration stays");
+                    record(&lasting, Some(format!("refused: {error}")));
                 }
                 Ok(front) => {
                     live.store(Arc::new(front));
@@ -46,11 +51,21 @@ pub(super) async fn run(
                         hook(&settings);
                     }
                     tracing::info!(files = ?settings.files, "configuration reloaded");
+                    record(&lasting, None);
                     current = settings;
                 }
             },
         }
         notify_systemd(&[sd_notify::NotifyState::Ready]);
+    }
+}
+
+/// A `reload` audit event; `refused` says why it did not take.
+fn record(lasting: &Lasting, refused: Option<String>) {
+    if let Some(audit) = &lasting.audit {
+        let mut event = crate::audit::Event::now("reload");
+        event.reason = refused;
+        audit.record(&event);
     }
 }
 

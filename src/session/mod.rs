@@ -23,6 +23,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::audit::{Audit, Event};
 use crate::backend::{self, Connector};
 use crate::console::Secret;
 use crate::metrics::Metrics;
@@ -45,6 +46,15 @@ pub struct SessionTimers {
     pub enforce_session_timeout: bool,
 }
 
+/// Where sessions are counted and recorded.
+#[derive(Debug, Clone)]
+pub struct Observers {
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+    /// The audit trail, when configured.
+    pub audit: Option<Arc<Audit>>,
+}
+
 /// What every session shares: how to reach console servers, the timers, where to count.
 #[derive(Debug)]
 pub struct Context {
@@ -58,6 +68,8 @@ pub struct Context {
     pub default_password: Option<Secret>,
     /// Where sessions, bytes and backend failures are counted.
     pub metrics: Arc<Metrics>,
+    /// The audit trail, when configured.
+    pub audit: Option<Arc<Audit>>,
     /// Fires on shutdown: sessions close with 1001.
     pub shutdown: CancellationToken,
     /// The live sessions, for the recheck that ends revoked ones.
@@ -71,7 +83,7 @@ impl Context {
         websocket: WebSocketConfig,
         timers: SessionTimers,
         default_password: Option<Secret>,
-        metrics: Arc<Metrics>,
+        observers: Observers,
         registry: Arc<Registry>,
         shutdown: CancellationToken,
     ) -> Self {
@@ -80,7 +92,8 @@ impl Context {
             websocket,
             timers,
             default_password,
-            metrics,
+            metrics: observers.metrics,
+            audit: observers.audit,
             shutdown,
             registry,
         }
@@ -189,6 +202,11 @@ impl Session {
             "console server authenticated"
         );
         context.metrics.session_opened(started.elapsed());
+        self.record(
+            context,
+            Event::now("session_open"),
+            Some(backend.scheme.name()),
+        );
         let _open = OpenSession {
             metrics: &context.metrics,
             started,
@@ -246,6 +264,12 @@ impl Session {
         };
         let outcome = relay::relay(ws, backend.stream, timers, filters, meters, stop).await;
         drop(registered);
+        let mut closed = Event::now("session_close");
+        closed.bytes_to_browser = Some(outcome.bytes_down);
+        closed.bytes_to_server = Some(outcome.bytes_up);
+        closed.duration_s = Some(started.elapsed().as_secs_f64());
+        closed.reason = Some(outcome.end.to_string());
+        self.record(context, closed, Some(backend.scheme.name()));
         tracing::info!(
             target = %target,
             scheme = backend.scheme.name(),
@@ -255,6 +279,22 @@ impl Session {
             reason = %outcome.end,
             "session closed"
         );
+    }
+}
+
+impl Session {
+    /// Writes `event` about this session to the audit trail, when there is one.
+    fn record(&self, context: &Context, mut event: Event, scheme: Option<&'static str>) {
+        let Some(audit) = &context.audit else {
+            return;
+        };
+        event.client_ip = Some(self.peer);
+        event.token_hash = Some(self.hash.short());
+        event.console = Some(self.grant.kind.nova_name());
+        event.target = Some(self.grant.target.to_string());
+        event.scheme = scheme;
+        event.instance_uuid.clone_from(&self.grant.instance);
+        audit.record(&event);
     }
 }
 

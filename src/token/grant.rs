@@ -19,6 +19,8 @@ pub struct Grant {
     /// The schemes allowed toward this console server, in order, when the token source says
     /// (a token file's `auth=`); otherwise the configuration decides.
     pub schemes: Option<Vec<AuthScheme>>,
+    /// nova's instance UUID, when the token is a nova row.
+    pub instance: Option<String>,
 }
 
 impl Grant {

@@ -46,6 +46,7 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
         expires: None,
         password: None,
         schemes: None,
+        instance: None,
     };
     for word in words {
         match word.split_once('=') {

@@ -261,6 +261,7 @@ impl SqlStore {
             expires: UNIX_EPOCH.checked_add(Duration::from_secs(expires.max(0) as u64)),
             password: None,
             schemes: None,
+            instance: row.try_get::<Option<String>, _>(5).ok().flatten(),
         };
         Ok(Some((grant, single_use > 0)))
     }
@@ -301,7 +302,7 @@ impl SqlStore {
         with_table: bool,
     ) -> Result<Option<AnyRow>, sqlx::Error> {
         let sql = format!(
-            "SELECT host, {port}, {expires}, console_type, {single} AS single_use \
+            "SELECT host, {port}, {expires}, console_type, {single} AS single_use, instance_uuid \
              FROM console_auth_tokens t WHERE token_hash = {p1} AND expires > {p2}",
             port = self.int64("port"),
             expires = self.int64("expires"),
