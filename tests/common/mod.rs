@@ -28,6 +28,8 @@ pub struct Proxy {
     pub addr: SocketAddr,
     /// The admin API's address (served only when the config names a secret file).
     pub admin_addr: SocketAddr,
+    /// The metrics listener's address, when the config has a `metrics_listen`.
+    pub metrics_addr: Option<SocketAddr>,
     pub shutdown: CancellationToken,
     pub task: Option<JoinHandle<Result<(), vncgate::Error>>>,
     pub dir: tempfile::TempDir,
@@ -102,15 +104,30 @@ pub async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
     let shutdown = CancellationToken::new();
     let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
     let admin_addr = admin.local_addr().expect("addr");
-    let task = tokio::spawn(vncgate::run_with(
-        settings,
-        listener,
-        Some(admin),
-        shutdown.clone(),
-    ));
+    // The configured metrics address is replaced by a free port of the same host.
+    let metrics = match settings.operations.metrics_listen {
+        Some(_) => Some(
+            TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind metrics"),
+        ),
+        None => None,
+    };
+    let metrics_addr = metrics.as_ref().map(|m| m.local_addr().expect("addr"));
+    let listeners = vncgate::Listeners {
+        front: listener,
+        admin: Some(admin),
+        metrics,
+    };
+    let control = vncgate::Control {
+        stop: shutdown.clone(),
+        ..vncgate::Control::default()
+    };
+    let task = tokio::spawn(vncgate::server::serve(settings, listeners, control));
     Proxy {
         addr,
         admin_addr,
+        metrics_addr,
         shutdown,
         task: Some(task),
         dir,
