@@ -122,14 +122,23 @@ impl Reader {
         }
     }
 
-    /// A path option that is set and not empty; it must exist as `exists` says.
+    /// A path option that is set and not empty; it must exist as `exists` says. A path under
+    /// `${CREDENTIALS_DIRECTORY}/` names a credential systemd handed over (`LoadCredential=`),
+    /// so that keys readable by root alone reach an unprivileged service.
     pub(super) fn path(&mut self, spec: &OptionSpec, exists: Exists) -> Option<PathBuf> {
         let at = self.find(spec)?;
         let text = at.text.trim();
         if text.is_empty() {
             return None;
         }
-        let path = PathBuf::from(text);
+        let path = match credential(text) {
+            None => PathBuf::from(text),
+            Some(Ok(path)) => path,
+            Some(Err(message)) => {
+                self.problem(&at, message);
+                return None;
+            }
+        };
         self.require(&at, &path, exists);
         Some(path)
     }
@@ -181,4 +190,20 @@ impl Reader {
             }
         }
     }
+}
+
+/// `${CREDENTIALS_DIRECTORY}/NAME` (or `$CREDENTIALS_DIRECTORY/NAME`) in the directory systemd
+/// says; `None` for any other path.
+fn credential(text: &str) -> Option<Result<PathBuf, String>> {
+    let name = text
+        .strip_prefix("${CREDENTIALS_DIRECTORY}/")
+        .or_else(|| text.strip_prefix("$CREDENTIALS_DIRECTORY/"))?;
+    Some(match std::env::var_os("CREDENTIALS_DIRECTORY") {
+        Some(dir) if !name.is_empty() && !name.contains('/') => Ok(PathBuf::from(dir).join(name)),
+        Some(_) => Err(format!("{text:?} does not name a single credential")),
+        None => Err(format!(
+            "{text:?} names a systemd credential, but CREDENTIALS_DIRECTORY is not set: start \
+             vncgate from its unit, with LoadCredential={name}:/path/to/file"
+        )),
+    })
 }
