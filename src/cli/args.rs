@@ -43,6 +43,13 @@ pub enum Command {
         #[command(subcommand)]
         command: PkiCommand,
     },
+    /// Write the man page and shell completions into DIR (for packagers).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Where to write vncgate.1 and the completions.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// `vncgate pki ...`

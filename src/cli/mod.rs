@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod check;
+pub mod docs;
 pub mod pki;
 pub mod serve;
 mod startup;
@@ -20,5 +21,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig(files) => check::run(&files),
         Command::Pki { command } => pki::run(command),
         Command::Token { command } => token::run(command),
+        Command::GenerateDocs { out } => docs::run(&out),
     }
 }
