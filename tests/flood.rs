@@ -11,50 +11,20 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::daemon::{free_port, Daemon};
 use common::qemu::{self, Qemu};
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-/// The proxy as a process of its own, killed by PID when dropped.
+/// The proxy as a process of its own, and its admin API's address.
 struct Vncgate {
-    child: Child,
-    addr: SocketAddr,
+    daemon: Daemon,
     admin: SocketAddr,
-}
-
-impl Drop for Vncgate {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Vncgate {
-    fn rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find(|line| line.starts_with("VmRSS:"))
-                    .and_then(|line| line.split_whitespace().nth(1))
-                    .and_then(|kib| kib.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("free port")
 }
 
 async fn start_vncgate(dir: &std::path::Path, tokens: &str) -> Vncgate {
@@ -76,27 +46,11 @@ async fn start_vncgate(dir: &std::path::Path, tokens: &str) -> Vncgate {
         ),
     )
     .expect("config");
-    let log = std::fs::File::create(dir.join("vncgate.log")).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_vncgate"))
-        .args(["serve", "--config-file"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn vncgate");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().expect("addr");
-    let proxy = Vncgate { child, addr, admin };
-    for _ in 0..100 {
-        if TcpStream::connect(addr).await.is_ok() {
-            return proxy;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    Vncgate {
+        daemon: Daemon::start(&config, port, &[]).await,
+        admin,
     }
-    panic!(
-        "vncgate did not start: {}",
-        std::fs::read_to_string(dir.join("vncgate.log")).unwrap_or_default()
-    );
 }
 
 async fn connect_from(source: &str, to: SocketAddr) -> std::io::Result<TcpStream> {
@@ -207,7 +161,7 @@ async fn one_stranger_cannot_take_the_console_away() {
     let counts = Arc::new(Counts::default());
 
     // The user, streaming all along.
-    let (mut user, width, height) = open_user("127.0.0.50", proxy.addr).await;
+    let (mut user, width, height) = open_user("127.0.0.50", proxy.daemon.addr).await;
     let user_task = tokio::spawn(async move {
         let mut longest = Duration::ZERO;
         let mut updates = 0u64;
@@ -224,7 +178,7 @@ async fn one_stranger_cannot_take_the_console_away() {
     let mut flooders = Vec::new();
     for index in 1..=20 {
         let counts = counts.clone();
-        let proxy = proxy.addr;
+        let proxy = proxy.daemon.addr;
         flooders.push(tokio::spawn(async move {
             let source = format!("127.0.1.{index}");
             let mut attempt = 0u64;
@@ -243,7 +197,7 @@ async fn one_stranger_cannot_take_the_console_away() {
     let mut slow = Vec::new();
     for index in 0..2000u32 {
         let counts = counts.clone();
-        let proxy = proxy.addr;
+        let proxy = proxy.daemon.addr;
         slow.push(tokio::spawn(async move {
             let source = format!("127.0.2.{}", 1 + index % 10);
             let Ok(mut stream) = connect_from(&source, proxy).await else {
@@ -306,10 +260,10 @@ async fn one_stranger_cannot_take_the_console_away() {
     let mut peak_rss = 0;
     let mut fresh_open = None;
     while Instant::now() < deadline {
-        peak_rss = peak_rss.max(proxy.rss_kib());
+        peak_rss = peak_rss.max(proxy.daemon.rss_kib());
         if fresh_open.is_none() && started.elapsed() >= Duration::from_secs(seconds / 2) {
             let asked = Instant::now();
-            let (mut fresh, w, h) = open_user("127.0.0.99", proxy.addr).await;
+            let (mut fresh, w, h) = open_user("127.0.0.99", proxy.daemon.addr).await;
             fresh_open = Some(asked.elapsed());
             full_update(&mut fresh, w, h).await;
         }
@@ -335,7 +289,7 @@ async fn one_stranger_cannot_take_the_console_away() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    peak_rss = peak_rss.max(proxy.rss_kib());
+    peak_rss = peak_rss.max(proxy.daemon.rss_kib());
     let fresh_open = fresh_open.unwrap_or(Duration::MAX);
 
     let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);

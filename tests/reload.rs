@@ -10,68 +10,20 @@ mod common;
 use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::daemon::{free_port, Daemon};
 use common::pki::TestPki;
 use common::qemu::{self, Qemu};
 use common::*;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-struct Vncgate {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Vncgate {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+async fn start(config: &Path, port: u16, notify: Option<&Path>) -> Daemon {
+    match notify {
+        Some(socket) => Daemon::start(config, port, &[("NOTIFY_SOCKET", socket)]).await,
+        None => Daemon::start(config, port, &[]).await,
     }
-}
-
-impl Vncgate {
-    fn signal(&self, name: &str) {
-        let sent = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(sent.success());
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("port")
-}
-
-/// Starts `vncgate serve` on `config` (which must say `novncproxy_port = PORT`).
-async fn start(config: &Path, port: u16, notify: Option<&Path>) -> Vncgate {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vncgate"));
-    command
-        .args(["serve", "--config-file"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(config.with_extension("log")).expect("log"));
-    if let Some(socket) = notify {
-        command.env("NOTIFY_SOCKET", socket);
-    }
-    let child = command.spawn().expect("spawn");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let proxy = Vncgate { child, addr };
-    for _ in 0..100 {
-        if TcpStream::connect(addr).await.is_ok() {
-            return proxy;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "vncgate did not start: {}",
-        std::fs::read_to_string(config.with_extension("log")).unwrap_or_default()
-    );
 }
 
 fn received(socket: &UnixDatagram, wanted: &str, within: Duration) -> Vec<String> {
