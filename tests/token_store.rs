@@ -399,20 +399,8 @@ async fn a_configured_sqlite_database_gets_no_table_of_ours() {
         backend.port(),
         now() + 600
     );
-    let made = std::process::Command::new("sqlite3")
-        .arg(&nova)
-        .arg(&sql)
-        .status();
-    match made {
-        Ok(status) if status.success() => {}
-        other => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "sqlite3 failed in CI: {other:?}"
-            );
-            eprintln!("SKIPPED: sqlite3 not available ({other:?})");
-            return;
-        }
+    if !sqlite(&nova, &sql) {
+        return;
     }
     let proxy = start_proxy(
         &format!("[database]\nconnection = sqlite:///{}\n", nova.display()),
@@ -441,24 +429,12 @@ async fn token_list_survives_a_row_with_a_strange_hash() {
     let proxy = start_proxy("", "").await;
     let _ = issue_token(&proxy, backend.port(), &[]);
     let database = proxy.dir.path().join("state/tokens.sqlite");
-    let inserted = std::process::Command::new("sqlite3")
-        .arg(&database)
-        .arg(format!(
+    if !sqlite(&database, &format!(
             "INSERT INTO console_auth_tokens (token_hash, console_type, host, port, instance_uuid, expires) \
              VALUES ('xéééééééé', 'novnc', '127.0.0.1', 5900, 'x', {});",
             now() + 600
-        ))
-        .status();
-    match inserted {
-        Ok(status) if status.success() => {}
-        other => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "sqlite3 failed in CI: {other:?}"
-            );
-            eprintln!("SKIPPED: sqlite3 not available ({other:?})");
-            return;
-        }
+        )) {
+        return;
     }
     let listed = vncgate_cli(&[
         "token",
