@@ -83,13 +83,8 @@ fn check_config_warns_of_a_fallback_and_of_no_allowed_backends() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("vncgate.conf");
     std::fs::write(&config, "[vnc]\nauth_schemes = vnc, none\n").expect("config");
-    let output = vncgate_cli(&[
-        "check-config",
-        "--config-file",
-        config.to_str().expect("utf8"),
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let (passed, stderr) = check_config(&config);
+    assert!(passed, "{stderr}");
     assert!(
         stderr.contains("none is tried when vnc is not offered"),
         "{stderr}"
@@ -100,11 +95,6 @@ fn check_config_warns_of_a_fallback_and_of_no_allowed_backends() {
         "[vnc]\nauth_schemes = none\n[vncgate]\nallowed_backends = 10.0.0.0/8\n",
     )
     .expect("config");
-    let output = vncgate_cli(&[
-        "check-config",
-        "--config-file",
-        config.to_str().expect("utf8"),
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (_, stderr) = check_config(&config);
     assert!(!stderr.contains("warning"), "{stderr}");
 }

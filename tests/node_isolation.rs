@@ -264,24 +264,18 @@ fn check_config_warns_when_several_cas_meet_no_hostname_checks() {
         "vencrypt_verify_hostname = false",
     );
     std::fs::write(&config, &lax).expect("config");
-    let output = vncgate_cli(&[
-        "check-config",
-        "--config-file",
-        config.to_str().expect("utf8"),
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let (passed, stderr) = check_config(&config);
+    assert!(passed, "{stderr}");
     assert!(
         stderr.contains("holds 2 CAs but [vncgate] vencrypt_verify_hostname is off"),
         "{stderr}"
     );
     std::fs::write(&config, as_proxy(&pki)).expect("config");
-    let output = vncgate_cli(&[
-        "check-config",
-        "--config-file",
-        config.to_str().expect("utf8"),
-    ]);
-    assert!(!String::from_utf8_lossy(&output.stderr).contains("vencrypt_verify_hostname is off"));
+    let (_, stderr) = check_config(&config);
+    assert!(
+        !stderr.contains("vencrypt_verify_hostname is off"),
+        "{stderr}"
+    );
 }
 
 /// The `tls-authz` identity `pki init` prints is the form QEMU compares: the proxy passes, and

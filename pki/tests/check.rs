@@ -11,17 +11,24 @@ use vncgate_pki::inspect::{check_paths, Expectations, Report, Severity};
 use vncgate_pki::layout::{self, InitPlan};
 use vncgate_pki::KeyType;
 
-fn init(root: &Path, name: &str, key_type: KeyType) -> PathBuf {
-    let dir = root.join(name);
-    let plan = InitPlan {
-        dir: dir.clone(),
-        servers: vec![vec!["compute1".into(), "127.0.0.1".into()]],
+/// A `pki init` plan for `dir`: these compute hosts (names, first the directory), HTTPS names
+/// if any, 90 days, the client CN `vncgate`.
+fn plan(dir: &Path, servers: &[&[&str]], https: Option<&[&str]>, key_type: KeyType) -> InitPlan {
+    let names = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    InitPlan {
+        dir: dir.to_path_buf(),
+        servers: servers.iter().map(|host| names(host)).collect(),
         client_common_name: "vncgate".into(),
-        https: None,
+        https: https.map(names),
         days: 90,
         key_type,
         force: false,
-    };
+    }
+}
+
+fn init(root: &Path, name: &str, key_type: KeyType) -> PathBuf {
+    let dir = root.join(name);
+    let plan = plan(&dir, &[&["compute1", "127.0.0.1"]], None, key_type);
     layout::init(&plan).expect("init");
     dir
 }
@@ -352,15 +359,12 @@ fn rustls_accepts_the_chains_for_both_roles() {
 
 fn init_with_https(root: &Path, name: &str) -> PathBuf {
     let dir = root.join(name);
-    let plan = InitPlan {
-        dir: dir.clone(),
-        servers: vec![vec!["compute1".into(), "127.0.0.1".into()]],
-        client_common_name: "vncgate".into(),
-        https: Some(vec!["console.example".into(), "127.0.0.1".into()]),
-        days: 90,
-        key_type: KeyType::EcdsaP256,
-        force: false,
-    };
+    let plan = plan(
+        &dir,
+        &[&["compute1", "127.0.0.1"]],
+        Some(&["console.example", "127.0.0.1"]),
+        KeyType::EcdsaP256,
+    );
     layout::init(&plan).expect("init");
     dir
 }
@@ -402,15 +406,7 @@ fn the_https_certificate_has_its_own_ca_and_one_from_the_vnc_ca_is_flagged() {
 #[test]
 fn init_refuses_a_directory_it_cannot_trust() {
     let root = tempfile::tempdir().expect("tempdir");
-    let plan = |dir: PathBuf| InitPlan {
-        dir,
-        servers: vec![vec!["compute1".into()]],
-        client_common_name: "vncgate".into(),
-        https: None,
-        days: 90,
-        key_type: KeyType::EcdsaP256,
-        force: false,
-    };
+    let plan = |dir: PathBuf| plan(&dir, &[&["compute1"]], None, KeyType::EcdsaP256);
     let open = root.path().join("open");
     std::fs::create_dir(&open).expect("mkdir");
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
@@ -460,15 +456,7 @@ fn init_refuses_a_directory_it_cannot_trust() {
 
 fn init_two_nodes(root: &Path) -> PathBuf {
     let dir = root.join("pki");
-    let plan = InitPlan {
-        dir: dir.clone(),
-        servers: vec![vec!["node1".into()], vec!["node2".into()]],
-        client_common_name: "vncgate".into(),
-        https: None,
-        days: 90,
-        key_type: KeyType::EcdsaP256,
-        force: false,
-    };
+    let plan = plan(&dir, &[&["node1"], &["node2"]], None, KeyType::EcdsaP256);
     layout::init(&plan).expect("init");
     dir
 }

@@ -330,6 +330,20 @@ pub fn issue_token(proxy: &Proxy, port: u16, extra: &[&str]) -> (String, String)
     (field("token:"), field("url:"))
 }
 
+/// `vncgate check-config --config-file config`: whether it passed, and what it said on
+/// standard error (problems and warnings).
+pub fn check_config(config: &Path) -> (bool, String) {
+    let output = vncgate_cli(&[
+        "check-config",
+        "--config-file",
+        config.to_str().expect("utf8"),
+    ]);
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// `vncgate token SUBCOMMAND --config-file (proxy's) ARGS...`, which must succeed.
 pub fn token_cli(proxy: &Proxy, subcommand: &str, args: &[&str]) -> String {
     let config = proxy.config_path();
