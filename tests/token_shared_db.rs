@@ -276,3 +276,130 @@ async fn mariadb_revoked_on_one_closes_on_another() {
         revoked_on_one_closes_on_another(db).await;
     }
 }
+
+/// Polls until the token opens a session (its slot was given back), for up to 5 s.
+async fn opens_within_5s(proxy: &Proxy, token: &str) -> bool {
+    for _ in 0..50 {
+        if status_of(proxy, token).await == 101 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// `max_sessions_per_token` holds across instances: a lease per session in vncgate's table,
+/// taken atomically, given back when the session ends, and reclaimed from an instance that
+/// died once its lease expired.
+async fn session_cap_across_instances(db: Db) {
+    db.create_nova_schema();
+    let backend = echo_backend().await;
+    let config = format!(
+        "[database]\nconnection = {}\n[vncgate]\nmax_sessions_per_token = 1\n",
+        db.url()
+    );
+    let a = start_proxy(&config, "").await;
+    let b = start_proxy(&config, "").await;
+    token_cli(&a, "init-db", &[]);
+    let token = issue_token(&a, backend.port(), &["--ttl", "600"]).0;
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let path = format!("/?token={token}");
+
+    let (socket, _) = ws(a.addr, &path, &[]).await.expect("upgrade on A");
+    let held = open_console(socket).await.expect("console on A");
+    assert_eq!(
+        status_of(&b, &token).await,
+        429,
+        "a second session through another instance"
+    );
+    drop(held);
+    assert!(
+        opens_within_5s(&b, &token).await,
+        "the slot was not given back when the session on A ended"
+    );
+
+    // A lease of an instance that died: counted while unexpired, reclaimed after. (The
+    // sessions above are closed; their releases may still be on the way.)
+    db.sql(&format!(
+        "DELETE FROM vncgate_session_leases; INSERT INTO vncgate_session_leases (token_hash, slot, instance, lease, expires) \
+         VALUES ('{hash}', 0, 'dead-host-1-000000', 1, {})",
+        now() + 600
+    ));
+    assert_eq!(status_of(&b, &token).await, 429);
+    db.sql(&format!(
+        "UPDATE vncgate_session_leases SET expires = {} WHERE instance = 'dead-host-1-000000'",
+        now() - 1
+    ));
+    assert_eq!(
+        status_of(&b, &token).await,
+        101,
+        "an expired lease is reclaimed"
+    );
+
+    // Racing for the last slot through two instances: exactly one wins each round.
+    for round in 0..10 {
+        let (on_a, on_b) = tokio::join!(ws(a.addr, &path, &[]), ws(b.addr, &path, &[]));
+        let opened = [&on_a, &on_b].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(
+            opened, 1,
+            "round {round}: exactly one session may hold the slot"
+        );
+        drop((on_a, on_b));
+        assert!(
+            opens_within_5s(&a, &token).await,
+            "round {round}: slot not freed"
+        );
+    }
+}
+
+/// Without `token init-db`, a nova database has no lease table: the cap still holds, per
+/// instance, and nothing fails.
+async fn session_cap_without_lease_table(db: Db) {
+    db.create_nova_schema();
+    let backend = echo_backend().await;
+    let config = format!(
+        "[database]\nconnection = {}\n[vncgate]\nmax_sessions_per_token = 1\n",
+        db.url()
+    );
+    let a = start_proxy(&config, "").await;
+    let b = start_proxy(&config, "").await;
+    let token = "5e1f6f3c-9d9a-4c38-8f0e-0d6c2b7a4e11";
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    db.sql(&format!(
+        "INSERT INTO console_auth_tokens (token_hash, console_type, host, port, instance_uuid, expires) \
+         VALUES ('{hash}', 'novnc', '127.0.0.1', {}, 'a1b2c3d4-0000-4000-8000-000000000001', {})",
+        backend.port(),
+        now() + 600
+    ));
+    let (socket, _) = ws(a.addr, &format!("/?token={token}"), &[])
+        .await
+        .expect("upgrade on A");
+    let _held = open_console(socket).await.expect("console on A");
+    assert_eq!(status_of(&a, token).await, 429, "counted on A");
+    assert_eq!(
+        status_of(&b, token).await,
+        101,
+        "B counts its own sessions only"
+    );
+}
+
+#[tokio::test]
+async fn postgres_session_cap_across_instances() {
+    if let Some(db) = Db::postgres() {
+        session_cap_across_instances(db).await;
+    }
+}
+
+#[tokio::test]
+async fn mariadb_session_cap_across_instances() {
+    if let Some(db) = Db::mariadb() {
+        session_cap_across_instances(db).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_session_cap_without_lease_table() {
+    if let Some(db) = Db::postgres() {
+        session_cap_without_lease_table(db).await;
+    }
+}

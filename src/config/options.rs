@@ -347,5 +347,16 @@ fn limits(reader: &mut Reader) -> Limits {
             })
         }),
         session_recheck_interval: reader.typed(&t::SESSION_RECHECK_INTERVAL, parse_seconds),
+        session_lease_timeout: reader.typed(&t::SESSION_LEASE_TIMEOUT, |text| {
+            parse_seconds(text).and_then(|seconds| {
+                if seconds < Duration::from_secs(3) {
+                    Err(format!(
+                        "{text:?} is too short; accepted values: 3 to 86400"
+                    ))
+                } else {
+                    Ok(seconds)
+                }
+            })
+        }),
     }
 }

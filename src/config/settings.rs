@@ -66,6 +66,9 @@ pub struct Limits {
     pub max_refusals_per_ip_per_minute: u32,
     /// How often live sessions' tokens are looked up again, so that revocation ends them.
     pub session_recheck_interval: Duration,
+    /// How long a session lease in the shared database lives without renewal: the time a
+    /// killed instance's sessions still count under `max_sessions_per_token`.
+    pub session_lease_timeout: Duration,
 }
 
 /// Who stands between browsers and the proxy (`[vncgate] trusted_proxies`, `proxy_protocol`).

@@ -116,6 +116,7 @@ options! {
     PROXY_PROTOCOL = OptionSpec::new(OWN_SECTION, "proxy_protocol", "false", "read HAProxy's PROXY header from trusted proxies");
     ALLOWED_BACKENDS = OptionSpec::new(OWN_SECTION, "allowed_backends", "", "console server addresses tokens may point at (CIDRs); empty is any");
     AUTH_SCHEMES_BY_NETWORK = OptionSpec::new(OWN_SECTION, "auth_schemes_by_network", "", "per-network auth_schemes: CIDR=scheme+scheme, ...");
+    SESSION_LEASE_TIMEOUT = OptionSpec::new(OWN_SECTION, "session_lease_timeout", "30", "seconds a dead instance's sessions still count under max_sessions_per_token");
     SESSION_RECHECK_INTERVAL = OptionSpec::new(OWN_SECTION, "session_recheck_interval", "10", "how often live sessions' tokens are checked again, seconds; 0 is never");
     FRAME_ANCESTORS = OptionSpec::new(OWN_SECTION, "frame_ancestors", NONE, "who may frame the console page (CSP frame-ancestors)");
     METRICS_LISTEN = OptionSpec::new(OWN_SECTION, "metrics_listen", "", "where /metrics, /healthz and /readyz are served; empty is off");

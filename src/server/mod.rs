@@ -25,6 +25,7 @@ use crate::config::Settings;
 use crate::front::limiter::Limiter;
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::token::lease::{instance_name, Leases};
 use crate::token::TokenStore;
 use build::Lasting;
 pub use control::{notify_systemd, Control, Hook, Listeners};
@@ -48,11 +49,22 @@ pub async fn serve(
     control: Control,
 ) -> Result<(), Error> {
     let sql = open_token_database(&settings).await?;
-    let tokens = TokenStore::new(
+    let leases = sql.clone().map(|store| {
+        Arc::new(Leases::new(
+            store,
+            instance_name(),
+            settings.limits.session_lease_timeout,
+        ))
+    });
+    let mut tokens = TokenStore::new(
         settings.token_source.clone(),
         sql.clone(),
         settings.max_sessions_per_token,
     );
+    if let Some(leases) = &leases {
+        tokens = tokens.with_leases(leases.clone());
+        shared_cap_warning(leases, settings.max_sessions_per_token).await;
+    }
     let tokens = Arc::new(ArcSwap::from_pointee(tokens));
     let audit = match &settings.operations.audit_log {
         Some(target) => Some(Arc::new(Audit::open(target).map_err(Error::Audit)?)),
@@ -112,6 +124,9 @@ pub async fn serve(
             store.clone(),
             stop_services.clone(),
         ));
+    }
+    if let Some(leases) = leases {
+        services.spawn(leases.run(stop_services.clone()));
     }
     services.spawn(crate::session::recheck::run(
         lasting.registry.clone(),
@@ -186,6 +201,26 @@ pub async fn serve(
     services.close();
     let _ = tokio::time::timeout(CLOSE_WAIT, services.wait()).await;
     Ok(())
+}
+
+/// Says at start-up where `max_sessions_per_token` is counted.
+async fn shared_cap_warning(leases: &Leases, max: usize) {
+    if max == 0 {
+        return;
+    }
+    match leases.available().await {
+        Ok(true) => tracing::info!(
+            instance = leases.instance(),
+            "max_sessions_per_token holds across every instance sharing the token database"
+        ),
+        Ok(false) => tracing::warn!(
+            "max_sessions_per_token counts per instance: the token database has no \
+             vncgate_session_leases table (run `vncgate token init-db`)"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "token database unreachable: session leases not checked")
+        }
+    }
 }
 
 /// Tells systemd's watchdog the process lives, twice a period.

@@ -110,6 +110,12 @@ fn next(current: &Settings) -> Result<Settings, Vec<String>> {
             .clone_from(&current.database_connection);
     }
     if keep(
+        "[vncgate] session_lease_timeout",
+        settings.limits.session_lease_timeout != current.limits.session_lease_timeout,
+    ) {
+        settings.limits.session_lease_timeout = current.limits.session_lease_timeout;
+    }
+    if keep(
         "[vncgate] state_dir",
         settings.state_dir != current.state_dir,
     ) {

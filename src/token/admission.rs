@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use http::StatusCode;
 
 use super::grant::Grant;
+use super::lease::Lease;
 use super::secret::TokenHash;
 use super::sql::StoreError;
 
@@ -80,11 +81,28 @@ impl fmt::Display for Refusal {
 /// A live session's claim on its token; dropping it frees the slot.
 #[derive(Debug)]
 pub struct SessionSlot {
+    pub(super) _claim: Claim,
+}
+
+/// How the slot is held.
+#[derive(Debug)]
+pub(super) enum Claim {
+    /// No cap.
+    Uncounted,
+    /// Counted in this instance only.
+    Local { _count: LocalCount },
+    /// A lease in the shared database, counted across instances.
+    Shared { _lease: Lease },
+}
+
+/// A slot counted in this instance.
+#[derive(Debug)]
+pub(super) struct LocalCount {
     pub(super) counts: Arc<Mutex<HashMap<TokenHash, usize>>>,
     pub(super) hash: TokenHash,
 }
 
-impl Drop for SessionSlot {
+impl Drop for LocalCount {
     fn drop(&mut self) {
         let mut counts = self
             .counts

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use super::admission::{Admission, Refusal, SessionSlot};
+use super::admission::{Admission, Claim, LocalCount, Refusal, SessionSlot};
 use super::file::FileSource;
 use super::grant::Grant;
+use super::lease::Leases;
 use super::secret::{Token, TokenHash};
 use super::sql::{SqlStore, StoreError};
 
@@ -20,6 +21,8 @@ pub struct TokenStore {
     sql: Option<SqlStore>,
     max_sessions: usize,
     counts: Arc<Mutex<HashMap<TokenHash, usize>>>,
+    /// Where the cap is counted across instances, when the database has the lease table.
+    leases: Option<Arc<Leases>>,
 }
 
 impl TokenStore {
@@ -30,7 +33,15 @@ impl TokenStore {
             sql,
             max_sessions,
             counts: Arc::default(),
+            leases: None,
         }
+    }
+
+    /// This store, counting `max_sessions_per_token` with `leases` across every instance that
+    /// shares the database (when it has the lease table; otherwise in this instance).
+    pub fn with_leases(mut self, leases: Arc<Leases>) -> Self {
+        self.leases = Some(leases);
+        self
     }
 
     /// A store with new files and a new session cap, and this one's database and live session
@@ -41,6 +52,7 @@ impl TokenStore {
             sql: self.sql.clone(),
             max_sessions,
             counts: self.counts.clone(),
+            leases: self.leases.clone(),
         }
     }
 
@@ -91,7 +103,7 @@ impl TokenStore {
         if !grant.is_live(SystemTime::now()) {
             return Err(Refusal::Expired);
         }
-        let slot = self.take_slot(hash)?;
+        let slot = self.take_slot(hash).await?;
         if single_use {
             let sql = self.sql.as_ref().ok_or(Refusal::Unknown)?;
             if !sql.consume(&hash).await.map_err(Refusal::unavailable)? {
@@ -133,19 +145,39 @@ impl TokenStore {
         Ok(live)
     }
 
-    fn take_slot(&self, hash: TokenHash) -> Result<SessionSlot, Refusal> {
+    async fn take_slot(&self, hash: TokenHash) -> Result<SessionSlot, Refusal> {
+        if self.max_sessions == 0 {
+            return Ok(SessionSlot {
+                _claim: Claim::Uncounted,
+            });
+        }
+        if let Some(leases) = &self.leases {
+            if leases.available().await.map_err(Refusal::unavailable)? {
+                return match leases.take(hash, self.max_sessions).await {
+                    Ok(Some(lease)) => Ok(SessionSlot {
+                        _claim: Claim::Shared { _lease: lease },
+                    }),
+                    Ok(None) => Err(Refusal::TooManySessions(self.max_sessions)),
+                    Err(error) => Err(Refusal::unavailable(error)),
+                };
+            }
+        }
         let mut counts = self
             .counts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let count = counts.entry(hash).or_insert(0);
-        if self.max_sessions > 0 && *count >= self.max_sessions {
+        if *count >= self.max_sessions {
             return Err(Refusal::TooManySessions(self.max_sessions));
         }
         *count += 1;
         Ok(SessionSlot {
-            counts: self.counts.clone(),
-            hash,
+            _claim: Claim::Local {
+                _count: LocalCount {
+                    counts: self.counts.clone(),
+                    hash,
+                },
+            },
         })
     }
 }

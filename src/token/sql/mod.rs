@@ -3,14 +3,16 @@
 //! share, such as a nova cell database.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 mod error;
+mod lease;
 mod manage;
+mod probe;
 mod records;
 mod schema;
 mod url;
@@ -19,7 +21,9 @@ use super::grant::Grant;
 use super::secret::TokenHash;
 use crate::console::{ConsoleKind, Secret, Target};
 pub use error::StoreError;
-pub use records::{Listed, NewToken};
+use probe::TableProbe;
+pub use probe::PROBE_INTERVAL;
+pub use records::{LeaseKey, Listed, NewToken};
 use schema::schema;
 pub use url::{translate_url, Dialect};
 
@@ -28,35 +32,8 @@ pub use url::{translate_url, Dialect};
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
-    single_use: Arc<Mutex<Probe>>,
-}
-
-/// How long a probe of the single-use table is trusted: a table made by `token init-db` while
-/// proxies run counts within this.
-pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
-
-/// The last answer about vncgate's single-use table.
-#[derive(Debug, Default)]
-struct Probe {
-    present: bool,
-    at: Option<std::time::Instant>,
-}
-
-fn lock(probe: &Mutex<Probe>) -> std::sync::MutexGuard<'_, Probe> {
-    // A panic while holding this lock leaves a valid Probe behind.
-    probe
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Whether an error says the table does not exist, and nothing else: PostgreSQL's 42P01,
-/// MySQL's 42S02, SQLite's "no such table". A privilege error is not this.
-fn is_missing_table(error: &sqlx::Error) -> bool {
-    let Some(database) = error.as_database_error() else {
-        return false;
-    };
-    matches!(database.code().as_deref(), Some("42P01" | "42S02"))
-        || database.message().starts_with("no such table")
+    single_use: Arc<TableProbe>,
+    leases: Arc<TableProbe>,
 }
 
 /// The single-use flag as an SQL expression: a count from vncgate's table, or 0 without it.
@@ -95,7 +72,8 @@ impl SqlStore {
         let store = Self {
             pool,
             dialect,
-            single_use: Arc::new(Mutex::new(Probe::default())),
+            single_use: Arc::new(TableProbe::new("vncgate_single_use")),
+            leases: Arc::new(TableProbe::new(schema::LEASE_TABLE)),
         };
         if create {
             // nova's table, if already there, is left exactly as it is: only vncgate's own
@@ -105,7 +83,7 @@ impl SqlStore {
                 .await
                 .is_ok();
             for statement in schema(dialect) {
-                if !exists || statement.contains("vncgate_single_use") {
+                if !exists || statement.contains(" vncgate_") {
                     sqlx::query(&statement).execute(&store.pool).await?;
                 }
             }
@@ -163,39 +141,14 @@ impl SqlStore {
         Ok(store)
     }
 
-    /// Whether vncgate's single-use table is there, as last probed. The answer is kept for
-    /// [`PROBE_INTERVAL`]: a query that then fails is a failure (503), never a reason to look
-    /// the token up without the table, which would let a consumed single-use token pass as a
-    /// reusable one (after a privilege change, a pool time-out or a fail-over).
+    /// Whether vncgate's single-use table is there, as last probed (see [`TableProbe`]): a
+    /// failed probe is never a reason to look a token up without the table, which would let a
+    /// consumed single-use token pass as a reusable one.
     ///
     /// # Errors
     /// The probe failed for any reason but the table's absence, and nothing is known yet.
     pub(super) async fn has_single_use_table(&self) -> Result<bool, StoreError> {
-        let known = {
-            let probe = lock(&self.single_use);
-            match probe.at {
-                Some(at) if at.elapsed() < PROBE_INTERVAL => return Ok(probe.present),
-                Some(_) => Some(probe.present),
-                None => None,
-            }
-        };
-        let answer = sqlx::query("SELECT token_hash FROM vncgate_single_use WHERE 1 = 0")
-            .fetch_all(&self.pool)
-            .await;
-        let present = match answer {
-            Ok(_) => true,
-            Err(error) if is_missing_table(&error) => false,
-            Err(error) => {
-                // A privilege error or an outage says nothing about the table: keep what was
-                // known (and let the lookup fail), or fail now.
-                tracing::debug!(%error, "single-use table probe failed");
-                return known.ok_or(StoreError::Database(error));
-            }
-        };
-        let mut probe = lock(&self.single_use);
-        probe.present = present;
-        probe.at = Some(std::time::Instant::now());
-        Ok(present)
+        self.single_use.present(&self.pool).await
     }
 
     /// The dialect in use.

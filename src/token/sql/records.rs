@@ -1,4 +1,4 @@
-//! The rows the token CLI and admin API read and write. No I/O.
+//! The rows the token CLI, the admin API and the session leases read and write. No I/O.
 
 use std::time::SystemTime;
 
@@ -35,4 +35,18 @@ pub struct NewToken {
     pub access_url_base: String,
     /// Consumed by the first session.
     pub single_use: bool,
+}
+
+/// One session's lease: which slot, held by whom.
+#[derive(Debug, Clone)]
+pub struct LeaseKey {
+    /// The token.
+    pub hash: TokenHash,
+    /// Its slot, from 0.
+    pub slot: i64,
+    /// The instance holding it.
+    pub instance: String,
+    /// This lease among the instance's, so that a late release never frees a slot the same
+    /// instance took again for another session.
+    pub lease: i64,
 }

@@ -1,7 +1,10 @@
 //! The tables vncgate creates where it may: nova's `console_auth_tokens` exactly as nova defines
-//! it, and vncgate's own `vncgate_single_use` beside it. No I/O.
+//! it, and vncgate's own `vncgate_single_use` and `vncgate_session_leases` beside it. No I/O.
 
 use super::url::Dialect;
+
+/// vncgate's session leases (see `lease.rs`).
+pub(super) const LEASE_TABLE: &str = "vncgate_session_leases";
 
 /// nova's table, with its constraint and indexes, for databases vncgate creates itself.
 pub(super) fn schema(dialect: Dialect) -> Vec<String> {
@@ -24,6 +27,12 @@ pub(super) fn schema(dialect: Dialect) -> Vec<String> {
     )];
     // vncgate's own: which tokens are single-use. nova's table stays as nova defines it.
     statements.push("CREATE TABLE IF NOT EXISTS vncgate_single_use (token_hash VARCHAR(255) NOT NULL PRIMARY KEY)".into());
+    // vncgate's own: the live sessions' slots under max_sessions_per_token, across instances.
+    statements.push(format!(
+        "CREATE TABLE IF NOT EXISTS {LEASE_TABLE} (token_hash VARCHAR(64) NOT NULL, slot INTEGER NOT NULL, \
+         instance VARCHAR(64) NOT NULL, lease BIGINT NOT NULL, expires BIGINT NOT NULL, \
+         PRIMARY KEY (token_hash, slot))"
+    ));
     let indexes = [
         ("console_auth_tokens_instance_uuid_idx", "instance_uuid"),
         ("console_auth_tokens_host_expires_idx", "host, expires"),

@@ -1,0 +1,71 @@
+//! Whether one of vncgate's own tables is in the database, asked now and then: a database of
+//! nova's may lack them until `token init-db` runs, and must then still work.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use sqlx::AnyPool;
+
+use super::error::StoreError;
+
+/// How long a probe of one of vncgate's tables is trusted: a table made by `token init-db`
+/// while proxies run counts within this.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The last answer about one table.
+#[derive(Debug)]
+pub(super) struct TableProbe {
+    table: &'static str,
+    last: Mutex<Option<(bool, Instant)>>,
+}
+
+/// Whether an error says the table does not exist, and nothing else: PostgreSQL's 42P01,
+/// MySQL's 42S02, SQLite's "no such table". A privilege error is not this.
+pub(super) fn is_missing_table(error: &sqlx::Error) -> bool {
+    let Some(database) = error.as_database_error() else {
+        return false;
+    };
+    matches!(database.code().as_deref(), Some("42P01" | "42S02"))
+        || database.message().starts_with("no such table")
+}
+
+impl TableProbe {
+    pub(super) fn new(table: &'static str) -> Self {
+        Self {
+            table,
+            last: Mutex::new(None),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<(bool, Instant)>> {
+        // A panic while holding this lock leaves a valid answer behind.
+        self.last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether the table is there. The answer is kept for [`PROBE_INTERVAL`]. A probe that
+    /// fails for another reason than the table's absence (a privilege change, a pool time-out,
+    /// a fail-over) keeps the last answer, or is an error when there is none.
+    ///
+    /// # Errors
+    /// The probe failed and nothing is known yet.
+    pub(super) async fn present(&self, pool: &AnyPool) -> Result<bool, StoreError> {
+        let known = match *self.lock() {
+            Some((present, at)) if at.elapsed() < PROBE_INTERVAL => return Ok(present),
+            Some((present, _)) => Some(present),
+            None => None,
+        };
+        let sql = format!("SELECT 1 FROM {} WHERE 1 = 0", self.table);
+        let present = match sqlx::query(&sql).fetch_all(pool).await {
+            Ok(_) => true,
+            Err(error) if is_missing_table(&error) => false,
+            Err(error) => {
+                tracing::debug!(%error, table = self.table, "table probe failed");
+                return known.ok_or(StoreError::Database(error));
+            }
+        };
+        *self.lock() = Some((present, Instant::now()));
+        Ok(present)
+    }
+}
