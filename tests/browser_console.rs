@@ -4,10 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::browser::{self, NOVNC};
 use common::pki::TestPki;
 use common::qemu::{self, Qemu};
 use common::xvnc::{self, Xvnc};
@@ -34,34 +35,14 @@ fn https_vencrypt_config(pki: &TestPki, extra: &str) -> String {
     )
 }
 
-const NOVNC: &str = "/usr/share/novnc";
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-fn browser_available() -> bool {
-    let node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let chromium = Path::new("/usr/bin/chromium").exists();
-    let driver = browser_dir().join("node_modules/playwright-core").is_dir();
-    let novnc = Path::new(NOVNC).join("core/rfb.js").is_file();
-    let ready = node && chromium && driver && novnc;
-    ready || peer_missing(&format!("a browser peer (node {node}, chromium {chromium}, playwright-core {driver}, {NOVNC} {novnc})"))
-}
-
 /// Runs a scenario of tests/browser/console.mjs and returns its findings.
 fn browse_blocking(scenario: &str, url: &str, name: &str) -> serde_json::Value {
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
-    std::fs::create_dir_all(&shots).expect("screenshot dir");
     let output = Command::new("node")
-        .current_dir(browser_dir())
+        .current_dir(browser::dir())
         .arg("console.mjs")
         .arg(scenario)
         .arg(url)
-        .arg(shots.join(format!("{name}.png")))
+        .arg(browser::screenshot(name))
         .output()
         .expect("node");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -89,7 +70,7 @@ fn console_url(proxy: &Proxy, token: &str) -> String {
 
 #[tokio::test]
 async fn the_console_page_shows_the_qemu_display_over_vencrypt() {
-    if !browser_available() || !qemu::available() {
+    if !browser::available() || !qemu::available() {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
@@ -116,7 +97,7 @@ async fn the_console_page_shows_the_qemu_display_over_vencrypt() {
 
 #[tokio::test]
 async fn typed_keys_reach_the_guest() {
-    if !browser_available() || !xvnc::available() {
+    if !browser::available() || !xvnc::available() {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
@@ -150,7 +131,7 @@ async fn typed_keys_reach_the_guest() {
 
 #[tokio::test]
 async fn a_bad_token_shows_a_clear_message_and_does_not_loop() {
-    if !browser_available() {
+    if !browser::available() {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
@@ -169,7 +150,7 @@ async fn a_bad_token_shows_a_clear_message_and_does_not_loop() {
 
 #[tokio::test]
 async fn a_token_expiring_mid_session_shows_the_reason() {
-    if !browser_available() || !qemu::available() {
+    if !browser::available() || !qemu::available() {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
@@ -198,7 +179,7 @@ async fn a_token_expiring_mid_session_shows_the_reason() {
 
 #[tokio::test]
 async fn debian_vnc_lite_connects_with_the_path_form() {
-    if !browser_available() || !qemu::available() {
+    if !browser::available() || !qemu::available() {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
@@ -229,7 +210,7 @@ async fn debian_vnc_lite_connects_with_the_path_form() {
 
 #[tokio::test]
 async fn a_missing_novnc_library_is_said_on_the_page() {
-    if !browser_available() {
+    if !browser::available() {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");

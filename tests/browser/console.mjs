@@ -6,6 +6,8 @@
 //   expire    wait for the session to end, read the status line
 //   lite      Debian's vnc_lite.html: wait for its "Connected" status, count colours
 //   status    wait three seconds, read the status line
+//   reconnect wait for "Connected", print {"ready":true}, then until standard input closes count
+//             each loss of "Connected" and time how long until it came back
 import { chromium } from 'playwright-core';
 
 const [scenario, url, screenshot] = process.argv.slice(2);
@@ -89,6 +91,29 @@ try {
     result.status = await waitForStatus(/expired/i, 30000);
     await page.waitForTimeout(3000);
     result.sockets = sockets;
+  } else if (scenario === 'reconnect') {
+    let watching = true;
+    process.stdin.on('end', () => { watching = false; }).resume();
+    result.first = await waitForStatus(/^Connected/, 30000);
+    console.log(JSON.stringify({ ready: /^Connected/.test(result.first) }));
+    result.drops = 0;
+    result.longestMs = 0;
+    result.reasons = [];
+    let lostAt = null;
+    while (watching) {
+      const text = await statusText().catch(() => '');
+      if (/^Connected/.test(text)) {
+        if (lostAt !== null) result.longestMs = Math.max(result.longestMs, Date.now() - lostAt);
+        lostAt = null;
+      } else if (lostAt === null) {
+        lostAt = Date.now();
+        result.drops += 1;
+        result.reasons.push(text);
+      }
+      await page.waitForTimeout(100);
+    }
+    if (lostAt !== null) result.longestMs = Math.max(result.longestMs, Date.now() - lostAt);
+    result.status = await statusText();
   }
   await page.screenshot({ path: screenshot });
 } catch (error) {
