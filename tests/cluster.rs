@@ -58,14 +58,13 @@ fn load(
     })
 }
 
+/// The closes (code, reason) a streaming session saw, and any other error.
+type Streamed = (Vec<(u16, String)>, Vec<String>);
+
 /// A session streaming echoes (1 KiB every 50 ms) until `stop`, reconnecting like the
 /// console page when closed; returns every close it saw, as (code, reason), and any other
 /// error.
-fn stream(
-    entry: Entry,
-    path: String,
-    stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<(Vec<(u16, String)>, Vec<String>)> {
+fn stream(entry: Entry, path: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Streamed> {
     tokio::spawn(async move {
         let mut closes = Vec::new();
         let mut errors = Vec::new();
