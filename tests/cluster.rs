@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::cluster::{haproxy_available, Cluster, Entry, Extra, Mode};
-use common::db::Postgres;
+use common::cluster::{haproxy_available, Cluster, Entry, Extra, Mode, CHECK_FALL, CHECK_INTER};
+use common::db::{MariaDb, Postgres};
 use common::qemu::{self, Qemu};
 use common::*;
 use futures_util::{SinkExt, StreamExt};
@@ -120,10 +120,10 @@ async fn rolling_restart_loses_nothing() {
     };
     let mut cluster = Cluster::start(Mode::Terminated, 3, &db.url(), Extra::default()).await;
     let echo = echo_backend().await;
-    let token = cluster.issue(echo.port(), &["--ttl", "3600"]);
+    let token = cluster.issue(echo, &["--ttl", "3600"]);
     let path = format!("/?token={token}");
     let vm = Qemu::start(cluster.dir.path(), "", &[]);
-    let page_token = cluster.issue(vm.addr.port(), &["--ttl", "3600"]);
+    let page_token = cluster.issue(vm.addr, &["--ttl", "3600"]);
     let url = cluster.page_url(&page_token);
     let page = tokio::task::spawn_blocking(move || browser::Watch::start(&url, "cluster-rolling"))
         .await
@@ -187,4 +187,227 @@ async fn rolling_restart_loses_nothing() {
             .starts_with("Connected"),
         "{found}"
     );
+}
+
+/// The `session_open` events of an audit trail.
+fn opened_from(audit: &str) -> Vec<String> {
+    audit
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["event"] == "session_open")
+        .map(|event| event["client_ip"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// `kill -9` of the instance holding the console page's session, with TLS passed through
+/// HAProxy (PROXY v2) and VeNCrypt with mutual TLS to QEMU: HAProxy marks it down within its
+/// check interval, new sessions all succeed on the survivors, the page is back within 10 s,
+/// and the dead instance's session lease expires, freeing the per-token cap.
+#[tokio::test]
+async fn killed_instance_is_routed_around_and_its_leases_expire() {
+    if !haproxy_available() || !qemu::available() || !browser::available() {
+        return;
+    }
+    let Some(db) = Postgres::start() else {
+        return;
+    };
+    let lease_timeout = Duration::from_secs(10);
+    let own = format!(
+        "max_sessions_per_token = 2\nsession_lease_timeout = {}\n",
+        lease_timeout.as_secs()
+    );
+    let extra = Extra {
+        own: &own,
+        vencrypt_network: Some("127.0.0.3/32"),
+        ..Extra::default()
+    };
+    let mut cluster = Cluster::start(Mode::Passthrough, 3, &db.url(), extra).await;
+    let object = format!(
+        "tls-creds-x509,id=tls0,dir={},endpoint=server,verify-peer=yes",
+        cluster.pki.compute().display()
+    );
+    let vm = Qemu::start_on(
+        "127.0.0.3",
+        cluster.dir.path(),
+        ",tls-creds=tls0",
+        &["-object".into(), object],
+    );
+    let token = cluster.issue(vm.addr, &["--ttl", "3600"]);
+    let url = cluster.page_url(&token);
+    let page = tokio::task::spawn_blocking(move || browser::Watch::start(&url, "cluster-killed"))
+        .await
+        .expect("join")
+        .expect("the console page connected over VeNCrypt");
+    let victim = cluster.instance_with_a_session().await;
+
+    cluster.kill(victim);
+    let killed = std::time::Instant::now();
+    // New sessions right away, before HAProxy knows: refused connections are redispatched.
+    let echo = echo_backend().await;
+    let other = cluster.issue(echo, &["--ttl", "3600"]);
+    let entry = cluster.entry();
+    let path = format!("/?token={other}");
+    let sessions = async {
+        let mut failures = Vec::new();
+        for _ in 0..40 {
+            if let Err(error) = entry.session(client(), &path).await {
+                failures.push(error);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        failures
+    };
+    let marked = async {
+        cluster
+            .wait_for_state(victim, "DOWN", Duration::from_secs(10))
+            .await;
+        killed.elapsed()
+    };
+    let (failures, marked_down) = tokio::join!(sessions, marked);
+    assert!(failures.is_empty(), "new sessions failed: {failures:?}");
+    let check_interval = CHECK_INTER * CHECK_FALL;
+    eprintln!(
+        "killed instance marked down after {marked_down:?} (fall x inter = {check_interval:?})"
+    );
+    assert!(
+        marked_down <= check_interval + CHECK_INTER + Duration::from_secs(1),
+        "HAProxy took {marked_down:?} to mark the killed instance down"
+    );
+
+    // The page reconnected through a survivor.
+    let found = tokio::task::spawn_blocking(move || page.finish())
+        .await
+        .expect("join");
+    eprintln!("console page after kill -9: {found}");
+    assert!(found["drops"].as_u64().unwrap_or(0) >= 1, "{found}");
+    assert!(
+        found["longestMs"].as_u64().unwrap_or(u64::MAX) < 10_000,
+        "{found}"
+    );
+    assert!(
+        found["status"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Connected"),
+        "{found}"
+    );
+    // The page's session closed as the browser went; the dead instance's lease still counts
+    // with one more session, until it expires.
+    let vm_path = format!("/?token={token}");
+    let (held, _) = cluster
+        .entry()
+        .connect(client(), &vm_path)
+        .await
+        .expect("the second slot");
+    let refused = cluster
+        .entry()
+        .connect(client(), &vm_path)
+        .await
+        .map(|_| ());
+    assert_eq!(
+        refused,
+        Err("HTTP 429".to_owned()),
+        "the dead instance's lease counts"
+    );
+    let mut freed = None;
+    while killed.elapsed() < lease_timeout + Duration::from_secs(5) {
+        if cluster.entry().connect(client(), &vm_path).await.is_ok() {
+            freed = Some(killed.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(held);
+    eprintln!("the dead instance's lease freed its slot {freed:?} after the kill (session_lease_timeout {lease_timeout:?})");
+    assert!(freed.is_some(), "the dead instance's lease never expired");
+
+    // Its sessions came through HAProxy in TCP mode; the audit trail names the client.
+    let clients: Vec<String> = (0..cluster.instances.len())
+        .filter(|i| *i != victim)
+        .flat_map(|i| opened_from(&cluster.audit(i)))
+        .collect();
+    assert!(clients.iter().any(|ip| ip == CLIENT), "{clients:?}");
+    assert!(
+        clients.iter().all(|ip| ip == CLIENT || ip == "127.0.0.1"),
+        "{clients:?}"
+    );
+}
+
+/// Two instances on MariaDB behind HAProxy terminating TLS: the per-token cap, single use and
+/// revocation hold across them, and the client's address (X-Forwarded-For) reaches the audit
+/// trail.
+#[tokio::test]
+async fn state_is_shared_across_instances() {
+    if !haproxy_available() {
+        return;
+    }
+    let Some(db) = MariaDb::start() else {
+        return;
+    };
+    let extra = Extra {
+        own: "max_sessions_per_token = 1\n",
+        ..Extra::default()
+    };
+    let cluster = Cluster::start(Mode::Terminated, 2, &db.url(), extra).await;
+    let echo = echo_backend().await;
+    let entry = cluster.entry();
+
+    // One session through HAProxy; a second, straight to the other instance or through
+    // HAProxy, is over the cap.
+    let token = cluster.issue(echo, &["--ttl", "600"]);
+    let path = format!("/?token={token}");
+    let held = entry.session(client(), &path).await.expect("first session");
+    let on = cluster.instance_with_a_session().await;
+    let other = 1 - on;
+    let direct = std::net::SocketAddr::from(([127, 0, 0, 1], cluster.instances[other].port));
+    assert_eq!(
+        ws(direct, &path, &[])
+            .await
+            .map(|_| ())
+            .map_err(|e| refusal(Err::<(), _>(e)).0),
+        Err(429),
+        "a second session through the other instance"
+    );
+    for _ in 0..4 {
+        assert_eq!(
+            entry.connect(client(), &path).await.map(|_| ()),
+            Err("HTTP 429".to_owned())
+        );
+    }
+
+    // Revoked through the other instance's configuration: the session ends with a reason.
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
+    cluster.token_cli_of(other, "revoke", &[&hash[..12]]);
+    let mut held = held;
+    assert_eq!(
+        next_close(&mut held.ws).await,
+        Some((1008, "the console access was revoked".to_owned()))
+    );
+
+    // A single-use token raced through HAProxy: exactly one session, every round.
+    for round in 0..10 {
+        let single = cluster.issue(echo, &["--single-use"]);
+        let path = format!("/?token={single}");
+        let attempts: Vec<_> = (0..4)
+            .map(|_| {
+                let (entry, path) = (entry.clone(), path.clone());
+                tokio::spawn(async move { entry.session(client(), &path).await.is_ok() })
+            })
+            .collect();
+        let mut opened = 0;
+        for attempt in attempts {
+            opened += usize::from(attempt.await.expect("join"));
+        }
+        assert_eq!(
+            opened, 1,
+            "round {round}: a single-use token opened {opened} sessions"
+        );
+    }
+
+    // X-Forwarded-For from HAProxy, believed because HAProxy is a trusted proxy.
+    let clients: Vec<String> = (0..2)
+        .flat_map(|i| opened_from(&cluster.audit(i)))
+        .collect();
+    assert!(clients.len() >= 11, "{clients:?}");
+    assert!(clients.iter().all(|ip| ip == CLIENT), "{clients:?}");
 }

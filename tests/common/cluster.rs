@@ -77,6 +77,9 @@ pub struct Extra<'a> {
     pub vnc: &'a str,
     /// Lines for `[vncgate]`.
     pub own: &'a str,
+    /// Console servers in this network are reached with VeNCrypt and mutual TLS (the test
+    /// PKI's files); others with None.
+    pub vencrypt_network: Option<&'a str>,
 }
 
 impl Cluster {
@@ -99,12 +102,19 @@ impl Cluster {
             } else {
                 String::new()
             };
+            let (vencrypt, by_network) = match extra.vencrypt_network {
+                Some(network) => (
+                    pki.vencrypt_config("none").replace("[vnc]\n", ""),
+                    format!("auth_schemes_by_network = {network}=vencrypt\n"),
+                ),
+                None => (String::new(), String::new()),
+            };
             let text = format!(
-                "[DEFAULT]\n{tls}[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = {port}\n{vnc}\n\
+                "[DEFAULT]\n{tls}[vnc]\n{vencrypt}novncproxy_host = 127.0.0.1\nnovncproxy_port = {port}\n{vnc}\n\
                  [database]\nconnection = {url}\n\
                  [vncgate]\nstate_dir = {state}\ntrusted_proxies = 127.0.0.1/32\nproxy_protocol = {proxy}\n\
                  metrics_listen = 127.0.0.1:{metrics}\naudit_log = {audit}\ndrain_delay = 2\n\
-                 shutdown_grace = 1\nsession_recheck_interval = 0.5\n{own}\n",
+                 shutdown_grace = 1\nsession_recheck_interval = 0.5\n{by_network}{own}\n",
                 vnc = extra.vnc,
                 state = dir.path().join(format!("state{i}")).display(),
                 proxy = mode == Mode::Passthrough,
@@ -163,7 +173,12 @@ impl Cluster {
 
     /// `vncgate token SUBCOMMAND` with the first instance's configuration.
     pub fn token_cli(&self, subcommand: &str, args: &[&str]) -> String {
-        let config = self.instances[0].config.to_str().expect("utf8").to_owned();
+        self.token_cli_of(0, subcommand, args)
+    }
+
+    /// `vncgate token SUBCOMMAND` with instance `i`'s configuration.
+    pub fn token_cli_of(&self, i: usize, subcommand: &str, args: &[&str]) -> String {
+        let config = self.instances[i].config.to_str().expect("utf8").to_owned();
         let mut all = vec!["token", subcommand, "--config-file", &config];
         all.extend_from_slice(args);
         let output = super::vncgate_cli(&all);
@@ -175,10 +190,11 @@ impl Cluster {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    /// Issues a token for 127.0.0.1:`port`.
-    pub fn issue(&self, port: u16, extra: &[&str]) -> String {
-        let port = port.to_string();
-        let mut args = vec!["--host", "127.0.0.1", "--port", &port];
+    /// Issues a token for `target`.
+    pub fn issue(&self, target: SocketAddr, extra: &[&str]) -> String {
+        let host = target.ip().to_string();
+        let port = target.port().to_string();
+        let mut args = vec!["--host", &host, "--port", &port];
         args.extend_from_slice(extra);
         let out = self.token_cli("issue", &args);
         out.lines()
