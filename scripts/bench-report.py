@@ -51,6 +51,23 @@ for title, scenario, key, higher in metrics:
 added = lambda label: (median(label, "latency", "p99_us") or 0) - (median("direct", "latency", "p99_us") or 0)
 lines.append("")
 lines.append(f"Added p99 round trip over direct TCP: vncgate {added('vncgate'):.0f} µs, websockify {added('websockify'):.0f} µs, vncgate TLS+VeNCrypt {added('vncgate-tls'):.0f} µs.")
+
+def cpu_per_gb(label, scenario):
+    """The proxy's CPU seconds per GB relayed, the median over rounds."""
+    values = [
+        r["proxy_cpu_s"] / (r["mb_per_s"] * r["seconds"] / 1000)
+        for r in samples.get((label, scenario), [])
+        if r.get("proxy_cpu_s") is not None and r.get("mb_per_s") and r.get("seconds")
+    ]
+    return statistics.median(values) if values else None
+
+lines.append("")
+lines.append("| proxy CPU per GB relayed (CPU seconds) | websockify | vncgate | vncgate TLS+VeNCrypt | MB/s one vncgate core relays |")
+lines.append("|---|---|---|---|---|")
+for title, scenario in [("downstream, 1 session", "down"), ("downstream, 20 sessions", "down20"), ("upstream, 1 session", "up")]:
+    per = {label: cpu_per_gb(label, scenario) for label in labels[1:]}
+    core = "n/a" if not per["vncgate"] else f"{1000 / per['vncgate']:,.0f}"
+    lines.append(f"| {title} | {fmt(per['websockify'], 2)} | {fmt(per['vncgate'], 2)} | {fmt(per['vncgate-tls'], 2)} | {core} |")
 lines.append("")
 lines.append("| idle sessions | proxy | opened | held | RSS per session (KiB) |")
 lines.append("|---|---|---|---|---|")
