@@ -171,15 +171,19 @@ async fn rolling_restart_loses_nothing() {
         "only {closed} streaming sessions were drained"
     );
 
+    let found = came_back(page, Duration::from_secs(5)).await;
+    eprintln!("rolling restart: {opened} new sessions opened, 0 failed; {closed} streaming sessions drained with 1001; console page: {found}");
+}
+
+/// Stops watching the console page and checks it lost its session at least once and was
+/// connected again within `within` each time, and at the end.
+async fn came_back(page: browser::Watch, within: Duration) -> serde_json::Value {
     let found = tokio::task::spawn_blocking(move || page.finish())
         .await
         .expect("join");
-    eprintln!("rolling restart: {opened} new sessions opened, 0 failed; {closed} streaming sessions drained with 1001; console page: {found}");
     assert!(found["drops"].as_u64().unwrap_or(0) >= 1, "{found}");
-    assert!(
-        found["longestMs"].as_u64().unwrap_or(u64::MAX) < 5000,
-        "{found}"
-    );
+    let longest = found["longestMs"].as_u64().unwrap_or(u64::MAX);
+    assert!(u128::from(longest) < within.as_millis(), "{found}");
     assert!(
         found["status"]
             .as_str()
@@ -187,6 +191,7 @@ async fn rolling_restart_loses_nothing() {
             .starts_with("Connected"),
         "{found}"
     );
+    found
 }
 
 /// The `session_open` events of an audit trail.
@@ -275,22 +280,8 @@ async fn killed_instance_is_routed_around_and_its_leases_expire() {
     );
 
     // The page reconnected through a survivor.
-    let found = tokio::task::spawn_blocking(move || page.finish())
-        .await
-        .expect("join");
+    let found = came_back(page, Duration::from_secs(10)).await;
     eprintln!("console page after kill -9: {found}");
-    assert!(found["drops"].as_u64().unwrap_or(0) >= 1, "{found}");
-    assert!(
-        found["longestMs"].as_u64().unwrap_or(u64::MAX) < 10_000,
-        "{found}"
-    );
-    assert!(
-        found["status"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("Connected"),
-        "{found}"
-    );
     // The page's session closed as the browser went; the dead instance's lease still counts
     // with one more session, until it expires.
     let vm_path = format!("/?token={token}");

@@ -79,10 +79,7 @@ async fn status_of(proxy: &Proxy, token: &str) -> u16 {
 }
 
 async fn nova_rows_and_two_proxies(db: Db) {
-    db.create_nova_schema();
-    let backend = echo_backend().await;
-    let a = proxy_on(&db).await;
-    let b = proxy_on(&db).await;
+    let (backend, a, b) = two_proxies(&db, "").await;
     // A row as nova-compute writes it.
     let token = "0b6f8c52-1a2d-4e3f-9a4b-5c6d7e8f9a0b";
     let hash = hex::encode(Sha256::digest(token.as_bytes()));
@@ -112,10 +109,7 @@ async fn nova_rows_and_two_proxies(db: Db) {
 }
 
 async fn single_use_raced_on_two_proxies(db: Db) {
-    db.create_nova_schema();
-    let backend = echo_backend().await;
-    let a = proxy_on(&db).await;
-    let b = proxy_on(&db).await;
+    let (backend, a, b) = two_proxies(&db, "").await;
     token_cli(&a, "init-db", &[]);
     for round in 0..10 {
         let token = issue_token(&a, backend.port(), &["--single-use"]).0;
@@ -240,16 +234,19 @@ async fn mariadb_single_use_survives_a_revoked_select() {
     );
 }
 
-/// Revocation through one instance closes the session open on another, both on one database.
-async fn revoked_on_one_closes_on_another(db: Db) {
+/// nova's table in `db`, an echo backend, and two proxies on `db` with `own` in `[vncgate]`.
+async fn two_proxies(db: &Db, own: &str) -> (std::net::SocketAddr, Proxy, Proxy) {
     db.create_nova_schema();
     let backend = echo_backend().await;
-    let config = format!(
-        "[database]\nconnection = {}\n[vncgate]\nsession_recheck_interval = 0.5\n",
-        db.url()
-    );
+    let config = format!("[database]\nconnection = {}\n[vncgate]\n{own}", db.url());
     let a = start_proxy(&config, "").await;
     let b = start_proxy(&config, "").await;
+    (backend, a, b)
+}
+
+/// Revocation through one instance closes the session open on another, both on one database.
+async fn revoked_on_one_closes_on_another(db: Db) {
+    let (backend, a, b) = two_proxies(&db, "session_recheck_interval = 0.5\n").await;
     let token = issue_token(&a, backend.port(), &["--ttl", "600"]).0;
     let (socket, _) = ws(a.addr, &format!("/?token={token}"), &[])
         .await
@@ -292,14 +289,7 @@ async fn opens_within_5s(proxy: &Proxy, token: &str) -> bool {
 /// taken atomically, given back when the session ends, and reclaimed from an instance that
 /// died once its lease expired.
 async fn session_cap_across_instances(db: Db) {
-    db.create_nova_schema();
-    let backend = echo_backend().await;
-    let config = format!(
-        "[database]\nconnection = {}\n[vncgate]\nmax_sessions_per_token = 1\n",
-        db.url()
-    );
-    let a = start_proxy(&config, "").await;
-    let b = start_proxy(&config, "").await;
+    let (backend, a, b) = two_proxies(&db, "max_sessions_per_token = 1\n").await;
     token_cli(&a, "init-db", &[]);
     let token = issue_token(&a, backend.port(), &["--ttl", "600"]).0;
     let hash = hex::encode(Sha256::digest(token.as_bytes()));
@@ -355,14 +345,7 @@ async fn session_cap_across_instances(db: Db) {
 /// Without `token init-db`, a nova database has no lease table: the cap still holds, per
 /// instance, and nothing fails.
 async fn session_cap_without_lease_table(db: Db) {
-    db.create_nova_schema();
-    let backend = echo_backend().await;
-    let config = format!(
-        "[database]\nconnection = {}\n[vncgate]\nmax_sessions_per_token = 1\n",
-        db.url()
-    );
-    let a = start_proxy(&config, "").await;
-    let b = start_proxy(&config, "").await;
+    let (backend, a, b) = two_proxies(&db, "max_sessions_per_token = 1\n").await;
     let token = "5e1f6f3c-9d9a-4c38-8f0e-0d6c2b7a4e11";
     let hash = hex::encode(Sha256::digest(token.as_bytes()));
     db.sql(&format!(
