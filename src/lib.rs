@@ -62,6 +62,7 @@ pub async fn run_with(
         front: listener,
         admin: admin_listener,
         metrics: None,
+        mks: None,
     };
     let control = Control {
         stop: shutdown,

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{Audit, Event};
-use crate::console::{Secret, Target};
+use crate::console::{Reach, Secret};
 use crate::token::issue::{self, Request};
 use crate::token::{SqlStore, StoreError};
 
@@ -69,8 +69,12 @@ fn record(audit: Option<&Audit>, kind: &'static str, hash: String, target: Optio
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IssueBody {
-    host: String,
-    port: u16,
+    host: Option<String>,
+    port: Option<u16>,
+    /// A WebMKS ticket URL instead of host and port.
+    url: Option<String>,
+    /// The ESXi host certificate's thumbprint, with `url`.
+    thumbprint: Option<String>,
     ttl: Option<u64>,
     instance_uuid: Option<String>,
     #[serde(default)]
@@ -150,24 +154,24 @@ async fn issue_token(
         Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
     let ttl = body.ttl.map_or(api.default_ttl, Duration::from_secs);
-    if body.host.is_empty() || body.port == 0 {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "host must be set and port must be 1 to 65535",
-        );
-    }
+    let destination = issue::destination(
+        body.host.as_deref(),
+        body.port,
+        body.url.as_deref(),
+        body.thumbprint.as_deref(),
+    );
+    let (target, reach) = match destination {
+        Ok(destination) => destination,
+        Err(message) => return error(StatusCode::UNPROCESSABLE_ENTITY, message),
+    };
+    // A ticket is good once.
+    let single_use = body.single_use || reach != Reach::Direct;
     let request = Request {
-        target: Target {
-            host: body
-                .host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-            port: body.port,
-        },
+        target,
+        reach,
         ttl,
         instance_uuid: body.instance_uuid,
-        single_use: body.single_use,
+        single_use,
     };
     match issue::issue(&api.store, &api.base_url, &request).await {
         Ok(issued) => {

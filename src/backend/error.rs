@@ -1,6 +1,8 @@
 //! Why the console server could not be reached or authenticated.
 
+use super::authd;
 use super::policy::NotAllowed;
+use crate::console::Thumbprint;
 use crate::rfb;
 
 /// A failed backend connection. [`Error::public_reason`] is what the browser may be told.
@@ -18,6 +20,28 @@ pub enum Error {
     /// The RFB security handshake failed.
     #[error(transparent)]
     Rfb(#[from] rfb::Error),
+    /// A WebMKS host presented another certificate than the pinned one.
+    #[error("the WebMKS host's certificate is not the pinned one: it presented {0}")]
+    Thumbprint(Thumbprint),
+    /// The WebMKS host answered the ticket's upgrade with an HTTP status (an expired or used
+    /// ticket).
+    #[error("the WebMKS host refused the ticket with HTTP {0}")]
+    TicketRefused(u16),
+    /// The WebMKS WebSocket failed otherwise.
+    #[error("the WebMKS WebSocket failed: {0}")]
+    WebSocket(String),
+    /// TLS with a WebMKS host failed otherwise.
+    #[error("TLS with the WebMKS host failed: {0}")]
+    Tls(String),
+    /// A step took too long.
+    #[error("timed out during {0}")]
+    Timeout(&'static str),
+    /// A token whose console kind cannot be reached the way it says.
+    #[error("a {0} console cannot be reached this way")]
+    Unreachable(crate::console::ConsoleKind),
+    /// VMware's authd exchange failed.
+    #[error(transparent)]
+    Authd(#[from] authd::Error),
 }
 
 impl Error {
@@ -28,6 +52,19 @@ impl Error {
         match self {
             Self::Connect(_) | Self::Resolve(_) => "connect",
             Self::NotAllowed(_) => "not_allowed",
+            Self::Unreachable(_) => "protocol",
+            Self::Thumbprint(_) => "verify",
+            Self::TicketRefused(_) => "auth",
+            Self::WebSocket(_) => "protocol",
+            Self::Tls(_) => "tls",
+            Self::Timeout(_) => "timeout",
+            Self::Authd(error) => match error {
+                authd::Error::Thumbprint { .. } | authd::Error::NoSecondThumbprint => "verify",
+                authd::Error::Refused { .. } | authd::Error::BadTicket => "auth",
+                authd::Error::Timeout(_) => "timeout",
+                authd::Error::Tls(..) => "tls",
+                _ => "protocol",
+            },
             Self::Rfb(error) => match error {
                 Rfb::Timeout(_) => "timeout",
                 Rfb::Tls(_) | Rfb::DataBeforeTls => "tls",
@@ -50,6 +87,19 @@ impl Error {
         match self {
             Self::Connect(_) | Self::Resolve(_) => "cannot reach the console server",
             Self::NotAllowed(_) => "this console server is not allowed",
+            Self::Thumbprint(_) | Self::Authd(authd::Error::Thumbprint { .. }) => {
+                "the console server's certificate does not match its thumbprint"
+            }
+            Self::TicketRefused(_) | Self::Authd(authd::Error::Refused { .. }) => {
+                "the console ticket was refused or has expired: request a new console"
+            }
+            Self::WebSocket(_) => "the console server refused the WebSocket",
+            Self::Tls(_) => "TLS with the console server failed",
+            Self::Timeout(_) | Self::Authd(authd::Error::Timeout(_)) => {
+                "the console server did not answer in time"
+            }
+            Self::Authd(_) => "the console server's authentication failed",
+            Self::Unreachable(_) => "this console cannot be reached",
             Self::Rfb(error) => error.public_reason(),
         }
     }

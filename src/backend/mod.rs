@@ -3,37 +3,63 @@
 //! RFB consoles the security proxy ([`crate::rfb::driver`]) then authenticates on it. A new
 //! transport is a new file here and one match arm in [`Connector::connect`].
 
+pub mod authd;
 mod error;
+pub mod pinned;
 pub mod policy;
 pub mod tcp;
+pub mod webmks;
+pub mod ws_bytes;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_util::either::Either;
 
-use crate::console::{AuthScheme, ConsoleKind, Secret, Target};
+use crate::console::{AuthScheme, ConsoleKind, Reach, Secret, Target};
 use crate::rfb::driver::{self, Secured, Security};
 use crate::rfb::handshake::Policy;
 pub use error::Error;
 use policy::TargetPolicy;
 
-/// The connection to a console server after its handshake: plain TCP (left) or inside
-/// VeNCrypt's TLS (right).
-pub type BackendStream = Secured<TcpStream>;
+/// Any stream a transport opens beyond TCP (a WebMKS WebSocket, authd's TLS in TLS).
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+/// The connection to a console server after its handshake: TCP, plain or inside VeNCrypt's
+/// TLS (left, the common case, without a box), or any other transport (right).
+pub type BackendStream = Either<Secured<TcpStream>, Box<dyn Io>>;
 
 /// A console server connection ready to relay.
-#[derive(Debug)]
 pub struct Backend {
     /// The stream, positioned where the browser takes over (ClientInit for RFB).
     pub stream: BackendStream,
     /// Bytes already read that belong to the browser.
     pub leftover: Bytes,
-    /// The scheme used.
-    pub scheme: AuthScheme,
+    /// The RFB scheme used; `None` for a console relayed as it is (authd's MKS).
+    pub scheme: Option<AuthScheme>,
+}
+
+impl Backend {
+    /// The scheme's name for logs and the audit trail.
+    pub fn scheme_name(&self) -> &'static str {
+        self.scheme.map_or("authd", AuthScheme::name)
+    }
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Backend")
+            .field("leftover", &self.leftover.len())
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one connection needs to know about its console.
@@ -43,6 +69,8 @@ pub struct Request<'a> {
     pub kind: ConsoleKind,
     /// Where it is.
     pub target: &'a Target,
+    /// How it is reached beyond its address.
+    pub reach: &'a Reach,
     /// The VNC password for the `vnc` scheme, if the grant or the configuration has one.
     pub password: Option<Secret>,
     /// The schemes the token allows, overriding the configuration's.
@@ -75,27 +103,67 @@ impl Connector {
         let peer = tcp.peer_addr().map_err(|e| Error::Connect(e.to_string()))?;
         // Checked again on the address actually reached: a target resolved only now.
         self.targets.check(peer)?;
-        match request.kind {
-            ConsoleKind::Novnc => {
-                let schemes = self
-                    .targets
-                    .schemes_for(request.schemes.as_deref(), peer.ip());
+        let deadline = Instant::now() + self.handshake_timeout;
+        let schemes = self
+            .targets
+            .schemes_for(request.schemes.as_deref(), peer.ip());
+        let policy = Policy {
+            schemes,
+            password: request.password,
+        };
+        match (request.kind, request.reach) {
+            (ConsoleKind::Novnc, Reach::Direct) => {
                 let security = Security {
                     server_name: server_name(request.target, &tcp),
-                    policy: Policy {
-                        schemes,
-                        password: request.password,
-                    },
+                    policy,
                     tls: self.tls.clone(),
-                    deadline: Instant::now() + self.handshake_timeout,
+                    deadline,
                 };
                 let authenticated = driver::authenticate(tcp, security).await?;
                 Ok(Backend {
-                    stream: authenticated.stream,
+                    stream: Either::Left(authenticated.stream),
                     leftover: authenticated.leftover,
-                    scheme: authenticated.scheme,
+                    scheme: Some(authenticated.scheme),
                 })
             }
+            (ConsoleKind::Novnc, Reach::WebMks { path, thumbprint }) => {
+                let ws = webmks::open(tcp, request.target, path, thumbprint, deadline).await?;
+                // ESXi offers None inside the pinned TLS; the scheme policy still decides.
+                let security = Security {
+                    server_name: pinned::server_name(&request.target.host),
+                    policy,
+                    tls: self.tls.clone(),
+                    deadline,
+                };
+                let authenticated = driver::authenticate(ws, security).await?;
+                Ok(Backend {
+                    stream: Either::Right(Box::new(authenticated.stream)),
+                    leftover: authenticated.leftover,
+                    scheme: Some(authenticated.scheme),
+                })
+            }
+            (
+                ConsoleKind::Webmks,
+                Reach::Authd {
+                    ticket,
+                    cfg_file,
+                    thumbprint,
+                },
+            ) => {
+                let ticket = authd::Ticket {
+                    ticket,
+                    cfg_file,
+                    thumbprint,
+                    host: &request.target.host,
+                };
+                let mks = authd::open(tcp, ticket, deadline).await?;
+                Ok(Backend {
+                    stream: Either::Right(Box::new(mks)),
+                    leftover: Bytes::new(),
+                    scheme: None,
+                })
+            }
+            (kind, _) => Err(Error::Unreachable(kind)),
         }
     }
 }

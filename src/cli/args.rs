@@ -161,11 +161,19 @@ pub enum TokenCommand {
         #[command(flatten)]
         files: ConfigFiles,
         /// The VNC server's host name or address.
-        #[arg(long)]
-        host: String,
+        #[arg(long, required_unless_present = "url", conflicts_with = "url")]
+        host: Option<String>,
         /// The VNC server's port.
-        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-        port: u16,
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..), required_unless_present = "url", conflicts_with = "url")]
+        port: Option<u16>,
+        /// A WebMKS ticket URL, wss://HOST[:PORT]/ticket/TICKET, instead of --host/--port. The
+        /// token is single-use: a ticket is good once.
+        #[arg(long, requires = "thumbprint")]
+        url: Option<String>,
+        /// The ESXi host certificate's SHA-1 or SHA-256 thumbprint (hex, colons optional): the
+        /// only certificate accepted for --url.
+        #[arg(long, requires = "url")]
+        thumbprint: Option<String>,
         /// Lifetime in seconds; default `[consoleauth] token_ttl`.
         #[arg(long)]
         ttl: Option<u64>,

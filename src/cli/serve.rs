@@ -89,10 +89,20 @@ async fn listeners(settings: &Settings) -> anyhow::Result<Listeners> {
             })?),
             None => None,
         };
+    let mks = match settings.mks_port {
+        Some(port) => {
+            let addr = std::net::SocketAddr::new(settings.listen_addr()?.ip(), port);
+            Some(TcpListener::bind(addr).await.map_err(|error| {
+                anyhow::anyhow!("cannot listen on {addr} for MKS consoles ([mks] enabled): {error}")
+            })?)
+        }
+        None => None,
+    };
     Ok(Listeners {
         front,
         admin,
         metrics,
+        mks,
     })
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::args::TokenCommand;
 use super::startup::{load_settings, open_token_store};
 use crate::config::Settings;
-use crate::console::Target;
+use crate::console::Reach;
 use crate::token::issue::{self, Request};
 use crate::token::SqlStore;
 
@@ -52,21 +52,21 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
         TokenCommand::Issue {
             host,
             port,
+            url,
+            thumbprint,
             ttl,
             instance,
             single_use,
             ..
         } => {
             let ttl = ttl.map_or(settings.token_ttl, Duration::from_secs);
+            let (target, reach) =
+                issue::destination(host.as_deref(), port, url.as_deref(), thumbprint.as_deref())?;
+            let single_use = single_use || reach != Reach::Direct;
             let store = open(settings, false).await?;
             let request = Request {
-                target: Target {
-                    host: host
-                        .trim_start_matches('[')
-                        .trim_end_matches(']')
-                        .to_owned(),
-                    port,
-                },
+                target,
+                reach,
                 ttl,
                 instance_uuid: instance,
                 single_use,

@@ -116,6 +116,16 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         ssl_only,
         web: web(reader),
         base_url: reader.typed(&t::NOVNCPROXY_BASE_URL, parse_url),
+        mks_port: match reader.typed(&t::MKS_ENABLED, parse_bool) {
+            false => None,
+            true => Some(reader.typed(&t::MKSPROXY_BASE_URL, |text| {
+                let url = parse_url(text)?;
+                url::Url::parse(&url)
+                    .ok()
+                    .and_then(|url| url.port_or_known_default())
+                    .ok_or_else(|| format!("{text:?} names no port"))
+            })),
+        },
         auth_schemes,
         vencrypt,
         vencrypt_verify_hostname: reader.typed(&t::VENCRYPT_VERIFY_HOSTNAME, parse_bool),

@@ -112,6 +112,8 @@ pub struct Settings {
     pub web: Option<PathBuf>,
     /// Public URL of the console page (`[vnc] novncproxy_base_url`).
     pub base_url: String,
+    /// The port for nova's `webmks` consoles, when `[mks] enabled`.
+    pub mks_port: Option<u16>,
     /// Backend schemes in order of preference.
     pub auth_schemes: Vec<AuthScheme>,
     /// VeNCrypt files; present whenever `auth_schemes` has `vencrypt`.

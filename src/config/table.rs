@@ -94,6 +94,8 @@ options! {
         .alias("console_token_ttl");
     ENFORCE_SESSION_TIMEOUT = OptionSpec::new("consoleauth", "enforce_session_timeout", "false", "close sessions when their token expires");
     CONNECTION = OptionSpec::new("database", "connection", NONE, "token database URL");
+    MKS_ENABLED = OptionSpec::new("mks", "enabled", "false", "serve nova's webmks consoles (VMware authd) on mksproxy_base_url's port");
+    MKSPROXY_BASE_URL = OptionSpec::new("mks", "mksproxy_base_url", "http://127.0.0.1:6090/", "public URL of the MKS console; its port is where they are served");
     TOKEN_SOURCE = OptionSpec::new(OWN_SECTION, "token_source", NONE, "websockify-format token file or directory");
     VENCRYPT_VERIFY_HOSTNAME = OptionSpec::new(OWN_SECTION, "vencrypt_verify_hostname", "false", "check VNC server certificate names");
     CONNECT_TIMEOUT = OptionSpec::new(OWN_SECTION, "connect_timeout", "5", "TCP connect deadline, seconds");

@@ -90,6 +90,8 @@ pub(crate) struct Connection {
     /// The client: the TCP peer, or the address a trusted proxy's PROXY header named.
     pub(crate) peer: SocketAddr,
     pub(crate) tls: bool,
+    /// The console kinds this port admits.
+    pub(crate) serves: &'static [crate::console::ConsoleKind],
     /// Held until the connection, and any session upgraded from it, ends.
     pub(crate) _permit: OwnedSemaphorePermit,
     /// The client's slot under `max_connections_per_ip`, when it is counted.

@@ -106,7 +106,7 @@ async fn token_status(
         let token = presented_token(request);
         let checked = match &token {
             None => Err(Refusal::Missing),
-            Some(token) => within(front, front.tokens.check(token)).await,
+            Some(token) => within(front, front.tokens.check(token, connection.serves)).await,
         };
         match checked {
             Ok(()) => StatusCode::NO_CONTENT,
@@ -231,7 +231,7 @@ async fn upgrade(
         return empty(refuse(&front, peer, &Refusal::Missing, None));
     };
     let hash = token.hash();
-    let admission = match within(&front, front.tokens.admit(&token)).await {
+    let admission = match within(&front, front.tokens.admit(&token, connection.serves)).await {
         Ok(admission) => admission,
         Err(refusal) => {
             tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");

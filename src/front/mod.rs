@@ -25,6 +25,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::either::Either;
 
+use crate::console::ConsoleKind;
+
 use context::Connection;
 pub use context::Front;
 use stream::{is_tls, sniff, FrontStream, Sniffed};
@@ -32,7 +34,14 @@ use stream::{is_tls, sniff, FrontStream, Sniffed};
 /// Accepts until `shutdown`, then returns; connections already accepted finish on their own.
 /// Each connection takes the [`Front`] current at its accept: a reload swaps it for new
 /// connections, and the old one lives on with the connections that hold it.
-pub async fn serve(live: Arc<ArcSwap<Front>>, listener: TcpListener) {
+///
+/// `serves` names the console kinds whose tokens this port admits (noVNC on the console port,
+/// `webmks` on the MKS port), as nova runs one proxy per kind.
+pub async fn serve(
+    live: Arc<ArcSwap<Front>>,
+    listener: TcpListener,
+    serves: &'static [ConsoleKind],
+) {
     let limit = Arc::new(Semaphore::new(live.load().max_connections));
     loop {
         let front = live.load_full();
@@ -52,7 +61,7 @@ pub async fn serve(live: Arc<ArcSwap<Front>>, listener: TcpListener) {
             Ok((tcp, peer)) => {
                 front
                     .tracker
-                    .spawn(connection(front.clone(), tcp, peer, permit));
+                    .spawn(connection(front.clone(), tcp, peer, permit, serves));
             }
             Err(error) => {
                 // Out of file descriptors, mostly: back off instead of spinning.
@@ -68,6 +77,7 @@ async fn connection(
     mut tcp: TcpStream,
     mut peer: SocketAddr,
     permit: OwnedSemaphorePermit,
+    serves: &'static [ConsoleKind],
 ) {
     let _ = tcp.set_nodelay(true);
     // One deadline from accept covers the PROXY header, the TLS handshake and the first
@@ -133,6 +143,7 @@ async fn connection(
     let connection = Arc::new(Connection {
         peer,
         tls: is_tls(&stream),
+        serves,
         _permit: permit,
         _slot: slot,
     });

@@ -21,6 +21,8 @@ pub struct Listeners {
     pub admin: Option<TcpListener>,
     /// `/metrics`, `/healthz`, `/readyz`.
     pub metrics: Option<TcpListener>,
+    /// nova's `webmks` consoles (`[mks] enabled`).
+    pub mks: Option<TcpListener>,
 }
 
 /// How the process steers the server.

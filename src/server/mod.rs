@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::audit::Audit;
 use crate::config::Settings;
+use crate::console::ConsoleKind;
 use crate::front::limiter::Limiter;
 use crate::health::Health;
 use crate::metrics::Metrics;
@@ -173,7 +174,17 @@ pub async fn serve(
             lasting.stop_accepting.cancel();
         }
     };
-    tokio::join!(crate::front::serve(live.clone(), listeners.front), stopping);
+    // nova runs a proxy per console kind; here each kind has its port in one process.
+    let mks = async {
+        if let Some(listener) = listeners.mks {
+            crate::front::serve(live.clone(), listener, &[ConsoleKind::Webmks]).await;
+        }
+    };
+    tokio::join!(
+        crate::front::serve(live.clone(), listeners.front, &[ConsoleKind::Novnc]),
+        mks,
+        stopping
+    );
 
     let grace = settings.limits.shutdown_grace;
     lasting.connections.close();

@@ -102,6 +102,12 @@ fn next(current: &Settings) -> Result<Settings, Vec<String>> {
         settings.listen_port = current.listen_port;
     }
     if keep(
+        "[mks] enabled/mksproxy_base_url",
+        settings.mks_port != current.mks_port,
+    ) {
+        settings.mks_port = current.mks_port;
+    }
+    if keep(
         "[database] connection",
         settings.database_connection != current.database_connection,
     ) {

@@ -17,7 +17,8 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
@@ -167,14 +168,24 @@ impl Session {
         let request = backend::Request {
             kind: self.grant.kind,
             target: &target,
+            reach: &self.grant.reach,
             password,
             schemes: self.grant.schemes.clone(),
             addresses: self.addresses.take(),
         };
-        let (browser, backend) = tokio::join!(
-            browser::greet(&mut ws, deadline),
-            context.connector.connect(request)
-        );
+        // An RFB console: the browser is greeted (None) while the server is authenticated. A
+        // console relayed as it is (authd's MKS): the browser speaks to the server itself.
+        let rfb = self.grant.kind.is_rfb();
+        let greeting = async {
+            if rfb {
+                browser::greet(&mut ws, deadline).await
+            } else {
+                Ok(bytes::Bytes::new())
+            }
+        };
+        let (browser, backend) = tokio::join!(greeting, context.connector.connect(request));
+        // The request held the grant's ticket, if any: it is not needed any more.
+        self.grant.reach = crate::console::Reach::Direct;
         let pipelined = match browser {
             Ok(pipelined) => pipelined,
             Err(error) => {
@@ -189,32 +200,40 @@ impl Session {
             Err(error) => {
                 tracing::info!(target = %target, %error, "session closed: console server handshake failed");
                 context.metrics.backend_failed(error.metric_reason());
-                let failure = wire::encode_security_failure(error.public_reason());
-                let _ = browser::send(&mut ws, failure, deadline).await;
+                if rfb {
+                    let failure = wire::encode_security_failure(error.public_reason());
+                    let _ = browser::send(&mut ws, failure, deadline).await;
+                }
+                let close = CloseFrame {
+                    code: CloseCode::Error,
+                    reason: error.public_reason().into(),
+                };
                 let _ =
-                    tokio::time::timeout(context.timers.handshake_timeout, ws.close(None)).await;
+                    tokio::time::timeout(context.timers.handshake_timeout, ws.close(Some(close)))
+                        .await;
                 return;
             }
         };
         tracing::info!(
             target = %target,
-            scheme = backend.scheme.name(),
+            scheme = backend.scheme_name(),
             "console server authenticated"
         );
         context.metrics.session_opened(started.elapsed());
         self.record(
             context,
             Event::now("session_open"),
-            Some(backend.scheme.name()),
+            Some(backend.scheme_name()),
         );
         let _open = OpenSession {
             metrics: &context.metrics,
             started,
         };
         // SecurityResult OK as a message of its own: tempest reads exactly these four bytes.
-        if browser::send(&mut ws, wire::SECURITY_OK.to_vec(), deadline)
-            .await
-            .is_err()
+        if rfb
+            && browser::send(&mut ws, wire::SECURITY_OK.to_vec(), deadline)
+                .await
+                .is_err()
         {
             return;
         }
@@ -262,6 +281,7 @@ impl Session {
             to_browser,
             to_server,
         };
+        let scheme = backend.scheme_name();
         let outcome = relay::relay(ws, backend.stream, timers, filters, meters, stop).await;
         drop(registered);
         let mut closed = Event::now("session_close");
@@ -269,10 +289,10 @@ impl Session {
         closed.bytes_to_server = Some(outcome.bytes_up);
         closed.duration_s = Some(started.elapsed().as_secs_f64());
         closed.reason = Some(outcome.end.to_string());
-        self.record(context, closed, Some(backend.scheme.name()));
+        self.record(context, closed, Some(scheme));
         tracing::info!(
             target = %target,
-            scheme = backend.scheme.name(),
+            scheme,
             bytes_up = outcome.bytes_up,
             bytes_down = outcome.bytes_down,
             duration_ms = started.elapsed().as_millis() as u64,

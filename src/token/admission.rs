@@ -11,6 +11,7 @@ use super::grant::Grant;
 use super::lease::Lease;
 use super::secret::TokenHash;
 use super::sql::StoreError;
+use crate::console::ConsoleKind;
 
 /// Why a token was refused. Logged; the browser only sees the HTTP status.
 #[derive(Debug, Clone)]
@@ -21,6 +22,9 @@ pub enum Refusal {
     Unknown,
     /// Known, but past its expiry.
     Expired,
+    /// A token for another kind of console than this port serves (a `webmks` token on the
+    /// noVNC port): nova runs a proxy per kind, and so does each port here.
+    OtherConsole(ConsoleKind),
     /// A single-use token another session already took.
     AlreadyUsed,
     /// `max_sessions_per_token` sessions are open with it already.
@@ -37,9 +41,11 @@ impl Refusal {
         match self {
             Self::Unavailable(_) | Self::TimedOut => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManySessions(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Missing | Self::Unknown | Self::Expired | Self::AlreadyUsed => {
-                StatusCode::FORBIDDEN
-            }
+            Self::Missing
+            | Self::Unknown
+            | Self::Expired
+            | Self::AlreadyUsed
+            | Self::OtherConsole(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -49,6 +55,7 @@ impl Refusal {
             Self::Missing => "missing_token",
             Self::Unknown => "unknown_token",
             Self::Expired => "expired",
+            Self::OtherConsole(_) => "other_console_type",
             Self::AlreadyUsed => "already_used",
             Self::TooManySessions(_) => "session_cap",
             Self::Unavailable(_) => "database_unavailable",
@@ -68,6 +75,9 @@ impl fmt::Display for Refusal {
             Self::Missing => formatter.write_str("no token"),
             Self::Unknown => formatter.write_str("unknown token"),
             Self::Expired => formatter.write_str("expired token"),
+            Self::OtherConsole(kind) => {
+                write!(formatter, "a {kind} token, not served on this port")
+            }
             Self::AlreadyUsed => formatter.write_str("single-use token already used"),
             Self::TooManySessions(max) => {
                 write!(formatter, "token already has {max} sessions open")

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::console::{AuthScheme, ConsoleKind, Secret, Target};
+use crate::console::{AuthScheme, ConsoleKind, Reach, Secret, Target};
 
 /// What a valid token grants.
 #[derive(Debug, Clone)]
@@ -12,6 +12,8 @@ pub struct Grant {
     pub kind: ConsoleKind,
     /// The console server.
     pub target: Target,
+    /// How it is reached beyond its address: TCP, a WebMKS ticket, VMware's authd.
+    pub reach: Reach,
     /// When the token stops being valid; `None` for file tokens without `expires=`.
     pub expires: Option<SystemTime>,
     /// VNC password for the `vnc` scheme, held by the proxy only.

@@ -7,7 +7,7 @@ use base64::Engine;
 
 use super::secret::Token;
 use super::sql::{NewToken, SqlStore, StoreError};
-use crate::console::Target;
+use crate::console::{ticket_target, Reach, Target};
 
 /// Bytes of randomness in a token: 256 bits, twice the 128 that suffice.
 pub const TOKEN_BYTES: usize = 32;
@@ -44,11 +44,38 @@ pub fn access_url(base: &str, token: &Token) -> Result<String, String> {
     Ok(url.into())
 }
 
+/// Where a new token leads, from what the operator gave: `host` and `port`, or a WebMKS ticket
+/// `url` and its `thumbprint`.
+///
+/// # Errors
+/// Neither or both forms, a port of 0, or a bad ticket URL or thumbprint: a message to show.
+pub fn destination(
+    host: Option<&str>,
+    port: Option<u16>,
+    url: Option<&str>,
+    thumbprint: Option<&str>,
+) -> Result<(Target, Reach), String> {
+    match (url, host, port) {
+        (Some(url), None, None) => ticket_target(url, thumbprint).map_err(|e| e.to_string()),
+        (None, Some(host), Some(port)) if !host.is_empty() && port > 0 && thumbprint.is_none() => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let target = Target {
+                host: host.to_owned(),
+                port,
+            };
+            Ok((target, Reach::Direct))
+        }
+        _ => Err("give host and port (1 to 65535), or a WebMKS url and its thumbprint".into()),
+    }
+}
+
 /// What an operator asks for.
 #[derive(Debug, Clone)]
 pub struct Request {
     /// The VNC server.
     pub target: Target,
+    /// How it is reached: TCP, or a WebMKS ticket.
+    pub reach: Reach,
     /// Lifetime.
     pub ttl: Duration,
     /// nova's instance UUID column (a nil UUID when there is no instance).
@@ -108,6 +135,7 @@ pub async fn issue(store: &SqlStore, base_url: &str, request: &Request) -> Resul
     let new = NewToken {
         hash: token.hash(),
         target: request.target.clone(),
+        reach: request.reach.clone(),
         expires,
         instance_uuid: request
             .instance_uuid

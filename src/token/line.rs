@@ -4,7 +4,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::grant::Grant;
-use crate::console::{AuthScheme, ConsoleKind, Secret, Target};
+use crate::console::{ticket_target, AuthScheme, BadTicket, ConsoleKind, Reach, Secret, Target};
 
 /// Why a line of a token file was skipped. Never holds the line, which holds a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,15 +16,19 @@ pub enum LineError {
     #[error("target is not host:port or [ipv6]:port")]
     BadTarget,
     /// An attribute after the target is unknown or malformed.
-    #[error("unknown or malformed attribute (known: expires=UNIX_SECONDS, password=TEXT, auth=vencrypt[,vnc,none])")]
+    #[error("unknown or malformed attribute (known: expires=UNIX_SECONDS, password=TEXT, auth=vencrypt[,vnc,none], thumbprint=HEX after a wss:// ticket URL)")]
     BadAttribute,
+    /// A WebMKS ticket URL without a valid thumbprint, or a malformed one.
+    #[error(transparent)]
+    Ticket(#[from] BadTicket),
 }
 
 /// Parses one line: `None` for blank lines and comments.
 ///
 /// Beyond websockify's `token: host:port`, vncgate reads optional attributes after the target:
 /// `expires=UNIX_SECONDS`, `password=TEXT` (for the `vnc` scheme) and `auth=SCHEME[,SCHEME]`
-/// (the schemes allowed toward this target, in order, instead of `auth_schemes`).
+/// (the schemes allowed toward this target, in order, instead of `auth_schemes`). The target may
+/// be a WebMKS ticket URL, `wss://HOST[:PORT]/ticket/TICKET thumbprint=HEX`.
 ///
 /// # Errors
 /// A line that is neither blank, a comment, nor a valid entry.
@@ -36,13 +40,23 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
     let (token, rest) = line.split_once(':').ok_or(LineError::NoSeparator)?;
     let token = token.trim();
     let mut words = rest.split_whitespace();
-    let target = parse_target(words.next().ok_or(LineError::BadTarget)?)?;
+    let first = words.next().ok_or(LineError::BadTarget)?;
+    let ticket = first.starts_with("wss://").then_some(first);
+    let target = match ticket {
+        Some(_) => Target {
+            host: String::new(),
+            port: 0,
+        },
+        None => parse_target(first)?,
+    };
     if token.is_empty() {
         return Err(LineError::NoSeparator);
     }
+    let mut thumbprint = None;
     let mut grant = Grant {
         kind: ConsoleKind::Novnc,
         target,
+        reach: Reach::Direct,
         expires: None,
         password: None,
         schemes: None,
@@ -59,6 +73,7 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
             Some(("password", password)) if !password.is_empty() => {
                 grant.password = Some(Secret::new(password));
             }
+            Some(("thumbprint", hex)) if ticket.is_some() => thumbprint = Some(hex),
             Some(("auth", names)) => {
                 let schemes: Option<Vec<AuthScheme>> =
                     names.split(',').map(AuthScheme::from_name).collect();
@@ -69,6 +84,9 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
             }
             _ => return Err(LineError::BadAttribute),
         }
+    }
+    if let Some(url) = ticket {
+        (grant.target, grant.reach) = ticket_target(url, thumbprint)?;
     }
     Ok(Some((token.to_owned(), grant)))
 }
@@ -187,5 +205,30 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn webmks_ticket_urls_need_their_thumbprint() {
+        let pin = "aa".repeat(20);
+        let (token, grant) = entry(&format!(
+            "esx: wss://esxi1.example/ticket/0123abcd thumbprint={pin} expires=4000000000"
+        ));
+        assert_eq!(token, "esx");
+        assert_eq!(grant.target.to_string(), "esxi1.example:443");
+        assert!(matches!(grant.reach, Reach::WebMks { .. }));
+        assert!(grant.expires.is_some());
+        assert_eq!(
+            parse_line("t: wss://esxi/ticket/x").err(),
+            Some(LineError::Ticket(BadTicket::Thumbprint))
+        );
+        assert_eq!(
+            parse_line(&format!("t: wss://esxi thumbprint={pin}")).err(),
+            Some(LineError::Ticket(BadTicket::Url))
+        );
+        // A thumbprint means nothing for a plain target.
+        assert_eq!(
+            parse_line(&format!("t: h:1 thumbprint={pin}")).err(),
+            Some(LineError::BadAttribute)
+        );
     }
 }

@@ -12,6 +12,7 @@ use super::grant::Grant;
 use super::lease::Leases;
 use super::secret::{Token, TokenHash};
 use super::sql::{SqlStore, StoreError};
+use crate::console::ConsoleKind;
 
 /// All token sources: the websockify-format files first (they win a clash: they are local and
 /// explicit), then the SQL store.
@@ -70,8 +71,8 @@ impl TokenStore {
     ///
     /// # Errors
     /// The reason it would be refused.
-    pub async fn check(&self, token: &Token) -> Result<(), Refusal> {
-        let (grant, _) = self.find(token).await?;
+    pub async fn check(&self, token: &Token, serves: &[ConsoleKind]) -> Result<(), Refusal> {
+        let (grant, _) = self.find(token, serves).await?;
         if grant.is_live(SystemTime::now()) {
             Ok(())
         } else {
@@ -79,7 +80,7 @@ impl TokenStore {
         }
     }
 
-    async fn find(&self, token: &Token) -> Result<(Grant, bool), Refusal> {
+    async fn find(&self, token: &Token, serves: &[ConsoleKind]) -> Result<(Grant, bool), Refusal> {
         let hash = token.hash();
         let mut found = match &self.files {
             Some(files) => files.lookup(&hash).await.map(|grant| (grant, false)),
@@ -90,16 +91,23 @@ impl TokenStore {
                 found = sql.lookup(&hash).await.map_err(Refusal::unavailable)?;
             }
         }
-        found.ok_or(Refusal::Unknown)
+        match found {
+            None => Err(Refusal::Unknown),
+            Some((grant, _)) if !serves.contains(&grant.kind) => {
+                Err(Refusal::OtherConsole(grant.kind))
+            }
+            Some(found) => Ok(found),
+        }
     }
 
-    /// Looks a token up, checks its expiry, consumes it if single-use, and takes a session slot.
+    /// Looks a token up, checks it is for a console kind in `serves` and not expired, consumes
+    /// it if single-use, and takes a session slot.
     ///
     /// # Errors
     /// The reason for refusal.
-    pub async fn admit(&self, token: &Token) -> Result<Admission, Refusal> {
+    pub async fn admit(&self, token: &Token, serves: &[ConsoleKind]) -> Result<Admission, Refusal> {
         let hash = token.hash();
-        let (grant, single_use) = self.find(token).await?;
+        let (grant, single_use) = self.find(token, serves).await?;
         if !grant.is_live(SystemTime::now()) {
             return Err(Refusal::Expired);
         }

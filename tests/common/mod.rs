@@ -33,6 +33,8 @@ pub struct Proxy {
     pub admin_addr: SocketAddr,
     /// The metrics listener's address, when the config has a `metrics_listen`.
     pub metrics_addr: Option<SocketAddr>,
+    /// The MKS port's address, when the config has `[mks] enabled = true`.
+    pub mks_addr: Option<SocketAddr>,
     pub shutdown: CancellationToken,
     pub task: Option<JoinHandle<Result<(), vncgate::Error>>>,
     pub dir: tempfile::TempDir,
@@ -117,10 +119,17 @@ pub async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
         None => None,
     };
     let metrics_addr = metrics.as_ref().map(|m| m.local_addr().expect("addr"));
+    // The MKS port likewise, when `[mks] enabled`.
+    let mks = match settings.mks_port {
+        Some(_) => Some(TcpListener::bind("127.0.0.1:0").await.expect("bind mks")),
+        None => None,
+    };
+    let mks_addr = mks.as_ref().map(|m| m.local_addr().expect("addr"));
     let listeners = vncgate::Listeners {
         front: listener,
         admin: Some(admin),
         metrics,
+        mks,
     };
     let control = vncgate::Control {
         stop: shutdown.clone(),
@@ -131,6 +140,7 @@ pub async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
         addr,
         admin_addr,
         metrics_addr,
+        mks_addr,
         shutdown,
         task: Some(task),
         dir,

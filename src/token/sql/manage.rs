@@ -5,9 +5,10 @@ use std::time::UNIX_EPOCH;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::reach::ticket_path;
 use super::records::{Listed, NewToken};
 use super::{now_seconds, single_use_count, SqlStore, StoreError, CONSOLE_TYPE};
-use crate::console::Target;
+use crate::console::{Reach, Target};
 
 impl SqlStore {
     /// Stores a new token (its hash only).
@@ -15,17 +16,23 @@ impl SqlStore {
     /// # Errors
     /// The database failed, or single-use was asked of a database without vncgate's table.
     pub async fn insert(&self, token: &NewToken) -> Result<(), StoreError> {
-        if token.single_use && !self.has_single_use_table().await? {
+        // A ticket's row is deleted by its first session whatever the table says.
+        let flagged = token.single_use && token.reach == Reach::Direct;
+        if flagged && !self.has_single_use_table().await? {
             return Err(StoreError::NoSingleUseTable);
         }
+        let access_path = match &token.reach {
+            Reach::WebMks { path, thumbprint } => Some(ticket_path(path, thumbprint)),
+            Reach::Direct | Reach::Authd { .. } => None,
+        };
         let expires = token
             .expires
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let sql = format!(
-            "INSERT INTO console_auth_tokens (created_at, token_hash, console_type, host, port, instance_uuid, expires, access_url_base) \
-             VALUES (CURRENT_TIMESTAMP, {}, '{CONSOLE_TYPE}', {}, {}, {}, {}, {})",
-            self.param(1), self.param(2), self.param(3), self.param(4), self.param(5), self.param(6)
+            "INSERT INTO console_auth_tokens (created_at, token_hash, console_type, host, port, instance_uuid, expires, access_url_base, internal_access_path) \
+             VALUES (CURRENT_TIMESTAMP, {}, '{CONSOLE_TYPE}', {}, {}, {}, {}, {}, {})",
+            self.param(1), self.param(2), self.param(3), self.param(4), self.param(5), self.param(6), self.param(7)
         );
         let mut transaction = self.pool.begin().await?;
         sqlx::query(&sql)
@@ -35,9 +42,10 @@ impl SqlStore {
             .bind(token.instance_uuid.clone())
             .bind(expires)
             .bind(token.access_url_base.clone())
+            .bind(access_path)
             .execute(&mut *transaction)
             .await?;
-        if token.single_use {
+        if flagged {
             let sql = format!(
                 "INSERT INTO vncgate_single_use (token_hash) VALUES ({})",
                 self.param(1)

@@ -13,13 +13,14 @@ mod error;
 mod lease;
 mod manage;
 mod probe;
+mod reach;
 mod records;
 mod schema;
 mod url;
 
 use super::grant::Grant;
 use super::secret::TokenHash;
-use crate::console::{ConsoleKind, Secret, Target};
+use crate::console::{ConsoleKind, Reach, Secret, Target};
 pub use error::StoreError;
 use probe::TableProbe;
 pub use probe::PROBE_INTERVAL;
@@ -206,9 +207,21 @@ impl SqlStore {
         let Ok(port) = u16::try_from(port) else {
             return Ok(None);
         };
+        let access_path: Option<String> = row.try_get(6).ok().flatten();
+        let Some(reach) = reach::reach_of(kind, access_path.as_deref()) else {
+            tracing::info!(
+                console_type,
+                "token row without a usable internal_access_path"
+            );
+            return Ok(None);
+        };
+        // A ticket is good once: the row that holds it goes with its first session, so the
+        // ticket does not stay in the database.
+        let single_use = single_use > 0 || reach != Reach::Direct;
         let grant = Grant {
             kind,
             target: Target { host, port },
+            reach,
             // An expiry beyond what the clock can hold (a corrupt or hostile row) means no
             // expiry to keep, rather than a panic.
             expires: UNIX_EPOCH.checked_add(Duration::from_secs(expires.max(0) as u64)),
@@ -216,7 +229,7 @@ impl SqlStore {
             schemes: None,
             instance: row.try_get::<Option<String>, _>(5).ok().flatten(),
         };
-        Ok(Some((grant, single_use > 0)))
+        Ok(Some((grant, single_use)))
     }
 
     /// Which of `hashes` name tokens that are there and not expired: one query per 200.
@@ -255,7 +268,8 @@ impl SqlStore {
         with_table: bool,
     ) -> Result<Option<AnyRow>, sqlx::Error> {
         let sql = format!(
-            "SELECT host, {port}, {expires}, console_type, {single} AS single_use, instance_uuid \
+            "SELECT host, {port}, {expires}, console_type, {single} AS single_use, instance_uuid, \
+             internal_access_path \
              FROM console_auth_tokens t WHERE token_hash = {p1} AND expires > {p2}",
             port = self.int64("port"),
             expires = self.int64("expires"),

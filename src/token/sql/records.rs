@@ -27,6 +27,8 @@ pub struct NewToken {
     pub hash: TokenHash,
     /// Where it leads.
     pub target: Target,
+    /// How it is reached beyond its address.
+    pub reach: crate::console::Reach,
     /// When it expires.
     pub expires: SystemTime,
     /// nova's instance UUID column; vncgate's own tokens put a placeholder there.

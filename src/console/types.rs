@@ -1,9 +1,9 @@
-//! Plain types every layer may use: where a console lives ([`Target`]), what kind it is
-//! ([`ConsoleKind`]), how the proxy authenticates to it ([`AuthScheme`]), secrets that never
-//! reach a log ([`Secret`]) and peer text made safe for one ([`printable`]). No I/O, and no import from the rest of the crate: this is the leaf
-//! that keeps the other modules from importing each other sideways.
+//! The plain types themselves: where a console lives and how it is reached, what kind it is,
+//! how the proxy authenticates to it, secrets, and peer text made safe for a log. No I/O.
 
 use std::fmt;
+
+use super::thumbprint::Thumbprint;
 
 /// Where a console lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,8 @@ impl fmt::Display for Target {
 pub enum ConsoleKind {
     /// A VNC console shown by noVNC (`novnc`).
     Novnc,
+    /// A VMware MKS console through ESXi's authd (`webmks`), relayed as it is.
+    Webmks,
 }
 
 impl ConsoleKind {
@@ -38,6 +40,7 @@ impl ConsoleKind {
     pub fn nova_name(self) -> &'static str {
         match self {
             Self::Novnc => "novnc",
+            Self::Webmks => "webmks",
         }
     }
 
@@ -45,6 +48,7 @@ impl ConsoleKind {
     pub fn from_nova_name(name: &str) -> Option<Self> {
         match name {
             "novnc" => Some(Self::Novnc),
+            "webmks" => Some(Self::Webmks),
             _ => None,
         }
     }
@@ -53,6 +57,7 @@ impl ConsoleKind {
     pub fn is_rfb(self) -> bool {
         match self {
             Self::Novnc => true,
+            Self::Webmks => false,
         }
     }
 }
@@ -61,6 +66,32 @@ impl fmt::Display for ConsoleKind {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(self.nova_name())
     }
+}
+
+/// How the proxy reaches a console server beyond its address.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Reach {
+    /// TCP to the target.
+    #[default]
+    Direct,
+    /// A WebMKS ticket URL, `wss://HOST:PORT/ticket/TICKET`: TLS accepted only with the pinned
+    /// certificate, then a WebSocket on the ticket's path with RFB inside.
+    WebMks {
+        /// The URL's path: it holds the one-shot ticket.
+        path: Secret,
+        /// The ESXi host's certificate.
+        thumbprint: Thumbprint,
+    },
+    /// VMware's authd on the ESXi host (nova's `webmks` rows): TLS pinned to `thumbprint`, the
+    /// ticket as user and password, then the VM's MKS service.
+    Authd {
+        /// The one-shot ticket.
+        ticket: Secret,
+        /// The VM's configuration file on the host, as `AcquireTicket` names it.
+        cfg_file: String,
+        /// The host's certificate.
+        thumbprint: Thumbprint,
+    },
 }
 
 /// A backend security scheme named in `[vnc] auth_schemes`.
@@ -197,6 +228,10 @@ mod tests {
         assert_eq!(
             ConsoleKind::from_nova_name("novnc"),
             Some(ConsoleKind::Novnc)
+        );
+        assert_eq!(
+            ConsoleKind::from_nova_name("webmks"),
+            Some(ConsoleKind::Webmks)
         );
         assert_eq!(ConsoleKind::from_nova_name("serial"), None);
         assert_eq!(ConsoleKind::Novnc.to_string(), "novnc");
