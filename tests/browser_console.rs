@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::browser::{self, NOVNC};
@@ -14,12 +13,7 @@ use common::qemu::{self, Qemu};
 use common::xvnc::{self, Xvnc};
 use common::*;
 
-/// Runs a browser scenario off the async threads.
-async fn browse(scenario: &'static str, url: String, name: &'static str) -> serde_json::Value {
-    tokio::task::spawn_blocking(move || browse_blocking(scenario, &url, name))
-        .await
-        .expect("join")
-}
+use browser::browse;
 
 /// A text field of the findings, empty when absent.
 fn field<'a>(found: &'a serde_json::Value, name: &str) -> &'a str {
@@ -33,24 +27,6 @@ fn https_vencrypt_config(pki: &TestPki, extra: &str) -> String {
         pki.https_key().display(),
         pki.vencrypt_config("vencrypt"),
     )
-}
-
-/// Runs a scenario of tests/browser/console.mjs and returns its findings.
-fn browse_blocking(scenario: &str, url: &str, name: &str) -> serde_json::Value {
-    let output = Command::new("node")
-        .current_dir(browser::dir())
-        .arg("console.mjs")
-        .arg(scenario)
-        .arg(url)
-        .arg(browser::screenshot(name))
-        .output()
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    let value: serde_json::Value = serde_json::from_str(line)
-        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
-    assert!(value.get("error").is_none(), "{scenario}: {value}");
-    value
 }
 
 fn tls_qemu(work: &Path, pki: &TestPki) -> Qemu {

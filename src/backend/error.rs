@@ -21,7 +21,9 @@ pub enum Error {
     #[error(transparent)]
     Rfb(#[from] rfb::Error),
     /// A WebMKS host presented another certificate than the pinned one.
-    #[error("the WebMKS host's certificate is not the pinned one: it presented {0}")]
+    #[error(
+        "the WebMKS host's certificate does not match the pinned thumbprint: it presented {0}"
+    )]
     Thumbprint(Thumbprint),
     /// The WebMKS host answered the ticket's upgrade with an HTTP status (an expired or used
     /// ticket).

@@ -64,9 +64,14 @@ pub async fn open(
     match tokio::time::timeout_at(deadline, upgrading).await {
         Err(_) => Err(Error::Timeout("the WebMKS WebSocket upgrade")),
         Ok(Ok((ws, _))) => Ok(WsBytes::new(ws)),
-        Ok(Err(tungstenite::Error::Http(response))) => {
+        // ESXi answers a used or expired ticket with a 4xx; any other answer is not an upgrade.
+        Ok(Err(tungstenite::Error::Http(response))) if response.status().is_client_error() => {
             Err(Error::TicketRefused(response.status().as_u16()))
         }
+        Ok(Err(tungstenite::Error::Http(response))) => Err(Error::WebSocket(format!(
+            "HTTP {} instead of an upgrade",
+            response.status().as_u16()
+        ))),
         Ok(Err(tungstenite::Error::Url(_))) => Err(Error::WebSocket(
             "the ticket URL is not a valid request".into(),
         )),

@@ -33,6 +33,30 @@ pub fn available() -> bool {
     ready || super::peer_missing(&format!("a browser peer (node {node}, chromium {chromium}, playwright-core {driver}, {NOVNC} {novnc})"))
 }
 
+/// Runs a scenario of tests/browser/console.mjs off the async threads and returns its findings.
+pub async fn browse(scenario: &'static str, url: String, name: &'static str) -> serde_json::Value {
+    tokio::task::spawn_blocking(move || browse_blocking(scenario, &url, name))
+        .await
+        .expect("join")
+}
+
+fn browse_blocking(scenario: &str, url: &str, name: &str) -> serde_json::Value {
+    let output = Command::new("node")
+        .current_dir(dir())
+        .arg("console.mjs")
+        .arg(scenario)
+        .arg(url)
+        .arg(screenshot(name))
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
+    assert!(value.get("error").is_none(), "{scenario}: {value}");
+    value
+}
+
 /// A scenario that runs until told to stop: `reconnect`.
 pub struct Watch {
     child: Child,

@@ -20,6 +20,10 @@ pub enum Step {
     Echo,
     /// Hold the connection open, sending nothing, for a minute.
     Stall,
+    /// Read a line (to `\n`, at most 4 KiB) and fail unless it starts with this.
+    ExpectLine(&'static str),
+    /// Relay everything to and from a real server at this address until either side closes.
+    Relay(SocketAddr),
 }
 
 pub const V38: &[u8] = b"RFB 003.008\n";
@@ -100,6 +104,25 @@ async fn run(mut io: Box<dyn Io>, script: Vec<Step>) -> std::io::Result<()> {
             }
             Step::Stall => {
                 tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            }
+            Step::ExpectLine(prefix) => {
+                let mut line = Vec::new();
+                let mut byte = [0u8; 1];
+                while !line.ends_with(b"\n") && line.len() < 4096 {
+                    io.read_exact(&mut byte).await?;
+                    line.push(byte[0]);
+                }
+                if !line.starts_with(prefix.as_bytes()) {
+                    return Err(std::io::Error::other(format!(
+                        "expected {prefix:?}, got {:?}",
+                        String::from_utf8_lossy(&line)
+                    )));
+                }
+            }
+            Step::Relay(addr) => {
+                let mut server = tokio::net::TcpStream::connect(addr).await?;
+                tokio::io::copy_bidirectional(&mut io, &mut server).await?;
+                return Ok(());
             }
         }
     }

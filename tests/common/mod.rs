@@ -5,6 +5,7 @@ pub mod browser;
 pub mod cluster;
 pub mod daemon;
 pub mod db;
+pub mod esxi;
 pub mod fake_vnc;
 pub mod pki;
 pub mod qemu;
