@@ -63,6 +63,8 @@ pub async fn run_with(
         admin: admin_listener,
         metrics: None,
         mks: None,
+        serial: None,
+        spice: None,
     };
     let control = Control {
         stop: shutdown,

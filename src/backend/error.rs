@@ -32,9 +32,12 @@ pub enum Error {
     /// The WebMKS WebSocket failed otherwise.
     #[error("the WebMKS WebSocket failed: {0}")]
     WebSocket(String),
-    /// TLS with a WebMKS host failed otherwise.
-    #[error("TLS with the WebMKS host failed: {0}")]
+    /// TLS with the console server failed otherwise (a WebMKS host, a serial or SPICE server).
+    #[error("TLS with the console server failed: {0}")]
     Tls(String),
+    /// `spice_tls` is on, and the token names no TLS port.
+    #[error("spice_tls is on and the token has no tls_port")]
+    NoTlsPort,
     /// A step took too long.
     #[error("timed out during {0}")]
     Timeout(&'static str),
@@ -55,6 +58,7 @@ impl Error {
             Self::Connect(_) | Self::Resolve(_) => "connect",
             Self::NotAllowed(_) => "not_allowed",
             Self::Unreachable(_) => "protocol",
+            Self::NoTlsPort => "tls",
             Self::Thumbprint(_) => "verify",
             Self::TicketRefused(_) => "auth",
             Self::WebSocket(_) => "protocol",
@@ -102,6 +106,7 @@ impl Error {
             }
             Self::Authd(_) => "the console server's authentication failed",
             Self::Unreachable(_) => "this console cannot be reached",
+            Self::NoTlsPort => "this console has no TLS port",
             Self::Rfb(error) => error.public_reason(),
         }
     }

@@ -41,14 +41,16 @@ pub struct Backend {
     pub stream: BackendStream,
     /// Bytes already read that belong to the browser.
     pub leftover: Bytes,
-    /// The RFB scheme used; `None` for a console relayed as it is (authd's MKS).
+    /// The RFB scheme used; `None` for a console relayed as it is.
     pub scheme: Option<AuthScheme>,
+    /// How a console relayed as it is was reached: `tcp`, `tls`, `authd`.
+    pub via: &'static str,
 }
 
 impl Backend {
     /// The scheme's name for logs and the audit trail.
     pub fn scheme_name(&self) -> &'static str {
-        self.scheme.map_or("authd", AuthScheme::name)
+        self.scheme.map_or(self.via, AuthScheme::name)
     }
 }
 
@@ -75,6 +77,8 @@ pub struct Request<'a> {
     pub password: Option<Secret>,
     /// The schemes the token allows, overriding the configuration's.
     pub schemes: Option<Vec<AuthScheme>>,
+    /// A SPICE server's TLS port.
+    pub tls_port: Option<u16>,
     /// The target's addresses as checked before the upgrade, if they were.
     pub addresses: Option<Vec<SocketAddr>>,
 }
@@ -84,8 +88,13 @@ pub struct Request<'a> {
 pub struct Connector {
     /// Allowed targets and the schemes for each.
     pub targets: TargetPolicy,
-    /// The VeNCrypt client TLS configuration, when `vencrypt` is allowed.
+    /// The VeNCrypt client TLS configuration, when `vencrypt` is allowed or serial or SPICE
+    /// consoles use TLS.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// TLS to serial consoles (QEMU's socket chardev with `tls-creds`).
+    pub serial_tls: bool,
+    /// TLS to SPICE servers, on the token's TLS port.
+    pub spice_tls: bool,
     /// Deadline for the TCP connect.
     pub connect_timeout: Duration,
     /// Deadline for the whole security handshake, TLS included.
@@ -98,8 +107,23 @@ impl Connector {
     /// # Errors
     /// Anything in [`Error`]: unreachable, refused, untrusted, timed out.
     pub async fn connect(&self, request: Request<'_>) -> Result<Backend, Error> {
-        let addresses = request.addresses.as_deref();
-        let tcp = tcp::connect(request.target, addresses, self.connect_timeout).await?;
+        // A SPICE server speaks TLS on a port of its own.
+        let spice_tls = self.spice_tls && request.kind == ConsoleKind::SpiceHtml5;
+        let target = match (spice_tls, request.tls_port) {
+            (false, _) => request.target.clone(),
+            (true, Some(port)) => Target {
+                host: request.target.host.clone(),
+                port,
+            },
+            (true, None) => return Err(Error::NoTlsPort),
+        };
+        let addresses: Option<Vec<SocketAddr>> = request.addresses.as_ref().map(|addresses| {
+            addresses
+                .iter()
+                .map(|address| SocketAddr::new(address.ip(), target.port))
+                .collect()
+        });
+        let tcp = tcp::connect(&target, addresses.as_deref(), self.connect_timeout).await?;
         let peer = tcp.peer_addr().map_err(|e| Error::Connect(e.to_string()))?;
         // Checked again on the address actually reached: a target resolved only now.
         self.targets.check(peer)?;
@@ -124,6 +148,7 @@ impl Connector {
                     stream: Either::Left(authenticated.stream),
                     leftover: authenticated.leftover,
                     scheme: Some(authenticated.scheme),
+                    via: "rfb",
                 })
             }
             (ConsoleKind::Novnc, Reach::WebMks { path, thumbprint }) => {
@@ -140,6 +165,7 @@ impl Connector {
                     stream: Either::Right(Box::new(authenticated.stream)),
                     leftover: authenticated.leftover,
                     scheme: Some(authenticated.scheme),
+                    via: "rfb",
                 })
             }
             (
@@ -161,14 +187,55 @@ impl Connector {
                     stream: Either::Right(Box::new(mks)),
                     leftover: Bytes::new(),
                     scheme: None,
+                    via: "authd",
                 })
             }
+            (ConsoleKind::Serial, Reach::Direct) if self.serial_tls => {
+                self.relayed_over_tls(tcp, &target, deadline).await
+            }
+            (ConsoleKind::SpiceHtml5, Reach::Direct) if spice_tls => {
+                self.relayed_over_tls(tcp, &target, deadline).await
+            }
+            (ConsoleKind::Serial | ConsoleKind::SpiceHtml5, Reach::Direct) => Ok(Backend {
+                stream: Either::Left(Either::Left(tcp)),
+                leftover: Bytes::new(),
+                scheme: None,
+                via: "tcp",
+            }),
             (kind, _) => Err(Error::Unreachable(kind)),
         }
     }
 }
 
 impl Connector {
+    /// A console relayed as it is inside TLS with the proxy's client certificate, the server
+    /// checked against the VeNCrypt CA files (a QEMU serial chardev with `tls-creds`, a SPICE
+    /// `tls-port`).
+    async fn relayed_over_tls(
+        &self,
+        tcp: TcpStream,
+        target: &Target,
+        deadline: Instant,
+    ) -> Result<Backend, Error> {
+        let config = self
+            .tls
+            .clone()
+            .ok_or_else(|| Error::Tls("no client TLS configuration".into()))?;
+        let connecting =
+            tokio_rustls::TlsConnector::from(config).connect(server_name(target, &tcp), tcp);
+        let tls = match tokio::time::timeout_at(deadline, connecting).await {
+            Err(_) => return Err(Error::Timeout("the TLS handshake with the console server")),
+            Ok(Err(error)) => return Err(Error::Tls(error.to_string())),
+            Ok(Ok(tls)) => tls,
+        };
+        Ok(Backend {
+            stream: Either::Right(Box::new(tls)),
+            leftover: Bytes::new(),
+            scheme: None,
+            via: "tls",
+        })
+    }
+
     /// Checks a target before the upgrade, so that a refused one gets 403: resolves it when
     /// the policy restricts addresses and returns the addresses to connect to, all allowed.
     ///

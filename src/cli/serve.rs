@@ -90,12 +90,36 @@ async fn listeners(settings: &Settings) -> anyhow::Result<Listeners> {
             None => None,
         };
     let mks = match settings.mks_port {
-        Some(port) => {
-            let addr = std::net::SocketAddr::new(settings.listen_addr()?.ip(), port);
-            Some(TcpListener::bind(addr).await.map_err(|error| {
-                anyhow::anyhow!("cannot listen on {addr} for MKS consoles ([mks] enabled): {error}")
-            })?)
-        }
+        Some(port) => Some(
+            bind(
+                settings.listen_addr()?.ip(),
+                port,
+                "MKS consoles ([mks] enabled)",
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let serial = match &settings.serial_listen {
+        Some((host, port)) => Some(
+            bind(
+                settings.resolve(host, *port)?.ip(),
+                *port,
+                "serial consoles ([serial_console] enabled)",
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let spice = match &settings.spice_listen {
+        Some((host, port)) => Some(
+            bind(
+                settings.resolve(host, *port)?.ip(),
+                *port,
+                "SPICE consoles ([spice] enabled)",
+            )
+            .await?,
+        ),
         None => None,
     };
     Ok(Listeners {
@@ -103,7 +127,17 @@ async fn listeners(settings: &Settings) -> anyhow::Result<Listeners> {
         admin,
         metrics,
         mks,
+        serial,
+        spice,
     })
+}
+
+/// A console kind's own port.
+async fn bind(ip: std::net::IpAddr, port: u16, what: &str) -> anyhow::Result<TcpListener> {
+    let addr = std::net::SocketAddr::new(ip, port);
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {addr} for {what}: {error}"))
 }
 
 /// Raises the soft limit on open files to the hard limit: every session holds two descriptors

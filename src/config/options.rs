@@ -83,9 +83,12 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
     let allowed_backends = reader.typed(&t::ALLOWED_BACKENDS, parse_networks);
     let database_connection = database(reader);
     let every_list = std::iter::once(&auth_schemes).chain(by_network.iter().map(|(_, list)| list));
+    // serial_tls and spice_tls use the same client certificate and CA files.
     let needs_vencrypt = every_list
         .clone()
-        .any(|list| list.contains(&AuthScheme::Vencrypt));
+        .any(|list| list.contains(&AuthScheme::Vencrypt))
+        || reader.typed(&t::SERIAL_TLS, parse_bool)
+        || reader.typed(&t::SPICE_TLS, parse_bool);
     let vencrypt = vencrypt(reader, needs_vencrypt);
     for list in every_list {
         if let Some((stronger, weaker)) = AuthScheme::downgrade_in(list) {
@@ -116,6 +119,22 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         ssl_only,
         web: web(reader),
         base_url: reader.typed(&t::NOVNCPROXY_BASE_URL, parse_url),
+        serial_listen: reader.typed(&t::SERIAL_ENABLED, parse_bool).then(|| {
+            (
+                text(reader, &t::SERIALPROXY_HOST),
+                reader.typed(&t::SERIALPROXY_PORT, parse_port),
+            )
+        }),
+        spice_listen: reader.typed(&t::SPICE_ENABLED, parse_bool).then(|| {
+            (
+                text(reader, &t::HTML5PROXY_HOST),
+                reader.typed(&t::HTML5PROXY_PORT, parse_port),
+            )
+        }),
+        serial_tls: reader.typed(&t::SERIAL_TLS, parse_bool),
+        spice_tls: reader.typed(&t::SPICE_TLS, parse_bool),
+        xterm_dir: reader.path(&t::XTERM_DIR, Exists::Dir),
+        spice_html5_dir: reader.path_or_default(&t::SPICE_HTML5_DIR, Exists::Dir),
         mks_port: match reader.typed(&t::MKS_ENABLED, parse_bool) {
             false => None,
             true => Some(reader.typed(&t::MKSPROXY_BASE_URL, |text| {
@@ -307,7 +326,7 @@ fn vencrypt(reader: &mut Reader, needed: bool) -> Option<VencryptFiles> {
                 (&t::VENCRYPT_CA_CERTS, ca.is_none()),
             ] {
                 if missing {
-                    let message = "must be set when auth_schemes includes vencrypt (or auth_schemes_by_network does)".to_owned();
+                    let message = "must be set when auth_schemes includes vencrypt (or auth_schemes_by_network does), or serial_tls or spice_tls is on".to_owned();
                     reader.missing(spec, origin.clone(), message);
                 }
             }

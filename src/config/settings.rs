@@ -114,6 +114,20 @@ pub struct Settings {
     pub base_url: String,
     /// The port for nova's `webmks` consoles, when `[mks] enabled`.
     pub mks_port: Option<u16>,
+    /// Where serial consoles are served (`[serial_console] serialproxy_host`/`_port`), when
+    /// `[serial_console] enabled`.
+    pub serial_listen: Option<(String, u16)>,
+    /// Where SPICE consoles are served (`[spice] html5proxy_host`/`_port`), when `[spice]
+    /// enabled`.
+    pub spice_listen: Option<(String, u16)>,
+    /// TLS with the proxy's client certificate to serial consoles (`[vncgate] serial_tls`).
+    pub serial_tls: bool,
+    /// TLS to SPICE servers' TLS port (`[vncgate] spice_tls`).
+    pub spice_tls: bool,
+    /// xterm.js, for `serial.html` (`[vncgate] xterm_dir`).
+    pub xterm_dir: Option<PathBuf>,
+    /// spice-html5, served on the SPICE port (`[vncgate] spice_html5_dir`).
+    pub spice_html5_dir: Option<PathBuf>,
     /// Backend schemes in order of preference.
     pub auth_schemes: Vec<AuthScheme>,
     /// VeNCrypt files; present whenever `auth_schemes` has `vencrypt`.
@@ -203,12 +217,17 @@ impl Settings {
     /// # Errors
     /// A host name that does not resolve.
     pub fn listen_addr(&self) -> std::io::Result<SocketAddr> {
+        self.resolve(&self.listen_host, self.listen_port)
+    }
+
+    /// `host`:`port` to listen on, preferring IPv6 with `source_is_ipv6` as nova does.
+    ///
+    /// # Errors
+    /// The host does not resolve.
+    pub fn resolve(&self, host: &str, port: u16) -> std::io::Result<SocketAddr> {
         use std::net::ToSocketAddrs;
-        let host = self
-            .listen_host
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let mut addrs: Vec<SocketAddr> = (host, self.listen_port).to_socket_addrs()?.collect();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let mut addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
         addrs.sort_by_key(|addr| addr.is_ipv6() != self.source_is_ipv6);
         addrs.into_iter().next().ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::NotFound, "listen host has no address")

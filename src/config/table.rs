@@ -94,6 +94,14 @@ options! {
         .alias("console_token_ttl");
     ENFORCE_SESSION_TIMEOUT = OptionSpec::new("consoleauth", "enforce_session_timeout", "false", "close sessions when their token expires");
     CONNECTION = OptionSpec::new("database", "connection", NONE, "token database URL");
+    SPICE_ENABLED = OptionSpec::new("spice", "enabled", "false", "serve spice-html5 consoles on html5proxy_port");
+    HTML5PROXY_HOST = OptionSpec::new("spice", "html5proxy_host", "0.0.0.0", "SPICE listen address");
+    HTML5PROXY_PORT = OptionSpec::new("spice", "html5proxy_port", "6082", "SPICE listen port");
+    HTML5PROXY_BASE_URL = OptionSpec::new("spice", "html5proxy_base_url", "http://127.0.0.1:6082/spice_auto.html", "public URL of the SPICE console page");
+    SERIAL_ENABLED = OptionSpec::new("serial_console", "enabled", "false", "serve serial consoles on serialproxy_port");
+    SERIALPROXY_HOST = OptionSpec::new("serial_console", "serialproxy_host", "0.0.0.0", "serial listen address");
+    SERIALPROXY_PORT = OptionSpec::new("serial_console", "serialproxy_port", "6083", "serial listen port");
+    SERIAL_BASE_URL = OptionSpec::new("serial_console", "base_url", "ws://127.0.0.1:6083/", "public URL of the serial console WebSocket");
     MKS_ENABLED = OptionSpec::new("mks", "enabled", "false", "serve nova's webmks consoles (VMware authd) on mksproxy_base_url's port");
     MKSPROXY_BASE_URL = OptionSpec::new("mks", "mksproxy_base_url", "http://127.0.0.1:6090/", "public URL of the MKS console; its port is where they are served");
     TOKEN_SOURCE = OptionSpec::new(OWN_SECTION, "token_source", NONE, "websockify-format token file or directory");
@@ -111,6 +119,10 @@ options! {
     MAX_SESSIONS_PER_TOKEN = OptionSpec::new(OWN_SECTION, "max_sessions_per_token", "0", "live sessions per token; 0 is unlimited");
     DELETE_EXPIRED_TOKENS = OptionSpec::new(OWN_SECTION, "delete_expired_tokens", "false", "delete expired token rows");
     NOVNC_DIR = OptionSpec::new(OWN_SECTION, "novnc_dir", "/usr/share/novnc", "the noVNC library for the console page");
+    XTERM_DIR = OptionSpec::new(OWN_SECTION, "xterm_dir", NONE, "xterm.js for the serial console page; unset is the built-in copy");
+    SPICE_HTML5_DIR = OptionSpec::new(OWN_SECTION, "spice_html5_dir", "/usr/share/spice-html5", "spice-html5, served on the SPICE port");
+    SERIAL_TLS = OptionSpec::new(OWN_SECTION, "serial_tls", "false", "TLS with the proxy's client certificate to serial consoles");
+    SPICE_TLS = OptionSpec::new(OWN_SECTION, "spice_tls", "false", "TLS to SPICE servers' tls_port, verified against vencrypt_ca_certs");
     VNC_PASSWORD_FILE = OptionSpec::new(OWN_SECTION, "vnc_password_file", NONE, "default VNC password");
     MAX_CONNECTIONS_PER_IP = OptionSpec::new(OWN_SECTION, "max_connections_per_ip", "64", "connections one client address may hold; 0 is unlimited");
     MAX_REFUSALS_PER_IP_PER_MINUTE = OptionSpec::new(OWN_SECTION, "max_refusals_per_ip_per_minute", "30", "refusals before a client gets 429; 0 is unlimited");

@@ -33,6 +33,11 @@ pub enum ConsoleKind {
     Novnc,
     /// A VMware MKS console through ESXi's authd (`webmks`), relayed as it is.
     Webmks,
+    /// A serial console (`serial`): the bytes of a QEMU socket chardev, relayed as they are.
+    Serial,
+    /// A SPICE console for spice-html5 (`spice-html5`): one WebSocket per SPICE channel,
+    /// relayed as it is.
+    SpiceHtml5,
 }
 
 impl ConsoleKind {
@@ -41,6 +46,8 @@ impl ConsoleKind {
         match self {
             Self::Novnc => "novnc",
             Self::Webmks => "webmks",
+            Self::Serial => "serial",
+            Self::SpiceHtml5 => "spice-html5",
         }
     }
 
@@ -49,6 +56,8 @@ impl ConsoleKind {
         match name {
             "novnc" => Some(Self::Novnc),
             "webmks" => Some(Self::Webmks),
+            "serial" => Some(Self::Serial),
+            "spice-html5" => Some(Self::SpiceHtml5),
             _ => None,
         }
     }
@@ -57,7 +66,7 @@ impl ConsoleKind {
     pub fn is_rfb(self) -> bool {
         match self {
             Self::Novnc => true,
-            Self::Webmks => false,
+            Self::Webmks | Self::Serial | Self::SpiceHtml5 => false,
         }
     }
 }
@@ -233,7 +242,15 @@ mod tests {
             ConsoleKind::from_nova_name("webmks"),
             Some(ConsoleKind::Webmks)
         );
-        assert_eq!(ConsoleKind::from_nova_name("serial"), None);
+        assert_eq!(
+            ConsoleKind::from_nova_name("serial"),
+            Some(ConsoleKind::Serial)
+        );
+        assert_eq!(
+            ConsoleKind::from_nova_name("spice-html5"),
+            Some(ConsoleKind::SpiceHtml5)
+        );
+        assert_eq!(ConsoleKind::from_nova_name("rdp-html5"), None);
         assert_eq!(ConsoleKind::Novnc.to_string(), "novnc");
     }
 }

@@ -10,6 +10,9 @@ use http::header::{self, HeaderMap, HeaderValue};
 pub enum Page {
     /// vncgate's own console page and the noVNC library: scripts and styles from here only.
     Own,
+    /// The serial page and xterm.js: as [`Page::Own`], but xterm.js sizes and colours its
+    /// rows with `<style>` elements it writes, so inline styles are allowed (scripts are not).
+    Serial,
     /// Files from the web root (`[DEFAULT] web`), such as Debian's `vnc_lite.html`, which holds
     /// inline scripts: framing is restricted, scripts are the operator's business.
     Static,
@@ -19,6 +22,7 @@ pub enum Page {
 #[derive(Debug, Clone)]
 pub struct SecurityHeaders {
     own: HeaderValue,
+    serial: HeaderValue,
     framing: HeaderValue,
 }
 
@@ -56,9 +60,12 @@ impl SecurityHeaders {
              connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
              frame-ancestors {ancestors}"
         );
+        let serial = own.replace("style-src 'self';", "style-src 'self' 'unsafe-inline';");
         let framing = format!("frame-ancestors {ancestors}");
         Self {
             own: HeaderValue::from_str(&own)
+                .unwrap_or(HeaderValue::from_static("default-src 'self'")),
+            serial: HeaderValue::from_str(&serial)
                 .unwrap_or(HeaderValue::from_static("default-src 'self'")),
             framing: HeaderValue::from_str(&framing)
                 .unwrap_or(HeaderValue::from_static("frame-ancestors 'self'")),
@@ -69,6 +76,7 @@ impl SecurityHeaders {
     pub fn apply(&self, headers: &mut HeaderMap, page: Page, https: bool) {
         let policy = match page {
             Page::Own => &self.own,
+            Page::Serial => &self.serial,
             Page::Static => &self.framing,
         };
         headers.insert(header::CONTENT_SECURITY_POLICY, policy.clone());

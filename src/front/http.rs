@@ -14,10 +14,13 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use super::client;
 use super::context::{Connection, Front};
 use super::headers::Page;
-use super::pages::{novnc_file, own_page, static_file};
+use super::pages::{
+    not_allowed, novnc_file, own_page, serial_page, static_file, xterm_file, Pages,
+};
 use super::response::{empty, text, Body};
 use super::upgrade::{choose_subprotocol, find_token, OriginCheck};
 use crate::backend;
+use crate::console::ConsoleKind;
 use crate::session::Session;
 use crate::token::{Refusal, Token};
 
@@ -74,9 +77,29 @@ async fn page(
         }
         _ => {}
     }
-    if request.uri().path().starts_with("/novnc/")
-        && matches!(*request.method(), Method::GET | Method::HEAD)
-    {
+    let library = matches!(*request.method(), Method::GET | Method::HEAD);
+    match connection.serves.first() {
+        // The serial port: vncgate's serial page and xterm.js, and 405 for anything else.
+        Some(ConsoleKind::Serial) => {
+            if library && request.uri().path().starts_with("/xterm/") {
+                return (xterm_file(&front.pages, request).await, Page::Serial);
+            }
+            return match serial_page(&request) {
+                Some(response) => (response, Page::Serial),
+                None => (not_allowed(), Page::Static),
+            };
+        }
+        // The SPICE port: spice-html5 is its web root, as on nova-spicehtml5proxy.
+        Some(ConsoleKind::SpiceHtml5) => {
+            let pages = Pages {
+                static_files: front.pages.spice_files.clone(),
+                ..Pages::default()
+            };
+            return (static_file(&pages, request).await, Page::Static);
+        }
+        _ => {}
+    }
+    if request.uri().path().starts_with("/novnc/") && library {
         return (novnc_file(&front.pages, request).await, Page::Own);
     }
     if let Some(response) = own_page(&request) {

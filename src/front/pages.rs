@@ -18,25 +18,66 @@ pub struct Pages {
     pub static_files: Option<ServeDir>,
     /// The noVNC library, served under `/novnc/`.
     pub novnc_files: Option<ServeDir>,
+    /// xterm.js, served under `/xterm/` on the serial port.
+    pub xterm_files: Option<ServeDir>,
+    /// spice-html5, the web root of the SPICE port.
+    pub spice_files: Option<ServeDir>,
 }
 
 /// vncgate's console page, embedded at build time so that it is found without flags.
 const CONSOLE_HTML: &str = include_str!("assets/console.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
+const LINK_JS: &str = include_str!("assets/link.js");
+const SERIAL_HTML: &str = include_str!("assets/serial.html");
+const SERIAL_JS: &str = include_str!("assets/serial.js");
+/// xterm.js 5.5.0 (MIT, `assets/xterm/LICENSE`): Debian 12's libjs-xterm is not a browser build.
+const XTERM_JS: &str = include_str!("assets/xterm/xterm.js");
+const XTERM_CSS: &str = include_str!("assets/xterm/xterm.css");
+
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
 
 /// The console page and its assets.
 pub(super) fn own_page(request: &Request<Incoming>) -> Option<Response<Body>> {
+    embedded(
+        request,
+        &[
+            ("/", CONSOLE_HTML, HTML),
+            ("/console.html", CONSOLE_HTML, HTML),
+            ("/console.js", CONSOLE_JS, JS),
+            ("/console.css", CONSOLE_CSS, CSS),
+            ("/link.js", LINK_JS, JS),
+        ],
+    )
+}
+
+/// The serial console page and its assets (not at `/`: there, as on nova-serialproxy, a plain
+/// request is refused).
+pub(super) fn serial_page(request: &Request<Incoming>) -> Option<Response<Body>> {
+    embedded(
+        request,
+        &[
+            ("/serial.html", SERIAL_HTML, HTML),
+            ("/serial.js", SERIAL_JS, JS),
+            ("/console.css", CONSOLE_CSS, CSS),
+            ("/link.js", LINK_JS, JS),
+        ],
+    )
+}
+
+/// A built-in file of `files` (path, body, content type) for a GET or HEAD.
+fn embedded(
+    request: &Request<Incoming>,
+    files: &[(&str, &'static str, &'static str)],
+) -> Option<Response<Body>> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return None;
     }
     let path = request.uri().path();
-    let (body, content_type) = match path {
-        "/" | "/console.html" => (CONSOLE_HTML, "text/html; charset=utf-8"),
-        "/console.js" => (CONSOLE_JS, "text/javascript; charset=utf-8"),
-        "/console.css" => (CONSOLE_CSS, "text/css; charset=utf-8"),
-        _ => return None,
-    };
+    let (_, body, content_type) = files.iter().find(|(at, _, _)| *at == path)?;
+    let (body, content_type) = (*body, *content_type);
     let mut response = text(StatusCode::OK, body);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -45,17 +86,41 @@ pub(super) fn own_page(request: &Request<Incoming>) -> Option<Response<Body>> {
 }
 
 /// The noVNC library (ES modules) from `[vncgate] novnc_dir`.
-pub(super) async fn novnc_file(pages: &Pages, mut request: Request<Incoming>) -> Response<Body> {
+pub(super) async fn novnc_file(pages: &Pages, request: Request<Incoming>) -> Response<Body> {
     let Some(files) = &pages.novnc_files else {
         return text(
             StatusCode::NOT_FOUND,
             "The noVNC library is not installed on this console server.\n",
         );
     };
+    library_file(files, "/novnc", request).await
+}
+
+/// xterm.js for the serial page: from `[vncgate] xterm_dir`, else the built-in copy.
+pub(super) async fn xterm_file(pages: &Pages, request: Request<Incoming>) -> Response<Body> {
+    match &pages.xterm_files {
+        Some(files) => library_file(files, "/xterm", request).await,
+        None => embedded(
+            &request,
+            &[
+                ("/xterm/xterm.js", XTERM_JS, JS),
+                ("/xterm/xterm.css", XTERM_CSS, CSS),
+            ],
+        )
+        .unwrap_or_else(|| empty(StatusCode::NOT_FOUND)),
+    }
+}
+
+/// A file of a library served under `prefix`.
+async fn library_file(
+    files: &ServeDir,
+    prefix: &str,
+    mut request: Request<Incoming>,
+) -> Response<Body> {
     let stripped = request
         .uri()
         .path_and_query()
-        .map(|pq| pq.as_str().trim_start_matches("/novnc").to_owned());
+        .map(|pq| pq.as_str().trim_start_matches(prefix).to_owned());
     if let Some(uri) = stripped.and_then(|pq| pq.parse::<http::Uri>().ok()) {
         *request.uri_mut() = uri;
     }
@@ -79,6 +144,16 @@ pub(super) async fn static_file(pages: &Pages, request: Request<Incoming>) -> Re
         return empty(StatusCode::NOT_FOUND);
     };
     serve_dir(files, request).await
+}
+
+/// A request the serial port has no page for: 405, as nova-serialproxy (websockify without a
+/// web root) answers, which openstack-ansible's health check expects.
+pub(super) fn not_allowed() -> Response<Body> {
+    let mut response = empty(StatusCode::METHOD_NOT_ALLOWED);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET"));
+    response
 }
 
 async fn serve_dir<B>(files: &tower_http::services::ServeDir, request: Request<B>) -> Response<Body>

@@ -121,6 +121,8 @@ fn sessions(settings: &Settings, lasting: &Lasting) -> Result<session::Context, 
             own: lasting.own.clone(),
         },
         tls: backend_tls,
+        serial_tls: settings.serial_tls,
+        spice_tls: settings.spice_tls,
         connect_timeout: limits.connect_timeout,
         handshake_timeout: limits.handshake_timeout,
     };
@@ -182,8 +184,15 @@ fn pages(settings: &Settings) -> Pages {
         }
         None => None,
     };
+    let library = |dir: &Option<std::path::PathBuf>, marker: &str| {
+        dir.as_ref()
+            .filter(|dir| dir.join(marker).is_file())
+            .map(|dir| ServeDir::new(dir).append_index_html_on_directories(false))
+    };
     Pages {
         static_files,
         novnc_files,
+        xterm_files: library(&settings.xterm_dir, "xterm.js"),
+        spice_files: library(&settings.spice_html5_dir, "spice_auto.html"),
     }
 }

@@ -23,6 +23,10 @@ pub struct Listeners {
     pub metrics: Option<TcpListener>,
     /// nova's `webmks` consoles (`[mks] enabled`).
     pub mks: Option<TcpListener>,
+    /// Serial consoles (`[serial_console] enabled`).
+    pub serial: Option<TcpListener>,
+    /// SPICE consoles (`[spice] enabled`).
+    pub spice: Option<TcpListener>,
 }
 
 /// How the process steers the server.

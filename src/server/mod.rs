@@ -175,16 +175,17 @@ pub async fn serve(
         }
     };
     // nova runs a proxy per console kind; here each kind has its port in one process.
-    let mks = async {
-        if let Some(listener) = listeners.mks {
-            crate::front::serve(live.clone(), listener, &[ConsoleKind::Webmks]).await;
-        }
-    };
-    tokio::join!(
-        crate::front::serve(live.clone(), listeners.front, &[ConsoleKind::Novnc]),
-        mks,
-        stopping
-    );
+    let ports = [
+        (Some(listeners.front), &[ConsoleKind::Novnc][..]),
+        (listeners.mks, &[ConsoleKind::Webmks][..]),
+        (listeners.serial, &[ConsoleKind::Serial][..]),
+        (listeners.spice, &[ConsoleKind::SpiceHtml5][..]),
+    ];
+    let fronts =
+        futures_util::future::join_all(ports.into_iter().filter_map(|(listener, kinds)| {
+            listener.map(|listener| crate::front::serve(live.clone(), listener, kinds))
+        }));
+    tokio::join!(fronts, stopping);
 
     let grace = settings.limits.shutdown_grace;
     lasting.connections.close();

@@ -108,6 +108,18 @@ fn next(current: &Settings) -> Result<Settings, Vec<String>> {
         settings.mks_port = current.mks_port;
     }
     if keep(
+        "[serial_console] enabled/serialproxy_host/serialproxy_port",
+        settings.serial_listen != current.serial_listen,
+    ) {
+        settings.serial_listen.clone_from(&current.serial_listen);
+    }
+    if keep(
+        "[spice] enabled/html5proxy_host/html5proxy_port",
+        settings.spice_listen != current.spice_listen,
+    ) {
+        settings.spice_listen.clone_from(&current.spice_listen);
+    }
+    if keep(
         "[database] connection",
         settings.database_connection != current.database_connection,
     ) {

@@ -171,6 +171,7 @@ impl Session {
             reach: &self.grant.reach,
             password,
             schemes: self.grant.schemes.clone(),
+            tls_port: self.grant.tls_port,
             addresses: self.addresses.take(),
         };
         // An RFB console: the browser is greeted (None) while the server is authenticated. A

@@ -14,6 +14,8 @@ pub struct Grant {
     pub target: Target,
     /// How it is reached beyond its address: TCP, a WebMKS ticket, VMware's authd.
     pub reach: Reach,
+    /// A SPICE server's TLS port (nova's `tls_port` column), used with `[vncgate] spice_tls`.
+    pub tls_port: Option<u16>,
     /// When the token stops being valid; `None` for file tokens without `expires=`.
     pub expires: Option<SystemTime>,
     /// VNC password for the `vnc` scheme, held by the proxy only.

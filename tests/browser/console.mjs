@@ -6,6 +6,7 @@
 //   expire    wait for the session to end, read the status line
 //   lite      Debian's vnc_lite.html: wait for its "Connected" status, count colours
 //   status    wait three seconds, read the status line
+//   serial    serial.html: wait for "Connected", type a line, read the terminal's text
 //   reconnect wait for "Connected", print {"ready":true}, then until standard input closes count
 //             each loss of "Connected" and time how long until it came back
 import { chromium } from 'playwright-core';
@@ -91,6 +92,18 @@ try {
     result.status = await waitForStatus(/expired/i, 30000);
     await page.waitForTimeout(3000);
     result.sockets = sockets;
+  } else if (scenario === 'serial') {
+    result.status = await waitForStatus(/Connected/, 30000);
+    await page.locator('#terminal').click();
+    await page.keyboard.type('typed through vncgate', { delay: 20 });
+    await page.keyboard.press('Enter');
+    const rows = () => page.locator('.xterm-rows').innerText().catch(() => '');
+    let text = await rows();
+    for (let i = 0; i < 50 && !text.includes('typed through vncgate'); i++) {
+      await page.waitForTimeout(200);
+      text = await rows();
+    }
+    result.terminal = text;
   } else if (scenario === 'reconnect') {
     let watching = true;
     process.stdin.on('end', () => { watching = false; }).resume();

@@ -10,6 +10,7 @@ pub mod fake_vnc;
 pub mod pki;
 pub mod qemu;
 pub mod rfb;
+pub mod serial;
 pub mod xvnc;
 
 use std::net::SocketAddr;
@@ -36,6 +37,10 @@ pub struct Proxy {
     pub metrics_addr: Option<SocketAddr>,
     /// The MKS port's address, when the config has `[mks] enabled = true`.
     pub mks_addr: Option<SocketAddr>,
+    /// The serial port's address, when `[serial_console] enabled = true`.
+    pub serial_addr: Option<SocketAddr>,
+    /// The SPICE port's address, when `[spice] enabled = true`.
+    pub spice_addr: Option<SocketAddr>,
     pub shutdown: CancellationToken,
     pub task: Option<JoinHandle<Result<(), vncgate::Error>>>,
     pub dir: tempfile::TempDir,
@@ -126,11 +131,24 @@ pub async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
         None => None,
     };
     let mks_addr = mks.as_ref().map(|m| m.local_addr().expect("addr"));
+    // And the serial and SPICE ports.
+    let serial = match settings.serial_listen {
+        Some(_) => Some(TcpListener::bind("127.0.0.1:0").await.expect("bind serial")),
+        None => None,
+    };
+    let serial_addr = serial.as_ref().map(|m| m.local_addr().expect("addr"));
+    let spice = match settings.spice_listen {
+        Some(_) => Some(TcpListener::bind("127.0.0.1:0").await.expect("bind spice")),
+        None => None,
+    };
+    let spice_addr = spice.as_ref().map(|m| m.local_addr().expect("addr"));
     let listeners = vncgate::Listeners {
         front: listener,
         admin: Some(admin),
         metrics,
         mks,
+        serial,
+        spice,
     };
     let control = vncgate::Control {
         stop: shutdown.clone(),
@@ -142,6 +160,8 @@ pub async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
         admin_addr,
         metrics_addr,
         mks_addr,
+        serial_addr,
+        spice_addr,
         shutdown,
         task: Some(task),
         dir,

@@ -2,32 +2,9 @@
 // The token comes from this page's URL: nova's ?path=%3Ftoken%3DX, noVNC's ?path=websockify%3Ftoken%3DX,
 // or ?token=X. The WebSocket is opened here (not by noVNC) so that its close reason can be shown.
 
-const statusLine = document.getElementById('status');
+import { setStatus, target, tokenStatus, Retry } from './link.js';
+
 const screen = document.getElementById('screen');
-
-function setStatus(text, kind) {
-  statusLine.textContent = text;
-  statusLine.className = kind || '';
-  document.title = `Console: ${text}`;
-}
-
-// Where the WebSocket goes, and the query that carries the token (for /token-status).
-function target() {
-  const params = new URLSearchParams(window.location.search);
-  let path = params.get('path');
-  if (path === null && params.get('token')) {
-    path = `?token=${encodeURIComponent(params.get('token'))}`;
-  }
-  if (path === null) {
-    return null;
-  }
-  if (!path.startsWith('/')) {
-    path = `/${path}`;
-  }
-  const query = path.includes('?') ? path.slice(path.indexOf('?')) : '';
-  const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return { url: `${scheme}//${window.location.host}${path}`, query };
-}
 
 // X11 keysyms for the combinations a browser keeps for itself.
 const KEY = {
@@ -58,29 +35,7 @@ function keysymOf(ch) {
 
 let RFB = null;
 let rfb = null;
-let attempts = 0;
-let stopped = false;
-let retryTimer = null;
-
-async function tokenStatus(query) {
-  try {
-    const response = await fetch(`/token-status${query}`, { cache: 'no-store', credentials: 'same-origin' });
-    return response.status;
-  } catch (e) {
-    return 0;
-  }
-}
-
-function scheduleReconnect(where, why) {
-  attempts += 1;
-  if (attempts > 8) {
-    setStatus(`Disconnected: ${why}. Gave up reconnecting; reload the page to try again.`, 'error');
-    return;
-  }
-  const delay = Math.min(30, 2 ** (attempts - 1));
-  setStatus(`Disconnected: ${why}. Reconnecting in ${delay} s…`, 'error');
-  retryTimer = setTimeout(() => connect(where), delay * 1000);
-}
+const retry = new Retry((where) => connect(where));
 
 function connect(where) {
   setStatus('Connecting…');
@@ -96,7 +51,7 @@ function connect(where) {
   rfb.focusOnClick = true;
   rfb.addEventListener('connect', () => {
     connected = true;
-    attempts = 0;
+    retry.succeeded();
     setStatus('Connected', 'ok');
     rfb.focus();
   });
@@ -108,7 +63,7 @@ function connect(where) {
   });
   rfb.addEventListener('disconnect', async (event) => {
     rfb = null;
-    if (stopped) return;
+    if (retry.stopped) return;
     const why = failure || closeReason || (event.detail.clean ? 'the connection was closed' : 'the connection was lost');
     if (closeReason === 'the console session has expired') {
       setStatus('Disconnected: the console session has expired. Request a new console link.', 'error');
@@ -122,7 +77,7 @@ function connect(where) {
         : 'The console link is invalid or has expired: the token was rejected. Request a new console link.', 'error');
       return;
     }
-    scheduleReconnect(where, status === 503 ? 'the console service is unavailable' : why);
+    retry.schedule(where, status === 503 ? 'the console service is unavailable' : why);
   });
 }
 
@@ -186,5 +141,5 @@ async function main() {
   connect(where);
 }
 
-window.addEventListener('beforeunload', () => { stopped = true; if (retryTimer) clearTimeout(retryTimer); });
+window.addEventListener('beforeunload', () => retry.stop());
 main();

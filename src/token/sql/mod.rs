@@ -222,6 +222,12 @@ impl SqlStore {
             kind,
             target: Target { host, port },
             reach,
+            tls_port: row
+                .try_get::<Option<i64>, _>(7)
+                .ok()
+                .flatten()
+                .and_then(|port| u16::try_from(port).ok())
+                .filter(|port| *port > 0),
             // An expiry beyond what the clock can hold (a corrupt or hostile row) means no
             // expiry to keep, rather than a panic.
             expires: UNIX_EPOCH.checked_add(Duration::from_secs(expires.max(0) as u64)),
@@ -269,10 +275,11 @@ impl SqlStore {
     ) -> Result<Option<AnyRow>, sqlx::Error> {
         let sql = format!(
             "SELECT host, {port}, {expires}, console_type, {single} AS single_use, instance_uuid, \
-             internal_access_path \
+             internal_access_path, {tls_port} \
              FROM console_auth_tokens t WHERE token_hash = {p1} AND expires > {p2}",
             port = self.int64("port"),
             expires = self.int64("expires"),
+            tls_port = self.int64("tls_port"),
             single = self.int64(single_use_count(with_table)),
             p1 = self.param(1),
             p2 = self.param(2),

@@ -46,6 +46,7 @@ pub(super) fn reach_of(kind: ConsoleKind, internal_access_path: Option<&str>) ->
                 thumbprint: Thumbprint::parse(&auth.thumbprint).ok()?,
             })
         }
+        ConsoleKind::Serial | ConsoleKind::SpiceHtml5 => Some(Reach::Direct),
         ConsoleKind::Novnc => {
             let stored =
                 internal_access_path.and_then(|path| serde_json::from_str::<TicketPath>(path).ok());

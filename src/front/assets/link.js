@@ -1,0 +1,69 @@
+// What vncgate's console pages share: the status line, where the WebSocket goes (the token from
+// the page's URL), asking /token-status before reconnecting, and the reconnect with backoff.
+
+const statusLine = document.getElementById('status');
+
+export function setStatus(text, kind) {
+  statusLine.textContent = text;
+  statusLine.className = kind || '';
+  document.title = `Console: ${text}`;
+}
+
+// Where the WebSocket goes, and the query that carries the token (for /token-status). The token
+// comes from nova's ?path=%3Ftoken%3DX, noVNC's ?path=websockify%3Ftoken%3DX, or ?token=X.
+export function target() {
+  const params = new URLSearchParams(window.location.search);
+  let path = params.get('path');
+  if (path === null && params.get('token')) {
+    path = `?token=${encodeURIComponent(params.get('token'))}`;
+  }
+  if (path === null) {
+    return null;
+  }
+  if (!path.startsWith('/')) {
+    path = `/${path}`;
+  }
+  const query = path.includes('?') ? path.slice(path.indexOf('?')) : '';
+  const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return { url: `${scheme}//${window.location.host}${path}`, query };
+}
+
+// 204: the token would be admitted; 403: rejected, expired or used; 503: try later.
+export async function tokenStatus(query) {
+  try {
+    const response = await fetch(`/token-status${query}`, { cache: 'no-store', credentials: 'same-origin' });
+    return response.status;
+  } catch (e) {
+    return 0;
+  }
+}
+
+// Reconnects with backoff (1, 2, 4 … 30 s), eight times at most.
+export class Retry {
+  constructor(connect) {
+    this.connect = connect;
+    this.attempts = 0;
+    this.timer = null;
+    this.stopped = false;
+  }
+
+  succeeded() {
+    this.attempts = 0;
+  }
+
+  schedule(where, why) {
+    this.attempts += 1;
+    if (this.attempts > 8) {
+      setStatus(`Disconnected: ${why}. Gave up reconnecting; reload the page to try again.`, 'error');
+      return;
+    }
+    const delay = Math.min(30, 2 ** (this.attempts - 1));
+    setStatus(`Disconnected: ${why}. Reconnecting in ${delay} s…`, 'error');
+    this.timer = setTimeout(() => this.connect(where), delay * 1000);
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,71 @@
+//! Something real on the guest side of a serial line: a 512-byte boot sector that QEMU's
+//! SeaBIOS loads, which prints a banner on COM1 and then echoes every byte it receives. QEMU
+//! exposes COM1 as a socket chardev, plain or with `tls-creds-x509,verify-peer=yes`.
+
+use std::path::{Path, PathBuf};
+
+use super::daemon::free_port;
+use super::pki::TestPki;
+use super::qemu::Qemu;
+
+/// What the guest prints when it starts.
+pub const BANNER: &str = "vncgate serial echo\r\n";
+
+/// The boot sector, assembled by hand (real mode, loaded at 0000:7C00).
+fn boot_sector() -> Vec<u8> {
+    let mut code = vec![0xBA, 0xF8, 0x03]; // mov dx, 0x3F8 (COM1 data)
+    for byte in BANNER.bytes() {
+        code.extend_from_slice(&[0xB0, byte, 0xEE]); // mov al, byte; out dx, al
+    }
+    code.extend_from_slice(&[
+        0xBA, 0xFD, 0x03, // wait: mov dx, 0x3FD (line status)
+        0xEC, //             in al, dx
+        0xA8, 0x01, //       test al, 1 (data ready)
+        0x74, 0xFB, //       jz wait+3
+        0xBA, 0xF8, 0x03, // mov dx, 0x3F8
+        0xEC, //             in al, dx
+        0xEE, //             out dx, al (the echo; QEMU's UART takes it at once)
+        0xEB, 0xF1, //       jmp wait
+    ]);
+    code.resize(510, 0);
+    code.extend_from_slice(&[0x55, 0xAA]);
+    code
+}
+
+/// A QEMU guest running the echo, its COM1 a socket chardev on `port`.
+pub struct SerialGuest {
+    pub vm: Qemu,
+    pub port: u16,
+}
+
+impl SerialGuest {
+    /// Boots the echo guest; with `pki`, COM1 demands TLS and a client certificate from that
+    /// PKI's CA (`verify-peer=yes`).
+    pub fn start(work: &Path, pki: Option<&TestPki>) -> Self {
+        let image: PathBuf = work.join("serial-echo.img");
+        std::fs::write(&image, boot_sector()).expect("boot sector");
+        let port = free_port();
+        let mut chardev = format!("socket,id=ser0,host=127.0.0.1,port={port},server=on,wait=off");
+        let mut extra = Vec::new();
+        if let Some(pki) = pki {
+            chardev.push_str(",tls-creds=tls0");
+            extra.push("-object".to_owned());
+            extra.push(format!(
+                "tls-creds-x509,id=tls0,dir={},endpoint=server,verify-peer=yes",
+                pki.compute().display()
+            ));
+        }
+        extra.extend([
+            "-chardev".to_owned(),
+            chardev,
+            "-serial".to_owned(),
+            "chardev:ser0".to_owned(),
+            "-drive".to_owned(),
+            format!("file={},format=raw,if=floppy", image.display()),
+            "-boot".to_owned(),
+            "a".to_owned(),
+        ]);
+        let vm = Qemu::start(work, "", &extra);
+        Self { vm, port }
+    }
+}
