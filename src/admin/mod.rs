@@ -20,8 +20,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{Audit, Event};
-use crate::console::{Reach, Secret};
-use crate::token::issue::{self, Request};
+use crate::console::{ConsoleKind, Reach, Secret};
+use crate::token::issue::{self, BaseUrls, Request};
 use crate::token::{SqlStore, StoreError};
 
 /// What the API needs.
@@ -29,7 +29,7 @@ use crate::token::{SqlStore, StoreError};
 pub struct Api {
     store: SqlStore,
     secret: Arc<Secret>,
-    base_url: String,
+    base_urls: BaseUrls,
     default_ttl: Duration,
     audit: Option<Arc<Audit>>,
 }
@@ -40,14 +40,14 @@ impl Api {
     pub fn new(
         store: SqlStore,
         secret: Secret,
-        base_url: String,
+        base_urls: BaseUrls,
         default_ttl: Duration,
         audit: Option<Arc<Audit>>,
     ) -> Self {
         Self {
             store,
             secret: Arc::new(secret),
-            base_url,
+            base_urls,
             default_ttl,
             audit,
         }
@@ -75,6 +75,10 @@ struct IssueBody {
     url: Option<String>,
     /// The ESXi host certificate's thumbprint, with `url`.
     thumbprint: Option<String>,
+    /// nova's console type: `novnc` (the default), `serial` or `spice-html5`.
+    kind: Option<String>,
+    /// A SPICE server's TLS port.
+    tls_port: Option<u16>,
     ttl: Option<u64>,
     instance_uuid: Option<String>,
     #[serde(default)]
@@ -99,6 +103,7 @@ struct ListedBody {
     expires: i64,
     instance_uuid: String,
     single_use: bool,
+    kind: String,
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -166,14 +171,26 @@ async fn issue_token(
     };
     // A ticket is good once.
     let single_use = body.single_use || reach != Reach::Direct;
+    let kind = match body.kind.as_deref().map(ConsoleKind::from_nova_name) {
+        None => ConsoleKind::Novnc,
+        Some(Some(kind)) if kind != ConsoleKind::Webmks => kind,
+        Some(_) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "kind must be novnc, serial or spice-html5",
+            )
+        }
+    };
     let request = Request {
+        kind,
         target,
+        tls_port: body.tls_port,
         reach,
         ttl,
         instance_uuid: body.instance_uuid,
         single_use,
     };
-    match issue::issue(&api.store, &api.base_url, &request).await {
+    match issue::issue(&api.store, &api.base_urls, &request).await {
         Ok(issued) => {
             let hash = issued.token.hash();
             tracing::info!(token = %hash.short(), target = %request.target, "token issued through the admin API");
@@ -214,6 +231,7 @@ async fn list_tokens(State(api): State<Api>) -> Response {
                     expires: row.expires,
                     instance_uuid: row.instance_uuid,
                     single_use: row.single_use,
+                    kind: row.kind,
                 })
                 .collect();
             Json(body).into_response()

@@ -174,6 +174,13 @@ pub enum TokenCommand {
         /// only certificate accepted for --url.
         #[arg(long, requires = "url")]
         thumbprint: Option<String>,
+        /// The console type, as nova's console_type column names it; the URL is built on that
+        /// kind's base URL.
+        #[arg(long, default_value = "novnc", value_parser = ["novnc", "serial", "spice-html5"])]
+        kind: String,
+        /// A SPICE server's TLS port (used with [vncgate] spice_tls).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        tls_port: Option<u16>,
         /// Lifetime in seconds; default `[consoleauth] token_ttl`.
         #[arg(long)]
         ttl: Option<u64>,

@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::args::TokenCommand;
 use super::startup::{load_settings, open_token_store};
 use crate::config::Settings;
-use crate::console::Reach;
+use crate::console::{ConsoleKind, Reach};
 use crate::token::issue::{self, Request};
 use crate::token::SqlStore;
 
@@ -54,6 +54,8 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             port,
             url,
             thumbprint,
+            kind,
+            tls_port,
             ttl,
             instance,
             single_use,
@@ -64,14 +66,17 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 issue::destination(host.as_deref(), port, url.as_deref(), thumbprint.as_deref())?;
             let single_use = single_use || reach != Reach::Direct;
             let store = open(settings, false).await?;
+            let kind = ConsoleKind::from_nova_name(&kind).unwrap_or(ConsoleKind::Novnc);
             let request = Request {
+                kind,
                 target,
+                tls_port,
                 reach,
                 ttl,
                 instance_uuid: instance,
                 single_use,
             };
-            let issued = issue::issue(&store, &settings.base_url, &request)
+            let issued = issue::issue(&store, &settings.base_urls(), &request)
                 .await
                 .map_err(|e| e.to_string())?;
             let expires = issued
@@ -99,17 +104,18 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             let store = open(settings, false).await?;
             let rows = store.list().await.map_err(|e| e.to_string())?;
             println!(
-                "{:<14} {:<30} {:<12} {:<37} single-use",
-                "hash", "target", "expires", "instance"
+                "{:<14} {:<30} {:<12} {:<37} {:<10} kind",
+                "hash", "target", "expires", "instance", "single-use"
             );
             for row in rows {
                 println!(
-                    "{:<14} {:<30} {:<12} {:<37} {}",
+                    "{:<14} {:<30} {:<12} {:<37} {:<10} {}",
                     row.hash.chars().take(12).collect::<String>(),
                     row.target.to_string(),
                     row.expires,
                     row.instance_uuid,
-                    if row.single_use { "yes" } else { "no" }
+                    if row.single_use { "yes" } else { "no" },
+                    row.kind
                 );
             }
             Ok(())

@@ -119,6 +119,8 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         ssl_only,
         web: web(reader),
         base_url: reader.typed(&t::NOVNCPROXY_BASE_URL, parse_url),
+        serial_base_url: text(reader, &t::SERIAL_BASE_URL),
+        spice_base_url: reader.typed(&t::HTML5PROXY_BASE_URL, parse_url),
         serial_listen: reader.typed(&t::SERIAL_ENABLED, parse_bool).then(|| {
             (
                 text(reader, &t::SERIALPROXY_HOST),

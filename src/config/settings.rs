@@ -112,6 +112,10 @@ pub struct Settings {
     pub web: Option<PathBuf>,
     /// Public URL of the console page (`[vnc] novncproxy_base_url`).
     pub base_url: String,
+    /// Public URL of the serial WebSocket (`[serial_console] base_url`).
+    pub serial_base_url: String,
+    /// Public URL of the SPICE page (`[spice] html5proxy_base_url`).
+    pub spice_base_url: String,
     /// The port for nova's `webmks` consoles, when `[mks] enabled`.
     pub mks_port: Option<u16>,
     /// Where serial consoles are served (`[serial_console] serialproxy_host`/`_port`), when
@@ -218,6 +222,15 @@ impl Settings {
     /// A host name that does not resolve.
     pub fn listen_addr(&self) -> std::io::Result<SocketAddr> {
         self.resolve(&self.listen_host, self.listen_port)
+    }
+
+    /// The public URLs tokens are issued for, by console kind.
+    pub fn base_urls(&self) -> crate::token::issue::BaseUrls {
+        crate::token::issue::BaseUrls {
+            novnc: self.base_url.clone(),
+            serial: self.serial_base_url.clone(),
+            spice: self.spice_base_url.clone(),
+        }
     }
 
     /// `host`:`port` to listen on, preferring IPv6 with `source_is_ipv6` as nova does.

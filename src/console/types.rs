@@ -41,6 +41,9 @@ pub enum ConsoleKind {
 }
 
 impl ConsoleKind {
+    /// Every kind vncgate serves.
+    pub const ALL: [Self; 4] = [Self::Novnc, Self::Webmks, Self::Serial, Self::SpiceHtml5];
+
     /// nova's `console_type` value.
     pub fn nova_name(self) -> &'static str {
         match self {

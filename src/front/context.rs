@@ -47,6 +47,8 @@ pub struct Front {
     pub tokens: Arc<TokenStore>,
     /// What sessions started here need.
     pub sessions: Arc<session::Context>,
+    /// The SPICE consoles open here, which their other channels join.
+    pub channels: Arc<session::channels::Channels>,
     /// The series refusals count in.
     pub metrics: Arc<Metrics>,
     /// Readiness, for `/readyz`.

@@ -21,6 +21,7 @@ use super::response::{empty, text, Body};
 use super::upgrade::{choose_subprotocol, find_token, OriginCheck};
 use crate::backend;
 use crate::console::ConsoleKind;
+use crate::session::channels::Joined;
 use crate::session::Session;
 use crate::token::{Refusal, Token};
 
@@ -254,12 +255,32 @@ async fn upgrade(
         return empty(refuse(&front, peer, &Refusal::Missing, None));
     };
     let hash = token.hash();
-    let admission = match within(&front, front.tokens.admit(&token, connection.serves)).await {
-        Ok(admission) => admission,
-        Err(refusal) => {
-            tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");
-            return empty(refuse(&front, peer, &refusal, Some(&hash)));
-        }
+    // Another channel of a SPICE console this client has open joins it (session/channels.rs).
+    let spice = connection.serves.contains(&ConsoleKind::SpiceHtml5);
+    let joined = if spice {
+        front.channels.join(hash, peer)
+    } else {
+        None
+    };
+    let admission = match joined {
+        Some(joined) => joined,
+        None => match within(&front, front.tokens.admit(&token, connection.serves)).await {
+            Ok(admission) => {
+                let joined = Joined {
+                    grant: admission.grant,
+                    single_use: admission.single_use,
+                    slot: Arc::new(admission.slot),
+                };
+                if spice {
+                    front.channels.opened(hash, peer, &joined);
+                }
+                joined
+            }
+            Err(refusal) => {
+                tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");
+                return empty(refuse(&front, peer, &refusal, Some(&hash)));
+            }
+        },
     };
     let target = &admission.grant.target;
     let addresses = match front.sessions.connector.check_target(target).await {

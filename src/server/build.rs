@@ -32,6 +32,8 @@ pub(super) struct Lasting {
     pub(super) metrics: Arc<Metrics>,
     pub(super) audit: Option<Arc<Audit>>,
     pub(super) registry: Arc<Registry>,
+    /// Open SPICE consoles, joined by their other channels across a reload.
+    pub(super) channels: Arc<crate::session::channels::Channels>,
     pub(super) limiter: Arc<Limiter>,
     pub(super) health: Arc<Health>,
     /// The tokens as configured last: the recheck looks them up here.
@@ -82,6 +84,7 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         pages: pages(settings),
         tokens,
         sessions,
+        channels: lasting.channels.clone(),
         metrics: lasting.metrics.clone(),
         health: lasting.health.clone(),
         audit: lasting.audit.clone(),

@@ -75,6 +75,7 @@ pub async fn serve(
         metrics: Arc::new(Metrics::new(VERSION)),
         audit,
         registry: Arc::default(),
+        channels: Arc::default(),
         limiter: Arc::new(Limiter::new(0, 0)),
         health: Arc::new(Health::new(tokens.load_full())),
         tokens: tokens.clone(),
@@ -102,7 +103,7 @@ pub async fn serve(
             crate::admin::Api::new(
                 store.clone(),
                 secret,
-                settings.base_url.clone(),
+                settings.base_urls(),
                 settings.token_ttl,
                 lasting.audit.clone(),
             ),

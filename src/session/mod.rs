@@ -5,6 +5,7 @@
 //! the accept loop that started it.
 
 mod browser;
+pub mod channels;
 pub mod recheck;
 pub mod registry;
 
@@ -31,7 +32,7 @@ use crate::metrics::Metrics;
 use crate::relay::filter::Filters;
 use crate::relay::{self, End, Timers};
 use crate::rfb::wire;
-use crate::token::{Admission, Grant, SessionSlot, TokenHash};
+use crate::token::{Grant, SessionSlot, TokenHash};
 use registry::Registry;
 
 /// The timers of every session.
@@ -110,8 +111,9 @@ pub struct Session {
     /// The target's addresses, as checked before the upgrade.
     addresses: Option<Vec<SocketAddr>>,
     hash: TokenHash,
-    /// Held for the session's life: it counts under `max_sessions_per_token`.
-    _slot: SessionSlot,
+    /// Held for the session's life: it counts under `max_sessions_per_token` (shared by the
+    /// channels of one SPICE console).
+    _slot: Arc<SessionSlot>,
 }
 
 impl Session {
@@ -120,7 +122,7 @@ impl Session {
     pub fn new(
         context: &Context,
         peer: IpAddr,
-        admission: Admission,
+        admission: channels::Joined,
         addresses: Option<Vec<SocketAddr>>,
         hash: TokenHash,
     ) -> Self {

@@ -94,6 +94,15 @@ pub struct SessionSlot {
     pub(super) _claim: Claim,
 }
 
+impl SessionSlot {
+    /// A slot that counts nothing (no `max_sessions_per_token`).
+    pub fn uncounted() -> Self {
+        Self {
+            _claim: Claim::Uncounted,
+        }
+    }
+}
+
 /// How the slot is held.
 #[derive(Debug)]
 pub(super) enum Claim {

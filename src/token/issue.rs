@@ -7,7 +7,7 @@ use base64::Engine;
 
 use super::secret::Token;
 use super::sql::{NewToken, SqlStore, StoreError};
-use crate::console::{ticket_target, Reach, Target};
+use crate::console::{ticket_target, ConsoleKind, Reach, Target};
 
 /// Bytes of randomness in a token: 256 bits, twice the 128 that suffice.
 pub const TOKEN_BYTES: usize = 32;
@@ -69,11 +69,52 @@ pub fn destination(
     }
 }
 
+/// The public URL of each console kind's port, as nova hands them out.
+#[derive(Debug, Clone)]
+pub struct BaseUrls {
+    /// `[vnc] novncproxy_base_url`.
+    pub novnc: String,
+    /// `[serial_console] base_url`.
+    pub serial: String,
+    /// `[spice] html5proxy_base_url`.
+    pub spice: String,
+}
+
+impl BaseUrls {
+    /// The base URL for `kind` (nova's `access_url_base`).
+    pub fn base(&self, kind: ConsoleKind) -> &str {
+        match kind {
+            ConsoleKind::Novnc | ConsoleKind::Webmks => &self.novnc,
+            ConsoleKind::Serial => &self.serial,
+            ConsoleKind::SpiceHtml5 => &self.spice,
+        }
+    }
+
+    /// The URL to open for `token` of `kind`: noVNC's `?path=%3Ftoken%3DX` form, or the base
+    /// with `token=X` in its query for serial and SPICE, as nova builds `access_url`.
+    ///
+    /// # Errors
+    /// A base URL that does not parse.
+    pub fn access_url(&self, kind: ConsoleKind, token: &Token) -> Result<String, String> {
+        let base = self.base(kind);
+        if matches!(kind, ConsoleKind::Novnc | ConsoleKind::Webmks) {
+            return access_url(base, token);
+        }
+        let mut url = url::Url::parse(base).map_err(|error| format!("{base:?}: {error}"))?;
+        url.query_pairs_mut().append_pair("token", token.expose());
+        Ok(url.into())
+    }
+}
+
 /// What an operator asks for.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// The VNC server.
+    /// The kind of console.
+    pub kind: ConsoleKind,
+    /// The console server.
     pub target: Target,
+    /// A SPICE server's TLS port.
+    pub tls_port: Option<u16>,
     /// How it is reached: TCP, or a WebMKS ticket.
     pub reach: Reach,
     /// Lifetime.
@@ -123,9 +164,11 @@ pub const NO_INSTANCE: &str = "00000000-0000-0000-0000-000000000000";
 ///
 /// # Errors
 /// A bad base URL, no randomness, or the database failed.
-pub async fn issue(store: &SqlStore, base_url: &str, request: &Request) -> Result<Issued, Error> {
+pub async fn issue(store: &SqlStore, base: &BaseUrls, request: &Request) -> Result<Issued, Error> {
     let token = generate().map_err(Error::Random)?;
-    let url = access_url(base_url, &token).map_err(Error::BaseUrl)?;
+    let url = base
+        .access_url(request.kind, &token)
+        .map_err(Error::BaseUrl)?;
     if request.ttl.is_zero() || request.ttl > MAX_TTL {
         return Err(Error::Lifetime);
     }
@@ -134,14 +177,16 @@ pub async fn issue(store: &SqlStore, base_url: &str, request: &Request) -> Resul
         .ok_or(Error::Lifetime)?;
     let new = NewToken {
         hash: token.hash(),
+        kind: request.kind,
         target: request.target.clone(),
+        tls_port: request.tls_port,
         reach: request.reach.clone(),
         expires,
         instance_uuid: request
             .instance_uuid
             .clone()
             .unwrap_or_else(|| NO_INSTANCE.to_owned()),
-        access_url_base: base_url.to_owned(),
+        access_url_base: base.base(request.kind).to_owned(),
         single_use: request.single_use,
     };
     store.insert(&new).await?;

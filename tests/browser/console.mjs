@@ -6,6 +6,7 @@
 //   expire    wait for the session to end, read the status line
 //   lite      Debian's vnc_lite.html: wait for its "Connected" status, count colours
 //   status    wait three seconds, read the status line
+//   spice     spice-html5's spice_auto.html: wait for a drawn canvas, count WebSockets
 //   serial    serial.html: wait for "Connected", type a line, read the terminal's text
 //   reconnect wait for "Connected", print {"ready":true}, then until standard input closes count
 //             each loss of "Connected" and time how long until it came back
@@ -91,6 +92,25 @@ try {
     result.connected = await waitForStatus(/Connected/, 30000);
     result.status = await waitForStatus(/expired/i, 30000);
     await page.waitForTimeout(3000);
+    result.sockets = sockets;
+  } else if (scenario === 'spice') {
+    const drawn = () => page.evaluate(() => {
+      let best = 0;
+      for (const c of document.querySelectorAll('canvas')) {
+        if (!c.width || !c.height) continue;
+        const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const colours = new Set();
+        for (let i = 0; i < data.length; i += 16) colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+        best = Math.max(best, colours.size);
+      }
+      return best;
+    }).catch(() => 0);
+    let colours = await drawn();
+    for (let i = 0; i < 150 && colours < 2; i++) {
+      await page.waitForTimeout(200);
+      colours = await drawn();
+    }
+    result.colours = colours;
     result.sockets = sockets;
   } else if (scenario === 'serial') {
     result.status = await waitForStatus(/Connected/, 30000);

@@ -7,8 +7,8 @@ use sqlx::Row;
 
 use super::reach::ticket_path;
 use super::records::{Listed, NewToken};
-use super::{now_seconds, single_use_count, SqlStore, StoreError, CONSOLE_TYPE};
-use crate::console::{Reach, Target};
+use super::{now_seconds, single_use_count, SqlStore, StoreError};
+use crate::console::{ConsoleKind, Reach, Target};
 
 impl SqlStore {
     /// Stores a new token (its hash only).
@@ -30,19 +30,21 @@ impl SqlStore {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         let sql = format!(
-            "INSERT INTO console_auth_tokens (created_at, token_hash, console_type, host, port, instance_uuid, expires, access_url_base, internal_access_path) \
-             VALUES (CURRENT_TIMESTAMP, {}, '{CONSOLE_TYPE}', {}, {}, {}, {}, {}, {})",
-            self.param(1), self.param(2), self.param(3), self.param(4), self.param(5), self.param(6), self.param(7)
+            "INSERT INTO console_auth_tokens (created_at, token_hash, console_type, host, port, instance_uuid, expires, access_url_base, internal_access_path, tls_port) \
+             VALUES (CURRENT_TIMESTAMP, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            self.param(1), self.param(2), self.param(3), self.param(4), self.param(5), self.param(6), self.param(7), self.param(8), self.param(9)
         );
         let mut transaction = self.pool.begin().await?;
         sqlx::query(&sql)
             .bind(token.hash.to_hex())
+            .bind(token.kind.nova_name())
             .bind(token.target.host.clone())
             .bind(i64::from(token.target.port))
             .bind(token.instance_uuid.clone())
             .bind(expires)
             .bind(token.access_url_base.clone())
             .bind(access_path)
+            .bind(token.tls_port.map(i64::from))
             .execute(&mut *transaction)
             .await?;
         if flagged {
@@ -59,7 +61,7 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Live `novnc` tokens, soonest expiry first.
+    /// Live tokens of the console kinds vncgate serves, soonest expiry first.
     ///
     /// # Errors
     /// The database failed.
@@ -70,7 +72,9 @@ impl SqlStore {
         for row in rows {
             let port: i64 = row.try_get(2)?;
             let single: i64 = row.try_get(5)?;
+            let kind: String = row.try_get(6)?;
             listed.push(Listed {
+                kind,
                 hash: row.try_get(0)?,
                 target: Target {
                     host: row.try_get(1)?,
@@ -86,8 +90,13 @@ impl SqlStore {
 
     async fn list_rows(&self, with_table: bool) -> Result<Vec<AnyRow>, sqlx::Error> {
         let sql = format!(
-            "SELECT token_hash, host, {port}, {expires}, instance_uuid, {single} FROM console_auth_tokens t \
-             WHERE expires > {p1} AND console_type = '{CONSOLE_TYPE}' ORDER BY expires",
+            "SELECT token_hash, host, {port}, {expires}, instance_uuid, {single}, console_type FROM console_auth_tokens t \
+             WHERE expires > {p1} AND console_type IN ({kinds}) ORDER BY expires",
+            kinds = ConsoleKind::ALL
+                .iter()
+                .map(|kind| format!("'{}'", kind.nova_name()))
+                .collect::<Vec<_>>()
+                .join(", "),
             port = self.int64("port"),
             expires = self.int64("expires"),
             single = self.int64(single_use_count(with_table)),

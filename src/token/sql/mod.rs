@@ -46,9 +46,6 @@ pub(super) fn single_use_count(with_table: bool) -> &'static str {
     }
 }
 
-/// nova's console type for the VNC proxy.
-pub const CONSOLE_TYPE: &str = "novnc";
-
 pub(super) fn now_seconds() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -18,6 +18,8 @@ pub struct Listed {
     pub instance_uuid: String,
     /// Whether it is consumed by its first session.
     pub single_use: bool,
+    /// nova's console type.
+    pub kind: String,
 }
 
 /// What to store for a new token.
@@ -25,8 +27,12 @@ pub struct Listed {
 pub struct NewToken {
     /// Its hash.
     pub hash: TokenHash,
+    /// The kind of console (nova's `console_type`).
+    pub kind: crate::console::ConsoleKind,
     /// Where it leads.
     pub target: Target,
+    /// A SPICE server's TLS port (nova's `tls_port`).
+    pub tls_port: Option<u16>,
     /// How it is reached beyond its address.
     pub reach: crate::console::Reach,
     /// When it expires.
