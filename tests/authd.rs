@@ -6,23 +6,14 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::esxi::{authd_script, SelfSigned, BANNER};
 use common::fake_vnc::{self, Step};
 use common::qemu::{self, Qemu};
 use common::rfb::WsBytes;
 use common::*;
-use sha2::{Digest, Sha256};
 
 const TICKET: &str = "5274e9a3-authd-ticket-secret";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-}
 
 /// A proxy with the MKS port on.
 async fn mks_proxy() -> Proxy {
@@ -35,22 +26,15 @@ async fn mks_proxy() -> Proxy {
 
 /// Writes a `webmks` row the way nova's `get_mks_console` does (thumbprint lower case without
 /// colons) into the proxy's own database; returns the token.
-fn nova_row(proxy: &Proxy, authd: SocketAddr, thumbprint: &str) -> Option<String> {
+fn webmks_row(proxy: &Proxy, authd: SocketAddr, thumbprint: &str) -> Option<String> {
     let token = format!("0d9c5d1e-{:04x}-4c55-9a1b-6f2d3e4c5b6a", authd.port());
-    let hash = hex::encode(Sha256::digest(token.as_bytes()));
     let path = serde_json::json!({
         "ticket": TICKET,
         "cfgFile": "/vmfs/volumes/datastore1/vm1/vm1.vmx",
         "thumbprint": thumbprint.replace(':', "").to_lowercase(),
-    });
-    let sql = format!(
-        "INSERT INTO console_auth_tokens (created_at, token_hash, console_type, host, port, internal_access_path, instance_uuid, expires, access_url_base) \
-         VALUES (CURRENT_TIMESTAMP, '{hash}', 'webmks', '127.0.0.1', {}, '{path}', 'a1b2c3d4-0000-4000-8000-000000000000', {}, 'http://127.0.0.1:6090/');",
-        authd.port(),
-        now() + 600
-    );
-    token_cli(proxy, "list", &[]);
-    sqlite(&proxy.dir.path().join("state/tokens.sqlite"), &sql).then_some(token)
+    })
+    .to_string();
+    nova_row(proxy, &token, "webmks", authd, Some(&path)).then_some(token)
 }
 
 fn mks_addr(proxy: &Proxy) -> SocketAddr {
@@ -74,7 +58,7 @@ async fn a_nova_webmks_row_opens_the_console_through_authd() {
     ))
     .await;
     let proxy = mks_proxy().await;
-    let Some(token) = nova_row(&proxy, authd, &host.fingerprint("sha1")) else {
+    let Some(token) = webmks_row(&proxy, authd, &host.fingerprint("sha1")) else {
         return;
     };
     let path = format!("/?token={token}");
@@ -99,7 +83,7 @@ async fn a_nova_webmks_row_opens_the_console_through_authd() {
 async fn refused_by(script: Vec<Step>, pin: &str) -> String {
     let authd = fake_vnc::serve(script).await;
     let proxy = mks_proxy().await;
-    let Some(token) = nova_row(&proxy, authd, pin) else {
+    let Some(token) = webmks_row(&proxy, authd, pin) else {
         return "sqlite3 missing".into();
     };
     let (mut socket, _) = ws(mks_addr(&proxy), &format!("/?token={token}"), &[])

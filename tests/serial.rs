@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::browser::{self, browse};
 use common::pki::TestPki;
@@ -12,7 +12,6 @@ use common::qemu;
 use common::serial::SerialGuest;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -184,13 +183,7 @@ async fn tls_to_the_chardev_with_the_proxy_certificate() {
     let mut socket = tempest_connect(&foreign, "s", "binary")
         .await
         .expect("upgrade");
-    let close = next_close(&mut socket).await;
-    assert!(
-        close
-            .as_ref()
-            .is_some_and(|(code, reason)| *code == 1011 && reason.contains("TLS")),
-        "{close:?}"
-    );
+    closed_for_tls(&mut socket).await;
 }
 
 #[tokio::test]
@@ -201,20 +194,9 @@ async fn a_nova_serial_row_opens_on_the_serial_port() {
     let work = tempfile::tempdir().expect("tempdir");
     let guest = SerialGuest::start(work.path(), None);
     let proxy = start_proxy(SERIAL_ON, "").await;
-    token_cli(&proxy, "list", &[]);
     let token = "4f9d2c1e-0000-4000-8000-00000000c0de";
-    let hash = hex::encode(Sha256::digest(token.as_bytes()));
-    let expires = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        + 600;
-    let sql = format!(
-        "INSERT INTO console_auth_tokens (created_at, token_hash, console_type, host, port, instance_uuid, expires, access_url_base) \
-         VALUES (CURRENT_TIMESTAMP, '{hash}', 'serial', '127.0.0.1', {}, 'a1b2c3d4-0000-4000-8000-000000000000', {expires}, 'ws://127.0.0.1:6083/');",
-        guest.port
-    );
-    if !sqlite(&proxy.dir.path().join("state/tokens.sqlite"), &sql) {
+    let target = std::net::SocketAddr::from(([127, 0, 0, 1], guest.port));
+    if !nova_row(&proxy, token, "serial", target, None) {
         return;
     }
     let mut socket = tempest_connect(&proxy, token, "binary")

@@ -107,6 +107,20 @@ async fn a_ticket_url_with_its_thumbprint_opens_the_qemu_console() {
     assert!(!listed.contains(TICKET), "{listed}");
 }
 
+/// `POST /v1/tokens` with `body` and the test's bearer secret; the whole response.
+async fn post_token(proxy: &Proxy, body: serde_json::Value) -> String {
+    let body = body.to_string();
+    raw_http(
+        proxy.admin_addr,
+        &format!(
+            "POST /v1/tokens HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer an admin secret of some length\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn the_admin_api_takes_a_url_and_thumbprint() {
     let work = tempfile::tempdir().expect("tempdir");
@@ -123,18 +137,9 @@ async fn the_admin_api_takes_a_url_and_thumbprint() {
         "",
     )
     .await;
-    let body = serde_json::json!({
-        "url": host.url,
-        "thumbprint": host.cert.fingerprint("sha1"),
-    })
-    .to_string();
-    let response = raw_http(
-        proxy.admin_addr,
-        &format!(
-            "POST /v1/tokens HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer an admin secret of some length\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
+    let response = post_token(
+        &proxy,
+        serde_json::json!({ "url": host.url, "thumbprint": host.cert.fingerprint("sha1") }),
     )
     .await;
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
@@ -144,16 +149,7 @@ async fn the_admin_api_takes_a_url_and_thumbprint() {
     server_init(&proxy, token).await.expect("console");
 
     // Without the thumbprint: refused, never accepted unpinned.
-    let body = serde_json::json!({ "url": host.url }).to_string();
-    let response = raw_http(
-        proxy.admin_addr,
-        &format!(
-            "POST /v1/tokens HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer an admin secret of some length\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-    .await;
+    let response = post_token(&proxy, serde_json::json!({ "url": host.url })).await;
     assert!(response.starts_with("HTTP/1.1 422"), "{response}");
     assert!(response.contains("thumbprint"), "{response}");
 }

@@ -112,6 +112,18 @@ mod tests {
     }
 
     #[test]
+    fn the_serial_page_allows_inline_styles_and_no_other_scripts() {
+        let headers = SecurityHeaders::new(None, &[]);
+        let serial = csp(&headers, Page::Serial);
+        assert!(serial.contains("script-src 'self';"), "{serial}");
+        assert!(
+            serial.contains("style-src 'self' 'unsafe-inline';"),
+            "{serial}"
+        );
+        assert!(!csp(&headers, Page::Own).contains("unsafe-inline"));
+    }
+
+    #[test]
     fn frame_ancestors_default_to_self_and_the_allowed_origins() {
         let headers = SecurityHeaders::new(None, &["horizon.example".to_owned()]);
         assert!(csp(&headers, Page::Own).ends_with("frame-ancestors 'self' horizon.example"));

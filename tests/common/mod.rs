@@ -434,3 +434,46 @@ pub fn peer_missing(what: &str) -> bool {
     eprintln!("SKIPPED: {what} is not installed (scripts/install-deps installs it)");
     false
 }
+
+/// Reads until the close frame and checks it is 1011 with a reason naming TLS: a console
+/// server whose TLS failed (a foreign CA on either side).
+pub async fn closed_for_tls<S>(ws: &mut WebSocketStream<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let close = next_close(ws).await;
+    assert!(
+        close
+            .as_ref()
+            .is_some_and(|(code, reason)| *code == 1011 && reason.contains("TLS")),
+        "{close:?}"
+    );
+}
+
+/// Writes a `console_auth_tokens` row the way nova-compute does (`console_type`, host, port and
+/// `internal_access_path` as given, a sha256 of `token`, ten minutes to live) into the proxy's
+/// own SQLite database; `false` when sqlite3 is missing outside CI.
+pub fn nova_row(
+    proxy: &Proxy,
+    token: &str,
+    console_type: &str,
+    target: SocketAddr,
+    internal_access_path: Option<&str>,
+) -> bool {
+    use sha2::Digest;
+    token_cli(proxy, "list", &[]);
+    let hash = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 600;
+    let path = internal_access_path.map_or("NULL".to_owned(), |path| format!("'{path}'"));
+    let sql = format!(
+        "INSERT INTO console_auth_tokens (created_at, token_hash, console_type, host, port, internal_access_path, instance_uuid, expires) \
+         VALUES (CURRENT_TIMESTAMP, '{hash}', '{console_type}', '{}', {}, {path}, 'a1b2c3d4-0000-4000-8000-000000000000', {expires});",
+        target.ip(),
+        target.port()
+    );
+    sqlite(&proxy.dir.path().join("state/tokens.sqlite"), &sql)
+}

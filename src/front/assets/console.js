@@ -2,7 +2,7 @@
 // The token comes from this page's URL: nova's ?path=%3Ftoken%3DX, noVNC's ?path=websockify%3Ftoken%3DX,
 // or ?token=X. The WebSocket is opened here (not by noVNC) so that its close reason can be shown.
 
-import { setStatus, target, tokenStatus, Retry } from './link.js';
+import { setStatus, target, Retry } from './link.js';
 
 const screen = document.getElementById('screen');
 
@@ -65,19 +65,7 @@ function connect(where) {
     rfb = null;
     if (retry.stopped) return;
     const why = failure || closeReason || (event.detail.clean ? 'the connection was closed' : 'the connection was lost');
-    if (closeReason === 'the console session has expired') {
-      setStatus('Disconnected: the console session has expired. Request a new console link.', 'error');
-      return;
-    }
-    // Is the token itself still good? A 403 means rejected, expired or used: stop for good.
-    const status = await tokenStatus(where.query);
-    if (status === 403) {
-      setStatus(connected
-        ? `Disconnected: ${why}. The console link is no longer valid; request a new one.`
-        : 'The console link is invalid or has expired: the token was rejected. Request a new console link.', 'error');
-      return;
-    }
-    retry.schedule(where, status === 503 ? 'the console service is unavailable' : why);
+    await retry.ended(where, connected, why, closeReason);
   });
 }
 

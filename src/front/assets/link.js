@@ -62,6 +62,23 @@ export class Retry {
     this.timer = setTimeout(() => this.connect(where), delay * 1000);
   }
 
+  // After a session ended: stop for an expired session or a token now refused (403), else
+  // reconnect. `connected` says whether the session had opened; `reason` is the close reason.
+  async ended(where, connected, why, reason) {
+    if (reason === 'the console session has expired') {
+      setStatus('Disconnected: the console session has expired. Request a new console link.', 'error');
+      return;
+    }
+    const status = await tokenStatus(where.query);
+    if (status === 403) {
+      setStatus(connected
+        ? `Disconnected: ${why}. The console link is no longer valid; request a new one.`
+        : 'The console link is invalid or has expired: the token was rejected. Request a new console link.', 'error');
+      return;
+    }
+    this.schedule(where, status === 503 ? 'the console service is unavailable' : why);
+  }
+
   stop() {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);

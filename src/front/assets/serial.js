@@ -1,6 +1,6 @@
 // vncgate's serial console page, on xterm.js (built in, or [vncgate] xterm_dir, under /xterm/). The
 // WebSocket carries the serial line's raw bytes in binary frames, as nova-serialproxy does.
-import { setStatus, target, tokenStatus, Retry } from './link.js';
+import { setStatus, target, Retry } from './link.js';
 
 const encoder = new TextEncoder();
 let socket = null;
@@ -32,18 +32,7 @@ function connect(where) {
     socket = null;
     if (retry.stopped) return;
     const why = event.reason || (event.wasClean ? 'the connection was closed' : 'the connection was lost');
-    if (event.reason === 'the console session has expired') {
-      setStatus('Disconnected: the console session has expired. Request a new console link.', 'error');
-      return;
-    }
-    const status = await tokenStatus(where.query);
-    if (status === 403) {
-      setStatus(connected
-        ? `Disconnected: ${why}. The console link is no longer valid; request a new one.`
-        : 'The console link is invalid or has expired: the token was rejected. Request a new console link.', 'error');
-      return;
-    }
-    retry.schedule(where, status === 503 ? 'the console service is unavailable' : why);
+    await retry.ended(where, connected, why, event.reason);
   });
 }
 
