@@ -2,7 +2,7 @@
 // The token comes from this page's URL: nova's ?path=%3Ftoken%3DX, noVNC's ?path=websockify%3Ftoken%3DX,
 // or ?token=X. The WebSocket is opened here (not by noVNC) so that its close reason can be shown.
 
-import { setStatus, target, Retry } from './link.js';
+import { setStatus, target, Retry, wirePasteBox } from './link.js';
 
 const screen = document.getElementById('screen');
 
@@ -90,13 +90,7 @@ function wireControls() {
     if (document.fullscreenElement) document.exitFullscreen();
     else document.documentElement.requestFullscreen().catch(() => setStatus('Full screen was refused by the browser', 'error'));
   });
-  const pasteBox = document.getElementById('paste');
-  const toggle = document.getElementById('paste-toggle');
-  toggle.addEventListener('click', () => {
-    pasteBox.hidden = !pasteBox.hidden;
-    toggle.setAttribute('aria-expanded', String(!pasteBox.hidden));
-    if (!pasteBox.hidden) document.getElementById('paste-text').focus();
-  });
+  wirePasteBox();
   document.getElementById('paste-type').addEventListener('click', () => {
     if (!rfb) return;
     for (const ch of document.getElementById('paste-text').value) {

@@ -38,6 +38,17 @@ export async function tokenStatus(query) {
   }
 }
 
+// The "Paste…" button shows and hides the paste box.
+export function wirePasteBox() {
+  const pasteBox = document.getElementById('paste');
+  const toggle = document.getElementById('paste-toggle');
+  toggle.addEventListener('click', () => {
+    pasteBox.hidden = !pasteBox.hidden;
+    toggle.setAttribute('aria-expanded', String(!pasteBox.hidden));
+    if (!pasteBox.hidden) document.getElementById('paste-text').focus();
+  });
+}
+
 // Reconnects with backoff (1, 2, 4 … 30 s), eight times at most.
 export class Retry {
   constructor(connect) {

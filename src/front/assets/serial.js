@@ -1,6 +1,6 @@
 // vncgate's serial console page, on xterm.js (built in, or [vncgate] xterm_dir, under /xterm/). The
 // WebSocket carries the serial line's raw bytes in binary frames, as nova-serialproxy does.
-import { setStatus, target, Retry } from './link.js';
+import { setStatus, target, Retry, wirePasteBox } from './link.js';
 
 const encoder = new TextEncoder();
 let socket = null;
@@ -37,13 +37,7 @@ function connect(where) {
 }
 
 function wireControls() {
-  const pasteBox = document.getElementById('paste');
-  const toggle = document.getElementById('paste-toggle');
-  toggle.addEventListener('click', () => {
-    pasteBox.hidden = !pasteBox.hidden;
-    toggle.setAttribute('aria-expanded', String(!pasteBox.hidden));
-    if (!pasteBox.hidden) document.getElementById('paste-text').focus();
-  });
+  wirePasteBox();
   document.getElementById('paste-send').addEventListener('click', () => {
     // A serial line ends lines with CR, as a terminal's Enter key does.
     send(document.getElementById('paste-text').value.replace(/\r?\n/g, '\r'));
