@@ -90,3 +90,35 @@ async fn tempest_bad_token() {
         "{response}"
     );
 }
+
+/// A viewer that asks for exclusive access (ClientInit shared = 0) must not knock the other
+/// viewers off: vncgate always sends shared = 1. QEMU's default share policy would otherwise
+/// disconnect every other client of the display.
+#[tokio::test]
+async fn an_exclusive_client_init_does_not_disconnect_the_others() {
+    if !qemu::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let vm = Qemu::start(work.path(), "", &[]);
+    let proxy = start_proxy("", &format!("vm: {}\n", vm.addr)).await;
+    let (first, _) = ws(proxy.addr, "/?token=vm", &[]).await.expect("upgrade");
+    let mut first = WsBytes::new(first);
+    let init = first.handshake().await.expect("first viewer");
+
+    let (second, _) = ws(proxy.addr, "/?token=vm", &[]).await.expect("upgrade");
+    let mut second = WsBytes::new(second);
+    second.security_none().await.expect("second viewer");
+    second.write(&[0]).await; // ClientInit: shared = 0, "disconnect everyone else"
+    let header = second.read(24).await.expect("ServerInit");
+    let name_length = u32::from_be_bytes(header[20..24].try_into().expect("4"));
+    second.read(name_length as usize).await.expect("name");
+
+    // The first viewer still gets its framebuffer.
+    let (x, y, w, h, _) = first
+        .framebuffer_update(init.width, init.height)
+        .await
+        .expect("the first viewer was disconnected");
+    assert_eq!((x, y), (0, 0));
+    assert!(w > 0 && h > 0);
+}

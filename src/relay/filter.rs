@@ -21,6 +21,14 @@ pub enum Filter {
     /// Everything passes unchanged.
     #[default]
     Pass,
+    /// The browser's first RFB byte, ClientInit's shared flag, goes on as 1 whatever it was;
+    /// everything after passes unchanged. With shared = 0, QEMU (its default share policy) and
+    /// most VNC servers disconnect every other viewer of the console: one browser must not
+    /// knock off the others.
+    SharedClientInit {
+        /// Whether ClientInit went by.
+        done: bool,
+    },
 }
 
 impl Filter {
@@ -32,7 +40,24 @@ impl Filter {
     pub fn apply(&mut self, chunk: Bytes) -> Result<Bytes, Error> {
         match self {
             Self::Pass => Ok(chunk),
+            Self::SharedClientInit { done } => {
+                if *done || chunk.is_empty() {
+                    return Ok(chunk);
+                }
+                *done = true;
+                if chunk[0] == 1 {
+                    return Ok(chunk);
+                }
+                let mut shared = chunk.to_vec();
+                shared[0] = 1;
+                Ok(Bytes::from(shared))
+            }
         }
+    }
+
+    /// The browser→server filter of an RFB console: ClientInit always shared.
+    pub fn shared_client_init() -> Self {
+        Self::SharedClientInit { done: false }
     }
 }
 
@@ -48,6 +73,20 @@ pub struct Filters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_init_is_always_shared_and_nothing_else_changes() {
+        let mut filter = Filter::shared_client_init();
+        assert_eq!(filter.apply(Bytes::new()).ok(), Some(Bytes::new()));
+        let first = filter.apply(Bytes::from_static(b"\x00\x03\x00")).ok();
+        assert_eq!(first, Some(Bytes::from_static(b"\x01\x03\x00")));
+        // Later zero bytes are other messages' bytes: untouched.
+        let later = Bytes::from_static(b"\x00\x00\x00\x00");
+        assert_eq!(filter.apply(later.clone()).ok(), Some(later));
+        let mut filter = Filter::shared_client_init();
+        let shared = Bytes::from_static(b"\x01");
+        assert_eq!(filter.apply(shared.clone()).ok(), Some(shared));
+    }
 
     #[test]
     fn pass_hands_every_byte_on_unchanged() {

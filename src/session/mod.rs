@@ -29,7 +29,7 @@ use crate::audit::{Audit, Event};
 use crate::backend::{self, Connector};
 use crate::console::Secret;
 use crate::metrics::Metrics;
-use crate::relay::filter::Filters;
+use crate::relay::filter::{Filter, Filters};
 use crate::relay::{self, End, Timers};
 use crate::rfb::wire;
 use crate::token::{Grant, SessionSlot, TokenHash};
@@ -246,6 +246,16 @@ impl Session {
                 return;
             }
         }
+        // The browser's side of an RFB console goes through the ClientInit filter from its
+        // first byte, which may have come with the greeting.
+        let mut filters = Filters::default();
+        if rfb {
+            filters.to_server = Filter::shared_client_init();
+        }
+        let pipelined = match filters.to_server.apply(pipelined) {
+            Ok(pipelined) => pipelined,
+            Err(_) => return,
+        };
         if !pipelined.is_empty() {
             let written = async {
                 backend.stream.write_all(&pipelined).await?;
@@ -268,7 +278,6 @@ impl Session {
             client_timeout: context.timers.client_timeout,
             expires,
         };
-        let filters = Filters::default();
         let registered =
             context
                 .registry
