@@ -79,6 +79,9 @@ struct IssueBody {
     kind: Option<String>,
     /// A SPICE server's TLS port.
     tls_port: Option<u16>,
+    /// A watch link: its sessions may not act.
+    #[serde(default)]
+    view_only: bool,
     ttl: Option<u64>,
     instance_uuid: Option<String>,
     #[serde(default)]
@@ -185,6 +188,7 @@ async fn issue_token(
         kind,
         target,
         tls_port: body.tls_port,
+        view_only: body.view_only,
         reach,
         ttl,
         instance_uuid: body.instance_uuid,

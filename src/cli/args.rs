@@ -178,6 +178,10 @@ pub enum TokenCommand {
         /// kind's base URL.
         #[arg(long, default_value = "novnc", value_parser = ["novnc", "serial", "spice-html5"])]
         kind: String,
+        /// A watch link: its sessions see the console, and their keys, pointer, clipboard,
+        /// resize and power requests are dropped by the proxy.
+        #[arg(long)]
+        view_only: bool,
         /// A SPICE server's TLS port (used with [vncgate] spice_tls).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         tls_port: Option<u16>,

@@ -134,6 +134,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
             )
         }),
         serial_tls: reader.typed(&t::SERIAL_TLS, parse_bool),
+        default_view_only: reader.typed(&t::DEFAULT_VIEW_ONLY, parse_bool),
         spice_tls: reader.typed(&t::SPICE_TLS, parse_bool),
         xterm_dir: reader.path(&t::XTERM_DIR, Exists::Dir),
         spice_html5_dir: reader.path_or_default(&t::SPICE_HTML5_DIR, Exists::Dir),

@@ -124,6 +124,8 @@ pub struct Settings {
     /// Where SPICE consoles are served (`[spice] html5proxy_host`/`_port`), when `[spice]
     /// enabled`.
     pub spice_listen: Option<(String, u16)>,
+    /// Whether sessions of tokens that do not say are view-only (nova's rows never say).
+    pub default_view_only: bool,
     /// TLS with the proxy's client certificate to serial consoles (`[vncgate] serial_tls`).
     pub serial_tls: bool,
     /// TLS to SPICE servers' TLS port (`[vncgate] spice_tls`).

@@ -5,7 +5,9 @@
 //! that needs to see messages (view-only, clipboard direction) adds a variant whose parser
 //! holds back a partial message until the rest arrives.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::rfb::client_messages;
 
 /// Why a filter ended a session.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,17 @@ pub enum Filter {
     SharedClientInit {
         /// Whether ClientInit went by.
         done: bool,
+    },
+    /// ClientInit shared as above, then every client message framed
+    /// ([`crate::rfb::client_messages`]): a view-only viewer's input, clipboard, resize and
+    /// power messages are dropped; an unframeable message ends the session.
+    ViewOnly {
+        /// Whether ClientInit went by.
+        done: bool,
+        /// The start of a message whose end has not arrived.
+        held: BytesMut,
+        /// The longest variable part taken (a clipboard text).
+        max: usize,
     },
 }
 
@@ -52,12 +65,49 @@ impl Filter {
                 shared[0] = 1;
                 Ok(Bytes::from(shared))
             }
+            Self::ViewOnly { done, held, max } => {
+                held.extend_from_slice(&chunk);
+                let mut out = BytesMut::new();
+                if !*done {
+                    if held.is_empty() {
+                        return Ok(Bytes::new());
+                    }
+                    *done = true;
+                    held.advance(1);
+                    out.extend_from_slice(&[1]);
+                }
+                loop {
+                    match client_messages::frame(held, *max) {
+                        Ok(Some((kind, length))) => {
+                            let message = held.split_to(length);
+                            if kind.acts() {
+                                tracing::debug!(?kind, "dropped from a view-only viewer");
+                            } else {
+                                out.extend_from_slice(&message);
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(error) => return Err(Error::Refused(error.to_string())),
+                    }
+                }
+                Ok(out.freeze())
+            }
         }
     }
 
     /// The browser→server filter of an RFB console: ClientInit always shared.
     pub fn shared_client_init() -> Self {
         Self::SharedClientInit { done: false }
+    }
+
+    /// The browser→server filter of a view-only RFB console; clipboard texts up to `max` bytes
+    /// are framed (and dropped).
+    pub fn view_only(max: usize) -> Self {
+        Self::ViewOnly {
+            done: false,
+            held: BytesMut::new(),
+            max,
+        }
     }
 }
 
@@ -86,6 +136,42 @@ mod tests {
         let mut filter = Filter::shared_client_init();
         let shared = Bytes::from_static(b"\x01");
         assert_eq!(filter.apply(shared.clone()).ok(), Some(shared));
+    }
+
+    #[test]
+    fn a_view_only_viewer_sends_no_input_whatever_the_chunks() {
+        // ClientInit (exclusive), SetEncodings, a key, a pointer event, an update request,
+        // a clipboard text, xvp reboot.
+        let stream: Vec<u8> = [
+            &[0u8][..],
+            &[2, 0, 0, 1, 0, 0, 0, 7],
+            &[4, 1, 0, 0, 0, 0, 0, 0x61],
+            &[5, 1, 0, 10, 0, 20],
+            &[3, 0, 0, 0, 0, 0, 0, 10, 0, 10],
+            &[6, 0, 0, 0, 0, 0, 0, 2, b'h', b'i'],
+            &[250, 0, 1, 3],
+        ]
+        .concat();
+        let expected: Vec<u8> = [
+            &[1u8][..],
+            &[2, 0, 0, 1, 0, 0, 0, 7],
+            &[3, 0, 0, 0, 0, 0, 0, 10, 0, 10],
+        ]
+        .concat();
+        for size in 1..stream.len() {
+            let mut filter = Filter::view_only(1024);
+            let mut out = Vec::new();
+            for chunk in stream.chunks(size) {
+                let passed = filter.apply(Bytes::copy_from_slice(chunk)).expect("framed");
+                out.extend_from_slice(&passed);
+            }
+            assert_eq!(out, expected, "chunks of {size}");
+        }
+        let mut filter = Filter::view_only(1024);
+        assert!(
+            filter.apply(Bytes::from_static(&[1, 9, 9])).is_err(),
+            "type 9 is unknown"
+        );
     }
 
     #[test]

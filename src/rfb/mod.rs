@@ -7,6 +7,7 @@
 //! [`driver`] runs the server handshake over any byte stream. Nothing here knows of HTTP,
 //! WebSockets, tokens or configuration files: only [`crate::console`]'s plain types.
 
+pub mod client_messages;
 pub mod driver;
 mod error;
 pub mod greeting;

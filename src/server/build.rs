@@ -135,7 +135,7 @@ fn sessions(settings: &Settings, lasting: &Lasting) -> Result<session::Context, 
         client_timeout: limits.client_timeout,
         enforce_session_timeout: settings.enforce_session_timeout,
     };
-    Ok(session::Context::new(
+    let mut context = session::Context::new(
         connector,
         websocket,
         timers,
@@ -146,7 +146,9 @@ fn sessions(settings: &Settings, lasting: &Lasting) -> Result<session::Context, 
         },
         lasting.registry.clone(),
         lasting.stop_sessions.clone(),
-    ))
+    );
+    context.default_view_only = settings.default_view_only;
+    Ok(context)
 }
 
 /// `vncgate_certificate_expiry_timestamp_seconds` for the certificates in use.

@@ -90,6 +90,7 @@ mod tests {
                 port: 5930,
             },
             reach: Reach::Direct,
+            view_only: None,
             tls_port: None,
             expires: None,
             password: None,

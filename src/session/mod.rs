@@ -76,6 +76,8 @@ pub struct Context {
     pub shutdown: CancellationToken,
     /// The live sessions, for the recheck that ends revoked ones.
     pub registry: Arc<Registry>,
+    /// Whether sessions of tokens that do not say are view-only.
+    pub default_view_only: bool,
 }
 
 impl Context {
@@ -98,6 +100,7 @@ impl Context {
             audit: observers.audit,
             shutdown,
             registry,
+            default_view_only: false,
         }
     }
 }
@@ -248,8 +251,13 @@ impl Session {
         }
         // The browser's side of an RFB console goes through the ClientInit filter from its
         // first byte, which may have come with the greeting.
+        let view_only = self.grant.view_only.unwrap_or(context.default_view_only);
         let mut filters = Filters::default();
-        if rfb {
+        if rfb && view_only {
+            // A clipboard text is dropped whole; its length is bounded as a message is.
+            let max = context.websocket.max_message_size.unwrap_or(1 << 20);
+            filters.to_server = Filter::view_only(max);
+        } else if rfb {
             filters.to_server = Filter::shared_client_init();
         }
         let pipelined = match filters.to_server.apply(pipelined) {

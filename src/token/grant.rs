@@ -14,6 +14,9 @@ pub struct Grant {
     pub target: Target,
     /// How it is reached beyond its address: TCP, a WebMKS ticket, VMware's authd.
     pub reach: Reach,
+    /// Whether sessions may only watch: `Some` when the token source says, else the
+    /// configuration's `default_view_only` decides.
+    pub view_only: Option<bool>,
     /// A SPICE server's TLS port (nova's `tls_port` column), used with `[vncgate] spice_tls`.
     pub tls_port: Option<u16>,
     /// When the token stops being valid; `None` for file tokens without `expires=`.

@@ -115,6 +115,8 @@ pub struct Request {
     pub target: Target,
     /// A SPICE server's TLS port.
     pub tls_port: Option<u16>,
+    /// Sessions may watch but not act.
+    pub view_only: bool,
     /// How it is reached: TCP, or a WebMKS ticket.
     pub reach: Reach,
     /// Lifetime.
@@ -181,6 +183,7 @@ pub async fn issue(store: &SqlStore, base: &BaseUrls, request: &Request) -> Resu
         target: request.target.clone(),
         tls_port: request.tls_port,
         reach: request.reach.clone(),
+        view_only: request.view_only,
         expires,
         instance_uuid: request
             .instance_uuid

@@ -16,7 +16,7 @@ pub enum LineError {
     #[error("target is not host:port or [ipv6]:port")]
     BadTarget,
     /// An attribute after the target is unknown or malformed.
-    #[error("unknown or malformed attribute (known: expires=UNIX_SECONDS, password=TEXT, auth=vencrypt[,vnc,none], kind=novnc|serial|spice-html5, tls_port=PORT, thumbprint=HEX after a wss:// ticket URL)")]
+    #[error("unknown or malformed attribute (known: expires=UNIX_SECONDS, password=TEXT, auth=vencrypt[,vnc,none], kind=novnc|serial|spice-html5, tls_port=PORT, view_only=true, thumbprint=HEX after a wss:// ticket URL)")]
     BadAttribute,
     /// A WebMKS ticket URL without a valid thumbprint, or a malformed one.
     #[error(transparent)]
@@ -57,6 +57,7 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
         kind: ConsoleKind::Novnc,
         target,
         reach: Reach::Direct,
+        view_only: None,
         tls_port: None,
         expires: None,
         password: None,
@@ -75,6 +76,13 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
                 grant.password = Some(Secret::new(password));
             }
             Some(("thumbprint", hex)) if ticket.is_some() => thumbprint = Some(hex),
+            Some(("view_only", flag)) => {
+                grant.view_only = Some(match flag {
+                    "true" | "yes" | "1" => true,
+                    "false" | "no" | "0" => false,
+                    _ => return Err(LineError::BadAttribute),
+                });
+            }
             Some(("kind", name)) => {
                 grant.kind = ConsoleKind::from_nova_name(name).ok_or(LineError::BadAttribute)?;
             }

@@ -55,7 +55,12 @@ impl Xvnc {
                 .expect("spawn Xvnc");
             let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
             let started = Instant::now();
+            let mut child = child;
             while started.elapsed() < Duration::from_secs(10) {
+                // Another test's Xvnc may have taken the port meanwhile: this one then exits.
+                if !matches!(child.try_wait(), Ok(None)) {
+                    break;
+                }
                 if std::net::TcpStream::connect(addr).is_ok() {
                     return Self {
                         addr,
@@ -66,7 +71,6 @@ impl Xvnc {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            let mut child = child;
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -5,7 +5,7 @@ use std::time::UNIX_EPOCH;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::reach::ticket_path;
+use super::reach::stored_path;
 use super::records::{Listed, NewToken};
 use super::{now_seconds, single_use_count, SqlStore, StoreError};
 use crate::console::{ConsoleKind, Reach, Target};
@@ -21,10 +21,7 @@ impl SqlStore {
         if flagged && !self.has_single_use_table().await? {
             return Err(StoreError::NoSingleUseTable);
         }
-        let access_path = match &token.reach {
-            Reach::WebMks { path, thumbprint } => Some(ticket_path(path, thumbprint)),
-            Reach::Direct | Reach::Authd { .. } => None,
-        };
+        let access_path = stored_path(&token.reach, token.view_only);
         let expires = token
             .expires
             .duration_since(UNIX_EPOCH)

@@ -205,6 +205,7 @@ impl SqlStore {
             return Ok(None);
         };
         let access_path: Option<String> = row.try_get(6).ok().flatten();
+        let view_only = reach::view_only_of(access_path.as_deref());
         let Some(reach) = reach::reach_of(kind, access_path.as_deref()) else {
             tracing::info!(
                 console_type,
@@ -219,6 +220,7 @@ impl SqlStore {
             kind,
             target: Target { host, port },
             reach,
+            view_only,
             tls_port: row
                 .try_get::<Option<i64>, _>(7)
                 .ok()

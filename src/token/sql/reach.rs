@@ -5,7 +5,7 @@
 //! `{"webmks": PATH, "thumbprint": HEX}`. Anything else in a `novnc` row is left alone: nova's
 //! own proxies gave it another meaning (an HTTP CONNECT path) that no current driver uses.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::console::{ConsoleKind, Reach, Secret, Thumbprint};
 
@@ -19,19 +19,30 @@ struct MksAuth {
 }
 
 /// What vncgate stores for a WebMKS ticket URL.
-#[derive(Deserialize, Serialize)]
-pub(super) struct TicketPath {
+#[derive(Deserialize)]
+struct TicketPath {
     webmks: String,
     thumbprint: String,
 }
 
-/// The JSON vncgate stores for a WebMKS ticket: its URL's path and the host's thumbprint.
-pub(super) fn ticket_path(path: &Secret, thumbprint: &Thumbprint) -> String {
-    let stored = TicketPath {
-        webmks: path.expose().to_owned(),
-        thumbprint: thumbprint.to_hex(),
-    };
-    serde_json::to_string(&stored).unwrap_or_default()
+/// The JSON vncgate stores for a token it issues, when there is anything to store: a WebMKS
+/// ticket's path and thumbprint, and `view_only`.
+pub(super) fn stored_path(reach: &Reach, view_only: bool) -> Option<String> {
+    let mut stored = serde_json::Map::new();
+    if let Reach::WebMks { path, thumbprint } = reach {
+        stored.insert("webmks".into(), path.expose().into());
+        stored.insert("thumbprint".into(), thumbprint.to_hex().into());
+    }
+    if view_only {
+        stored.insert("view_only".into(), true.into());
+    }
+    (!stored.is_empty()).then(|| serde_json::Value::Object(stored).to_string())
+}
+
+/// The `view_only` flag vncgate stored, if it stored one (nova's rows have none).
+pub(super) fn view_only_of(internal_access_path: Option<&str>) -> Option<bool> {
+    let value: serde_json::Value = serde_json::from_str(internal_access_path?).ok()?;
+    value.get("view_only")?.as_bool()
 }
 
 /// How a row of `kind` with `internal_access_path` is reached; `None` for a `webmks` row whose
@@ -87,7 +98,20 @@ mod tests {
         assert_eq!(reach_of(ConsoleKind::Webmks, Some("{}")), None);
 
         let pin = Thumbprint::parse(PIN).expect("pin");
-        let stored = ticket_path(&Secret::new("/ticket/abc"), &pin);
+        let ticket = Reach::WebMks {
+            path: Secret::new("/ticket/abc"),
+            thumbprint: pin.clone(),
+        };
+        let stored = stored_path(&ticket, true).expect("stored");
+        assert_eq!(view_only_of(Some(&stored)), Some(true));
+        assert_eq!(stored_path(&Reach::Direct, false), None);
+        let watch = stored_path(&Reach::Direct, true).expect("stored");
+        assert_eq!(
+            reach_of(ConsoleKind::Novnc, Some(&watch)),
+            Some(Reach::Direct)
+        );
+        assert_eq!(view_only_of(Some(&watch)), Some(true));
+        assert_eq!(view_only_of(Some("/websockify")), None);
         assert_eq!(
             reach_of(ConsoleKind::Novnc, Some(&stored)),
             Some(Reach::WebMks {

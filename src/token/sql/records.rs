@@ -35,6 +35,8 @@ pub struct NewToken {
     pub tls_port: Option<u16>,
     /// How it is reached beyond its address.
     pub reach: crate::console::Reach,
+    /// Its sessions may watch but not act (`view_only`).
+    pub view_only: bool,
     /// When it expires.
     pub expires: SystemTime,
     /// nova's instance UUID column; vncgate's own tokens put a placeholder there.
