@@ -105,6 +105,30 @@ async fn typed_keys_reach_the_guest() {
     assert!(found["changed"].as_u64().unwrap_or(0) > 200, "{found}");
 }
 
+/// A watch link in the console page: it says "view only", and typing changes nothing on the
+/// guest's screen (the page sends nothing, and the proxy would drop it if it did).
+#[tokio::test]
+async fn a_watch_link_shows_view_only_and_typing_changes_nothing() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let mut server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    server.run_client("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let config = format!(
+        "[DEFAULT]\ncert = {}\nkey = {}\nweb = {NOVNC}\n[vncgate]\nnovnc_dir = {NOVNC}\n",
+        pki.https_cert().display(),
+        pki.https_key().display(),
+    );
+    let proxy = start_proxy(&config, &format!("x: {} view_only=true\n", server.addr)).await;
+    let found = browse("type", console_url(&proxy, "x"), "console-view-only").await;
+    assert!(field(&found, "status").contains("view only"), "{found}");
+    assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
+    assert_eq!(found["changed"].as_u64(), Some(0), "{found}");
+}
+
 #[tokio::test]
 async fn a_bad_token_shows_a_clear_message_and_does_not_loop() {
     if !browser::available() {

@@ -123,6 +123,7 @@ async fn token_status(
         &front.trusted_proxies,
         request.headers(),
     );
+    let mut view_only = false;
     let status = if front.limiter.is_limited(client.ip) {
         front.refused(client.ip, "rate_limited", None);
         StatusCode::TOO_MANY_REQUESTS
@@ -133,7 +134,10 @@ async fn token_status(
             Some(token) => within(front, front.tokens.check(token, connection.serves)).await,
         };
         match checked {
-            Ok(()) => StatusCode::NO_CONTENT,
+            Ok(grant) => {
+                view_only = grant.view_only.unwrap_or(front.sessions.default_view_only);
+                StatusCode::NO_CONTENT
+            }
             Err(refusal) => {
                 let hash = token.as_ref().map(Token::hash);
                 refuse(front, client.ip, &refusal, hash.as_ref())
@@ -141,6 +145,12 @@ async fn token_status(
         }
     };
     let mut response = empty(status);
+    // The page shows a watch link as such (the proxy enforces it whatever the page does).
+    if view_only {
+        response
+            .headers_mut()
+            .insert("x-console-view-only", HeaderValue::from_static("true"));
+    }
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

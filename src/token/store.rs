@@ -67,14 +67,15 @@ impl TokenStore {
         self.sql.as_ref()
     }
 
-    /// Whether a token would be admitted now, without consuming or counting anything.
+    /// Whether a token would be admitted now, without consuming or counting anything: what it
+    /// grants.
     ///
     /// # Errors
     /// The reason it would be refused.
-    pub async fn check(&self, token: &Token, serves: &[ConsoleKind]) -> Result<(), Refusal> {
+    pub async fn check(&self, token: &Token, serves: &[ConsoleKind]) -> Result<Grant, Refusal> {
         let (grant, _) = self.find(token, serves).await?;
         if grant.is_live(SystemTime::now()) {
-            Ok(())
+            Ok(grant)
         } else {
             Err(Refusal::Expired)
         }

@@ -2,7 +2,7 @@
 // The token comes from this page's URL: nova's ?path=%3Ftoken%3DX, noVNC's ?path=websockify%3Ftoken%3DX,
 // or ?token=X. The WebSocket is opened here (not by noVNC) so that its close reason can be shown.
 
-import { setStatus, target, Retry, wirePasteBox } from './link.js';
+import { setStatus, target, tokenInfo, Retry, wirePasteBox } from './link.js';
 
 const screen = document.getElementById('screen');
 
@@ -35,6 +35,8 @@ function keysymOf(ch) {
 
 let RFB = null;
 let rfb = null;
+// A watch link: the proxy drops this viewer's input; the page says so and sends none.
+let watching = false;
 const retry = new Retry((where) => connect(where));
 
 function connect(where) {
@@ -47,16 +49,16 @@ function connect(where) {
   socket.addEventListener('close', (event) => { closeReason = event.reason || ''; });
   rfb = new RFB(screen, socket, { shared: true });
   rfb.scaleViewport = document.getElementById('scale').checked;
-  rfb.viewOnly = document.getElementById('view-only').checked;
+  rfb.viewOnly = watching || document.getElementById('view-only').checked;
   rfb.focusOnClick = true;
   rfb.addEventListener('connect', () => {
     connected = true;
     retry.succeeded();
-    setStatus('Connected', 'ok');
+    setStatus(watching ? 'Connected (view only)' : 'Connected', 'ok');
     rfb.focus();
   });
   rfb.addEventListener('desktopname', (event) => {
-    if (connected) setStatus(`Connected: ${event.detail.name}`, 'ok');
+    if (connected) setStatus(`Connected${watching ? ' (view only)' : ''}: ${event.detail.name}`, 'ok');
   });
   rfb.addEventListener('securityfailure', (event) => {
     failure = event.detail.reason || 'the console server refused the connection';
@@ -119,6 +121,13 @@ async function main() {
   } catch (e) {
     setStatus('The noVNC library is missing on this console server (install the novnc package, or set [vncgate] novnc_dir).', 'error');
     return;
+  }
+  const info = await tokenInfo(where.query);
+  if (info.viewOnly) {
+    watching = true;
+    const box = document.getElementById('view-only');
+    box.checked = true;
+    box.disabled = true;
   }
   connect(where);
 }

@@ -28,14 +28,19 @@ export function target() {
   return { url: `${scheme}//${window.location.host}${path}`, query };
 }
 
-// 204: the token would be admitted; 403: rejected, expired or used; 503: try later.
-export async function tokenStatus(query) {
+// 204: the token would be admitted; 403: rejected, expired or used; 503: try later. A 204 says
+// whether the token is a watch link (view only), which the proxy enforces whatever the page does.
+export async function tokenInfo(query) {
   try {
     const response = await fetch(`/token-status${query}`, { cache: 'no-store', credentials: 'same-origin' });
-    return response.status;
+    return { status: response.status, viewOnly: response.headers.get('x-console-view-only') === 'true' };
   } catch (e) {
-    return 0;
+    return { status: 0, viewOnly: false };
   }
+}
+
+export async function tokenStatus(query) {
+  return (await tokenInfo(query)).status;
 }
 
 // The "Paste…" button shows and hides the paste box.
