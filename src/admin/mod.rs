@@ -1,10 +1,9 @@
 //! The admin API, on its own listener (loopback by default): issue, list and revoke tokens with
-//! JSON, for operators without nova. Off unless a bearer secret is configured. The secret is
+//! JSON, for operators without nova, and list and end live sessions (`sessions.rs`). Off unless a bearer secret is configured. The secret is
 //! checked before a body is read, and bodies are capped at 16 KiB; [`crate::listener`] bounds
 //! the connections.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::extract::rejection::JsonRejection;
@@ -19,51 +18,15 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{Audit, Event};
 use crate::console::{ConsoleKind, Reach, Secret};
-use crate::token::issue::{self, BaseUrls, Request};
-use crate::token::{SqlStore, StoreError};
+use crate::token::issue::{self, Request};
+use crate::token::StoreError;
 
-/// What the API needs.
-#[derive(Clone)]
-pub struct Api {
-    store: SqlStore,
-    secret: Arc<Secret>,
-    base_urls: BaseUrls,
-    default_ttl: Duration,
-    audit: Option<Arc<Audit>>,
-}
+mod api;
+mod sessions;
 
-impl Api {
-    /// The API over `store`, guarded by `secret`; issued tokens get `default_ttl` and URLs on
-    /// `base_url`; issues and revocations go to `audit`.
-    pub fn new(
-        store: SqlStore,
-        secret: Secret,
-        base_urls: BaseUrls,
-        default_ttl: Duration,
-        audit: Option<Arc<Audit>>,
-    ) -> Self {
-        Self {
-            store,
-            secret: Arc::new(secret),
-            base_urls,
-            default_ttl,
-            audit,
-        }
-    }
-}
-
-/// Writes a token event to the audit trail, when there is one.
-fn record(audit: Option<&Audit>, kind: &'static str, hash: String, target: Option<String>) {
-    if let Some(audit) = audit {
-        let mut event = Event::now(kind);
-        event.token_hash = Some(hash);
-        event.target = target;
-        event.reason = Some("admin API".into());
-        audit.record(&event);
-    }
-}
+pub use api::Api;
+use api::{error, record};
 
 /// `POST /v1/tokens` body.
 #[derive(Debug, Deserialize)]
@@ -107,10 +70,6 @@ struct ListedBody {
     instance_uuid: String,
     single_use: bool,
     kind: String,
-}
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
 /// Reads the bearer secret: the whole file, trimmed; empty is refused.
@@ -265,6 +224,8 @@ pub async fn serve(listener: TcpListener, api: Api, shutdown: CancellationToken)
     let app = Router::new()
         .route("/v1/tokens", get(list_tokens).post(issue_token))
         .route("/v1/tokens/{prefix}", delete(revoke_token))
+        .route("/v1/sessions", get(sessions::list_sessions))
+        .route("/v1/sessions/{id}", delete(sessions::end_session))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(api.clone(), require_bearer))
         .with_state(api);

@@ -5,6 +5,8 @@
 pub mod filter;
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -63,6 +65,17 @@ pub struct Meters {
     pub to_browser: Counter,
     /// Browser → console server.
     pub to_server: Counter,
+    /// This session's own counts, for the live sessions list.
+    pub session: Arc<SessionBytes>,
+}
+
+/// One session's byte counts so far.
+#[derive(Debug, Default)]
+pub struct SessionBytes {
+    /// Console server → browser.
+    pub down: AtomicU64,
+    /// Browser → console server.
+    pub up: AtomicU64,
 }
 
 /// Why a relay ended.
@@ -88,6 +101,8 @@ pub enum End {
     Refused(filter::Error),
     /// The session's token was revoked.
     Revoked,
+    /// An operator ended the session (admin API, `vncgate session kill`), with a reason.
+    Ended(String),
 }
 
 impl End {
@@ -110,6 +125,13 @@ impl End {
             Self::Shutdown => (CloseCode::Away, "the console proxy is shutting down"),
             Self::Refused(_) => (CloseCode::Policy, "the console proxy refused a message"),
             Self::Revoked => (CloseCode::Policy, "the console access was revoked"),
+            Self::Ended(why) => {
+                return Some(CloseFrame {
+                    code: CloseCode::Policy,
+                    reason: format!("the console session was ended by an administrator: {why}")
+                        .into(),
+                })
+            }
         };
         Some(CloseFrame {
             code,
@@ -132,6 +154,7 @@ impl fmt::Display for End {
             Self::Shutdown => formatter.write_str("shutdown"),
             Self::Refused(error) => write!(formatter, "{error}"),
             Self::Revoked => formatter.write_str("token revoked"),
+            Self::Ended(why) => write!(formatter, "ended by an administrator: {why}"),
         }
     }
 }
@@ -188,6 +211,7 @@ where
                     Ok(count) => {
                         bytes_down += count as u64;
                         meters.to_browser.inc_by(count as u64);
+                        meters.session.down.fetch_add(count as u64, Ordering::Relaxed);
                         let data = match to_browser.apply(buf.split().freeze()) {
                             Ok(data) => data,
                             Err(error) => return End::Refused(error),
@@ -229,6 +253,10 @@ where
                 Message::Binary(data) => {
                     bytes_up += data.len() as u64;
                     meters.to_server.inc_by(data.len() as u64);
+                    meters
+                        .session
+                        .up
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
                     let data = match to_server.apply(data) {
                         Ok(data) => data,
                         Err(error) => return End::Refused(error),

@@ -106,6 +106,7 @@ pub async fn serve(
                 settings.base_urls(),
                 settings.token_ttl,
                 lasting.audit.clone(),
+                lasting.registry.clone(),
             ),
             stop_services.clone(),
         ));

@@ -286,20 +286,36 @@ impl Session {
             client_timeout: context.timers.client_timeout,
             expires,
         };
-        let registered =
-            context
-                .registry
-                .register(self.id, self.hash, self.grant.expires, !self.single_use);
+        let bytes = Arc::new(relay::SessionBytes::default());
+        let info = registry::SessionInfo {
+            client_ip: self.peer,
+            kind: self.grant.kind,
+            target: target.to_string(),
+            started: SystemTime::now(),
+            view_only,
+        };
+        let registered = context.registry.register(
+            self.id,
+            self.hash,
+            self.grant.expires,
+            !self.single_use,
+            info,
+            bytes.clone(),
+        );
         let stop = async {
             tokio::select! {
                 () = context.shutdown.cancelled() => End::Shutdown,
-                () = registered.revoked() => End::Revoked,
+                stopped = registered.stopped() => match stopped {
+                    registry::Stopped::Revoked => End::Revoked,
+                    registry::Stopped::Ended(reason) => End::Ended(reason),
+                },
             }
         };
         let (to_browser, to_server) = context.metrics.byte_counters();
         let meters = relay::Meters {
             to_browser,
             to_server,
+            session: bytes,
         };
         let scheme = backend.scheme_name();
         let outcome = relay::relay(ws, backend.stream, timers, filters, meters, stop).await;

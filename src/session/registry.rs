@@ -1,14 +1,48 @@
-//! The live sessions of this instance, by id, so that something outside a session can end it:
-//! the recheck that finds its token revoked. No I/O.
+//! The live sessions of this instance, by id, so that something outside a session can see and
+//! end it: the recheck that finds its token revoked, an operator listing and ending sessions.
+//! No I/O.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::console::ConsoleKind;
+use crate::relay::SessionBytes;
 use crate::token::TokenHash;
+
+/// What an operator sees of a session.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// The client, as the audit trail names it.
+    pub client_ip: IpAddr,
+    /// The console kind.
+    pub kind: ConsoleKind,
+    /// The console server (host:port, printable).
+    pub target: String,
+    /// When it opened.
+    pub started: SystemTime,
+    /// Whether it is a watch session.
+    pub view_only: bool,
+}
+
+/// A live session as listed.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// Its id on this instance.
+    pub id: u64,
+    /// The first characters of its token's hash.
+    pub token: String,
+    /// What it is.
+    pub info: SessionInfo,
+    /// Bytes to the browser so far.
+    pub bytes_down: u64,
+    /// Bytes to the console server so far.
+    pub bytes_up: u64,
+}
 
 /// Every live session.
 #[derive(Debug, Default)]
@@ -28,6 +62,11 @@ struct Live {
     /// their first session.
     recheck: bool,
     revoked: CancellationToken,
+    info: SessionInfo,
+    bytes: Arc<SessionBytes>,
+    /// Set, with the reason, when an operator ends the session.
+    ended: Arc<Mutex<Option<String>>>,
+    stop: CancellationToken,
 }
 
 /// A session's entry; dropping it takes the session off the registry.
@@ -36,12 +75,29 @@ pub struct Registered {
     registry: Arc<Registry>,
     id: u64,
     revoked: CancellationToken,
+    stop: CancellationToken,
+    ended: Arc<Mutex<Option<String>>>,
+}
+
+/// Why something outside ended a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// Its token was revoked.
+    Revoked,
+    /// An operator ended it, for this reason.
+    Ended(String),
 }
 
 impl Registered {
-    /// Resolves when the session's token was revoked.
-    pub async fn revoked(&self) {
-        self.revoked.cancelled().await;
+    /// Resolves when the session's token was revoked or an operator ended it.
+    pub async fn stopped(&self) -> Stopped {
+        tokio::select! {
+            () = self.revoked.cancelled() => Stopped::Revoked,
+            () = self.stop.cancelled() => {
+                let reason = self.ended.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                Stopped::Ended(reason.unwrap_or_default())
+            }
+        }
     }
 }
 
@@ -71,8 +127,12 @@ impl Registry {
         hash: TokenHash,
         expires: Option<SystemTime>,
         recheck: bool,
+        info: SessionInfo,
+        bytes: Arc<SessionBytes>,
     ) -> Registered {
         let revoked = CancellationToken::new();
+        let stop = CancellationToken::new();
+        let ended = Arc::new(Mutex::new(None));
         self.lock().insert(
             id,
             Live {
@@ -80,13 +140,48 @@ impl Registry {
                 expires,
                 recheck,
                 revoked: revoked.clone(),
+                info,
+                bytes,
+                ended: ended.clone(),
+                stop: stop.clone(),
             },
         );
         Registered {
             registry: self.clone(),
             id,
             revoked,
+            stop,
+            ended,
         }
+    }
+
+    /// The live sessions, oldest first.
+    pub fn list(&self) -> Vec<Listed> {
+        use std::sync::atomic::Ordering;
+        let mut listed: Vec<Listed> = self
+            .lock()
+            .iter()
+            .map(|(id, live)| Listed {
+                id: *id,
+                token: live.hash.short(),
+                info: live.info.clone(),
+                bytes_down: live.bytes.down.load(Ordering::Relaxed),
+                bytes_up: live.bytes.up.load(Ordering::Relaxed),
+            })
+            .collect();
+        listed.sort_by_key(|session| session.id);
+        listed
+    }
+
+    /// Ends session `id` with `reason` (shown to its browser); whether it was live.
+    pub fn end(&self, id: u64, reason: &str) -> bool {
+        let sessions = self.lock();
+        let Some(live) = sessions.get(&id) else {
+            return false;
+        };
+        *live.ended.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_owned());
+        live.stop.cancel();
+        true
     }
 
     /// How many sessions are live.
@@ -149,15 +244,27 @@ mod tests {
         let registry = Arc::new(Registry::default());
         let now = SystemTime::now();
         let later = Some(now + Duration::from_secs(600));
-        let kept = registry.register(1, TokenHash::of("kept"), later, true);
-        let gone = registry.register(2, TokenHash::of("gone"), later, true);
-        let single = registry.register(3, TokenHash::of("single"), later, false);
-        let expired = registry.register(
-            4,
-            TokenHash::of("old"),
-            Some(now - Duration::from_secs(1)),
-            true,
-        );
+        let info = || SessionInfo {
+            client_ip: "192.0.2.1".parse().expect("ip"),
+            kind: ConsoleKind::Novnc,
+            target: "10.0.0.1:5900".into(),
+            started: now,
+            view_only: false,
+        };
+        let register = |id, token, expires, recheck| {
+            registry.register(
+                id,
+                TokenHash::of(token),
+                expires,
+                recheck,
+                info(),
+                Arc::default(),
+            )
+        };
+        let kept = register(1, "kept", later, true);
+        let gone = register(2, "gone", later, true);
+        let single = register(3, "single", later, false);
+        let expired = register(4, "old", Some(now - Duration::from_secs(1)), true);
         let checked = registry.to_recheck(now);
         assert_eq!(
             checked.len(),
@@ -172,5 +279,12 @@ mod tests {
         assert!(!expired.revoked.is_cancelled());
         drop(gone);
         assert_eq!(registry.len(), 3);
+        assert_eq!(
+            registry.list().iter().map(|s| s.id).collect::<Vec<_>>(),
+            vec![1, 3, 4]
+        );
+        assert!(registry.end(3, "maintenance"));
+        assert!(single.stop.is_cancelled());
+        assert!(!registry.end(2, "gone already"));
     }
 }

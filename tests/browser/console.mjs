@@ -6,6 +6,7 @@
 //   expire    wait for the session to end, read the status line
 //   lite      Debian's vnc_lite.html: wait for its "Connected" status, count colours
 //   status    wait three seconds, read the status line
+//   ended     wait for "Connected", then for the session to be ended by an operator
 //   spice     spice-html5's spice_auto.html: wait for a drawn canvas, count WebSockets
 //   serial    serial.html: wait for "Connected", type a line, read the terminal's text
 //   reconnect wait for "Connected", print {"ready":true}, then until standard input closes count
@@ -91,6 +92,12 @@ try {
   } else if (scenario === 'expire') {
     result.connected = await waitForStatus(/Connected/, 30000);
     result.status = await waitForStatus(/expired/i, 30000);
+    await page.waitForTimeout(3000);
+    result.sockets = sockets;
+  } else if (scenario === 'ended') {
+    result.connected = await waitForStatus(/Connected/, 30000);
+    result.status = await waitForStatus(/administrator/, 30000);
+    // Long enough for a reconnect to show itself.
     await page.waitForTimeout(3000);
     result.sockets = sockets;
   } else if (scenario === 'spice') {

@@ -85,6 +85,11 @@ export class Retry {
       setStatus('Disconnected: the console session has expired. Request a new console link.', 'error');
       return;
     }
+    // An operator ended it: coming back at once would undo that.
+    if (reason && reason.startsWith('the console session was ended by an administrator')) {
+      setStatus(`Disconnected: ${reason}.`, 'error');
+      return;
+    }
     const status = await tokenStatus(where.query);
     if (status === 403) {
       setStatus(connected
