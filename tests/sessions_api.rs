@@ -148,3 +148,62 @@ async fn the_page_shows_why_its_session_was_ended_and_stays_closed() {
     );
     assert_eq!(found["sockets"].as_u64(), Some(1), "no reconnect: {found}");
 }
+
+// The CLI runs as a process the test waits for: the proxy needs threads of its own meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_lists_and_kills_through_the_admin_api() {
+    let backend = echo_backend().await;
+    let (proxy, secret) = admin_proxy(&format!("t: {backend}\n")).await;
+    let (socket, _) = ws(proxy.addr, "/?token=t", &[]).await.expect("upgrade");
+    let mut console = open_console(socket).await.expect("console");
+    // The CLI reads the running proxy's admin address and secret from a configuration.
+    let config = secret.path().join("cli.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[vncgate]\nadmin_listen = {}\nadmin_secret_file = {}\nstate_dir = {}\n",
+            proxy.admin_addr,
+            secret.path().join("admin-secret").display(),
+            secret.path().join("state").display()
+        ),
+    )
+    .expect("config");
+    let config = config.to_str().expect("utf8");
+    let listed = vncgate_cli(&["session", "list", "--config-file", config]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let line = text.lines().nth(1).expect("one session");
+    assert!(
+        line.contains(&backend.to_string()) && line.contains("127.0.0.1"),
+        "{text}"
+    );
+    let id = line.split_whitespace().next().expect("id");
+    let killed = vncgate_cli(&[
+        "session",
+        "kill",
+        "--config-file",
+        config,
+        id,
+        "--reason",
+        "by the CLI",
+    ]);
+    assert!(
+        killed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    assert_eq!(
+        next_close(&mut console.ws).await,
+        Some((
+            1008,
+            "the console session was ended by an administrator: by the CLI".to_owned()
+        ))
+    );
+    let missing = vncgate_cli(&["session", "kill", "--config-file", config, "999"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("404"));
+}

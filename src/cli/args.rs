@@ -37,6 +37,12 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// List and end live console sessions, through the running proxy's admin API.
+    Session {
+        /// What to do.
+        #[command(subcommand)]
+        command: SessionCommand,
+    },
     /// Create and check the certificates VeNCrypt needs.
     Pki {
         /// What to do.
@@ -49,6 +55,29 @@ pub enum Command {
         /// Where to write vncgate.1 and the completions.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+}
+
+/// `vncgate session ...`: through the admin API (`[vncgate] admin_listen` and
+/// `admin_secret_file` of the configuration).
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List the live sessions: id, token hash prefix, client, kind, target, start, bytes, view-only.
+    List {
+        /// Config files.
+        #[command(flatten)]
+        files: ConfigFiles,
+    },
+    /// End session ID; its page shows the reason and does not reconnect.
+    Kill {
+        /// Config files.
+        #[command(flatten)]
+        files: ConfigFiles,
+        /// The session's id, as `session list` shows it.
+        id: u64,
+        /// Why, in a few words the user will read.
+        #[arg(long, default_value = "ended by the operator")]
+        reason: String,
     },
 }
 

@@ -7,6 +7,7 @@ pub mod check;
 pub mod docs;
 pub mod pki;
 pub mod serve;
+pub mod session;
 mod startup;
 pub mod token;
 
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig(files) => check::run(&files),
         Command::Pki { command } => pki::run(command),
         Command::Token { command } => token::run(command),
+        Command::Session { command } => session::run(command),
         Command::GenerateDocs { out } => docs::run(&out),
     }
 }
