@@ -3,43 +3,13 @@
 
 mod common;
 
+use common::admin::{admin_proxy, request, SECRET};
 use common::browser::{self, browse};
 use common::qemu::{self, Qemu};
 use common::*;
 
-const SECRET: &str = "an admin secret of some length";
-
 async fn admin(proxy: &Proxy, method: &str, path: &str) -> (u16, String) {
-    let response = raw_http(
-        proxy.admin_addr,
-        &format!(
-            "{method} {path} HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer {SECRET}\r\nConnection: close\r\n\r\n"
-        ),
-    )
-    .await;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
-    (status, body)
-}
-
-/// A proxy with the admin API, and the directory of its secret (kept while it runs).
-async fn admin_proxy(tokens: &str) -> (Proxy, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let secret = dir.path().join("admin-secret");
-    std::fs::write(&secret, SECRET).expect("secret");
-    let config = format!(
-        "[vncgate]\nadmin_listen = 127.0.0.1:0\nadmin_secret_file = {}\n",
-        secret.display()
-    );
-    (start_proxy(&config, tokens).await, dir)
+    request(proxy, method, path, Some(SECRET), "").await
 }
 
 #[tokio::test]
@@ -102,12 +72,10 @@ async fn a_live_session_is_listed_and_ended_with_a_reason() {
     let (status, _) = admin(&proxy, "DELETE", &format!("/v1/sessions/{id}")).await;
     assert_eq!(status, 404);
     // Without the secret, nothing.
-    let response = raw_http(
-        proxy.admin_addr,
-        "GET /v1/sessions HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n",
-    )
-    .await;
-    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    assert_eq!(
+        request(&proxy, "GET", "/v1/sessions", None, "").await.0,
+        401
+    );
 }
 
 #[tokio::test]

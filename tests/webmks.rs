@@ -7,6 +7,7 @@ mod common;
 
 use std::path::Path;
 
+use common::admin::{admin_proxy, request, SECRET};
 use common::browser::{self, browse};
 use common::daemon::{free_port, Daemon};
 use common::esxi::{SelfSigned, Websockify};
@@ -107,50 +108,31 @@ async fn a_ticket_url_with_its_thumbprint_opens_the_qemu_console() {
     assert!(!listed.contains(TICKET), "{listed}");
 }
 
-/// `POST /v1/tokens` with `body` and the test's bearer secret; the whole response.
-async fn post_token(proxy: &Proxy, body: serde_json::Value) -> String {
-    let body = body.to_string();
-    raw_http(
-        proxy.admin_addr,
-        &format!(
-            "POST /v1/tokens HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer an admin secret of some length\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn the_admin_api_takes_a_url_and_thumbprint() {
     let work = tempfile::tempdir().expect("tempdir");
     let Some(host) = esxi(work.path()).await else {
         return;
     };
-    let secret = work.path().join("admin-secret");
-    std::fs::write(&secret, "an admin secret of some length").expect("secret");
-    let proxy = start_proxy(
-        &format!(
-            "[vncgate]\nadmin_listen = 127.0.0.1:0\nadmin_secret_file = {}\n",
-            secret.display()
-        ),
-        "",
-    )
-    .await;
-    let response = post_token(
+    let (proxy, _secret) = admin_proxy("").await;
+    let body = serde_json::json!({ "url": host.url, "thumbprint": host.cert.fingerprint("sha1") });
+    let (status, response) = request(
         &proxy,
-        serde_json::json!({ "url": host.url, "thumbprint": host.cert.fingerprint("sha1") }),
+        "POST",
+        "/v1/tokens",
+        Some(SECRET),
+        &body.to_string(),
     )
     .await;
-    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
-    let json: serde_json::Value =
-        serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap_or_default()).expect("json");
+    assert_eq!(status, 201, "{response}");
+    let json: serde_json::Value = serde_json::from_str(&response).expect("json");
     let token = json["token"].as_str().expect("token");
     server_init(&proxy, token).await.expect("console");
 
     // Without the thumbprint: refused, never accepted unpinned.
-    let response = post_token(&proxy, serde_json::json!({ "url": host.url })).await;
-    assert!(response.starts_with("HTTP/1.1 422"), "{response}");
+    let body = serde_json::json!({ "url": host.url }).to_string();
+    let (status, response) = request(&proxy, "POST", "/v1/tokens", Some(SECRET), &body).await;
+    assert_eq!(status, 422, "{response}");
     assert!(response.contains("thumbprint"), "{response}");
 }
 

@@ -10,7 +10,7 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 
 use super::args::SessionCommand;
-use super::startup::load_settings;
+use super::startup::{block_on, load_settings};
 use crate::config::Settings;
 
 /// How long the admin API gets to answer.
@@ -25,28 +25,11 @@ pub fn run(command: SessionCommand) -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("vncgate session: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let done = runtime.block_on(async {
+    block_on("session", async {
         tokio::time::timeout(DEADLINE, execute(&settings, command))
             .await
             .unwrap_or_else(|_| Err("the admin API did not answer in time".into()))
-    });
-    match done {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("vncgate session: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 async fn execute(settings: &Settings, command: SessionCommand) -> Result<(), String> {

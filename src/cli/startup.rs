@@ -31,3 +31,28 @@ pub(super) async fn open_token_store(
     )
     .await
 }
+
+/// Runs a subcommand's work on a runtime of its own: success, or its message on standard error
+/// after `vncgate NAME:` and failure.
+pub(super) fn block_on(
+    name: &str,
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("vncgate {name}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("vncgate {name}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::args::TokenCommand;
-use super::startup::{load_settings, open_token_store};
+use super::startup::{block_on, load_settings, open_token_store};
 use crate::config::Settings;
 use crate::console::{ConsoleKind, Reach};
 use crate::token::issue::{self, Request};
@@ -22,23 +22,7 @@ pub fn run(command: TokenCommand) -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("vncgate token: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(execute(&settings, command)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("vncgate token: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    block_on("token", execute(&settings, command))
 }
 
 async fn open(settings: &Settings, init: bool) -> Result<SqlStore, String> {

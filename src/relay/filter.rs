@@ -23,8 +23,8 @@ pub enum Filter {
     /// Everything passes unchanged.
     #[default]
     Pass,
-    /// The browser's first RFB byte, ClientInit's shared flag, goes on as 1 whatever it was;
-    /// everything after passes unchanged. With shared = 0, QEMU (its default share policy) and
+    /// The browser's first RFB byte, ClientInit's shared flag, goes on as 1 when it was 0
+    /// (exclusive); any other value already means shared. Everything after passes unchanged. With shared = 0, QEMU (its default share policy) and
     /// most VNC servers disconnect every other viewer of the console: one browser must not
     /// knock off the others.
     SharedClientInit {
@@ -58,7 +58,8 @@ impl Filter {
                     return Ok(chunk);
                 }
                 *done = true;
-                if chunk[0] == 1 {
+                // Any non-zero flag already means shared.
+                if chunk[0] != 0 {
                     return Ok(chunk);
                 }
                 let mut shared = chunk.to_vec();
@@ -73,8 +74,9 @@ impl Filter {
                         return Ok(Bytes::new());
                     }
                     *done = true;
+                    let shared = held[0].max(1);
                     held.advance(1);
-                    out.extend_from_slice(&[1]);
+                    out.extend_from_slice(&[shared]);
                 }
                 loop {
                     match client_messages::frame(held, *max) {

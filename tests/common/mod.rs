@@ -1,6 +1,7 @@
 //! Shared test helpers: a proxy on 127.0.0.1:0, TCP backends, WebSocket clients.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod admin;
 pub mod browser;
 pub mod cluster;
 pub mod daemon;
