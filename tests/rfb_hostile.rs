@@ -255,6 +255,9 @@ async fn bulk_data_both_ways_over_vencrypt_arrives_whole() {
     let proxy = start_proxy(&vencrypt_proxy_config(&pki, ""), &format!("t: {backend}\n")).await;
     let (socket, _) = ws(proxy.addr, "/?token=t", &[]).await.expect("upgrade");
     let mut console = open_console(socket).await.expect("console");
+    // ClientInit first, as every client sends it (the proxy sees to its shared flag).
+    console.write(&[1]).await;
+    assert_eq!(console.read(1).await.expect("echo"), [1]);
     let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
     let total = 8 * chunk.len();
     for round in 0..8 {
