@@ -75,6 +75,23 @@ fn monotonic_now() -> sd_notify::NotifyState<'static> {
         .unwrap_or(sd_notify::NotifyState::Status("reloading"))
 }
 
+/// Says that a changed option keeps its running value until a restart.
+fn needs_restart(name: &str) {
+    tracing::warn!(
+        option = name,
+        "changed option needs a restart; the running value stays"
+    );
+}
+
+/// Keeps the running value of an option only a restart can change, saying so when the files
+/// changed it.
+fn restore<T: PartialEq + Clone>(name: &str, new: &mut T, running: &T) {
+    if new != running {
+        needs_restart(name);
+        new.clone_from(running);
+    }
+}
+
 /// The configuration in the files now, with the options that need a restart kept as they
 /// run, and every problem if it cannot be used.
 fn next(current: &Settings) -> Result<Settings, Vec<String>> {
@@ -85,12 +102,10 @@ fn next(current: &Settings) -> Result<Settings, Vec<String>> {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
     })?;
+    // Options read as pairs are kept together.
     let keep = |name: &str, changed: bool| {
         if changed {
-            tracing::warn!(
-                option = name,
-                "changed option needs a restart; the running value stays"
-            );
+            needs_restart(name);
         }
         changed
     };
@@ -101,44 +116,36 @@ fn next(current: &Settings) -> Result<Settings, Vec<String>> {
         settings.listen_host.clone_from(&current.listen_host);
         settings.listen_port = current.listen_port;
     }
-    if keep(
+    restore(
         "[mks] enabled/mksproxy_base_url",
-        settings.mks_port != current.mks_port,
-    ) {
-        settings.mks_port = current.mks_port;
-    }
-    if keep(
+        &mut settings.mks_port,
+        &current.mks_port,
+    );
+    restore(
         "[serial_console] enabled/serialproxy_host/serialproxy_port",
-        settings.serial_listen != current.serial_listen,
-    ) {
-        settings.serial_listen.clone_from(&current.serial_listen);
-    }
-    if keep(
+        &mut settings.serial_listen,
+        &current.serial_listen,
+    );
+    restore(
         "[spice] enabled/html5proxy_host/html5proxy_port",
-        settings.spice_listen != current.spice_listen,
-    ) {
-        settings.spice_listen.clone_from(&current.spice_listen);
-    }
-    if keep(
+        &mut settings.spice_listen,
+        &current.spice_listen,
+    );
+    restore(
         "[database] connection",
-        settings.database_connection != current.database_connection,
-    ) {
-        settings
-            .database_connection
-            .clone_from(&current.database_connection);
-    }
-    if keep(
+        &mut settings.database_connection,
+        &current.database_connection,
+    );
+    restore(
         "[vncgate] session_lease_timeout",
-        settings.limits.session_lease_timeout != current.limits.session_lease_timeout,
-    ) {
-        settings.limits.session_lease_timeout = current.limits.session_lease_timeout;
-    }
-    if keep(
+        &mut settings.limits.session_lease_timeout,
+        &current.limits.session_lease_timeout,
+    );
+    restore(
         "[vncgate] state_dir",
-        settings.state_dir != current.state_dir,
-    ) {
-        settings.state_dir.clone_from(&current.state_dir);
-    }
+        &mut settings.state_dir,
+        &current.state_dir,
+    );
     if keep(
         "[vncgate] admin_listen/admin_secret_file",
         settings.admin_api() != current.admin_api(),
@@ -148,23 +155,20 @@ fn next(current: &Settings) -> Result<Settings, Vec<String>> {
             .admin_secret_file
             .clone_from(&current.admin_secret_file);
     }
-    if keep(
+    restore(
         "[vncgate] metrics_listen",
-        settings.operations.metrics_listen != current.operations.metrics_listen,
-    ) {
-        settings.operations.metrics_listen = current.operations.metrics_listen;
-    }
-    if keep(
+        &mut settings.operations.metrics_listen,
+        &current.operations.metrics_listen,
+    );
+    restore(
         "[vncgate] max_connections",
-        settings.limits.max_connections != current.limits.max_connections,
-    ) {
-        settings.limits.max_connections = current.limits.max_connections;
-    }
-    if keep(
+        &mut settings.limits.max_connections,
+        &current.limits.max_connections,
+    );
+    restore(
         "[vncgate] log_format",
-        settings.operations.json_logs != current.operations.json_logs,
-    ) {
-        settings.operations.json_logs = current.operations.json_logs;
-    }
+        &mut settings.operations.json_logs,
+        &current.operations.json_logs,
+    );
     Ok(settings)
 }
