@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::console::{ConsoleKind, Reach, Secret};
+use crate::console::{Clipboard, ConsoleKind, Reach, Secret};
 use crate::token::issue::{self, Request};
 use crate::token::StoreError;
 
@@ -45,6 +45,8 @@ struct IssueBody {
     /// A watch link: its sessions may not act.
     #[serde(default)]
     view_only: bool,
+    /// Which way the clipboard may flow: `both`, `to-guest`, `from-guest` or `none`.
+    clipboard: Option<String>,
     ttl: Option<u64>,
     instance_uuid: Option<String>,
     #[serde(default)]
@@ -143,11 +145,22 @@ async fn issue_token(
             )
         }
     };
+    let clipboard = match body.clipboard.as_deref().map(Clipboard::from_name) {
+        None => None,
+        Some(Some(clipboard)) => Some(clipboard),
+        Some(None) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "clipboard must be both, to-guest, from-guest or none",
+            )
+        }
+    };
     let request = Request {
         kind,
         target,
         tls_port: body.tls_port,
         view_only: body.view_only,
+        clipboard,
         reach,
         ttl,
         instance_uuid: body.instance_uuid,

@@ -211,6 +211,10 @@ pub enum TokenCommand {
         /// resize and power requests are dropped by the proxy.
         #[arg(long)]
         view_only: bool,
+        /// Which way the clipboard may flow: both, to-guest, from-guest or none; default
+        /// `[vncgate] default_clipboard`. Enforced by the proxy in both directions.
+        #[arg(long, value_parser = ["both", "to-guest", "from-guest", "none"])]
+        clipboard: Option<String>,
         /// A SPICE server's TLS port (used with [vncgate] spice_tls).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         tls_port: Option<u16>,

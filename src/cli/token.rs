@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::args::TokenCommand;
 use super::startup::{block_on, load_settings, open_token_store};
 use crate::config::Settings;
-use crate::console::{ConsoleKind, Reach};
+use crate::console::{Clipboard, ConsoleKind, Reach};
 use crate::token::issue::{self, Request};
 use crate::token::SqlStore;
 
@@ -41,6 +41,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             kind,
             tls_port,
             view_only,
+            clipboard,
             ttl,
             instance,
             single_use,
@@ -57,6 +58,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 target,
                 tls_port,
                 view_only,
+                clipboard: clipboard.as_deref().and_then(Clipboard::from_name),
                 reach,
                 ttl,
                 instance_uuid: instance,

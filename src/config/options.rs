@@ -18,7 +18,7 @@ use super::value::{
     cipher_names, names, parse_bool, parse_by_network, parse_choice, parse_integer, parse_list,
     parse_networks, parse_port, parse_schemes, parse_seconds, parse_url,
 };
-use crate::console::{AuthScheme, Secret};
+use crate::console::{AuthScheme, Clipboard, Secret};
 
 pub(super) fn read(files: &[PathBuf]) -> Result<Settings, ConfigError> {
     let mut problems = Vec::new();
@@ -135,6 +135,11 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         }),
         serial_tls: reader.typed(&t::SERIAL_TLS, parse_bool),
         default_view_only: reader.typed(&t::DEFAULT_VIEW_ONLY, parse_bool),
+        default_clipboard: reader.typed(&t::DEFAULT_CLIPBOARD, |text| {
+            Clipboard::from_name(text.trim()).ok_or_else(|| {
+                format!("{text:?} is not a clipboard direction; accepted values: both, to-guest, from-guest, none")
+            })
+        }),
         spice_tls: reader.typed(&t::SPICE_TLS, parse_bool),
         xterm_dir: reader.path(&t::XTERM_DIR, Exists::Dir),
         spice_html5_dir: reader.path_or_default(&t::SPICE_HTML5_DIR, Exists::Dir),

@@ -126,6 +126,9 @@ pub struct Settings {
     pub spice_listen: Option<(String, u16)>,
     /// Whether sessions of tokens that do not say are view-only (nova's rows never say).
     pub default_view_only: bool,
+    /// Which way the clipboard of sessions whose tokens do not say may flow
+    /// (`[vncgate] default_clipboard`).
+    pub default_clipboard: crate::console::Clipboard,
     /// TLS with the proxy's client certificate to serial consoles (`[vncgate] serial_tls`).
     pub serial_tls: bool,
     /// TLS to SPICE servers' TLS port (`[vncgate] spice_tls`).

@@ -9,11 +9,13 @@
 
 pub mod client_messages;
 pub mod driver;
+pub mod encodings;
 mod error;
 pub mod greeting;
 pub mod handshake;
 pub mod password;
 pub mod security;
+pub mod server_messages;
 pub mod wire;
 
 pub use error::Error;

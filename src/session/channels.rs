@@ -91,6 +91,7 @@ mod tests {
             },
             reach: Reach::Direct,
             view_only: None,
+            clipboard: None,
             tls_port: None,
             expires: None,
             password: None,

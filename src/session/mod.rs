@@ -27,7 +27,7 @@ use tracing::Instrument;
 
 use crate::audit::{Audit, Event};
 use crate::backend::{self, Connector};
-use crate::console::Secret;
+use crate::console::{Clipboard, Secret};
 use crate::metrics::Metrics;
 use crate::relay::filter::{Filter, Filters};
 use crate::relay::{self, End, Timers};
@@ -78,6 +78,8 @@ pub struct Context {
     pub registry: Arc<Registry>,
     /// Whether sessions of tokens that do not say are view-only.
     pub default_view_only: bool,
+    /// Which way the clipboard of sessions whose tokens do not say may flow.
+    pub default_clipboard: Clipboard,
 }
 
 impl Context {
@@ -101,6 +103,7 @@ impl Context {
             shutdown,
             registry,
             default_view_only: false,
+            default_clipboard: Clipboard::Both,
         }
     }
 }

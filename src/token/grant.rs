@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::console::{AuthScheme, ConsoleKind, Reach, Secret, Target};
+use crate::console::{AuthScheme, Clipboard, ConsoleKind, Reach, Secret, Target};
 
 /// What a valid token grants.
 #[derive(Debug, Clone)]
@@ -17,6 +17,9 @@ pub struct Grant {
     /// Whether sessions may only watch: `Some` when the token source says, else the
     /// configuration's `default_view_only` decides.
     pub view_only: Option<bool>,
+    /// Which way the clipboard may flow: `Some` when the token source says, else the
+    /// configuration's `default_clipboard` decides.
+    pub clipboard: Option<Clipboard>,
     /// A SPICE server's TLS port (nova's `tls_port` column), used with `[vncgate] spice_tls`.
     pub tls_port: Option<u16>,
     /// When the token stops being valid; `None` for file tokens without `expires=`.

@@ -117,6 +117,8 @@ pub struct Request {
     pub tls_port: Option<u16>,
     /// Sessions may watch but not act.
     pub view_only: bool,
+    /// Which way the clipboard may flow; `None` leaves it to `[vncgate] default_clipboard`.
+    pub clipboard: Option<crate::console::Clipboard>,
     /// How it is reached: TCP, or a WebMKS ticket.
     pub reach: Reach,
     /// Lifetime.
@@ -184,6 +186,7 @@ pub async fn issue(store: &SqlStore, base: &BaseUrls, request: &Request) -> Resu
         tls_port: request.tls_port,
         reach: request.reach.clone(),
         view_only: request.view_only,
+        clipboard: request.clipboard,
         expires,
         instance_uuid: request
             .instance_uuid

@@ -4,7 +4,9 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::grant::Grant;
-use crate::console::{ticket_target, AuthScheme, BadTicket, ConsoleKind, Reach, Secret, Target};
+use crate::console::{
+    ticket_target, AuthScheme, BadTicket, Clipboard, ConsoleKind, Reach, Secret, Target,
+};
 
 /// Why a line of a token file was skipped. Never holds the line, which holds a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,7 +18,7 @@ pub enum LineError {
     #[error("target is not host:port or [ipv6]:port")]
     BadTarget,
     /// An attribute after the target is unknown or malformed.
-    #[error("unknown or malformed attribute (known: expires=UNIX_SECONDS, password=TEXT, auth=vencrypt[,vnc,none], kind=novnc|serial|spice-html5, tls_port=PORT, view_only=true, thumbprint=HEX after a wss:// ticket URL)")]
+    #[error("unknown or malformed attribute (known: expires=UNIX_SECONDS, password=TEXT, auth=vencrypt[,vnc,none], kind=novnc|serial|spice-html5, tls_port=PORT, view_only=true, clipboard=both|to-guest|from-guest|none, thumbprint=HEX after a wss:// ticket URL)")]
     BadAttribute,
     /// A WebMKS ticket URL without a valid thumbprint, or a malformed one.
     #[error(transparent)]
@@ -58,6 +60,7 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
         target,
         reach: Reach::Direct,
         view_only: None,
+        clipboard: None,
         tls_port: None,
         expires: None,
         password: None,
@@ -82,6 +85,9 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
                     "false" | "no" | "0" => false,
                     _ => return Err(LineError::BadAttribute),
                 });
+            }
+            Some(("clipboard", name)) => {
+                grant.clipboard = Some(Clipboard::from_name(name).ok_or(LineError::BadAttribute)?);
             }
             Some(("kind", name)) => {
                 grant.kind = ConsoleKind::from_nova_name(name).ok_or(LineError::BadAttribute)?;

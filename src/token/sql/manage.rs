@@ -21,7 +21,7 @@ impl SqlStore {
         if flagged && !self.has_single_use_table().await? {
             return Err(StoreError::NoSingleUseTable);
         }
-        let access_path = stored_path(&token.reach, token.view_only);
+        let access_path = stored_path(&token.reach, token.view_only, token.clipboard);
         let expires = token
             .expires
             .duration_since(UNIX_EPOCH)

@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 
-use crate::console::{ConsoleKind, Reach, Secret, Thumbprint};
+use crate::console::{Clipboard, ConsoleKind, Reach, Secret, Thumbprint};
 
 /// What nova's `get_mks_console` stores.
 #[derive(Deserialize)]
@@ -26,8 +26,12 @@ struct TicketPath {
 }
 
 /// The JSON vncgate stores for a token it issues, when there is anything to store: a WebMKS
-/// ticket's path and thumbprint, and `view_only`.
-pub(super) fn stored_path(reach: &Reach, view_only: bool) -> Option<String> {
+/// ticket's path and thumbprint, `view_only` and `clipboard`.
+pub(super) fn stored_path(
+    reach: &Reach,
+    view_only: bool,
+    clipboard: Option<Clipboard>,
+) -> Option<String> {
     let mut stored = serde_json::Map::new();
     if let Reach::WebMks { path, thumbprint } = reach {
         stored.insert("webmks".into(), path.expose().into());
@@ -36,6 +40,9 @@ pub(super) fn stored_path(reach: &Reach, view_only: bool) -> Option<String> {
     if view_only {
         stored.insert("view_only".into(), true.into());
     }
+    if let Some(clipboard) = clipboard {
+        stored.insert("clipboard".into(), clipboard.name().into());
+    }
     (!stored.is_empty()).then(|| serde_json::Value::Object(stored).to_string())
 }
 
@@ -43,6 +50,12 @@ pub(super) fn stored_path(reach: &Reach, view_only: bool) -> Option<String> {
 pub(super) fn view_only_of(internal_access_path: Option<&str>) -> Option<bool> {
     let value: serde_json::Value = serde_json::from_str(internal_access_path?).ok()?;
     value.get("view_only")?.as_bool()
+}
+
+/// The `clipboard` vncgate stored, if it stored one (nova's rows have none).
+pub(super) fn clipboard_of(internal_access_path: Option<&str>) -> Option<Clipboard> {
+    let value: serde_json::Value = serde_json::from_str(internal_access_path?).ok()?;
+    Clipboard::from_name(value.get("clipboard")?.as_str()?)
 }
 
 /// How a row of `kind` with `internal_access_path` is reached; `None` for a `webmks` row whose
@@ -102,10 +115,12 @@ mod tests {
             path: Secret::new("/ticket/abc"),
             thumbprint: pin.clone(),
         };
-        let stored = stored_path(&ticket, true).expect("stored");
+        let stored = stored_path(&ticket, true, None).expect("stored");
         assert_eq!(view_only_of(Some(&stored)), Some(true));
-        assert_eq!(stored_path(&Reach::Direct, false), None);
-        let watch = stored_path(&Reach::Direct, true).expect("stored");
+        assert_eq!(stored_path(&Reach::Direct, false, None), None);
+        let watch = stored_path(&Reach::Direct, true, Some(Clipboard::None)).expect("stored");
+        assert_eq!(clipboard_of(Some(&watch)), Some(Clipboard::None));
+        assert_eq!(clipboard_of(Some(&stored)), None);
         assert_eq!(
             reach_of(ConsoleKind::Novnc, Some(&watch)),
             Some(Reach::Direct)

@@ -37,6 +37,8 @@ pub struct NewToken {
     pub reach: crate::console::Reach,
     /// Its sessions may watch but not act (`view_only`).
     pub view_only: bool,
+    /// Which way its sessions' clipboard may flow, when the issuer said.
+    pub clipboard: Option<crate::console::Clipboard>,
     /// When it expires.
     pub expires: SystemTime,
     /// nova's instance UUID column; vncgate's own tokens put a placeholder there.
