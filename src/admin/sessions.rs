@@ -24,6 +24,7 @@ struct SessionBody {
     bytes_to_browser: u64,
     bytes_to_server: u64,
     view_only: bool,
+    clipboard: &'static str,
 }
 
 /// `DELETE /v1/sessions/ID`'s reason, from the query.
@@ -55,6 +56,7 @@ pub(super) async fn list_sessions(State(api): State<Api>) -> Response {
             bytes_to_browser: session.bytes_down,
             bytes_to_server: session.bytes_up,
             view_only: session.info.view_only,
+            clipboard: session.info.clipboard.name(),
         })
         .collect();
     Json(body).into_response()

@@ -42,14 +42,22 @@ async fn execute(settings: &Settings, command: SessionCommand) -> Result<(), Str
             let sessions: serde_json::Value =
                 serde_json::from_str(&body).map_err(|e| format!("the admin API's answer: {e}"))?;
             println!(
-                "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} view-only",
-                "id", "token", "client", "console", "target", "started", "to-browser", "to-server"
+                "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} clipboard",
+                "id",
+                "token",
+                "client",
+                "console",
+                "target",
+                "started",
+                "to-browser",
+                "to-server",
+                "view-only"
             );
             for session in sessions.as_array().into_iter().flatten() {
                 let text = |name: &str| session[name].as_str().unwrap_or_default().to_owned();
                 let number = |name: &str| session[name].as_u64().unwrap_or_default();
                 println!(
-                    "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {}",
+                    "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} {}",
                     number("id"),
                     text("token_hash_prefix"),
                     text("client_ip"),
@@ -62,7 +70,8 @@ async fn execute(settings: &Settings, command: SessionCommand) -> Result<(), Str
                         "yes"
                     } else {
                         "no"
-                    }
+                    },
+                    text("clipboard"),
                 );
             }
             Ok(())

@@ -29,7 +29,7 @@ use crate::audit::{Audit, Event};
 use crate::backend::{self, Connector};
 use crate::console::{Clipboard, Secret};
 use crate::metrics::Metrics;
-use crate::relay::filter::{Filter, Filters};
+use crate::relay::filter::{Filters, Policy};
 use crate::relay::{self, End, Timers};
 use crate::rfb::wire;
 use crate::token::{Grant, SessionSlot, TokenHash};
@@ -246,22 +246,29 @@ impl Session {
         {
             return;
         }
+        // The browser's side of an RFB console goes through the ClientInit filter from its
+        // first byte, which may have come with the greeting; the server's side through its
+        // filter from the first byte after the handshake.
+        let view_only = self.grant.view_only.unwrap_or(context.default_view_only);
+        let clipboard = self.grant.clipboard.unwrap_or(context.default_clipboard);
+        let mut filters = Filters::default();
+        if rfb {
+            // A clipboard text is dropped whole; its length is bounded as a message is.
+            let max = context.websocket.max_message_size.unwrap_or(1 << 20);
+            let policy = Policy {
+                view_only,
+                clipboard,
+            };
+            filters = Filters::rfb(policy, max);
+        }
         if !backend.leftover.is_empty() {
             let leftover = std::mem::take(&mut backend.leftover);
+            let Ok(leftover) = filters.to_browser.apply(leftover) else {
+                return;
+            };
             if ws.send(Message::Binary(leftover)).await.is_err() {
                 return;
             }
-        }
-        // The browser's side of an RFB console goes through the ClientInit filter from its
-        // first byte, which may have come with the greeting.
-        let view_only = self.grant.view_only.unwrap_or(context.default_view_only);
-        let mut filters = Filters::default();
-        if rfb && view_only {
-            // A clipboard text is dropped whole; its length is bounded as a message is.
-            let max = context.websocket.max_message_size.unwrap_or(1 << 20);
-            filters.to_server = Filter::view_only(max);
-        } else if rfb {
-            filters.to_server = Filter::shared_client_init();
         }
         let pipelined = match filters.to_server.apply(pipelined) {
             Ok(pipelined) => pipelined,
@@ -296,6 +303,7 @@ impl Session {
             target: target.to_string(),
             started: SystemTime::now(),
             view_only,
+            clipboard,
         };
         let registered = context.registry.register(
             self.id,

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::console::ConsoleKind;
+use crate::console::{Clipboard, ConsoleKind};
 use crate::relay::SessionBytes;
 use crate::token::TokenHash;
 
@@ -27,6 +27,8 @@ pub struct SessionInfo {
     pub started: SystemTime,
     /// Whether it is a watch session.
     pub view_only: bool,
+    /// Which way its clipboard may flow.
+    pub clipboard: Clipboard,
 }
 
 /// A live session as listed.
@@ -250,6 +252,7 @@ mod tests {
             target: "10.0.0.1:5900".into(),
             started: now,
             view_only: false,
+            clipboard: Clipboard::Both,
         };
         let register = |id, token, expires, recheck| {
             registry.register(
