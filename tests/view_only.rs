@@ -14,42 +14,7 @@ use tokio::net::TcpStream;
 
 /// The whole screen as raw 32-bit pixels, read through `viewer`.
 async fn snapshot(viewer: &mut WsBytes<TcpStream>, width: u16, height: u16) -> Vec<u8> {
-    let (w, h) = (usize::from(width), usize::from(height));
-    let mut screen = vec![0u8; w * h * 4];
-    // SetEncodings: raw only; then a full, non-incremental update.
-    viewer.write(&[2, 0, 0, 1, 0, 0, 0, 0]).await;
-    let mut request = vec![3, 0, 0, 0, 0, 0];
-    request.extend_from_slice(&width.to_be_bytes());
-    request.extend_from_slice(&height.to_be_bytes());
-    viewer.write(&request).await;
-    loop {
-        let kind = viewer.read(1).await.expect("a server message")[0];
-        match kind {
-            0 => {
-                let header = viewer.read(3).await.expect("update");
-                let rectangles = u16::from_be_bytes([header[1], header[2]]);
-                for _ in 0..rectangles {
-                    let rect = viewer.read(12).await.expect("rectangle");
-                    let at = |i: usize| usize::from(u16::from_be_bytes([rect[i], rect[i + 1]]));
-                    let (x, y, rw, rh) = (at(0), at(2), at(4), at(6));
-                    let pixels = viewer.read(rw * rh * 4).await.expect("pixels");
-                    for row in 0..rh {
-                        let to = ((y + row) * w + x) * 4;
-                        screen[to..to + rw * 4]
-                            .copy_from_slice(&pixels[row * rw * 4..(row + 1) * rw * 4]);
-                    }
-                }
-                return screen;
-            }
-            2 => {}
-            3 => {
-                let header = viewer.read(7).await.expect("cut text");
-                let length = u32::from_be_bytes([header[3], header[4], header[5], header[6]]);
-                viewer.read(length as usize).await.expect("text");
-            }
-            other => panic!("unexpected server message {other}"),
-        }
-    }
+    viewer.raw_screen(width, height).await.expect("screen")
 }
 
 /// Press and release each character's keysym (ASCII maps to itself).

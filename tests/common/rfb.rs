@@ -130,4 +130,92 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsBytes<S> {
             }
         }
     }
+
+    /// Reads and discards whatever arrives until nothing has for `quiet`; the bytes read, or
+    /// the close as `Err`.
+    pub async fn drain(&mut self, quiet: Duration) -> Result<usize, String> {
+        let mut total = std::mem::take(&mut self.buffer).len();
+        loop {
+            match tokio::time::timeout(quiet, self.ws.next()).await {
+                Err(_) => return Ok(total),
+                Ok(Some(Ok(Message::Binary(data)))) => total += data.len(),
+                Ok(Some(Ok(Message::Close(frame)))) => return Err(format!("closed: {frame:?}")),
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(error))) => return Err(error.to_string()),
+                Ok(None) => return Err("ended".into()),
+            }
+        }
+    }
+
+    /// The whole screen as raw 32-bit pixels: SetEncodings raw only, then a full,
+    /// non-incremental update. Bells and clipboard texts before it are passed over.
+    pub async fn raw_screen(&mut self, width: u16, height: u16) -> Result<Vec<u8>, String> {
+        let (w, h) = (usize::from(width), usize::from(height));
+        let mut screen = vec![0u8; w * h * 4];
+        self.write(&[2, 0, 0, 1, 0, 0, 0, 0]).await;
+        let mut request = vec![3, 0, 0, 0, 0, 0];
+        request.extend_from_slice(&width.to_be_bytes());
+        request.extend_from_slice(&height.to_be_bytes());
+        self.write(&request).await;
+        loop {
+            match self.read(1).await?[0] {
+                0 => {
+                    let header = self.read(3).await?;
+                    let rectangles = u16::from_be_bytes([header[1], header[2]]);
+                    for _ in 0..rectangles {
+                        let rect = self.read(12).await?;
+                        let at = |i: usize| usize::from(u16::from_be_bytes([rect[i], rect[i + 1]]));
+                        let (x, y, rw, rh) = (at(0), at(2), at(4), at(6));
+                        let encoding = i32::from_be_bytes([rect[8], rect[9], rect[10], rect[11]]);
+                        if encoding != 0 {
+                            return Err(format!("a rectangle in encoding {encoding}"));
+                        }
+                        let pixels = self.read(rw * rh * 4).await?;
+                        for row in 0..rh {
+                            let to = ((y + row) * w + x) * 4;
+                            screen[to..to + rw * 4]
+                                .copy_from_slice(&pixels[row * rw * 4..(row + 1) * rw * 4]);
+                        }
+                    }
+                    return Ok(screen);
+                }
+                2 => {}
+                3 => {
+                    self.cut_text_body().await?;
+                }
+                other => return Err(format!("unexpected server message {other}")),
+            }
+        }
+    }
+
+    /// The rest of a ServerCutText after its type byte: the text.
+    pub async fn cut_text_body(&mut self) -> Result<Vec<u8>, String> {
+        let header = self.read(7).await?;
+        let length = i32::from_be_bytes([header[3], header[4], header[5], header[6]]);
+        self.read(length.unsigned_abs() as usize).await
+    }
+
+    /// The next clipboard text the server sends within `wait` (bells passed over), or `None`.
+    pub async fn cut_text(&mut self, wait: Duration) -> Result<Option<Vec<u8>>, String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.read(1)).await;
+            match next {
+                Err(_) => return Ok(None),
+                Ok(kind) => match kind?[0] {
+                    2 => {}
+                    3 => return self.cut_text_body().await.map(Some),
+                    other => return Err(format!("unexpected server message {other}")),
+                },
+            }
+        }
+    }
+
+    /// Sends `text` as ClientCutText.
+    pub async fn send_cut_text(&mut self, text: &[u8]) {
+        let mut message = vec![6, 0, 0, 0];
+        message.extend_from_slice(&u32::try_from(text.len()).expect("short").to_be_bytes());
+        message.extend_from_slice(text);
+        self.write(&message).await;
+    }
 }
