@@ -131,14 +131,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsBytes<S> {
         }
     }
 
-    /// Reads and discards whatever arrives until nothing has for `quiet`; the bytes read, or
-    /// the close as `Err`.
-    pub async fn drain(&mut self, quiet: Duration) -> Result<usize, String> {
-        let mut total = std::mem::take(&mut self.buffer).len();
+    /// Whatever arrives until nothing has for `quiet`, or the close as `Err`.
+    pub async fn drain_bytes(&mut self, quiet: Duration) -> Result<Vec<u8>, String> {
+        let mut bytes = std::mem::take(&mut self.buffer);
         loop {
             match tokio::time::timeout(quiet, self.ws.next()).await {
-                Err(_) => return Ok(total),
-                Ok(Some(Ok(Message::Binary(data)))) => total += data.len(),
+                Err(_) => return Ok(bytes),
+                Ok(Some(Ok(Message::Binary(data)))) => bytes.extend_from_slice(&data),
                 Ok(Some(Ok(Message::Close(frame)))) => return Err(format!("closed: {frame:?}")),
                 Ok(Some(Ok(_))) => {}
                 Ok(Some(Err(error))) => return Err(error.to_string()),
@@ -150,9 +149,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsBytes<S> {
     /// The whole screen as raw 32-bit pixels: SetEncodings raw only, then a full,
     /// non-incremental update. Bells and clipboard texts before it are passed over.
     pub async fn raw_screen(&mut self, width: u16, height: u16) -> Result<Vec<u8>, String> {
+        self.raw_screen_keeping(width, height, false).await
+    }
+
+    /// [`Self::raw_screen`]; with `led`, the QEMU LED state pseudo-encoding stays asked for
+    /// (TigerVNC closes a client that took back a pseudo-encoding it uses).
+    pub async fn raw_screen_keeping(
+        &mut self,
+        width: u16,
+        height: u16,
+        led: bool,
+    ) -> Result<Vec<u8>, String> {
         let (w, h) = (usize::from(width), usize::from(height));
         let mut screen = vec![0u8; w * h * 4];
-        self.write(&[2, 0, 0, 1, 0, 0, 0, 0]).await;
+        if led {
+            self.write(&[2, 0, 0, 2, 0, 0, 0, 0, 0xff, 0xff, 0xfe, 0xfb])
+                .await;
+        } else {
+            self.write(&[2, 0, 0, 1, 0, 0, 0, 0]).await;
+        }
         let mut request = vec![3, 0, 0, 0, 0, 0];
         request.extend_from_slice(&width.to_be_bytes());
         request.extend_from_slice(&height.to_be_bytes());
@@ -162,14 +177,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsBytes<S> {
                 0 => {
                     let header = self.read(3).await?;
                     let rectangles = u16::from_be_bytes([header[1], header[2]]);
+                    let mut pixels_came = false;
                     for _ in 0..rectangles {
                         let rect = self.read(12).await?;
                         let at = |i: usize| usize::from(u16::from_be_bytes([rect[i], rect[i + 1]]));
                         let (x, y, rw, rh) = (at(0), at(2), at(4), at(6));
                         let encoding = i32::from_be_bytes([rect[8], rect[9], rect[10], rect[11]]);
+                        if encoding == -261 {
+                            self.read(1).await?;
+                            continue;
+                        }
                         if encoding != 0 {
                             return Err(format!("a rectangle in encoding {encoding}"));
                         }
+                        pixels_came = true;
                         let pixels = self.read(rw * rh * 4).await?;
                         for row in 0..rh {
                             let to = ((y + row) * w + x) * 4;
@@ -177,7 +198,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsBytes<S> {
                                 .copy_from_slice(&pixels[row * rw * 4..(row + 1) * rw * 4]);
                         }
                     }
-                    return Ok(screen);
+                    // An update of pseudo-rectangles only (LED state) is not the screen.
+                    if pixels_came {
+                        return Ok(screen);
+                    }
                 }
                 2 => {}
                 3 => {
