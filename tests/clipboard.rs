@@ -160,3 +160,60 @@ async fn default_clipboard_applies_to_tokens_that_do_not_say() {
     );
     assert_eq!(plain.cut_text(Duration::from_secs(2)).await, Ok(None));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issued_tokens_carry_the_clipboard_policy() {
+    use common::admin::{admin_proxy, request, SECRET};
+    if !xvnc::available() || !xclip_available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let mut server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    let (addr, port) = (server.addr, server.addr.port());
+    let (proxy, _secret) = admin_proxy(&format!("open: {addr} clipboard=both\n")).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let body = |clipboard: &str| {
+        format!(
+            r#"{{"host": "127.0.0.1", "port": {port}, "ttl": 300, "clipboard": "{clipboard}"}}"#
+        )
+    };
+    let (status, answer) = request(
+        &proxy,
+        "POST",
+        "/v1/tokens",
+        Some(SECRET),
+        &body("sideways"),
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer.contains("to-guest"), "{answer}");
+    let (status, answer) = request(&proxy, "POST", "/v1/tokens", Some(SECRET), &body("none")).await;
+    assert_eq!(status, 201, "{answer}");
+    let issued: serde_json::Value = serde_json::from_str(&answer).expect("json");
+    let from_api = issued["token"].as_str().expect("token").to_owned();
+    let (from_cli, _) = issue_token(&proxy, port, &["--clipboard", "to-guest"]);
+
+    let mut open = viewer(&proxy, "open").await;
+    let mut api = viewer(&proxy, &from_api).await;
+    let mut cli = viewer(&proxy, &from_cli).await;
+    let (status, listed) = request(&proxy, "GET", "/v1/sessions", Some(SECRET), "").await;
+    assert_eq!(status, 200);
+    for clipboard in ["both", "none", "to-guest"] {
+        assert!(
+            listed.contains(&format!(r#""clipboard":"{clipboard}""#)),
+            "{listed}"
+        );
+    }
+
+    let file = work.path().join("clip.txt");
+    std::fs::write(&file, "issued policy").expect("clip");
+    let path = file.display().to_string();
+    server.run_client("xclip", &["-quiet", "-selection", "clipboard", "-i", &path]);
+    assert_eq!(
+        open.cut_text(Duration::from_secs(15)).await,
+        Ok(Some(b"issued policy".to_vec()))
+    );
+    assert_eq!(api.cut_text(Duration::from_secs(2)).await, Ok(None));
+    assert_eq!(cli.cut_text(Duration::from_secs(1)).await, Ok(None));
+}

@@ -176,6 +176,10 @@ mod tests {
         assert_eq!(grant.expires, Some(UNIX_EPOCH + Duration::from_secs(100)));
         assert_eq!(grant.password.as_ref().map(Secret::expose), Some("secret"));
         assert!(!grant.is_live(SystemTime::now()));
+        let (_, grant) = entry("t: h:1 view_only=true clipboard=from-guest");
+        assert_eq!(grant.view_only, Some(true));
+        assert_eq!(grant.clipboard, Some(Clipboard::FromGuest));
+        assert_eq!(entry("t: h:1").1.clipboard, None);
     }
 
     #[test]
@@ -196,6 +200,8 @@ mod tests {
             ("t: [::1]5900", LineError::BadTarget),
             ("t: h:1 expires=soon", LineError::BadAttribute),
             ("t: h:1 colour=red", LineError::BadAttribute),
+            ("t: h:1 clipboard=sideways", LineError::BadAttribute),
+            ("t: h:1 clipboard=NONE", LineError::BadAttribute),
             // Found by fuzzing: past what SystemTime can hold.
             (
                 "t: h:1 expires=0012196084483812869916",
