@@ -5,15 +5,17 @@
 //! ```text
 //! loadgen backend [--vencrypt DIR]            serve on 127.0.0.1:0; prints `listening ADDR`
 //! loadgen run SCENARIO TARGET [options]       prints one JSON line
-//!   SCENARIO: down | up | latency | connect | idle
+//!   SCENARIO: down | up | rfb-down | latency | connect | idle
 //!   TARGET:   tcp://127.0.0.1:PORT | ws://127.0.0.1:PORT/?token=T | wss://localhost:PORT/?token=T
 //!   --sessions N  --bytes N  --seconds S  --ca FILE  --pid PID (idle: whose RSS to read)
-//!   --name NAME (the scenario's name in the output)
+//!   --name NAME (the scenario's name in the output)  --encoding N (rfb-down: 0 Raw, 5 Hextile)
 //! ```
 //!
 //! Backend protocol after the RFB 3.8 None (or VeNCrypt X509None) handshake: the client sends a
 //! 9-byte command, an op and a big-endian u64: 1 = send me N bytes, 2 = read N bytes then send
-//! one byte, 3 = echo everything.
+//! one byte, 3 = echo everything. A first byte of 0x80 instead (a shared ClientInit) makes it an
+//! RFB server: ServerInit, then a full 1024×768 update in Raw or Hextile (raw tiles) for each
+//! FramebufferUpdateRequest, so that a proxy framing every server message can be measured.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -104,9 +106,25 @@ async fn serve_backend(
     io.write_all(&[0, 0, 0, 0]).await?;
     io.flush().await?;
     let mut buffer = vec![0u8; CHUNK];
+    let mut first = [0u8; 1];
+    if io.read_exact(&mut first).await.is_err() {
+        return Ok(());
+    }
+    if first[0] == RFB_CLIENT_INIT {
+        return serve_rfb(io).await;
+    }
+    let mut op = Some(first[0]);
     loop {
         let mut command = [0u8; 9];
-        if io.read_exact(&mut command).await.is_err() {
+        // The first command's op came as ClientInit's byte.
+        let from = match op.take() {
+            Some(first) => {
+                command[0] = first;
+                1
+            }
+            None => 0,
+        };
+        if io.read_exact(&mut command[from..]).await.is_err() {
             return Ok(());
         }
         let count = u64::from_be_bytes(command[1..].try_into()?);
@@ -142,6 +160,84 @@ async fn serve_backend(
                 io.write_all(&buffer[..read]).await?;
                 io.flush().await?;
             },
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// A ClientInit that asks for RFB (shared, in a form no command starts with): the backend
+/// then speaks RFB, answering each FramebufferUpdateRequest with a full 1024×768 update.
+const RFB_CLIENT_INIT: u8 = 0x80;
+const RFB_WIDTH: u16 = 1024;
+const RFB_HEIGHT: u16 = 768;
+
+/// The bytes of one full update in `encoding` (0 Raw, 5 Hextile with raw tiles).
+fn rfb_update_size(encoding: i32) -> u64 {
+    let pixels = u64::from(RFB_WIDTH) * u64::from(RFB_HEIGHT) * 4;
+    let tiles = u64::from(RFB_WIDTH / 16) * u64::from(RFB_HEIGHT / 16);
+    4 + 12
+        + if encoding == 5 {
+            pixels + tiles
+        } else {
+            pixels
+        }
+}
+
+/// One full update in `encoding`, made once.
+fn rfb_update(encoding: i32) -> Vec<u8> {
+    let mut update = vec![0, 0, 0, 1, 0, 0, 0, 0];
+    update.extend_from_slice(&RFB_WIDTH.to_be_bytes());
+    update.extend_from_slice(&RFB_HEIGHT.to_be_bytes());
+    update.extend_from_slice(&encoding.to_be_bytes());
+    if encoding == 5 {
+        let tile = [&[1u8][..], &[0x42; 16 * 16 * 4]].concat();
+        for _ in 0..(RFB_WIDTH / 16) * (RFB_HEIGHT / 16) {
+            update.extend_from_slice(&tile);
+        }
+    } else {
+        update.resize(
+            update.len() + usize::from(RFB_WIDTH) * usize::from(RFB_HEIGHT) * 4,
+            0x42,
+        );
+    }
+    update
+}
+
+async fn serve_rfb(mut io: Box<dyn Io>) -> Result<(), Error> {
+    let mut init = vec![0u8; 4];
+    init[..2].copy_from_slice(&RFB_WIDTH.to_be_bytes());
+    init[2..].copy_from_slice(&RFB_HEIGHT.to_be_bytes());
+    init.extend_from_slice(&[32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0]);
+    init.extend_from_slice(&5u32.to_be_bytes());
+    init.extend_from_slice(b"bench");
+    io.write_all(&init).await?;
+    io.flush().await?;
+    let mut update = rfb_update(0);
+    loop {
+        let mut kind = [0u8; 1];
+        if io.read_exact(&mut kind).await.is_err() {
+            return Ok(());
+        }
+        match kind[0] {
+            2 => {
+                let mut header = [0u8; 3];
+                io.read_exact(&mut header).await?;
+                let count = usize::from(u16::from_be_bytes([header[1], header[2]]));
+                let mut list = vec![0u8; 4 * count];
+                io.read_exact(&mut list).await?;
+                let first = list
+                    .get(..4)
+                    .map_or(0, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                update = rfb_update(if first == 5 { 5 } else { 0 });
+            }
+            3 => {
+                let mut request = [0u8; 9];
+                io.read_exact(&mut request).await?;
+                for chunk in update.chunks(CHUNK) {
+                    io.write_all(chunk).await?;
+                }
+                io.flush().await?;
+            }
             _ => return Ok(()),
         }
     }
@@ -317,6 +413,7 @@ struct Options {
     seconds: f64,
     ca: Option<PathBuf>,
     pid: Option<u32>,
+    encoding: i32,
 }
 
 async fn throughput(
@@ -358,6 +455,45 @@ async fn throughput(
     Ok(
         serde_json::json!({ "mb_per_s": total / elapsed / 1e6, "per_session_mb_per_s": total / elapsed / 1e6 / options.sessions as f64, "seconds": elapsed }),
     )
+}
+
+/// Downstream RFB: `--sessions` viewers each ask for enough full updates in `--encoding` to
+/// carry `--bytes`, as noVNC would, and read them.
+async fn rfb_down(target: &str, options: &Options) -> Result<serde_json::Value, Error> {
+    let encoding = options.encoding;
+    let mut conns = Vec::new();
+    for _ in 0..options.sessions {
+        let mut conn = session(target, options.ca.as_ref()).await?;
+        conn.write(&[RFB_CLIENT_INIT]).await?;
+        conn.read_exact(24 + 5).await?;
+        let mut set = vec![2, 0, 0, 1];
+        set.extend_from_slice(&encoding.to_be_bytes());
+        conn.write(&set).await?;
+        conns.push(conn);
+    }
+    let size = rfb_update_size(encoding);
+    let updates = options.bytes.div_ceil(size).max(1);
+    let started = Instant::now();
+    let tasks = conns.into_iter().map(|mut conn| {
+        tokio::spawn(async move {
+            let mut requests = Vec::new();
+            for _ in 0..updates {
+                requests.extend_from_slice(&[3, 0, 0, 0, 0, 0]);
+                requests.extend_from_slice(&RFB_WIDTH.to_be_bytes());
+                requests.extend_from_slice(&RFB_HEIGHT.to_be_bytes());
+            }
+            conn.write(&requests).await?;
+            conn.drain(updates * size).await?;
+            Ok::<(), Error>(())
+        })
+    });
+    let results = futures_util::future::join_all(tasks).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    for result in results {
+        result??;
+    }
+    let total = (updates * size) as f64 * options.sessions as f64;
+    Ok(serde_json::json!({ "mb_per_s": total / elapsed / 1e6, "seconds": elapsed }))
 }
 
 async fn latency(target: &str, options: &Options) -> Result<serde_json::Value, Error> {
@@ -528,11 +664,15 @@ fn main() -> Result<(), Error> {
                     .unwrap_or(3.0),
                 ca: value("--ca").map(PathBuf::from),
                 pid: value("--pid").and_then(|v| v.parse().ok()),
+                encoding: value("--encoding")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
             };
             let result = runtime.block_on(async {
                 match scenario.as_str() {
                     "down" => throughput(true, &target, &options).await,
                     "up" => throughput(false, &target, &options).await,
+                    "rfb-down" => rfb_down(&target, &options).await,
                     "latency" => latency(&target, &options).await,
                     "connect" => connect_rate(&target, &options).await,
                     "idle" => idle(&target, &options).await,

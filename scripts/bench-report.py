@@ -38,6 +38,14 @@ metrics = [
     ("round trip max (µs)", "latency", "max_us", False),
     ("new sessions per second", "connect", "sessions_per_s", True),
 ]
+def cpu_per_gb_of(label, scenario):
+    values = [
+        r["proxy_cpu_s"] / (r["mb_per_s"] * r["seconds"] / 1000)
+        for r in samples.get((label, scenario), [])
+        if r.get("proxy_cpu_s") is not None and r.get("mb_per_s") and r.get("seconds")
+    ]
+    return statistics.median(values) if values else None
+
 lines = []
 lines.append("| scenario | direct TCP | websockify | vncgate | vncgate TLS+VeNCrypt | vncgate/direct | vncgate/websockify | TLS cost (tls/plain) |")
 lines.append("|---|---|---|---|---|---|---|---|")
@@ -52,14 +60,20 @@ added = lambda label: (median(label, "latency", "p99_us") or 0) - (median("direc
 lines.append("")
 lines.append(f"Added p99 round trip over direct TCP: vncgate {added('vncgate'):.0f} µs, websockify {added('websockify'):.0f} µs, vncgate TLS+VeNCrypt {added('vncgate-tls'):.0f} µs.")
 
+lines.append("")
+lines.append("| RFB downstream, 1 session, through vncgate (MB/s) | plain relay | every server message framed (clipboard policy) | framed/plain | CPU s/GB plain | CPU s/GB framed |")
+lines.append("|---|---|---|---|---|---|")
+for title, scenario in [("Raw 1024×768 updates", "rfb-down-0"), ("Hextile, raw tiles (a tile at a time)", "rfb-down-5")]:
+    plain = median("vncgate", scenario, "mb_per_s")
+    framed = median("vncgate-filtered", scenario, "mb_per_s")
+    lines.append(
+        f"| {title} | {fmt(plain)} | {fmt(framed)} | {ratio(framed, plain)} | "
+        f"{fmt(cpu_per_gb_of('vncgate', scenario), 2)} | {fmt(cpu_per_gb_of('vncgate-filtered', scenario), 2)} |"
+    )
+
 def cpu_per_gb(label, scenario):
     """The proxy's CPU seconds per GB relayed, the median over rounds."""
-    values = [
-        r["proxy_cpu_s"] / (r["mb_per_s"] * r["seconds"] / 1000)
-        for r in samples.get((label, scenario), [])
-        if r.get("proxy_cpu_s") is not None and r.get("mb_per_s") and r.get("seconds")
-    ]
-    return statistics.median(values) if values else None
+    return cpu_per_gb_of(label, scenario)
 
 lines.append("")
 lines.append("| proxy CPU per GB relayed (CPU seconds) | websockify | vncgate | vncgate TLS+VeNCrypt | MB/s one vncgate core relays |")
