@@ -386,3 +386,91 @@ async fn postgres_session_cap_without_lease_table() {
         session_cap_without_lease_table(db).await;
     }
 }
+
+/// With the shared database, each instance's admin API lists every instance's sessions and
+/// ends one held by another instance, which shows its page the reason.
+async fn sessions_listed_and_ended_across_instances(db: Db) {
+    use common::admin::{request, SECRET};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("admin-secret");
+    std::fs::write(&secret, format!("{SECRET}\n")).expect("secret");
+    let own = format!("admin_secret_file = {}\n", secret.display());
+    let (backend, a, b) = two_proxies(&db, &own).await;
+    token_cli(&a, "init-db", &[]);
+    let token = issue_token(&a, backend.port(), &["--ttl", "600", "--clipboard", "none"]).0;
+    let (socket, _) = ws(b.addr, &format!("/?token={token}"), &[])
+        .await
+        .expect("upgrade on B");
+    let mut open = open_console(socket).await.expect("console on B");
+
+    // B lists it as its own; A, once B has published it, as B's.
+    let (_, listed) = request(&b, "GET", "/v1/sessions", Some(SECRET), "").await;
+    let on_b: serde_json::Value = serde_json::from_str(&listed).expect("json");
+    let session = on_b[0].clone();
+    let instance = session["instance"].as_str().expect("instance").to_owned();
+    let id = session["id"].as_u64().expect("id");
+    let mut seen = None;
+    for _ in 0..50 {
+        let (status, listed) = request(&a, "GET", "/v1/sessions", Some(SECRET), "").await;
+        assert_eq!(status, 200, "{listed}");
+        let on_a: serde_json::Value = serde_json::from_str(&listed).expect("json");
+        seen = on_a
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|entry| entry["instance"] == instance.as_str() && entry["id"] == id)
+            .cloned();
+        if seen.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seen = seen.expect("A lists B's session");
+    assert_eq!(seen["target"], backend.to_string());
+    assert_eq!(seen["clipboard"], "none");
+    assert_eq!(seen["token_hash_prefix"], session["token_hash_prefix"]);
+
+    // Without naming the instance, A has no such session of its own.
+    let path = format!("/v1/sessions/{id}?reason=moved");
+    assert_eq!(request(&a, "DELETE", &path, Some(SECRET), "").await.0, 404);
+    let elsewhere = format!("/v1/sessions/{id}?reason=moved&instance={instance}");
+    let (status, answer) = request(&a, "DELETE", &elsewhere, Some(SECRET), "").await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        next_close(&mut open.ws).await,
+        Some((
+            1008,
+            "the console session was ended by an administrator: moved".to_owned()
+        ))
+    );
+    // Gone from both lists once B has taken it out.
+    let mut gone = false;
+    for _ in 0..50 {
+        let (_, listed) = request(&a, "GET", "/v1/sessions", Some(SECRET), "").await;
+        if !listed.contains(&instance) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the ended session is still listed");
+    let unknown = format!("/v1/sessions/{id}?instance={instance}");
+    assert_eq!(
+        request(&a, "DELETE", &unknown, Some(SECRET), "").await.0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn postgres_sessions_listed_and_ended_across_instances() {
+    if let Some(db) = Db::postgres() {
+        sessions_listed_and_ended_across_instances(db).await;
+    }
+}
+
+#[tokio::test]
+async fn mariadb_sessions_listed_and_ended_across_instances() {
+    if let Some(db) = Db::mariadb() {
+        sessions_listed_and_ended_across_instances(db).await;
+    }
+}

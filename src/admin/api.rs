@@ -9,6 +9,7 @@ use axum::Json;
 
 use crate::audit::{Audit, Event};
 use crate::console::Secret;
+use crate::session::directory::Directory;
 use crate::session::registry::Registry;
 use crate::token::issue::BaseUrls;
 use crate::token::SqlStore;
@@ -23,6 +24,8 @@ pub struct Api {
     pub(super) audit: Option<Arc<Audit>>,
     /// The live sessions of this instance.
     pub(super) sessions: Arc<Registry>,
+    /// Every instance's live sessions, through the shared database.
+    pub(super) directory: Arc<Directory>,
 }
 
 impl Api {
@@ -35,6 +38,7 @@ impl Api {
         default_ttl: Duration,
         audit: Option<Arc<Audit>>,
         sessions: Arc<Registry>,
+        directory: Arc<Directory>,
     ) -> Self {
         Self {
             store,
@@ -43,6 +47,7 @@ impl Api {
             default_ttl,
             audit,
             sessions,
+            directory,
         }
     }
 }

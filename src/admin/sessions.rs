@@ -1,5 +1,8 @@
 //! The live sessions through the admin API: `GET /v1/sessions` lists them, `DELETE
-//! /v1/sessions/ID` ends one with a reason its page shows (`?reason=` or `{"reason": ...}`).
+//! /v1/sessions/ID` ends one with a reason its page shows (`?reason=`). With a shared database
+//! (and its `vncgate_live_sessions` table) every instance's sessions are listed, each with its
+//! `instance`, and `?instance=NAME` ends a session held by another instance: that instance ends
+//! it within [`SYNC_INTERVAL`].
 
 use std::time::UNIX_EPOCH;
 
@@ -11,42 +14,36 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{error, record, Api};
 use crate::console::printable;
+use crate::session::directory::{MAX_REASON, SYNC_INTERVAL};
+use crate::session::registry::Listed;
+use crate::token::sql::SharedSession;
 
 /// One entry of `GET /v1/sessions`.
 #[derive(Debug, Serialize)]
 struct SessionBody {
     id: u64,
+    /// The instance holding it (this one's for its own).
+    instance: String,
     token_hash_prefix: String,
     client_ip: String,
-    console: &'static str,
+    console: String,
     target: String,
     started: u64,
+    /// Exact for this instance's sessions; as last published for the others'.
     bytes_to_browser: u64,
     bytes_to_server: u64,
     view_only: bool,
-    clipboard: &'static str,
+    clipboard: String,
 }
 
-/// `DELETE /v1/sessions/ID`'s reason, from the query.
-#[derive(Debug, Deserialize)]
-pub(super) struct EndQuery {
-    reason: Option<String>,
-}
-
-/// The longest reason passed on to a browser: it goes into a WebSocket close frame (123 bytes
-/// at most, with vncgate's own words in front).
-const MAX_REASON: usize = 60;
-
-pub(super) async fn list_sessions(State(api): State<Api>) -> Response {
-    let body: Vec<SessionBody> = api
-        .sessions
-        .list()
-        .into_iter()
-        .map(|session| SessionBody {
+impl SessionBody {
+    fn local(instance: &str, session: Listed) -> Self {
+        Self {
             id: session.id,
+            instance: instance.to_owned(),
             token_hash_prefix: session.token,
             client_ip: session.info.client_ip.to_string(),
-            console: session.info.kind.nova_name(),
+            console: session.info.kind.nova_name().to_owned(),
             target: session.info.target,
             started: session
                 .info
@@ -56,9 +53,53 @@ pub(super) async fn list_sessions(State(api): State<Api>) -> Response {
             bytes_to_browser: session.bytes_down,
             bytes_to_server: session.bytes_up,
             view_only: session.info.view_only,
-            clipboard: session.info.clipboard.name(),
-        })
+            clipboard: session.info.clipboard.name().to_owned(),
+        }
+    }
+
+    fn shared(session: SharedSession) -> Self {
+        Self {
+            id: session.id,
+            instance: session.instance,
+            token_hash_prefix: session.token_prefix,
+            client_ip: session.client_ip,
+            console: session.console,
+            target: session.target,
+            started: session.started,
+            bytes_to_browser: session.bytes_down,
+            bytes_to_server: session.bytes_up,
+            view_only: session.view_only,
+            clipboard: session.clipboard,
+        }
+    }
+}
+
+/// `DELETE /v1/sessions/ID`'s query.
+#[derive(Debug, Deserialize)]
+pub(super) struct EndQuery {
+    reason: Option<String>,
+    /// The instance holding the session; this one when absent.
+    instance: Option<String>,
+}
+
+pub(super) async fn list_sessions(State(api): State<Api>) -> Response {
+    let own = api.directory.instance().to_owned();
+    let mut body: Vec<SessionBody> = api
+        .sessions
+        .list()
+        .into_iter()
+        .map(|session| SessionBody::local(&own, session))
         .collect();
+    match api.directory.list().await {
+        Ok(shared) => body.extend(
+            shared
+                .into_iter()
+                .filter(|session| session.instance != own)
+                .map(SessionBody::shared),
+        ),
+        // This instance's own sessions are still known.
+        Err(error) => tracing::warn!(%error, "other instances' sessions could not be listed"),
+    }
     Json(body).into_response()
 }
 
@@ -72,19 +113,58 @@ pub(super) async fn end_session(
         .chars()
         .take(MAX_REASON)
         .collect();
-    if api.sessions.end(id, &reason) {
-        tracing::info!(session = id, %reason, "session ended through the admin API");
-        record(
-            api.audit.as_deref(),
-            "session_ended",
-            format!("session {id}"),
-            Some(reason),
-        );
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        error(
+    let own = api.directory.instance();
+    match query.instance.as_deref() {
+        Some(instance) if instance != own => end_elsewhere(&api, instance, id, reason).await,
+        _ if api.sessions.end(id, &reason) => {
+            tracing::info!(session = id, %reason, "session ended through the admin API");
+            record(
+                api.audit.as_deref(),
+                "session_ended",
+                format!("session {id}"),
+                Some(reason),
+            );
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => error(
             StatusCode::NOT_FOUND,
-            format!("no live session {id} on this instance"),
-        )
+            format!("no live session {id} on this instance ({own}); another instance's needs ?instance=NAME"),
+        ),
+    }
+}
+
+/// Asks `instance` to end its session `id`.
+async fn end_elsewhere(api: &Api, instance: &str, id: u64, reason: String) -> Response {
+    let instance = printable(instance);
+    match api.directory.request_end(&instance, id, &reason).await {
+        Ok(true) => {
+            tracing::info!(session = id, %instance, %reason, "session end requested through the admin API");
+            record(
+                api.audit.as_deref(),
+                "session_end_requested",
+                format!("session {id} on {instance}"),
+                Some(reason),
+            );
+            let message = format!(
+                "instance {instance} ends session {id} within {} s",
+                SYNC_INTERVAL.as_secs()
+            );
+            (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({ "message": message })),
+            )
+                .into_response()
+        }
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            format!("no live session {id} published by instance {instance}"),
+        ),
+        Err(failure) => {
+            tracing::warn!(error = %failure, "session end not requested");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the shared database did not answer",
+            )
+        }
     }
 }

@@ -62,7 +62,8 @@ pub enum Command {
 /// `admin_secret_file` of the configuration).
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
-    /// List the live sessions: id, token hash prefix, client, kind, target, start, bytes, view-only.
+    /// List the live sessions: id, token hash prefix, client, kind, target, start, bytes,
+    /// view-only, clipboard, and the instance holding each (every instance sharing the database).
     List {
         /// Config files.
         #[command(flatten)]
@@ -78,6 +79,10 @@ pub enum SessionCommand {
         /// Why, in a few words the user will read.
         #[arg(long, default_value = "ended by the operator")]
         reason: String,
+        /// The instance holding the session, as `session list` shows it, when it is not the
+        /// one whose admin API is called (instances sharing one database).
+        #[arg(long)]
+        instance: Option<String>,
     },
 }
 

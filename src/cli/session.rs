@@ -42,7 +42,7 @@ async fn execute(settings: &Settings, command: SessionCommand) -> Result<(), Str
             let sessions: serde_json::Value =
                 serde_json::from_str(&body).map_err(|e| format!("the admin API's answer: {e}"))?;
             println!(
-                "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} clipboard",
+                "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} {:<10} instance",
                 "id",
                 "token",
                 "client",
@@ -51,13 +51,14 @@ async fn execute(settings: &Settings, command: SessionCommand) -> Result<(), Str
                 "started",
                 "to-browser",
                 "to-server",
-                "view-only"
+                "view-only",
+                "clipboard"
             );
             for session in sessions.as_array().into_iter().flatten() {
                 let text = |name: &str| session[name].as_str().unwrap_or_default().to_owned();
                 let number = |name: &str| session[name].as_u64().unwrap_or_default();
                 println!(
-                    "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} {}",
+                    "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} {:<10} {}",
                     number("id"),
                     text("token_hash_prefix"),
                     text("client_ip"),
@@ -72,19 +73,33 @@ async fn execute(settings: &Settings, command: SessionCommand) -> Result<(), Str
                         "no"
                     },
                     text("clipboard"),
+                    text("instance"),
                 );
             }
             Ok(())
         }
-        SessionCommand::Kill { id, reason, .. } => {
-            let query: String = form_urlencoded::Serializer::new(String::new())
-                .append_pair("reason", &reason)
-                .finish();
+        SessionCommand::Kill {
+            id,
+            reason,
+            instance,
+            ..
+        } => {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("reason", &reason);
+            if let Some(instance) = &instance {
+                query.append_pair("instance", instance);
+            }
+            let query = query.finish();
             let (status, body) =
                 call(settings, "DELETE", &format!("/v1/sessions/{id}?{query}")).await?;
             match status {
                 204 => {
                     println!("session {id} ended");
+                    Ok(())
+                }
+                202 => {
+                    let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                    println!("{}", answer["message"].as_str().unwrap_or("end requested"));
                     Ok(())
                 }
                 _ => Err(format!("the admin API answered {status}: {body}")),

@@ -26,6 +26,7 @@ use crate::console::ConsoleKind;
 use crate::front::limiter::Limiter;
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::session::directory::Directory;
 use crate::token::lease::{instance_name, Leases};
 use crate::token::TokenStore;
 use build::Lasting;
@@ -50,10 +51,18 @@ pub async fn serve(
     control: Control,
 ) -> Result<(), Error> {
     let sql = open_token_database(&settings).await?;
+    let instance = instance_name();
     let leases = sql.clone().map(|store| {
         Arc::new(Leases::new(
             store,
-            instance_name(),
+            instance.clone(),
+            settings.limits.session_lease_timeout,
+        ))
+    });
+    let directory = sql.clone().map(|store| {
+        Arc::new(Directory::new(
+            store,
+            instance.clone(),
             settings.limits.session_lease_timeout,
         ))
     });
@@ -94,8 +103,8 @@ pub async fn serve(
     let live = Arc::new(ArcSwap::from_pointee(front));
     let services = TaskTracker::new();
     let stop_services = CancellationToken::new();
-    if let (Some(listener), Some((_, secret_file)), Some(store)) =
-        (listeners.admin, settings.admin_api(), &sql)
+    if let (Some(listener), Some((_, secret_file)), Some(store), Some(directory)) =
+        (listeners.admin, settings.admin_api(), &sql, &directory)
     {
         let secret = crate::admin::read_secret(secret_file).map_err(Error::AdminSecret)?;
         services.spawn(crate::admin::serve(
@@ -107,6 +116,7 @@ pub async fn serve(
                 settings.token_ttl,
                 lasting.audit.clone(),
                 lasting.registry.clone(),
+                directory.clone(),
             ),
             stop_services.clone(),
         ));
@@ -130,6 +140,9 @@ pub async fn serve(
     }
     if let Some(leases) = leases {
         services.spawn(leases.run(stop_services.clone()));
+    }
+    if let Some(directory) = directory {
+        services.spawn(directory.run(lasting.registry.clone(), stop_services.clone()));
     }
     services.spawn(crate::session::recheck::run(
         lasting.registry.clone(),

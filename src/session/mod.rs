@@ -6,6 +6,7 @@
 
 mod browser;
 pub mod channels;
+pub mod directory;
 pub mod recheck;
 pub mod registry;
 

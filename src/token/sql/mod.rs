@@ -16,6 +16,7 @@ mod probe;
 mod reach;
 mod records;
 mod schema;
+mod sessions;
 mod url;
 
 use super::grant::Grant;
@@ -24,7 +25,7 @@ use crate::console::{ConsoleKind, Reach, Secret, Target};
 pub use error::StoreError;
 use probe::TableProbe;
 pub use probe::PROBE_INTERVAL;
-pub use records::{LeaseKey, Listed, NewToken};
+pub use records::{LeaseKey, Listed, NewToken, SharedSession};
 use schema::schema;
 pub use url::{translate_url, Dialect};
 
@@ -35,6 +36,7 @@ pub struct SqlStore {
     dialect: Dialect,
     single_use: Arc<TableProbe>,
     leases: Arc<TableProbe>,
+    sessions: Arc<TableProbe>,
 }
 
 /// The single-use flag as an SQL expression: a count from vncgate's table, or 0 without it.
@@ -72,6 +74,7 @@ impl SqlStore {
             dialect,
             single_use: Arc::new(TableProbe::new("vncgate_single_use")),
             leases: Arc::new(TableProbe::new(schema::LEASE_TABLE)),
+            sessions: Arc::new(TableProbe::new(schema::SESSION_TABLE)),
         };
         if create {
             // nova's table, if already there, is left exactly as it is: only vncgate's own

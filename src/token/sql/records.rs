@@ -62,3 +62,30 @@ pub struct LeaseKey {
     /// instance took again for another session.
     pub lease: i64,
 }
+
+/// A session as published in the shared table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedSession {
+    /// The instance holding it.
+    pub instance: String,
+    /// Its id on that instance.
+    pub id: u64,
+    /// The first characters of its token's hash.
+    pub token_prefix: String,
+    /// The client's address.
+    pub client_ip: String,
+    /// nova's console type.
+    pub console: String,
+    /// The console server.
+    pub target: String,
+    /// When it opened, in Unix seconds.
+    pub started: u64,
+    /// Bytes to the browser, as last published.
+    pub bytes_down: u64,
+    /// Bytes to the console server, as last published.
+    pub bytes_up: u64,
+    /// Whether it may only watch.
+    pub view_only: bool,
+    /// Which way its clipboard may flow.
+    pub clipboard: String,
+}

@@ -1,10 +1,14 @@
 //! The tables vncgate creates where it may: nova's `console_auth_tokens` exactly as nova defines
-//! it, and vncgate's own `vncgate_single_use` and `vncgate_session_leases` beside it. No I/O.
+//! it, and vncgate's own `vncgate_single_use`, `vncgate_session_leases` and
+//! `vncgate_live_sessions` beside it. No I/O.
 
 use super::url::Dialect;
 
 /// vncgate's session leases (see `lease.rs`).
 pub(super) const LEASE_TABLE: &str = "vncgate_session_leases";
+
+/// vncgate's published live sessions (see `sessions.rs`).
+pub(super) const SESSION_TABLE: &str = "vncgate_live_sessions";
 
 /// nova's table, with its constraint and indexes, for databases vncgate creates itself.
 pub(super) fn schema(dialect: Dialect) -> Vec<String> {
@@ -32,6 +36,14 @@ pub(super) fn schema(dialect: Dialect) -> Vec<String> {
         "CREATE TABLE IF NOT EXISTS {LEASE_TABLE} (token_hash VARCHAR(64) NOT NULL, slot INTEGER NOT NULL, \
          instance VARCHAR(64) NOT NULL, lease BIGINT NOT NULL, expires BIGINT NOT NULL, \
          PRIMARY KEY (token_hash, slot))"
+    ));
+    // vncgate's own: every instance's live sessions, for the admin API of any of them.
+    statements.push(format!(
+        "CREATE TABLE IF NOT EXISTS {SESSION_TABLE} (instance VARCHAR(64) NOT NULL, id BIGINT NOT NULL, \
+         token_prefix VARCHAR(16) NOT NULL, client_ip VARCHAR(64) NOT NULL, console VARCHAR(32) NOT NULL, \
+         target VARCHAR(300) NOT NULL, started BIGINT NOT NULL, bytes_down BIGINT NOT NULL, \
+         bytes_up BIGINT NOT NULL, view_only INTEGER NOT NULL, clipboard VARCHAR(16) NOT NULL, \
+         expires BIGINT NOT NULL, end_reason VARCHAR(128), PRIMARY KEY (instance, id))"
     ));
     let indexes = [
         ("console_auth_tokens_instance_uuid_idx", "instance_uuid"),
