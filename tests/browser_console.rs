@@ -129,6 +129,41 @@ async fn a_watch_link_shows_view_only_and_typing_changes_nothing() {
     assert_eq!(found["changed"].as_u64(), Some(0), "{found}");
 }
 
+/// noVNC through a session whose every server message is framed (`clipboard=none`): its
+/// encodings narrowed to what the proxy frames, the screen drawn and typing shown, over
+/// VeNCrypt to Xvnc.
+#[tokio::test]
+async fn novnc_works_through_the_clipboard_filter() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let compute = pki.compute();
+    let mut server = Xvnc::start(
+        work.path(),
+        &[
+            "-SecurityTypes".into(),
+            "X509None".into(),
+            "-X509Cert".into(),
+            compute.join("server-cert.pem").display().to_string(),
+            "-X509Key".into(),
+            compute.join("server-key.pem").display().to_string(),
+        ],
+    );
+    server.run_client("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let proxy = start_proxy(
+        &https_vencrypt_config(&pki, ""),
+        &format!("x: {} clipboard=none\n", server.addr),
+    )
+    .await;
+    let found = browse("type", console_url(&proxy, "x"), "console-clipboard-none").await;
+    assert!(field(&found, "status").contains("Connected"), "{found}");
+    assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
+    assert!(found["changed"].as_u64().unwrap_or(0) > 200, "{found}");
+}
+
 #[tokio::test]
 async fn a_bad_token_shows_a_clear_message_and_does_not_loop() {
     if !browser::available() {
