@@ -37,6 +37,25 @@ fn tls_qemu(work: &Path, pki: &TestPki) -> Qemu {
     Qemu::start(work, ",tls-creds=tls0", &["-object".into(), object])
 }
 
+/// Xvnc with an xterm running `cat`, behind VeNCrypt X509None with the test PKI's certificate.
+async fn xterm_over_vencrypt(work: &std::path::Path, pki: &TestPki) -> Xvnc {
+    let compute = pki.compute();
+    let mut server = Xvnc::start(
+        work,
+        &[
+            "-SecurityTypes".into(),
+            "X509None".into(),
+            "-X509Cert".into(),
+            compute.join("server-cert.pem").display().to_string(),
+            "-X509Key".into(),
+            compute.join("server-key.pem").display().to_string(),
+        ],
+    );
+    server.run_client("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    server
+}
+
 fn console_url(proxy: &Proxy, token: &str) -> String {
     format!(
         "https://localhost:{}/console.html?path=%3Ftoken%3D{token}",
@@ -78,20 +97,7 @@ async fn typed_keys_reach_the_guest() {
     }
     let work = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(work.path(), "pki");
-    let compute = pki.compute();
-    let mut server = Xvnc::start(
-        work.path(),
-        &[
-            "-SecurityTypes".into(),
-            "X509None".into(),
-            "-X509Cert".into(),
-            compute.join("server-cert.pem").display().to_string(),
-            "-X509Key".into(),
-            compute.join("server-key.pem").display().to_string(),
-        ],
-    );
-    server.run_client("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let server = xterm_over_vencrypt(work.path(), &pki).await;
     let proxy = start_proxy(
         &https_vencrypt_config(&pki, ""),
         &format!("x: {}\n", server.addr),
@@ -139,20 +145,7 @@ async fn novnc_works_through_the_clipboard_filter() {
     }
     let work = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(work.path(), "pki");
-    let compute = pki.compute();
-    let mut server = Xvnc::start(
-        work.path(),
-        &[
-            "-SecurityTypes".into(),
-            "X509None".into(),
-            "-X509Cert".into(),
-            compute.join("server-cert.pem").display().to_string(),
-            "-X509Key".into(),
-            compute.join("server-key.pem").display().to_string(),
-        ],
-    );
-    server.run_client("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let server = xterm_over_vencrypt(work.path(), &pki).await;
     let proxy = start_proxy(
         &https_vencrypt_config(&pki, ""),
         &format!("x: {} clipboard=none\n", server.addr),

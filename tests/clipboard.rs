@@ -14,12 +14,7 @@ use common::*;
 use tokio::net::TcpStream;
 
 async fn viewer(proxy: &Proxy, token: &str) -> WsBytes<TcpStream> {
-    let (socket, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
-        .await
-        .expect("upgrade");
-    let mut viewer = WsBytes::new(socket);
-    viewer.handshake().await.expect("viewer");
-    viewer
+    common::rfb::viewer(proxy, token).await.0
 }
 
 /// The guest's CLIPBOARD selection, as an X client on the display reads it.

@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::qemu::{self, Qemu};
-use common::rfb::WsBytes;
+use common::rfb::{update_request, viewer, WsBytes};
 use common::xvnc::{self, Xvnc};
 use common::*;
 use tokio::net::TcpStream;
@@ -48,15 +48,6 @@ const PSEUDO: [i32; 15] = [
 
 const MARKER: &[u8] = b"clipboard marker 5c1e";
 
-async fn viewer(proxy: &Proxy, token: &str) -> (WsBytes<TcpStream>, u16, u16) {
-    let (socket, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
-        .await
-        .expect("upgrade");
-    let mut viewer = WsBytes::new(socket);
-    let init = viewer.handshake().await.expect("viewer");
-    (viewer, init.width, init.height)
-}
-
 fn set_encodings(first: i32) -> Vec<u8> {
     let list: Vec<i32> = std::iter::once(first).chain(PSEUDO).collect();
     let mut message = vec![2, 0];
@@ -65,13 +56,6 @@ fn set_encodings(first: i32) -> Vec<u8> {
         message.extend_from_slice(&encoding.to_be_bytes());
     }
     message
-}
-
-fn update_request(incremental: bool, width: u16, height: u16) -> Vec<u8> {
-    let mut request = vec![3, u8::from(incremental), 0, 0, 0, 0];
-    request.extend_from_slice(&width.to_be_bytes());
-    request.extend_from_slice(&height.to_be_bytes());
-    request
 }
 
 /// Runs one encoding through a filtered session while `act` changes the screen, then compares

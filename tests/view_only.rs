@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::rfb::WsBytes;
+use common::rfb::{viewer, WsBytes};
 use common::xvnc::{self, Xvnc};
 use common::*;
 use tokio::net::TcpStream;
@@ -24,15 +24,6 @@ async fn type_text(viewer: &mut WsBytes<TcpStream>, text: &str) {
             viewer.write(&[4, down, 0, 0, 0, 0, 0, byte]).await;
         }
     }
-}
-
-async fn viewer(proxy: &Proxy, token: &str) -> (WsBytes<TcpStream>, u16, u16) {
-    let (socket, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
-        .await
-        .expect("upgrade");
-    let mut viewer = WsBytes::new(socket);
-    let init = viewer.handshake().await.expect("viewer");
-    (viewer, init.width, init.height)
 }
 
 #[tokio::test]

@@ -4,8 +4,6 @@
 //! `instance`, and `?instance=NAME` ends a session held by another instance: that instance ends
 //! it within [`SYNC_INTERVAL`].
 
-use std::time::UNIX_EPOCH;
-
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use super::api::{error, record, Api};
 use crate::console::printable;
 use crate::session::directory::{MAX_REASON, SYNC_INTERVAL};
-use crate::session::registry::Listed;
 use crate::token::sql::SharedSession;
 
 /// One entry of `GET /v1/sessions`.
@@ -37,26 +34,6 @@ struct SessionBody {
 }
 
 impl SessionBody {
-    fn local(instance: &str, session: Listed) -> Self {
-        Self {
-            id: session.id,
-            instance: instance.to_owned(),
-            token_hash_prefix: session.token,
-            client_ip: session.info.client_ip.to_string(),
-            console: session.info.kind.nova_name().to_owned(),
-            target: session.info.target,
-            started: session
-                .info
-                .started
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            bytes_to_browser: session.bytes_down,
-            bytes_to_server: session.bytes_up,
-            view_only: session.info.view_only,
-            clipboard: session.info.clipboard.name().to_owned(),
-        }
-    }
-
     fn shared(session: SharedSession) -> Self {
         Self {
             id: session.id,
@@ -87,8 +64,8 @@ pub(super) async fn list_sessions(State(api): State<Api>) -> Response {
     let mut body: Vec<SessionBody> = api
         .sessions
         .list()
-        .into_iter()
-        .map(|session| SessionBody::local(&own, session))
+        .iter()
+        .map(|session| SessionBody::shared(api.directory.shared(session)))
         .collect();
     match api.directory.list().await {
         Ok(shared) => body.extend(

@@ -53,7 +53,8 @@ impl Directory {
         i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX).max(1)
     }
 
-    fn shared(&self, session: &Listed) -> SharedSession {
+    /// `session` as this instance publishes it (and its admin API lists it).
+    pub fn shared(&self, session: &Listed) -> SharedSession {
         SharedSession {
             instance: self.instance.clone(),
             id: session.id,

@@ -7,6 +7,28 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+/// A raw RFB viewer through `proxy` with `token`, past ServerInit: the viewer, the screen's
+/// width and height.
+pub async fn viewer(
+    proxy: &super::Proxy,
+    token: &str,
+) -> (WsBytes<tokio::net::TcpStream>, u16, u16) {
+    let (socket, _) = super::ws(proxy.addr, &format!("/?token={token}"), &[])
+        .await
+        .expect("upgrade");
+    let mut viewer = WsBytes::new(socket);
+    let init = viewer.handshake().await.expect("viewer");
+    (viewer, init.width, init.height)
+}
+
+/// A FramebufferUpdateRequest for the whole `width` × `height` screen.
+pub fn update_request(incremental: bool, width: u16, height: u16) -> Vec<u8> {
+    let mut request = vec![3, u8::from(incremental), 0, 0, 0, 0];
+    request.extend_from_slice(&width.to_be_bytes());
+    request.extend_from_slice(&height.to_be_bytes());
+    request
+}
+
 /// Bytes from WebSocket messages, read as a stream.
 pub struct WsBytes<S> {
     pub ws: WebSocketStream<S>,
@@ -105,10 +127,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsBytes<S> {
     ) -> Result<(u16, u16, u16, u16, i32), String> {
         // SetEncodings: raw only, so the reply is easy to check.
         self.write(&[2, 0, 0, 1, 0, 0, 0, 0]).await;
-        let mut request = vec![3, 0, 0, 0, 0, 0];
-        request.extend_from_slice(&width.to_be_bytes());
-        request.extend_from_slice(&height.to_be_bytes());
-        self.write(&request).await;
+        self.write(&update_request(false, width, height)).await;
         loop {
             let kind = self.read(1).await?[0];
             match kind {
@@ -168,10 +187,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsBytes<S> {
         } else {
             self.write(&[2, 0, 0, 1, 0, 0, 0, 0]).await;
         }
-        let mut request = vec![3, 0, 0, 0, 0, 0];
-        request.extend_from_slice(&width.to_be_bytes());
-        request.extend_from_slice(&height.to_be_bytes());
-        self.write(&request).await;
+        self.write(&update_request(false, width, height)).await;
         loop {
             match self.read(1).await?[0] {
                 0 => {
