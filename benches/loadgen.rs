@@ -4,11 +4,13 @@
 //!
 //! ```text
 //! loadgen backend [--vencrypt DIR]            serve on 127.0.0.1:0; prints `listening ADDR`
+//! loadgen relay ADDR                          a plain TCP relay to ADDR on 127.0.0.1:0
 //! loadgen run SCENARIO TARGET [options]       prints one JSON line
-//!   SCENARIO: down | up | rfb-down | latency | connect | idle
+//!   SCENARIO: down | up | rfb-down | latency | connect | idle | soak
 //!   TARGET:   tcp://127.0.0.1:PORT | ws://127.0.0.1:PORT/?token=T | wss://localhost:PORT/?token=T
 //!   --sessions N  --bytes N  --seconds S  --ca FILE  --pid PID (idle: whose RSS to read)
 //!   --name NAME (the scenario's name in the output)  --encoding N (rfb-down: 0 Raw, 5 Hextile)
+//!   --sample S (soak: seconds between samples)
 //! ```
 //!
 //! Backend protocol after the RFB 3.8 None (or VeNCrypt X509None) handshake: the client sends a
@@ -28,6 +30,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
+
+#[path = "loadgen/soak.rs"]
+mod soak;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -243,6 +248,33 @@ async fn serve_rfb(mut io: Box<dyn Io>) -> Result<(), Error> {
     }
 }
 
+// ---------------------------------------------------------------- plain relay
+
+/// The floor any user-space proxy is measured against: a TCP relay to `target` that copies
+/// both ways with 256 KiB buffers (tokio's `copy_bidirectional`), on the same two worker
+/// threads as everything else here.
+async fn relay(target: std::net::SocketAddr) -> Result<(), Error> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    println!("listening {}", listener.local_addr()?);
+    loop {
+        let (mut client, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let _ = client.set_nodelay(true);
+            let Ok(mut server) = TcpStream::connect(target).await else {
+                return;
+            };
+            let _ = server.set_nodelay(true);
+            let _ = tokio::io::copy_bidirectional_with_sizes(
+                &mut client,
+                &mut server,
+                256 << 10,
+                256 << 10,
+            )
+            .await;
+        });
+    }
+}
+
 // ---------------------------------------------------------------- clients
 
 /// A client connection and the bytes read past what was asked for.
@@ -414,6 +446,8 @@ struct Options {
     ca: Option<PathBuf>,
     pid: Option<u32>,
     encoding: i32,
+    /// Soak: seconds between samples.
+    sample: f64,
 }
 
 async fn throughput(
@@ -643,6 +677,10 @@ fn main() -> Result<(), Error> {
                 .map(PathBuf::from);
             runtime.block_on(backend(dir))
         }
+        Some("relay") => {
+            let target = args.get(1).ok_or("relay TARGET?")?.parse()?;
+            runtime.block_on(relay(target))
+        }
         Some("run") => {
             let scenario = args.get(1).ok_or("scenario?")?.clone();
             let target = args.get(2).ok_or("target?")?.clone();
@@ -667,12 +705,16 @@ fn main() -> Result<(), Error> {
                 encoding: value("--encoding")
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0),
+                sample: value("--sample")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(10.0),
             };
             let result = runtime.block_on(async {
                 match scenario.as_str() {
                     "down" => throughput(true, &target, &options).await,
                     "up" => throughput(false, &target, &options).await,
                     "rfb-down" => rfb_down(&target, &options).await,
+                    "soak" => soak::soak(&target, &options).await,
                     "latency" => latency(&target, &options).await,
                     "connect" => connect_rate(&target, &options).await,
                     "idle" => idle(&target, &options).await,
@@ -689,7 +731,7 @@ fn main() -> Result<(), Error> {
             Ok(())
         }
         _ => Err(
-            "usage: loadgen backend [--vencrypt DIR] | loadgen run SCENARIO TARGET [options]"
+            "usage: loadgen backend [--vencrypt DIR] | loadgen relay ADDR | loadgen run SCENARIO TARGET [options]"
                 .into(),
         ),
     }

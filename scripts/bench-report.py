@@ -28,7 +28,7 @@ def fmt(value, digits=0):
 def ratio(a, b, digits=2):
     return "n/a" if a is None or b in (None, 0) else f"{a / b:.{digits}f}×"
 
-labels = ["direct", "websockify", "vncgate", "vncgate-tls"]
+labels = ["direct", "relay", "websockify", "vncgate", "vncgate-tls"]
 metrics = [
     ("downstream, 1 session (MB/s)", "down", "mb_per_s", True),
     ("downstream, 20 sessions, total (MB/s)", "down20", "mb_per_s", True),
@@ -47,18 +47,18 @@ def cpu_per_gb_of(label, scenario):
     return statistics.median(values) if values else None
 
 lines = []
-lines.append("| scenario | direct TCP | websockify | vncgate | vncgate TLS+VeNCrypt | vncgate/direct | vncgate/websockify | TLS cost (tls/plain) |")
-lines.append("|---|---|---|---|---|---|---|---|")
+lines.append("| scenario | direct TCP | plain TCP relay | websockify | vncgate | vncgate TLS+VeNCrypt | vncgate/relay | vncgate/direct | vncgate/websockify | TLS cost (tls/plain) |")
+lines.append("|---|---|---|---|---|---|---|---|---|---|")
 for title, scenario, key, higher in metrics:
     values = {label: median(label, scenario, key) for label in labels}
     lines.append(
-        f"| {title} | {fmt(values['direct'])} | {fmt(values['websockify'])} | {fmt(values['vncgate'])} | "
-        f"{fmt(values['vncgate-tls'])} | {ratio(values['vncgate'], values['direct'])} | "
+        f"| {title} | {fmt(values['direct'])} | {fmt(values['relay'])} | {fmt(values['websockify'])} | {fmt(values['vncgate'])} | "
+        f"{fmt(values['vncgate-tls'])} | {ratio(values['vncgate'], values['relay'])} | {ratio(values['vncgate'], values['direct'])} | "
         f"{ratio(values['vncgate'], values['websockify'])} | {ratio(values['vncgate-tls'], values['vncgate'])} |"
     )
 added = lambda label: (median(label, "latency", "p99_us") or 0) - (median("direct", "latency", "p99_us") or 0)
 lines.append("")
-lines.append(f"Added p99 round trip over direct TCP: vncgate {added('vncgate'):.0f} µs, websockify {added('websockify'):.0f} µs, vncgate TLS+VeNCrypt {added('vncgate-tls'):.0f} µs.")
+lines.append(f"Added p99 round trip over direct TCP: plain relay {added('relay'):.0f} µs, vncgate {added('vncgate'):.0f} µs, websockify {added('websockify'):.0f} µs, vncgate TLS+VeNCrypt {added('vncgate-tls'):.0f} µs.")
 
 lines.append("")
 lines.append("| RFB downstream, 1 session, through vncgate (MB/s) | plain relay | every server message framed (clipboard policy) | framed/plain | CPU s/GB plain | CPU s/GB framed |")
@@ -76,12 +76,12 @@ def cpu_per_gb(label, scenario):
     return cpu_per_gb_of(label, scenario)
 
 lines.append("")
-lines.append("| proxy CPU per GB relayed (CPU seconds) | websockify | vncgate | vncgate TLS+VeNCrypt | MB/s one vncgate core relays |")
-lines.append("|---|---|---|---|---|")
+lines.append("| proxy CPU per GB relayed (CPU seconds) | plain TCP relay | websockify | vncgate | vncgate TLS+VeNCrypt | MB/s one vncgate core relays |")
+lines.append("|---|---|---|---|---|---|")
 for title, scenario in [("downstream, 1 session", "down"), ("downstream, 20 sessions", "down20"), ("upstream, 1 session", "up")]:
     per = {label: cpu_per_gb(label, scenario) for label in labels[1:]}
     core = "n/a" if not per["vncgate"] else f"{1000 / per['vncgate']:,.0f}"
-    lines.append(f"| {title} | {fmt(per['websockify'], 2)} | {fmt(per['vncgate'], 2)} | {fmt(per['vncgate-tls'], 2)} | {core} |")
+    lines.append(f"| {title} | {fmt(per['relay'], 2)} | {fmt(per['websockify'], 2)} | {fmt(per['vncgate'], 2)} | {fmt(per['vncgate-tls'], 2)} | {core} |")
 lines.append("")
 lines.append("| idle sessions | proxy | opened | held | RSS per session (KiB) |")
 lines.append("|---|---|---|---|---|")
@@ -120,7 +120,7 @@ if not quick and os.path.abspath(results_path) != os.path.abspath(copy):
 if shutil.which("gnuplot"):
     data = os.path.join("target" if not quick else os.path.dirname(results_path), "chart.dat")
     with open(data, "w") as f:
-        f.write("# scenario direct websockify vncgate vncgate-tls\n")
+        f.write("# scenario direct relay websockify vncgate vncgate-tls\n")
         for title, scenario, key, _ in metrics[:3]:
             values = [median(label, scenario, key) or 0 for label in labels]
             name = {"down": "down-1", "down20": "down-20", "up": "up-1"}[scenario]
@@ -137,7 +137,7 @@ set boxwidth 0.9
 set key top right
 set ylabel 'MB/s'
 set grid ytics
-plot '{data}' using 2:xtic(1) title 'direct TCP', '' using 3 title 'websockify', '' using 4 title 'vncgate', '' using 5 title 'vncgate TLS+VeNCrypt'
+plot '{data}' using 2:xtic(1) title 'direct TCP', '' using 3 title 'plain TCP relay', '' using 4 title 'websockify', '' using 5 title 'vncgate', '' using 6 title 'vncgate TLS+VeNCrypt'
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=False)
     print(f"chart: {png}")
