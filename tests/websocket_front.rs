@@ -323,3 +323,42 @@ async fn listens_and_relays_on_ipv6() {
     shutdown.cancel();
     let _ = task.await;
 }
+
+/// A browser's ping is answered with its payload between the relay's own frames, while data
+/// streams: the pong tungstenite writes is held and written whole.
+#[tokio::test]
+async fn a_browser_ping_is_answered_while_data_streams() {
+    use futures_util::{SinkExt, StreamExt};
+    let backend = echo_backend().await;
+    let proxy = start_proxy("", &format!("good: {backend}\n")).await;
+    let (ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    let mut ws = open_console(ws).await.expect("console").ws;
+    let chunk = vec![0x33u8; 100_000];
+    let mut echoed = 0;
+    let mut pongs = 0;
+    for round in 0..20u8 {
+        ws.send(Message::binary(chunk.clone())).await.expect("data");
+        ws.send(Message::Ping(vec![round; 3].into()))
+            .await
+            .expect("ping");
+    }
+    while echoed < 20 * chunk.len() || pongs < 20 {
+        let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("timely")
+            .expect("open")
+            .expect("a frame");
+        match message {
+            Message::Binary(data) => {
+                assert!(data.iter().all(|&b| b == 0x33), "data intact");
+                echoed += data.len();
+            }
+            Message::Pong(payload) => {
+                assert_eq!(payload.len(), 3);
+                pongs += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((echoed, pongs), (20 * chunk.len(), 20));
+}

@@ -3,6 +3,8 @@
 //! expiry and shutdown.
 
 pub mod filter;
+pub mod frames;
+pub mod gate;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -19,6 +21,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use filter::Filters;
+use frames::FrameWriter;
+use gate::{Gate, GateHandle};
 use prometheus_client::metrics::counter::Counter;
 
 /// Reads from the VNC server start at this size: a quiet console then costs little memory,
@@ -172,9 +176,11 @@ pub struct Outcome {
 
 /// Relays until either side ends, the token expires or `stop` resolves (shutdown, a revoked
 /// token) with the reason, then closes both sides cleanly: a close frame to the browser where
-/// one is owed, a FIN to the VNC server.
+/// one is owed, a FIN to the VNC server. Frames to the browser are written by the relay itself
+/// through `gate` ([`gate`]); tungstenite reads the browser's.
 pub async fn relay<W, B>(
-    ws: WebSocketStream<W>,
+    ws: WebSocketStream<Gate<W>>,
+    gate: GateHandle<W>,
     backend: B,
     timers: Timers,
     filters: Filters,
@@ -185,7 +191,17 @@ where
     W: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
-    let (mut ws_tx, mut ws_rx) = ws.split();
+    let Some(write) = gate.take() else {
+        // The session holds the only handle and gave it straight here: unreachable, and
+        // still a clean end rather than a panic.
+        return Outcome {
+            end: End::BrowserError("the browser connection is not writable".into()),
+            bytes_up: 0,
+            bytes_down: 0,
+        };
+    };
+    let mut writer = FrameWriter::new(write);
+    let (ws_tx, mut ws_rx) = ws.split();
     let (mut backend_rx, mut backend_tx) = tokio::io::split(backend);
     let mut bytes_up = 0u64;
     let mut bytes_down = 0u64;
@@ -217,7 +233,7 @@ where
                             Err(error) => return End::Refused(error),
                         };
                         if !data.is_empty() {
-                            if let Err(error) = ws_tx.send(Message::Binary(data)).await {
+                            if let Err(error) = writer.binary(data).await {
                                 return End::BrowserError(error.to_string());
                             }
                         }
@@ -232,8 +248,16 @@ where
                     Err(error) => return End::BackendError(error),
                 },
                 _ = ping.tick() => {
-                    if let Err(error) = ws_tx.send(Message::Ping(Default::default())).await {
+                    if let Err(error) = writer.ping().await {
                         return End::BrowserError(error.to_string());
+                    }
+                }
+                // A pong or close reply tungstenite wrote: out between two frames.
+                () = gate.held_ready() => {
+                    if let Some(held) = gate.take_held() {
+                        if let Err(error) = writer.raw(held).await {
+                            return End::BrowserError(error.to_string());
+                        }
                     }
                 }
             }
@@ -292,6 +316,17 @@ where
         end = stop => end,
     };
 
+    // A frame cut off by the end is finished, tungstenite's held frames go out, and the write
+    // half goes back for the closing handshake.
+    let handed_back = async {
+        writer.finish().await?;
+        if let Some(held) = gate.take_held() {
+            writer.raw(held).await?;
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, handed_back).await;
+    gate.restore(writer.into_inner());
     let mut ws = match ws_tx.reunite(ws_rx) {
         Ok(ws) => ws,
         // Both halves came from the same split above; reunite cannot see a stranger.

@@ -162,7 +162,7 @@ impl Session {
                 return;
             }
         };
-        let io = TokioIo::new(upgraded);
+        let (io, gate) = relay::gate::Gate::new(TokioIo::new(upgraded));
         let mut ws =
             WebSocketStream::from_raw_socket(io, Role::Server, Some(context.websocket)).await;
         tracing::info!(target = %target, token = %self.hash.short(), "session opened");
@@ -330,7 +330,7 @@ impl Session {
             session: bytes,
         };
         let scheme = backend.scheme_name();
-        let outcome = relay::relay(ws, backend.stream, timers, filters, meters, stop).await;
+        let outcome = relay::relay(ws, gate, backend.stream, timers, filters, meters, stop).await;
         drop(registered);
         let mut closed = Event::now("session_close");
         closed.bytes_to_browser = Some(outcome.bytes_down);

@@ -1,0 +1,169 @@
+//! The relay's server→browser WebSocket writer: each frame is its header (formatted by
+//! tungstenite) and the payload as it came from the console server, written together with one
+//! vectored write, never copied into a second buffer. Progress is kept in the writer, so a
+//! write interrupted by the end of the relay is finished before anything else is written.
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use tokio::io::AsyncWrite;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+
+/// The longest header a server writes: no mask, a 64-bit length.
+const MAX_HEADER: usize = 10;
+
+/// Writes whole frames to `W`.
+pub struct FrameWriter<W> {
+    write: W,
+    header: [u8; MAX_HEADER],
+    header_len: usize,
+    header_at: usize,
+    payload: Bytes,
+    payload_at: usize,
+    /// Whether the last frame's bytes still need a flush (TLS records in rustls' buffer).
+    unflushed: bool,
+}
+
+impl<W: AsyncWrite + Unpin> FrameWriter<W> {
+    /// A writer on `write`.
+    pub fn new(write: W) -> Self {
+        Self {
+            write,
+            header: [0; MAX_HEADER],
+            header_len: 0,
+            header_at: 0,
+            payload: Bytes::new(),
+            payload_at: 0,
+            unflushed: false,
+        }
+    }
+
+    /// The write half back, once [`Self::finish`] has returned.
+    pub fn into_inner(self) -> W {
+        self.write
+    }
+
+    /// Writes a binary frame of `payload`.
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn binary(&mut self, payload: Bytes) -> io::Result<()> {
+        self.frame(OpCode::Data(Data::Binary), payload).await
+    }
+
+    /// Writes an empty ping.
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn ping(&mut self) -> io::Result<()> {
+        self.frame(OpCode::Control(Control::Ping), Bytes::new())
+            .await
+    }
+
+    /// Writes bytes that are already whole frames (tungstenite's held pong or close).
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn raw(&mut self, frames: Bytes) -> io::Result<()> {
+        self.finish().await?;
+        self.header_len = 0;
+        self.header_at = 0;
+        self.payload = frames;
+        self.payload_at = 0;
+        self.finish().await
+    }
+
+    async fn frame(&mut self, opcode: OpCode, payload: Bytes) -> io::Result<()> {
+        self.finish().await?;
+        let header = FrameHeader {
+            opcode,
+            ..FrameHeader::default()
+        };
+        let length = payload.len() as u64;
+        let mut out = &mut self.header[..];
+        header
+            .format(length, &mut out)
+            .map_err(|error| io::Error::other(error.to_string()))?;
+        self.header_len = header.len(length);
+        self.header_at = 0;
+        self.payload = payload;
+        self.payload_at = 0;
+        self.finish().await
+    }
+
+    /// Finishes the frame in progress, if any, and flushes.
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn finish(&mut self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_finish(cx)).await
+    }
+
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let header = &self.header[self.header_at..self.header_len];
+            let payload = &self.payload[self.payload_at..];
+            if header.is_empty() && payload.is_empty() {
+                break;
+            }
+            self.unflushed = true;
+            let slices = [IoSlice::new(header), IoSlice::new(payload)];
+            let written = ready!(Pin::new(&mut self.write).poll_write_vectored(cx, &slices))?;
+            if written == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            let from_header = written.min(header.len());
+            self.header_at += from_header;
+            self.payload_at += written - from_header;
+        }
+        // Written whole: let the payload's buffer go back to the read side.
+        self.payload = Bytes::new();
+        self.payload_at = 0;
+        if self.unflushed {
+            ready!(Pin::new(&mut self.write).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn frames_are_whole_whatever_the_writes_take() {
+        // A pipe of 7 bytes: every frame takes several partial writes.
+        let (near, mut far) = tokio::io::duplex(7);
+        let reader = tokio::spawn(async move {
+            let mut all = Vec::new();
+            far.read_to_end(&mut all).await.expect("read");
+            all
+        });
+        let mut writer = FrameWriter::new(near);
+        writer
+            .binary(Bytes::from_static(b"hello"))
+            .await
+            .expect("small");
+        let big = Bytes::from(vec![7u8; 70_000]);
+        writer.binary(big.clone()).await.expect("big");
+        writer.ping().await.expect("ping");
+        writer
+            .raw(Bytes::from_static(&[0x8a, 0x00]))
+            .await
+            .expect("raw");
+        drop(writer.into_inner());
+        let all = reader.await.expect("join");
+        let mut expected = vec![0x82, 5];
+        expected.extend_from_slice(b"hello");
+        expected.extend_from_slice(&[0x82, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(&[0x89, 0x00, 0x8a, 0x00]);
+        assert_eq!(all, expected);
+    }
+}
