@@ -27,7 +27,7 @@ use prometheus_client::metrics::counter::Counter;
 
 /// Reads from the VNC server start at this size: a quiet console then costs little memory,
 /// which matters with thousands of sessions open.
-const READ_MIN: usize = 4 * 1024;
+const READ_MIN: usize = 1024;
 /// ... and double while reads fill them, up to this: framebuffer updates come in bursts of
 /// hundreds of kilobytes, and each read becomes one WebSocket message.
 const READ_MAX: usize = 256 * 1024;

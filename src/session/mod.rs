@@ -193,7 +193,10 @@ impl Session {
                 Ok(bytes::Bytes::new())
             }
         };
-        let (browser, backend) = tokio::join!(greeting, context.connector.connect(request));
+        // Boxed: the connect future (TLS and handshake state, about 9 KiB) would otherwise keep
+        // its room inside the session's future, on the heap, for as long as the session lives.
+        let connect = Box::pin(context.connector.connect(request));
+        let (browser, backend) = tokio::join!(greeting, connect);
         // The request held the grant's ticket, if any: it is not needed any more.
         self.grant.reach = crate::console::Reach::Direct;
         let pipelined = match browser {
