@@ -459,6 +459,72 @@ async fn sessions_listed_and_ended_across_instances(db: Db) {
         request(&a, "DELETE", &unknown, Some(SECRET), "").await.0,
         404
     );
+
+    // The same through the CLI pointed at A: `session list` shows B's session and its instance,
+    // `session kill --instance` ends it.
+    let (socket, _) = ws(b.addr, &format!("/?token={token}"), &[])
+        .await
+        .expect("upgrade on B");
+    let mut second = open_console(socket).await.expect("console on B");
+    let config = dir.path().join("cli.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[vncgate]\nadmin_listen = {}\nadmin_secret_file = {}\nstate_dir = {}\n",
+            a.admin_addr,
+            secret.display(),
+            dir.path().join("state").display()
+        ),
+    )
+    .expect("config");
+    let config = config.display().to_string();
+    let cli = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            vncgate_cli(&args)
+        })
+    };
+    let mut line = None;
+    for _ in 0..50 {
+        let args = ["session", "list", "--config-file", &config].map(str::to_owned);
+        let listed = cli(args.to_vec()).await.expect("join");
+        let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+        line = text
+            .lines()
+            .find(|l| l.ends_with(instance.as_str()))
+            .map(str::to_owned);
+        if line.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let line = line.expect("the CLI lists B's session");
+    let id = line.split_whitespace().next().expect("id").to_owned();
+    let args = [
+        "session",
+        "kill",
+        "--config-file",
+        &config,
+        &id,
+        "--instance",
+        &instance,
+        "--reason",
+        "by the CLI",
+    ]
+    .map(str::to_owned);
+    let killed = cli(args.to_vec()).await.expect("join");
+    assert!(
+        killed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    assert_eq!(
+        next_close(&mut second.ws).await,
+        Some((
+            1008,
+            "the console session was ended by an administrator: by the CLI".to_owned()
+        ))
+    );
 }
 
 #[tokio::test]
