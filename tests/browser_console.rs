@@ -90,25 +90,39 @@ async fn the_console_page_shows_the_qemu_display_over_vencrypt() {
     assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
 }
 
-#[tokio::test]
-async fn typed_keys_reach_the_guest() {
-    if !browser::available() || !xvnc::available() {
-        return;
-    }
+/// Keys typed in the console page (through a token with `attributes`) show in an xterm on Xvnc
+/// behind VeNCrypt: the screen is drawn and a few hundred pixels change at least.
+async fn typing_shows(attributes: &str, screenshot: &'static str) {
     let work = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(work.path(), "pki");
     let server = xterm_over_vencrypt(work.path(), &pki).await;
     let proxy = start_proxy(
         &https_vencrypt_config(&pki, ""),
-        &format!("x: {}\n", server.addr),
+        &format!("x: {} {attributes}\n", server.addr),
     )
     .await;
-    let url = console_url(&proxy, "x");
-    let found = browse("type", url, "console-typing").await;
+    let found = browse("type", console_url(&proxy, "x"), screenshot).await;
     assert!(field(&found, "status").contains("Connected"), "{found}");
     assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
-    // The typed line appears in the xterm: a few hundred pixels change at least.
     assert!(found["changed"].as_u64().unwrap_or(0) > 200, "{found}");
+}
+
+#[tokio::test]
+async fn typed_keys_reach_the_guest() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    typing_shows("", "console-typing").await;
+}
+
+/// noVNC through a session whose every server message is framed (`clipboard=none`): its
+/// encodings narrowed to what the proxy frames, the screen drawn and typing shown.
+#[tokio::test]
+async fn novnc_works_through_the_clipboard_filter() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    typing_shows("clipboard=none", "console-clipboard-none").await;
 }
 
 /// A watch link in the console page: it says "view only", and typing changes nothing on the
@@ -133,28 +147,6 @@ async fn a_watch_link_shows_view_only_and_typing_changes_nothing() {
     assert!(field(&found, "status").contains("view only"), "{found}");
     assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
     assert_eq!(found["changed"].as_u64(), Some(0), "{found}");
-}
-
-/// noVNC through a session whose every server message is framed (`clipboard=none`): its
-/// encodings narrowed to what the proxy frames, the screen drawn and typing shown, over
-/// VeNCrypt to Xvnc.
-#[tokio::test]
-async fn novnc_works_through_the_clipboard_filter() {
-    if !browser::available() || !xvnc::available() {
-        return;
-    }
-    let work = tempfile::tempdir().expect("tempdir");
-    let pki = TestPki::new(work.path(), "pki");
-    let server = xterm_over_vencrypt(work.path(), &pki).await;
-    let proxy = start_proxy(
-        &https_vencrypt_config(&pki, ""),
-        &format!("x: {} clipboard=none\n", server.addr),
-    )
-    .await;
-    let found = browse("type", console_url(&proxy, "x"), "console-clipboard-none").await;
-    assert!(field(&found, "status").contains("Connected"), "{found}");
-    assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
-    assert!(found["changed"].as_u64().unwrap_or(0) > 200, "{found}");
 }
 
 #[tokio::test]
