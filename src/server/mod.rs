@@ -141,7 +141,9 @@ pub async fn serve(
     if let Some(leases) = leases {
         services.spawn(leases.run(stop_services.clone()));
     }
-    if let Some(directory) = directory {
+    // Only a configured database can be shared: vncgate's own SQLite file has one instance,
+    // whose admin API knows its sessions without publishing them.
+    if let (Some(directory), true) = (directory, settings.database_connection.is_some()) {
         services.spawn(directory.run(lasting.registry.clone(), stop_services.clone()));
     }
     services.spawn(crate::session::recheck::run(

@@ -3,8 +3,9 @@
 //!
 //! Every [`SYNC_INTERVAL`] the instance publishes the sessions that opened, takes out those
 //! that ended, updates byte counts, renews its rows' expiry, and ends the sessions another
-//! instance asked it to end. Without the table (a database before `token init-db`) it does
-//! nothing and each instance lists its own.
+//! instance asked it to end. It runs only with a configured database (vncgate's own SQLite file
+//! serves one instance); without the table (a database before `token init-db`) it does nothing
+//! and each instance lists its own.
 
 use std::collections::HashMap;
 use std::sync::Arc;
