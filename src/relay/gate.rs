@@ -11,18 +11,30 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 use tokio::sync::Notify;
 
+/// The most tungstenite may have held at once: past it, its writes wait until the relay has
+/// written them out. A browser that floods pings without reading gets no more than this buffered
+/// for it; tungstenite then stops reading from it, as it would on a full socket.
+const MAX_HELD: usize = 64 * 1024;
+
 /// The write side: the browser's write half, unless the relay holds it, and what tungstenite
 /// wrote while it did.
 struct Shared<IO> {
     write: Mutex<Option<WriteHalf<IO>>>,
-    held: Mutex<BytesMut>,
+    held: Mutex<Held>,
     notify: Notify,
+}
+
+/// tungstenite's frames held, and its task waiting for room.
+#[derive(Default)]
+struct Held {
+    bytes: BytesMut,
+    waiting: Option<Waker>,
 }
 
 impl<IO> Shared<IO> {
@@ -31,7 +43,7 @@ impl<IO> Shared<IO> {
         self.write.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn held(&self) -> MutexGuard<'_, BytesMut> {
+    fn held(&self) -> MutexGuard<'_, Held> {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -53,7 +65,7 @@ impl<IO: AsyncRead + AsyncWrite> Gate<IO> {
         let (read, write) = tokio::io::split(io);
         let shared = Arc::new(Shared {
             write: Mutex::new(Some(write)),
-            held: Mutex::new(BytesMut::new()),
+            held: Mutex::new(Held::default()),
             notify: Notify::new(),
         });
         (
@@ -75,12 +87,18 @@ impl<IO> GateHandle<IO> {
     /// Gives the write half back; call after writing out [`Self::take_held`].
     pub fn restore(&self, write: WriteHalf<IO>) {
         *self.shared.write() = Some(write);
+        if let Some(waiting) = self.shared.held().waiting.take() {
+            waiting.wake();
+        }
     }
 
     /// What tungstenite wrote since the last call, if anything.
     pub fn take_held(&self) -> Option<Bytes> {
         let mut held = self.shared.held();
-        (!held.is_empty()).then(|| held.split().freeze())
+        if let Some(waiting) = held.waiting.take() {
+            waiting.wake();
+        }
+        (!held.bytes.is_empty()).then(|| held.bytes.split().freeze())
     }
 
     /// Resolves when tungstenite has written something to hold.
@@ -109,9 +127,15 @@ impl<IO: AsyncWrite> AsyncWrite for Gate<IO> {
         match write.as_mut() {
             Some(write) => Pin::new(write).poll_write(cx, buf),
             None => {
-                self.shared.held().extend_from_slice(buf);
+                let mut held = self.shared.held();
+                if held.bytes.len() >= MAX_HELD {
+                    held.waiting = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+                let room = (MAX_HELD - held.bytes.len()).min(buf.len());
+                held.bytes.extend_from_slice(&buf[..room]);
                 self.shared.notify.notify_one();
-                Poll::Ready(Ok(buf.len()))
+                Poll::Ready(Ok(room))
             }
         }
     }
@@ -158,5 +182,23 @@ mod tests {
             .await
             .expect("read through the gate");
         assert_eq!(&read, b"in");
+    }
+
+    #[tokio::test]
+    async fn held_writes_are_bounded_and_wait_for_room() {
+        use std::time::Duration;
+        let (near, _far) = tokio::io::duplex(1024);
+        let (mut gate, handle) = Gate::new(near);
+        let _write = handle.take().expect("write half");
+        let flood = vec![0u8; MAX_HELD + 10];
+        // Past the bound the write waits instead of holding more.
+        let stalled =
+            tokio::time::timeout(Duration::from_millis(100), gate.write_all(&flood)).await;
+        assert!(stalled.is_err(), "the write must wait for room");
+        let held = handle.take_held().expect("held");
+        assert_eq!(held.len(), MAX_HELD);
+        // Room again: the rest goes in.
+        gate.write_all(&flood[..10]).await.expect("room");
+        assert_eq!(handle.take_held().map(|b| b.len()), Some(10));
     }
 }
