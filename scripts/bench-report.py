@@ -38,7 +38,8 @@ metrics = [
     ("round trip max (µs)", "latency", "max_us", False),
     ("new sessions per second", "connect", "sessions_per_s", True),
 ]
-def cpu_per_gb_of(label, scenario):
+def cpu_per_gb(label, scenario):
+    """The proxy's CPU seconds per GB relayed, the median over rounds."""
     values = [
         r["proxy_cpu_s"] / (r["mb_per_s"] * r["seconds"] / 1000)
         for r in samples.get((label, scenario), [])
@@ -68,12 +69,8 @@ for title, scenario in [("Raw 1024×768 updates", "rfb-down-0"), ("Hextile, raw 
     framed = median("vncgate-filtered", scenario, "mb_per_s")
     lines.append(
         f"| {title} | {fmt(plain)} | {fmt(framed)} | {ratio(framed, plain)} | "
-        f"{fmt(cpu_per_gb_of('vncgate', scenario), 2)} | {fmt(cpu_per_gb_of('vncgate-filtered', scenario), 2)} |"
+        f"{fmt(cpu_per_gb('vncgate', scenario), 2)} | {fmt(cpu_per_gb('vncgate-filtered', scenario), 2)} |"
     )
-
-def cpu_per_gb(label, scenario):
-    """The proxy's CPU seconds per GB relayed, the median over rounds."""
-    return cpu_per_gb_of(label, scenario)
 
 lines.append("")
 lines.append("| proxy CPU per GB relayed (CPU seconds) | plain TCP relay | websockify | vncgate | vncgate TLS+VeNCrypt | MB/s one vncgate core relays |")

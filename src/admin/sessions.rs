@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api::{error, record, Api};
 use crate::console::printable;
-use crate::session::directory::{MAX_REASON, SYNC_INTERVAL};
+use crate::session::directory::{bounded_reason, SYNC_INTERVAL};
 use crate::token::sql::SharedSession;
 
 /// One entry of `GET /v1/sessions`.
@@ -86,10 +86,7 @@ pub(super) async fn end_session(
     Query(query): Query<EndQuery>,
 ) -> Response {
     // The reason reaches a browser and a log: printable, and short.
-    let reason: String = printable(query.reason.as_deref().unwrap_or("no reason given"))
-        .chars()
-        .take(MAX_REASON)
-        .collect();
+    let reason = bounded_reason(query.reason.as_deref().unwrap_or("no reason given"));
     let own = api.directory.instance();
     match query.instance.as_deref() {
         Some(instance) if instance != own => end_elsewhere(&api, instance, id, reason).await,

@@ -30,6 +30,12 @@ const MAX_UPDATES: usize = 256;
 /// close frame (123 bytes at most, with vncgate's own words in front).
 pub const MAX_REASON: usize = 60;
 
+/// A reason for ending a session as it may reach a browser and a log: printable, and at most
+/// [`MAX_REASON`] characters.
+pub fn bounded_reason(text: &str) -> String {
+    printable(text).chars().take(MAX_REASON).collect()
+}
+
 /// The live sessions of this instance in the shared database.
 #[derive(Debug)]
 pub struct Directory {
@@ -172,7 +178,7 @@ impl Directory {
         for (id, reason) in self.sql.end_requests(&self.instance).await? {
             // Written by another instance's admin API, which bounds it; bounded again here,
             // since it goes to a browser and a log.
-            let reason: String = printable(&reason).chars().take(MAX_REASON).collect();
+            let reason = bounded_reason(&reason);
             if registry.end(id, &reason) {
                 tracing::info!(
                     session = id,
