@@ -4,7 +4,13 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
+
+/// Tests running at once in one process take distinct displays: two Xvnc started on one display
+/// at the same moment both see the port free, and the one that loses the bind exits while its
+/// test already talks to the other's server.
+static NEXT_DISPLAY: AtomicU16 = AtomicU16::new(0);
 
 /// Whether Xvnc is installed; in CI its absence is a failure.
 pub fn available() -> bool {
@@ -29,7 +35,10 @@ impl Xvnc {
     /// Starts Xvnc with `security` (e.g. `["-SecurityTypes", "X509None", "-X509Cert", ...]`).
     pub fn start(work: &Path, security: &[String]) -> Self {
         for attempt in 0..20u16 {
-            let display = 300 + (std::process::id() as u16 % 300) + attempt * 11;
+            let display = 300
+                + (std::process::id() as u16 % 300)
+                + NEXT_DISPLAY.fetch_add(1, Ordering::Relaxed) % 200
+                + attempt * 11;
             let port = 5900 + display;
             if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
                 continue;
@@ -61,7 +70,10 @@ impl Xvnc {
                 if !matches!(child.try_wait(), Ok(None)) {
                     break;
                 }
-                if std::net::TcpStream::connect(addr).is_ok() {
+                // Answering, and still our process: not another test's server on the port.
+                if std::net::TcpStream::connect(addr).is_ok()
+                    && matches!(child.try_wait(), Ok(None))
+                {
                     return Self {
                         addr,
                         display,
