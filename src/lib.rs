@@ -28,6 +28,7 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
 pub mod token;
+pub mod websocket;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

@@ -335,14 +335,16 @@ async fn a_browser_ping_is_answered_while_data_streams() {
     let mut ws = open_console(ws).await.expect("console").ws;
     let chunk = vec![0x33u8; 100_000];
     let mut echoed = 0;
-    let mut pongs = 0;
+    let mut answered = Vec::new();
     for round in 0..20u8 {
         ws.send(Message::binary(chunk.clone())).await.expect("data");
         ws.send(Message::Ping(vec![round; 3].into()))
             .await
             .expect("ping");
     }
-    while echoed < 20 * chunk.len() || pongs < 20 {
+    // A pong may answer only the latest of several pings (RFC 6455 §5.5.3): each pong echoes
+    // a ping sent, in order, and the last ping is answered.
+    while echoed < 20 * chunk.len() || answered.last() != Some(&19) {
         let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await
             .expect("timely")
@@ -355,10 +357,15 @@ async fn a_browser_ping_is_answered_while_data_streams() {
             }
             Message::Pong(payload) => {
                 assert_eq!(payload.len(), 3);
-                pongs += 1;
+                assert!(payload.iter().all(|&b| b == payload[0]), "a ping's payload");
+                answered.push(payload[0]);
             }
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!((echoed, pongs), (20 * chunk.len(), 20));
+    assert_eq!(echoed, 20 * chunk.len());
+    assert!(
+        answered.windows(2).all(|w| w[0] < w[1]),
+        "in order: {answered:?}"
+    );
 }

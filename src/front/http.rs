@@ -328,9 +328,14 @@ async fn upgrade(
         );
     }
     let on_upgrade = hyper::upgrade::on(&mut request);
+    let max_message = front.sessions.max_message_size;
+    let browser = async move {
+        let upgraded = on_upgrade.await?;
+        Ok::<_, hyper::Error>(super::stream::open(upgraded, max_message))
+    };
     let session = Session::new(&front.sessions, peer, admission, addresses, hash);
     front
         .tracker
-        .spawn(session.run(front.sessions.clone(), connection, on_upgrade));
+        .spawn(session.run(front.sessions.clone(), connection, browser));
     response
 }

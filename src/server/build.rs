@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio_rustls::TlsAcceptor;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
@@ -96,12 +95,6 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
 /// What sessions need: the backend connector with its TLS, the WebSocket limits, the timers.
 fn sessions(settings: &Settings, lasting: &Lasting) -> Result<session::Context, Error> {
     let limits = &settings.limits;
-    // Browsers send little (keys, pointer): a small read buffer keeps idle sessions cheap; it
-    // grows by itself for a large message.
-    let websocket = WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
-        .max_message_size(Some(limits.max_message_size))
-        .max_frame_size(Some(limits.max_message_size));
     let backend_tls = match &settings.vencrypt {
         Some(files) => {
             if let Some(warning) =
@@ -137,7 +130,7 @@ fn sessions(settings: &Settings, lasting: &Lasting) -> Result<session::Context, 
     };
     let mut context = session::Context::new(
         connector,
-        websocket,
+        limits.max_message_size,
         timers,
         settings.vnc_password.clone(),
         Observers {

@@ -2,14 +2,13 @@
 //! machine driven with a deadline, and single binary messages sent with one.
 
 use bytes::{Bytes, BytesMut};
-use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
+use crate::relay::Browser;
 use crate::rfb::greeting::{Greeted, Greeting};
 use crate::rfb::Error;
+use crate::websocket::{Event, FrameWriter};
 
 /// No browser handshake message is longer than this; more is a protocol error.
 const MAX_GREETING_BUFFER: usize = 4096;
@@ -19,58 +18,73 @@ const MAX_GREETING_BUFFER: usize = 4096;
 ///
 /// # Errors
 /// A browser that speaks another version, chooses another type (told so), leaves or stalls.
-pub(crate) async fn greet<S>(ws: &mut WebSocketStream<S>, deadline: Instant) -> Result<Bytes, Error>
+pub(crate) async fn greet<R, W>(
+    browser: &mut Browser<R, W>,
+    deadline: Instant,
+) -> Result<Bytes, Error>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
 {
     let (mut greeting, version) = Greeting::start();
-    send(ws, version, deadline).await?;
+    send(&mut browser.writer, version, deadline).await?;
     let mut buffer = BytesMut::new();
     loop {
         let step = match greeting.feed(&mut buffer) {
             Ok(step) => step,
             Err(error) => {
                 if let Some(owed) = Greeting::refusal(&error) {
-                    let _ = send(ws, owed, deadline).await;
+                    let _ = send(&mut browser.writer, owed, deadline).await;
                 }
                 return Err(error);
             }
         };
         match step {
             Greeted::Done => return Ok(buffer.freeze()),
-            Greeted::Send(bytes) => send(ws, bytes, deadline).await?,
+            Greeted::Send(bytes) => send(&mut browser.writer, bytes, deadline).await?,
             Greeted::NeedMore => {
                 if buffer.len() >= MAX_GREETING_BUFFER {
                     let gone = "too much data during the handshake";
                     return Err(Error::BrowserGone(gone.into()));
                 }
-                receive(ws, &mut buffer, deadline).await?;
+                receive(browser, &mut buffer, deadline).await?;
             }
         }
     }
 }
 
-/// Appends the next binary message's bytes to `buffer`.
-async fn receive<S>(
-    ws: &mut WebSocketStream<S>,
+/// Appends the next binary bytes to `buffer`, answering pings meanwhile.
+async fn receive<R, W>(
+    browser: &mut Browser<R, W>,
     buffer: &mut BytesMut,
     deadline: Instant,
 ) -> Result<(), Error>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
 {
     loop {
-        match tokio::time::timeout_at(deadline, ws.next()).await {
+        let event = match tokio::time::timeout_at(deadline, browser.reader.next()).await {
             Err(_) => return Err(Error::BrowserGone("timed out".into())),
-            Ok(None) | Ok(Some(Ok(Message::Close(_)))) => {
-                return Err(Error::BrowserGone("closed".into()))
-            }
-            Ok(Some(Err(error))) => return Err(Error::BrowserGone(error.to_string())),
-            Ok(Some(Ok(Message::Binary(data)))) => {
+            Ok(Err(error)) => return Err(Error::BrowserGone(error.to_string())),
+            Ok(Ok(event)) => event,
+        };
+        match event {
+            Event::Binary(data) => {
                 buffer.extend_from_slice(&data);
                 return Ok(());
             }
-            Ok(Some(Ok(_))) => {}
+            Event::Ping(payload) => {
+                let pong = browser.writer.pong(payload);
+                match tokio::time::timeout_at(deadline, pong).await {
+                    Err(_) => return Err(Error::BrowserGone("timed out".into())),
+                    Ok(Err(error)) => return Err(Error::BrowserGone(error.to_string())),
+                    Ok(Ok(())) => {}
+                }
+            }
+            Event::Pong => {}
+            Event::Close(_) => return Err(Error::BrowserGone("closed".into())),
+            Event::Text => return Err(Error::BrowserGone("sent text".into())),
         }
     }
 }
@@ -79,15 +93,15 @@ where
 ///
 /// # Errors
 /// The browser is gone or the deadline passed.
-pub(crate) async fn send<S>(
-    ws: &mut WebSocketStream<S>,
+pub(crate) async fn send<W>(
+    writer: &mut FrameWriter<W>,
     bytes: Vec<u8>,
     deadline: Instant,
 ) -> Result<(), Error>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    W: AsyncWrite + Unpin,
 {
-    match tokio::time::timeout_at(deadline, ws.send(Message::binary(bytes))).await {
+    match tokio::time::timeout_at(deadline, writer.binary(bytes.into())).await {
         Err(_) => Err(Error::BrowserGone("timed out".into())),
         Ok(Err(error)) => Err(Error::BrowserGone(error.to_string())),
         Ok(Ok(())) => Ok(()),

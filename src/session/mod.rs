@@ -14,15 +14,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use futures_util::SinkExt;
-use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
-use tokio::io::AsyncWriteExt;
+use std::future::Future;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -31,9 +27,11 @@ use crate::backend::{self, Connector};
 use crate::console::{Clipboard, Secret};
 use crate::metrics::Metrics;
 use crate::relay::filter::{Filters, Policy};
-use crate::relay::{self, End, Timers};
+use crate::relay::splice::Tcp;
+use crate::relay::{self, Browser, End, Timers};
 use crate::rfb::wire;
 use crate::token::{Grant, SessionSlot, TokenHash};
+use crate::websocket::code;
 use registry::Registry;
 
 /// The timers of every session.
@@ -63,8 +61,8 @@ pub struct Observers {
 pub struct Context {
     /// Backend transports and the security proxy.
     pub connector: Connector,
-    /// The browser WebSocket's limits.
-    pub websocket: WebSocketConfig,
+    /// The largest message a browser may send (`max_message_size`).
+    pub max_message_size: usize,
     /// The session timers.
     pub timers: SessionTimers,
     /// The VNC password for grants that carry none.
@@ -87,7 +85,7 @@ impl Context {
     /// A context; session ids start at 1. `registry` outlives a reload's new context.
     pub fn new(
         connector: Connector,
-        websocket: WebSocketConfig,
+        max_message_size: usize,
         timers: SessionTimers,
         default_password: Option<Secret>,
         observers: Observers,
@@ -96,7 +94,7 @@ impl Context {
     ) -> Self {
         Self {
             connector,
-            websocket,
+            max_message_size,
             timers,
             default_password,
             metrics: observers.metrics,
@@ -146,25 +144,38 @@ impl Session {
 
     /// Runs the session to its end. `held` (the browser connection's slot under
     /// `max_connections`) is dropped only then.
-    pub async fn run<H: Send>(self, context: Arc<Context>, held: H, on_upgrade: OnUpgrade) {
+    pub async fn run<H, R, W>(
+        self,
+        context: Arc<Context>,
+        held: H,
+        upgrade: impl Future<Output = Result<Browser<R, W>, hyper::Error>>,
+    ) where
+        H: Send,
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin + Tcp,
+    {
         let span = tracing::info_span!("session", id = self.id, peer = %self.peer);
-        self.serve(&context, on_upgrade).instrument(span).await;
+        self.serve(&context, upgrade).instrument(span).await;
         drop(held);
     }
 
-    async fn serve(mut self, context: &Context, on_upgrade: OnUpgrade) {
+    async fn serve<R, W>(
+        mut self,
+        context: &Context,
+        upgrade: impl Future<Output = Result<Browser<R, W>, hyper::Error>>,
+    ) where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin + Tcp,
+    {
         let started = Instant::now();
         let target = self.grant.target.clone();
-        let upgraded = match on_upgrade.await {
-            Ok(upgraded) => upgraded,
+        let mut ws = match upgrade.await {
+            Ok(browser) => browser,
             Err(error) => {
                 tracing::info!(%error, "upgrade failed");
                 return;
             }
         };
-        let (io, gate) = relay::gate::Gate::new(TokioIo::new(upgraded));
-        let mut ws =
-            WebSocketStream::from_raw_socket(io, Role::Server, Some(context.websocket)).await;
         tracing::info!(target = %target, token = %self.hash.short(), "session opened");
 
         // The browser learns the version at once; the console server is reached meanwhile.
@@ -203,8 +214,8 @@ impl Session {
             Ok(pipelined) => pipelined,
             Err(error) => {
                 tracing::info!(target = %target, %error, "session closed: browser handshake failed");
-                let _ =
-                    tokio::time::timeout(context.timers.handshake_timeout, ws.close(None)).await;
+                let closing = ws.writer.close(code::PROTOCOL, "the RFB handshake failed");
+                let _ = tokio::time::timeout(context.timers.handshake_timeout, closing).await;
                 return;
             }
         };
@@ -215,15 +226,10 @@ impl Session {
                 context.metrics.backend_failed(error.metric_reason());
                 if rfb {
                     let failure = wire::encode_security_failure(error.public_reason());
-                    let _ = browser::send(&mut ws, failure, deadline).await;
+                    let _ = browser::send(&mut ws.writer, failure, deadline).await;
                 }
-                let close = CloseFrame {
-                    code: CloseCode::Error,
-                    reason: error.public_reason().into(),
-                };
-                let _ =
-                    tokio::time::timeout(context.timers.handshake_timeout, ws.close(Some(close)))
-                        .await;
+                let closing = ws.writer.close(code::ERROR, error.public_reason());
+                let _ = tokio::time::timeout(context.timers.handshake_timeout, closing).await;
                 return;
             }
         };
@@ -244,7 +250,7 @@ impl Session {
         };
         // SecurityResult OK as a message of its own: tempest reads exactly these four bytes.
         if rfb
-            && browser::send(&mut ws, wire::SECURITY_OK.to_vec(), deadline)
+            && browser::send(&mut ws.writer, wire::SECURITY_OK.to_vec(), deadline)
                 .await
                 .is_err()
         {
@@ -258,7 +264,7 @@ impl Session {
         let mut filters = Filters::default();
         if rfb {
             // A clipboard text is dropped whole; its length is bounded as a message is.
-            let max = context.websocket.max_message_size.unwrap_or(1 << 20);
+            let max = context.max_message_size;
             let policy = Policy {
                 view_only,
                 clipboard,
@@ -270,7 +276,8 @@ impl Session {
             let Ok(leftover) = filters.to_browser.apply(leftover) else {
                 return;
             };
-            if ws.send(Message::Binary(leftover)).await.is_err() {
+            let sent = ws.writer.binary(leftover);
+            if tokio::time::timeout_at(deadline, sent).await.is_err() {
                 return;
             }
         }
@@ -333,7 +340,13 @@ impl Session {
             session: bytes,
         };
         let scheme = backend.scheme_name();
-        let outcome = relay::relay(ws, gate, backend.stream, timers, filters, meters, stop).await;
+        // Plain TCP toward the console server is split so that the relay can splice from it.
+        let backend_stream = match backend.stream {
+            Either::Left(Either::Left(tcp)) => Either::Left(tcp),
+            other => Either::Right(other),
+        };
+        let halves = relay::splice::halves(backend_stream);
+        let outcome = relay::relay(ws, halves, timers, filters, meters, stop).await;
         drop(registered);
         let mut closed = Event::now("session_close");
         closed.bytes_to_browser = Some(outcome.bytes_down);

@@ -1,7 +1,7 @@
-//! The relay's server→browser WebSocket writer: each frame is its header (formatted by
-//! tungstenite) and the payload as it came from the console server, written together with one
-//! vectored write, never copied into a second buffer. Progress is kept in the writer, so a
-//! write interrupted by the end of the relay is finished before anything else is written.
+//! Frames to the browser: each frame is its header and the payload as it came from the console
+//! server, written together with one vectored write, never copied into a second buffer.
+//! Progress is kept in the writer, so a write interrupted by the end of the relay is finished
+//! before anything else is written.
 
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
@@ -10,11 +10,35 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use tokio::io::AsyncWrite;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 
 /// The longest header a server writes: no mask, a 64-bit length.
-const MAX_HEADER: usize = 10;
+pub const MAX_HEADER: usize = 10;
+
+/// The opcode of a binary frame.
+pub const BINARY: u8 = 0x2;
+const CLOSE: u8 = 0x8;
+const PING: u8 = 0x9;
+const PONG: u8 = 0xA;
+/// The longest close reason that fits a control frame beside its code.
+const MAX_REASON: usize = 123;
+
+/// The header of a final, unmasked frame of `opcode` with `len` bytes of payload, into `out`;
+/// returns its length.
+pub fn header(opcode: u8, len: u64, out: &mut [u8; MAX_HEADER]) -> usize {
+    out[0] = 0x80 | opcode;
+    if len < 126 {
+        out[1] = len as u8;
+        2
+    } else if let Ok(short) = u16::try_from(len) {
+        out[1] = 126;
+        out[2..4].copy_from_slice(&short.to_be_bytes());
+        4
+    } else {
+        out[1] = 127;
+        out[2..10].copy_from_slice(&len.to_be_bytes());
+        10
+    }
+}
 
 /// Writes whole frames to `W`.
 pub struct FrameWriter<W> {
@@ -47,12 +71,50 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         self.write
     }
 
+    /// The write half, for writes outside frames (the relay's splice path), only between
+    /// frames: after [`Self::finish`].
+    pub fn get_ref(&self) -> &W {
+        &self.write
+    }
+
     /// Writes a binary frame of `payload`.
     ///
     /// # Errors
     /// The connection failed.
     pub async fn binary(&mut self, payload: Bytes) -> io::Result<()> {
-        self.frame(OpCode::Data(Data::Binary), payload).await
+        self.frame(BINARY, payload).await
+    }
+
+    /// Writes a pong answering a ping's `payload`.
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn pong(&mut self, payload: Bytes) -> io::Result<()> {
+        self.frame(PONG, payload).await
+    }
+
+    /// Writes a close frame with `code` and a reason the browser can show (cut at a character
+    /// boundary to fit a control frame).
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn close(&mut self, code: u16, reason: &str) -> io::Result<()> {
+        let mut cut = reason.len().min(MAX_REASON);
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mut payload = Vec::with_capacity(2 + cut);
+        payload.extend_from_slice(&code.to_be_bytes());
+        payload.extend_from_slice(&reason.as_bytes()[..cut]);
+        self.frame(CLOSE, payload.into()).await
+    }
+
+    /// Writes a close frame without a code (the reply to one that had none).
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn close_empty(&mut self) -> io::Result<()> {
+        self.frame(CLOSE, Bytes::new()).await
     }
 
     /// Writes an empty ping.
@@ -60,35 +122,12 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     /// # Errors
     /// The connection failed.
     pub async fn ping(&mut self) -> io::Result<()> {
-        self.frame(OpCode::Control(Control::Ping), Bytes::new())
-            .await
+        self.frame(PING, Bytes::new()).await
     }
 
-    /// Writes bytes that are already whole frames (tungstenite's held pong or close).
-    ///
-    /// # Errors
-    /// The connection failed.
-    pub async fn raw(&mut self, frames: Bytes) -> io::Result<()> {
+    async fn frame(&mut self, opcode: u8, payload: Bytes) -> io::Result<()> {
         self.finish().await?;
-        self.header_len = 0;
-        self.header_at = 0;
-        self.payload = frames;
-        self.payload_at = 0;
-        self.finish().await
-    }
-
-    async fn frame(&mut self, opcode: OpCode, payload: Bytes) -> io::Result<()> {
-        self.finish().await?;
-        let header = FrameHeader {
-            opcode,
-            ..FrameHeader::default()
-        };
-        let length = payload.len() as u64;
-        let mut out = &mut self.header[..];
-        header
-            .format(length, &mut out)
-            .map_err(|error| io::Error::other(error.to_string()))?;
-        self.header_len = header.len(length);
+        self.header_len = header(opcode, payload.len() as u64, &mut self.header);
         self.header_at = 0;
         self.payload = payload;
         self.payload_at = 0;
@@ -153,17 +192,16 @@ mod tests {
         let big = Bytes::from(vec![7u8; 70_000]);
         writer.binary(big.clone()).await.expect("big");
         writer.ping().await.expect("ping");
-        writer
-            .raw(Bytes::from_static(&[0x8a, 0x00]))
-            .await
-            .expect("raw");
+        writer.pong(Bytes::new()).await.expect("pong");
+        writer.close(1000, "bye").await.expect("close");
         drop(writer.into_inner());
         let all = reader.await.expect("join");
         let mut expected = vec![0x82, 5];
         expected.extend_from_slice(b"hello");
         expected.extend_from_slice(&[0x82, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
         expected.extend_from_slice(&big);
-        expected.extend_from_slice(&[0x89, 0x00, 0x8a, 0x00]);
+        expected.extend_from_slice(&[0x89, 0x00, 0x8a, 0x00, 0x88, 5, 0x03, 0xe8]);
+        expected.extend_from_slice(b"bye");
         assert_eq!(all, expected);
     }
 }
