@@ -2,6 +2,7 @@
 //! server's filter; between frames, pings and pongs. Sessions with plain TCP on both sides and
 //! nothing to filter take the splice path ([`super::splice`]) instead of reading.
 
+use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -65,7 +66,7 @@ where
             self.ping_interval
         };
         let mut ping = tokio::time::interval_at(Instant::now() + period, period);
-        let splice = cfg!(target_os = "linux")
+        let mut splice = cfg!(target_os = "linux")
             && matches!(self.filter, Filter::Pass)
             && self.backend.tcp().is_some()
             && self.writer.get_ref().tcp().is_some();
@@ -74,11 +75,14 @@ where
         let pongs = self.pongs;
         loop {
             tokio::select! {
-                end = self.frame(&mut buf, &mut size, splice) => {
-                    if let Some(end) = end {
-                        return end;
+                end = self.frame(&mut buf, &mut size, splice) => match end {
+                    Some(End::BackendError(error)) if error.kind() == ErrorKind::Unsupported => {
+                        tracing::debug!(%error, "splice refused: copying");
+                        splice = false;
                     }
-                }
+                    Some(end) => return end,
+                    None => {}
+                },
                 _ = ping.tick() => {
                     if let Err(error) = self.between_frames().await {
                         return End::BrowserGone(error.to_string());

@@ -116,13 +116,15 @@ impl Splicer {
     /// the bytes moved; 0 when the server has closed its side.
     ///
     /// # Errors
-    /// The server's connection failed, or no pipe could be made.
+    /// The server's connection failed; [`io::ErrorKind::Unsupported`] when nothing moved
+    /// because no pipe could be made or the kernel refuses to splice (the caller copies).
     pub async fn fill(&mut self, from: &TcpStream) -> io::Result<usize> {
         loop {
             from.readable().await?;
             let pipe = match self.pipe.take() {
                 Some(pipe) => pipe,
-                None => Pipe::take()?,
+                // Out of descriptors or pipe memory: this session copies instead.
+                None => Pipe::take().map_err(|e| io::Error::new(io::ErrorKind::Unsupported, e))?,
             };
             let moved = from.try_io(Interest::READABLE, || {
                 rustix::pipe::splice(
@@ -150,7 +152,7 @@ impl Splicer {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => pipe.give_back(),
                 Err(error) => {
                     pipe.give_back();
-                    return Err(error);
+                    return Err(unsupported(error));
                 }
             }
         }
@@ -196,6 +198,23 @@ impl Splicer {
             pipe.give_back();
         }
         Ok(())
+    }
+}
+
+/// A kernel or sandbox that refuses `splice(2)` on these descriptors (seccomp, gVisor, an old
+/// kernel) says so with these errors, before anything moved: the session then copies.
+fn unsupported(error: io::Error) -> io::Error {
+    let refused = [
+        rustix::io::Errno::INVAL,
+        rustix::io::Errno::NOSYS,
+        rustix::io::Errno::OPNOTSUPP,
+        rustix::io::Errno::PERM,
+    ];
+    match error.raw_os_error() {
+        Some(code) if refused.iter().any(|e| e.raw_os_error() == code) => {
+            io::Error::new(io::ErrorKind::Unsupported, error)
+        }
+        _ => error,
     }
 }
 
