@@ -36,6 +36,16 @@ async fn token_in_query_relays_both_ways() {
 }
 
 #[tokio::test]
+async fn relays_both_ways_with_splice_off() {
+    // Plain TCP on both sides: spliced by default (every other test here), copied when off.
+    let backend = echo_backend().await;
+    let proxy = start_proxy("[vncgate]\nsplice = false\n", &format!("good: {backend}\n")).await;
+    let (ws, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    assert_echo(ws).await;
+    proxy.stop().await;
+}
+
+#[tokio::test]
 async fn token_in_novnc_path_form() {
     // vnc_lite.html?path=websockify%3Ftoken%3Dgood makes the browser open this.
     let (proxy, _) = echo_proxy().await;

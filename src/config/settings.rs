@@ -126,6 +126,8 @@ pub struct Settings {
     pub spice_listen: Option<(String, u16)>,
     /// Whether sessions of tokens that do not say are view-only (nova's rows never say).
     pub default_view_only: bool,
+    /// Whether downstream between plain TCP sockets is spliced (`[vncgate] splice`).
+    pub splice: bool,
     /// Which way the clipboard of sessions whose tokens do not say may flow
     /// (`[vncgate] default_clipboard`).
     pub default_clipboard: crate::console::Clipboard,

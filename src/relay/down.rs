@@ -49,6 +49,8 @@ pub(super) struct Down<'a, W, R> {
     pub meters: &'a Meters,
     pub pongs: &'a Pongs,
     pub ping_interval: Duration,
+    /// Whether the splice path may be taken.
+    pub splice: bool,
     pub bytes: &'a mut u64,
 }
 
@@ -66,7 +68,8 @@ where
             self.ping_interval
         };
         let mut ping = tokio::time::interval_at(Instant::now() + period, period);
-        let mut splice = cfg!(target_os = "linux")
+        let mut splice = self.splice
+            && cfg!(target_os = "linux")
             && matches!(self.filter, Filter::Pass)
             && self.backend.tcp().is_some()
             && self.writer.get_ref().tcp().is_some();

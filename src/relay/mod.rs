@@ -58,11 +58,13 @@ pub struct Browser<R, W> {
 
 /// Relays until either side ends, the token expires or `stop` resolves (shutdown, a revoked
 /// token) with the reason, then closes both sides cleanly: a close frame to the browser where
-/// one is owed, a FIN to the VNC server.
+/// one is owed, a FIN to the VNC server. `splice` lets downstream take the splice path where it
+/// can ([`splice`]).
 pub async fn relay<R, W, BR, BW>(
     browser: Browser<R, W>,
     backend: (BR, BW),
     timers: Timers,
+    splice: bool,
     filters: Filters,
     meters: Meters,
     stop: impl std::future::Future<Output = End>,
@@ -95,6 +97,7 @@ where
         meters: &meters,
         pongs: &pongs,
         ping_interval: timers.ping_interval,
+        splice,
         bytes: &mut bytes_down,
     }
     .run();

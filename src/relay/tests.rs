@@ -88,6 +88,7 @@ where
         browser,
         halves,
         timers(),
+        true,
         filter::Filters::default(),
         Meters::default(),
         stop,

@@ -141,6 +141,7 @@ fn sessions(settings: &Settings, lasting: &Lasting) -> Result<session::Context, 
         lasting.stop_sessions.clone(),
     );
     context.default_view_only = settings.default_view_only;
+    context.splice = settings.splice;
     context.default_clipboard = settings.default_clipboard;
     Ok(context)
 }

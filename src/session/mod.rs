@@ -77,6 +77,8 @@ pub struct Context {
     pub registry: Arc<Registry>,
     /// Whether sessions of tokens that do not say are view-only.
     pub default_view_only: bool,
+    /// Whether downstream between plain TCP sockets may be spliced.
+    pub splice: bool,
     /// Which way the clipboard of sessions whose tokens do not say may flow.
     pub default_clipboard: Clipboard,
 }
@@ -102,6 +104,7 @@ impl Context {
             shutdown,
             registry,
             default_view_only: false,
+            splice: true,
             default_clipboard: Clipboard::Both,
         }
     }
@@ -346,7 +349,7 @@ impl Session {
             other => Either::Right(other),
         };
         let halves = relay::splice::halves(backend_stream);
-        let outcome = relay::relay(ws, halves, timers, filters, meters, stop).await;
+        let outcome = relay::relay(ws, halves, timers, context.splice, filters, meters, stop).await;
         drop(registered);
         let mut closed = Event::now("session_close");
         closed.bytes_to_browser = Some(outcome.bytes_down);
