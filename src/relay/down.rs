@@ -24,6 +24,11 @@ const READ_MIN: usize = 1024;
 /// hundreds of kilobytes, and each read becomes one WebSocket message.
 const READ_MAX: usize = 256 * 1024;
 
+/// Reads of this size or more, where splicing is allowed, go through a pipe instead: a burst.
+/// Smaller ones are copied: a small frame costs two system calls copied (a read, one vectored
+/// write) and three spliced (into the pipe, the header, out of the pipe), and its copy is cheap.
+const SPLICE_FROM: usize = 64 * 1024;
+
 /// The adaptive read size of one session.
 #[derive(Debug)]
 pub(super) struct ReadSize(pub(super) usize);
@@ -115,10 +120,10 @@ where
         size: &mut ReadSize,
         splice: bool,
     ) -> Option<End> {
-        if splice {
-            self.spliced().await
+        if splice && size.0 >= SPLICE_FROM {
+            self.spliced(size).await
         } else {
-            self.copied(buf, size).await
+            self.copied(buf, size, splice).await
         }
     }
 
@@ -130,7 +135,12 @@ where
     }
 
     /// One read of the server's bytes, written as a frame; `Some` when the relay ends.
-    async fn copied(&mut self, buf: &mut BytesMut, size: &mut ReadSize) -> Option<End> {
+    async fn copied(
+        &mut self,
+        buf: &mut BytesMut,
+        size: &mut ReadSize,
+        splice: bool,
+    ) -> Option<End> {
         if buf.capacity() == 0 {
             buf.reserve(size.0);
         }
@@ -150,7 +160,10 @@ where
             }
         }
         let next = size.after(count);
-        if buf.capacity() > 2 * next {
+        if splice && next >= SPLICE_FROM {
+            // A burst: the next reads are spliced and need no buffer.
+            *buf = BytesMut::new();
+        } else if buf.capacity() > 2 * next {
             // Shrunk: let the large allocation go rather than keep it idle.
             *buf = BytesMut::with_capacity(next);
         } else {
@@ -160,7 +173,7 @@ where
     }
 
     /// One frame of the server's bytes through a pipe; `Some` when the relay ends.
-    async fn spliced(&mut self) -> Option<End> {
+    async fn spliced(&mut self, size: &mut ReadSize) -> Option<End> {
         let not_tcp = || Some(End::BackendError(std::io::Error::other("not a TCP socket")));
         let Some(from) = self.backend.tcp() else {
             return not_tcp();
@@ -171,6 +184,7 @@ where
             Err(error) => return Some(End::BackendError(error)),
         };
         self.count(count);
+        size.after(count);
         let Some(to) = self.writer.get_ref().tcp() else {
             return not_tcp();
         };

@@ -99,6 +99,12 @@ impl Pipe {
     }
 }
 
+/// Pipes in this thread's pool: one at least once a frame has been spliced here.
+#[cfg(test)]
+pub(super) fn pooled() -> usize {
+    PIPES.with(|pool| pool.borrow().len())
+}
+
 /// One session's splice path: the frame in flight, kept here so that a relay ended in the
 /// middle of a frame finishes it ([`Splicer::finish`]) before its close frame.
 #[derive(Default)]

@@ -143,6 +143,12 @@ async fn check_stopped_mid_stream(backend_tcp: bool) {
     assert!(!relayed.is_empty(), "data flowed before the stop");
     assert_eq!(relayed.len() as u64, outcome.bytes_down);
     assert_eq!(&relayed[..], &data[..relayed.len()], "in order, intact");
+    // The pool is this test thread's own: a pipe in it means frames were spliced.
+    assert_eq!(
+        splice::pooled() > 0,
+        backend_tcp,
+        "spliced only between TCP sockets"
+    );
 }
 
 #[tokio::test]
