@@ -45,6 +45,7 @@ pub struct Metrics {
     refusals: Family<Reason, Counter>,
     backend_failures: Family<Reason, Counter>,
     bytes: Family<Direction, Counter>,
+    bytes_spliced: Counter,
     backend_handshake: Histogram,
     session_duration: Histogram,
     certificate_expiry: Family<Role, Gauge>,
@@ -100,6 +101,12 @@ impl Metrics {
             "Console bytes relayed, by direction",
             bytes.clone(),
         );
+        let bytes_spliced = Counter::default();
+        own.register(
+            "bytes_spliced",
+            "Console bytes moved to browsers with splice(2), never in the proxy's memory (also in vncgate_bytes_total)",
+            bytes_spliced.clone(),
+        );
         let backend_handshake = Histogram::new([
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ]);
@@ -138,6 +145,7 @@ impl Metrics {
             refusals,
             backend_failures,
             bytes,
+            bytes_spliced,
             backend_handshake,
             session_duration,
             certificate_expiry,
@@ -169,6 +177,11 @@ impl Metrics {
     pub fn session_closed(&self, lasted: Duration) {
         self.sessions_active.dec();
         self.session_duration.observe(lasted.as_secs_f64());
+    }
+
+    /// The counter of bytes spliced to browsers, for a session to add to as it goes.
+    pub fn spliced_counter(&self) -> Counter<u64, AtomicU64> {
+        self.bytes_spliced.clone()
     }
 
     /// The relayed byte counters, for a session to add to as it goes.

@@ -273,3 +273,42 @@ async fn the_stop_drains_then_closes_with_1001() {
     }
     assert!(refused, "the listener stayed open");
 }
+
+#[tokio::test]
+async fn bursts_are_spliced_and_counted_unless_splice_is_off() {
+    for splice in [true, false] {
+        let backend = echo_backend().await;
+        let proxy = start_proxy(
+            &format!("[vncgate]\nmetrics_listen = 127.0.0.1:0\nsplice = {splice}\n"),
+            &format!("good: {backend}\n"),
+        )
+        .await;
+        let metrics = proxy.metrics_addr.expect("metrics listener");
+        let (socket, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+        let mut console = open_console(socket).await.expect("console");
+        // ClientInit first (the proxy makes it shared), then bursts of 1 MiB echoed: the
+        // proxy's reads fill and grow until a pipe takes over.
+        console.write(&[1]).await;
+        assert_eq!(console.read(1).await.expect("ClientInit echoed"), [1]);
+        let burst: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 253) as u8).collect();
+        for _ in 0..8 {
+            console.write(&burst).await;
+            let echoed = console.read(burst.len()).await.expect("echo");
+            assert!(echoed == burst, "the burst came back changed");
+        }
+        let (_, text) = get(metrics, "/metrics").await;
+        let spliced = sample(&text, "vncgate_bytes_spliced_total", None).expect("the series");
+        let down = sample(
+            &text,
+            "vncgate_bytes_total",
+            Some(("direction", "to_browser")),
+        )
+        .expect("bytes to the browser");
+        assert!(down >= f64::from(8 << 20), "{text}");
+        if splice {
+            assert!(spliced > 0.0 && spliced <= down, "{text}");
+        } else {
+            assert_eq!(spliced, 0.0, "{text}");
+        }
+    }
+}

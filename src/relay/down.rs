@@ -184,6 +184,7 @@ where
             Err(error) => return Some(End::BackendError(error)),
         };
         self.count(count);
+        self.meters.spliced.inc_by(count as u64);
         size.after(count);
         let Some(to) = self.writer.get_ref().tcp() else {
             return not_tcp();

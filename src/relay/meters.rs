@@ -12,6 +12,8 @@ pub struct Meters {
     pub to_browser: Counter,
     /// Browser → console server.
     pub to_server: Counter,
+    /// Console server → browser through a pipe: a part of `to_browser`.
+    pub spliced: Counter,
     /// This session's own counts, for the live sessions list.
     pub session: Arc<SessionBytes>,
 }

@@ -340,6 +340,7 @@ impl Session {
         let meters = relay::Meters {
             to_browser,
             to_server,
+            spliced: context.metrics.spliced_counter(),
             session: bytes,
         };
         let scheme = backend.scheme_name();
