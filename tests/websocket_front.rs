@@ -206,7 +206,12 @@ async fn oversized_message_ends_the_session() {
         loop {
             match ws.next().await {
                 Some(Ok(Message::Binary(_))) => panic!("oversized message was relayed"),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Close(frame))) => {
+                    let code = frame.map(|f| u16::from(f.code));
+                    assert_eq!(code, Some(1009), "closed as too big");
+                    break;
+                }
+                None | Some(Err(_)) => panic!("no close frame"),
                 Some(Ok(_)) => {}
             }
         }

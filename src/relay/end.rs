@@ -55,6 +55,9 @@ impl End {
             Self::BackendError(_) => (code::ERROR, "the connection to the console server failed"),
             Self::BrowserClosed(code) => return Owed::Reply(*code),
             Self::BrowserGone(_) => return Owed::Nothing,
+            Self::BrowserError(code, _) if *code == code::TOO_BIG => {
+                (*code, "a message was larger than the console proxy accepts")
+            }
             Self::BrowserError(code, _) => (*code, "the browser broke the WebSocket protocol"),
             Self::BrowserText => (code::UNSUPPORTED, "only binary messages are accepted"),
             Self::BrowserTimeout => (code::AWAY, "no response from the browser"),

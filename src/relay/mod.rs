@@ -173,6 +173,7 @@ where
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
     let mut write = writer.into_inner();
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, write.shutdown()).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, reader.drain()).await;
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, backend_tx.shutdown()).await;
     Outcome {
         end,

@@ -78,6 +78,20 @@ impl<R: AsyncRead + Unpin> Reader<R> {
         }
     }
 
+    /// Reads and drops whatever the browser still sends until it closes its side: a socket closed
+    /// with unread bytes is reset, and a reset can overtake the close frame written just before.
+    ///
+    /// # Errors
+    /// The connection failed.
+    pub async fn drain(&mut self) -> Result<(), Error> {
+        use tokio::io::AsyncReadExt;
+        self.buf = BytesMut::new();
+        // On the heap: an array here would make every session's future larger for its whole life.
+        let mut scratch = vec![0u8; 2048];
+        while self.read.read(&mut scratch).await? > 0 {}
+        Ok(())
+    }
+
     /// The bytes of buffer held now (none while the browser is quiet).
     #[cfg(test)]
     pub(super) fn held(&self) -> usize {
