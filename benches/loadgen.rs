@@ -257,22 +257,69 @@ async fn relay(target: std::net::SocketAddr) -> Result<(), Error> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("listening {}", listener.local_addr()?);
     loop {
-        let (mut client, _) = listener.accept().await?;
-        tokio::spawn(async move {
-            let _ = client.set_nodelay(true);
-            let Ok(mut server) = TcpStream::connect(target).await else {
-                return;
-            };
-            let _ = server.set_nodelay(true);
-            let _ = tokio::io::copy_bidirectional_with_sizes(
-                &mut client,
-                &mut server,
-                256 << 10,
-                256 << 10,
-            )
-            .await;
-        });
+        let (client, _) = listener.accept().await?;
+        tokio::spawn(relay_one(client, target));
     }
+}
+
+/// One relayed connection: both ways, 256 KiB buffers.
+async fn relay_one(mut client: TcpStream, target: std::net::SocketAddr) {
+    let _ = client.set_nodelay(true);
+    let Ok(mut server) = TcpStream::connect(target).await else {
+        return;
+    };
+    let _ = server.set_nodelay(true);
+    let _ =
+        tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, 256 << 10, 256 << 10)
+            .await;
+}
+
+/// The same relay with a current-thread runtime per core, each accepting on its own
+/// `SO_REUSEPORT` listener on one port: the other runtime model a proxy can take, compared
+/// under the connect and round-trip scenarios (`relay TARGET --sharded`).
+fn relay_sharded(target: std::net::SocketAddr, threads: usize) -> Result<(), Error> {
+    let bind = |addr: std::net::SocketAddr| -> std::io::Result<std::net::TcpListener> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseport(true)?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(1024)?;
+        listener.into_std()
+    };
+    // The first listener picks the port inside a runtime (tokio sockets need one).
+    let setup = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let first = setup.block_on(async { bind("127.0.0.1:0".parse().expect("address")) })?;
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..threads {
+        listeners.push(setup.block_on(async { bind(addr) })?);
+    }
+    drop(setup);
+    println!("listening {addr}");
+    let handles: Vec<_> = listeners
+        .into_iter()
+        .map(|std_listener| {
+            std::thread::spawn(move || -> Result<(), Error> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async move {
+                    std_listener.set_nonblocking(true)?;
+                    let listener = TcpListener::from_std(std_listener)?;
+                    loop {
+                        let (client, _) = listener.accept().await?;
+                        tokio::spawn(relay_one(client, target));
+                    }
+                })
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().map_err(|_| "a relay thread panicked")??;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- clients
@@ -679,6 +726,10 @@ fn main() -> Result<(), Error> {
         }
         Some("relay") => {
             let target = args.get(1).ok_or("relay TARGET?")?.parse()?;
+            if args.iter().any(|a| a == "--sharded") {
+                drop(runtime);
+                return relay_sharded(target, 2);
+            }
             runtime.block_on(relay(target))
         }
         Some("run") => {
