@@ -153,6 +153,9 @@ where
     };
 
     // A frame cut off by the end is finished first, then the closing handshake.
+    // Whether the browser may still be sending: its bytes must be read before the socket is
+    // closed, or the kernel resets the connection and the reset can overtake the close frame.
+    let mut unread = false;
     let closing = async {
         writer.finish().await?;
         if let Some(to) = writer.get_ref().tcp() {
@@ -162,7 +165,16 @@ where
             Owed::Close(code, reason) => {
                 writer.close(code, &reason).await?;
                 // The browser's reply makes the close clean on both ends.
-                while !matches!(reader.next().await, Ok(Event::Close(_)) | Err(_)) {}
+                loop {
+                    match reader.next().await {
+                        Ok(Event::Close(_)) | Err(crate::websocket::Error::Eof) => break,
+                        Ok(_) => {}
+                        Err(_) => {
+                            unread = true;
+                            break;
+                        }
+                    }
+                }
             }
             Owed::Reply(Some(code)) => writer.close(code, "").await?,
             Owed::Reply(None) => writer.close_empty().await?,
@@ -173,7 +185,9 @@ where
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
     let mut write = writer.into_inner();
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, write.shutdown()).await;
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, reader.drain()).await;
+    if unread {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, reader.drain()).await;
+    }
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, backend_tx.shutdown()).await;
     Outcome {
         end,
