@@ -84,7 +84,9 @@ where
         loop {
             tokio::select! {
                 end = self.frame(&mut buf, &mut size, splice) => match end {
-                    Some(End::BackendError(error)) if error.kind() == ErrorKind::Unsupported => {
+                    Some(End::BackendError(error))
+                        if splice && error.kind() == ErrorKind::Unsupported =>
+                    {
                         tracing::debug!(%error, "splice refused: copying");
                         splice = false;
                     }

@@ -97,9 +97,4 @@ impl<R: AsyncRead + Unpin> Reader<R> {
     pub(super) fn held(&self) -> usize {
         self.buf.capacity()
     }
-
-    /// The underlying reader, to hand back at the end.
-    pub fn into_inner(self) -> R {
-        self.read
-    }
 }
