@@ -64,24 +64,13 @@ where
     W: AsyncWrite + Unpin,
 {
     loop {
-        let event = match tokio::time::timeout_at(deadline, browser.reader.next()).await {
-            Err(_) => return Err(Error::BrowserGone("timed out".into())),
-            Ok(Err(error)) => return Err(Error::BrowserGone(error.to_string())),
-            Ok(Ok(event)) => event,
-        };
+        let event = within(deadline, browser.reader.next()).await?;
         match event {
             Event::Binary(data) => {
                 buffer.extend_from_slice(&data);
                 return Ok(());
             }
-            Event::Ping(payload) => {
-                let pong = browser.writer.pong(payload);
-                match tokio::time::timeout_at(deadline, pong).await {
-                    Err(_) => return Err(Error::BrowserGone("timed out".into())),
-                    Ok(Err(error)) => return Err(Error::BrowserGone(error.to_string())),
-                    Ok(Ok(())) => {}
-                }
-            }
+            Event::Ping(payload) => within(deadline, browser.writer.pong(payload)).await?,
             Event::Pong => {}
             Event::Close(_) => return Err(Error::BrowserGone("closed".into())),
             Event::Text => return Err(Error::BrowserGone("sent text".into())),
@@ -95,15 +84,23 @@ where
 /// The browser is gone or the deadline passed.
 pub(crate) async fn send<W>(
     writer: &mut FrameWriter<W>,
-    bytes: Vec<u8>,
+    bytes: impl Into<Bytes>,
     deadline: Instant,
 ) -> Result<(), Error>
 where
     W: AsyncWrite + Unpin,
 {
-    match tokio::time::timeout_at(deadline, writer.binary(bytes.into())).await {
+    within(deadline, writer.binary(bytes.into())).await
+}
+
+/// `step` within the deadline; a failure or the deadline means the browser is gone.
+async fn within<T, E: std::fmt::Display>(
+    deadline: Instant,
+    step: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout_at(deadline, step).await {
         Err(_) => Err(Error::BrowserGone("timed out".into())),
         Ok(Err(error)) => Err(Error::BrowserGone(error.to_string())),
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(value)) => Ok(value),
     }
 }

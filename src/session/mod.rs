@@ -279,10 +279,9 @@ impl Session {
             let Ok(leftover) = filters.to_browser.apply(leftover) else {
                 return;
             };
-            let sent = ws.writer.binary(leftover);
-            if tokio::time::timeout_at(deadline, sent).await.is_err() {
+            let Ok(()) = browser::send(&mut ws.writer, leftover, deadline).await else {
                 return;
-            }
+            };
         }
         let pipelined = match filters.to_server.apply(pipelined) {
             Ok(pipelined) => pipelined,
