@@ -25,6 +25,7 @@ pub mod rfb;
 pub mod server;
 pub mod session;
 pub mod shutdown;
+pub mod spice;
 pub mod telemetry;
 pub mod tls;
 pub mod token;

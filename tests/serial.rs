@@ -242,3 +242,57 @@ async fn text_typed_in_the_serial_page_reaches_the_guest_and_echoes() {
         "{found}"
     );
 }
+
+/// What arrives from the console within `quiet` of silence, or why it ended.
+async fn drain<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, quiet: Duration) -> Vec<u8>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut received = Vec::new();
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(quiet, ws.next()).await {
+        if let Message::Binary(data) = message {
+            received.extend_from_slice(&data);
+        }
+    }
+    received
+}
+
+/// A view-only serial token, by its own attribute or by `default_view_only`, sends the guest
+/// nothing: its keys never echo, while a full viewer's keys on the same chardev do. (A QEMU
+/// socket chardev takes one client at a time: the two connect one after the other.)
+#[tokio::test]
+async fn a_view_only_serial_console_never_types() {
+    if !qemu::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let guest = SerialGuest::start(work.path(), None);
+    let port = guest.port;
+    for (config, tokens) in [
+        (
+            SERIAL_ON.to_owned(),
+            format!("w: 127.0.0.1:{port} kind=serial view_only=true\ns: 127.0.0.1:{port} kind=serial\n"),
+        ),
+        (
+            format!("{SERIAL_ON}[vncgate]\ndefault_view_only = true\n"),
+            format!("w: 127.0.0.1:{port} kind=serial\ns: 127.0.0.1:{port} kind=serial view_only=false\n"),
+        ),
+    ] {
+        let proxy = start_proxy(&config, &tokens).await;
+        let mut watch = tempest_connect(&proxy, "w", "binary").await.expect("upgrade");
+        for key in b"typed by the watcher\r" {
+            watch.send(Message::binary(vec![*key])).await.expect("send");
+        }
+        let seen = drain(&mut watch, Duration::from_millis(2000)).await;
+        assert!(
+            !String::from_utf8_lossy(&seen).contains("watcher"),
+            "{config}: a view-only viewer's keys reached the guest: {seen:?}"
+        );
+        watch.close(None).await.expect("close");
+        drop(watch);
+        let mut full = tempest_connect(&proxy, "s", "binary").await.expect("upgrade");
+        typed(&mut full, "typed by the operator\r").await.expect("echo");
+        full.close(None).await.expect("close");
+        proxy.stop().await;
+    }
+}

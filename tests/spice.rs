@@ -254,3 +254,125 @@ async fn nova_spice_rows_and_each_port_its_own_kind() {
         assert_eq!(status, 403, "{kind}");
     }
 }
+
+/// A link message as spice-html5 sends it (AUTH_SELECTION, MINI_HEADER) for `channel_type`.
+fn link_message(channel_type: u8) -> Vec<u8> {
+    let mut link = b"REDQ".to_vec();
+    for word in [2u32, 2, 22, 0] {
+        link.extend_from_slice(&word.to_le_bytes());
+    }
+    link.extend_from_slice(&[channel_type, 0]);
+    for word in [1u32, 0, 18, (1 << 0) | (1 << 3)] {
+        link.extend_from_slice(&word.to_le_bytes());
+    }
+    link
+}
+
+/// A view-only SPICE console against QEMU's SPICE server: the channels that act on the guest
+/// (inputs, record, usbredir, webdav, smartcard, port) close with a reason before QEMU sees
+/// them, the main channel gets QEMU's link reply, and spice-html5 still draws the guest.
+/// `default_view_only` holds nova's rows the same way.
+#[tokio::test]
+async fn a_view_only_spice_console_opens_no_channel_that_acts() {
+    if !qemu::available() {
+        return;
+    }
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_vm, port) = spice_vm(work.path(), None);
+    for (config, token) in [
+        (SPICE_ON.to_owned(), "w"),
+        (
+            format!("{SPICE_ON}[vncgate]\ndefault_view_only = true\n"),
+            "d",
+        ),
+    ] {
+        let proxy = start_proxy(
+            &config,
+            &format!(
+                "w: 127.0.0.1:{port} kind=spice-html5 view_only=true\n\
+                 d: 127.0.0.1:{port} kind=spice-html5\n"
+            ),
+        )
+        .await;
+        let spice = proxy.spice_addr.expect("SPICE port");
+        for channel_type in [3u8, 6, 8, 9, 10, 11] {
+            let (mut socket, _) = ws(spice, &format!("/websockify?token={token}"), &[])
+                .await
+                .expect("upgrade");
+            socket
+                .send(Message::binary(link_message(channel_type)))
+                .await
+                .expect("send");
+            let closed = next_close(&mut socket).await;
+            assert_eq!(
+                closed,
+                Some((1008, "this console is view-only".to_owned())),
+                "{token}: channel type {channel_type}"
+            );
+        }
+        let (mut socket, _) = ws(spice, &format!("/websockify?token={token}"), &[])
+            .await
+            .expect("upgrade");
+        socket
+            .send(Message::binary(link_message(1)))
+            .await
+            .expect("send");
+        let reply = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next()).await;
+        match reply {
+            Ok(Some(Ok(Message::Binary(data)))) => assert_eq!(&data[..4], b"REDQ", "{token}"),
+            other => panic!("{token}: the main channel: {other:?}"),
+        }
+        if browser::available() && spice_html5_available() {
+            let found = browse("spice", spice_url(&proxy, token), "spice-view-only").await;
+            assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
+        }
+        proxy.stop().await;
+    }
+}
+
+/// SPICE's clipboard travels inside agent messages the proxy does not frame: a clipboard
+/// restriction on a SPICE console is refused wherever it is set (token file, `token issue`,
+/// `default_clipboard` at admission), never accepted and ignored.
+#[tokio::test]
+async fn a_spice_clipboard_restriction_is_refused_not_ignored() {
+    if !qemu::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_vm, port) = spice_vm(work.path(), None);
+    let proxy = start_proxy(
+        &format!("{SPICE_ON}[vncgate]\ndefault_clipboard = none\n"),
+        &format!(
+            "line: 127.0.0.1:{port} kind=spice-html5 clipboard=none\n\
+             default: 127.0.0.1:{port} kind=spice-html5\n\
+             both: 127.0.0.1:{port} kind=spice-html5 clipboard=both\n"
+        ),
+    )
+    .await;
+    let spice = proxy.spice_addr.expect("SPICE port");
+    for token in ["line", "default"] {
+        let status = refusal(ws(spice, &format!("/websockify?token={token}"), &[]).await).0;
+        assert_eq!(status, 403, "{token}");
+    }
+    assert!(ws(spice, "/websockify?token=both", &[]).await.is_ok());
+    let config = proxy.config_path();
+    let output = vncgate_cli(&[
+        "token",
+        "issue",
+        "--config-file",
+        config.to_str().expect("utf8"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--kind",
+        "spice-html5",
+        "--clipboard",
+        "to-guest",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "issued: {stderr}");
+    assert!(stderr.contains("cannot be enforced"), "{stderr}");
+}

@@ -166,6 +166,9 @@ async fn issue_token(
         instance_uuid: body.instance_uuid,
         single_use,
     };
+    if let Err(unenforceable) = request.enforceable() {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, unenforceable.to_string());
+    }
     match issue::issue(&api.store, &api.base_urls, &request).await {
         Ok(issued) => {
             let hash = issued.token.hash();

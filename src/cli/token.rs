@@ -64,6 +64,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 instance_uuid: instance,
                 single_use,
             };
+            request.enforceable().map_err(|error| error.to_string())?;
             let issued = issue::issue(&store, &settings.base_urls(), &request)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -4,11 +4,13 @@
 //! that keeps the other modules from importing each other sideways.
 
 mod clipboard;
+mod policy;
 mod thumbprint;
 mod types;
 mod webmks;
 
 pub use clipboard::Clipboard;
+pub use policy::Unenforceable;
 pub use thumbprint::{BadThumbprint, Thumbprint};
 pub use types::{printable, AuthScheme, ConsoleKind, Reach, Secret, Target};
 pub use webmks::{ticket_target, BadTicket};

@@ -292,6 +292,11 @@ async fn upgrade(
             }
         },
     };
+    if let Err(unenforceable) = front.sessions.enforceable(&admission.grant) {
+        tracing::info!(%peer, token = %hash.short(), reason = %unenforceable, "refused: the session's policy cannot be enforced");
+        front.refused(peer, "policy_unenforceable", Some(&hash));
+        return empty(StatusCode::FORBIDDEN);
+    }
     let target = &admission.grant.target;
     let addresses = match front.sessions.connector.check_target(target).await {
         Ok(addresses) => addresses,

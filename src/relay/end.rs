@@ -63,7 +63,7 @@ impl End {
             Self::BrowserTimeout => (code::AWAY, "no response from the browser"),
             Self::Expired => (code::NORMAL, "the console session has expired"),
             Self::Shutdown => (code::AWAY, "the console proxy is shutting down"),
-            Self::Refused(_) => (code::POLICY, "the console proxy refused a message"),
+            Self::Refused(error) => (code::POLICY, error.public_reason()),
             Self::Revoked => (code::POLICY, "the console access was revoked"),
             Self::Ended(why) => {
                 return Owed::Close(

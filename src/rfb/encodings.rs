@@ -1,5 +1,5 @@
-//! The RFB encodings and pseudo-encodings the proxy can frame in a server's stream, and the
-//! pixel format rules that size their rectangles. No I/O.
+//! The RFB encodings and pseudo-encodings the proxy can frame in a server's stream. No I/O.
+//! The pixel formats that size their rectangles are [`super::pixel_format`]'s.
 //!
 //! A session whose server messages are framed (a clipboard that must not reach the browser)
 //! offers the server only these: a rectangle in any other encoding has no length the proxy
@@ -90,69 +90,9 @@ fn hint(encoding: i32) -> bool {
         || (-768..=-763).contains(&encoding)
 }
 
-/// What a pixel format means for framing: the bytes of a pixel, and of a Tight pixel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PixelSize {
-    /// Bytes per pixel: 1, 2 or 4.
-    pub bytes: u8,
-    /// Bytes per Tight pixel (TPIXEL): 3 for 24-bit true colour in 32 bits, else `bytes`.
-    pub tight: u8,
-}
-
-impl PixelSize {
-    /// The sizes of a 16-byte PIXEL_FORMAT; `None` for a bits-per-pixel RFB does not allow.
-    pub fn of(format: &[u8; 16]) -> Option<Self> {
-        let bytes = match format[0] {
-            8 => 1,
-            16 => 2,
-            32 => 4,
-            _ => return None,
-        };
-        let (depth, true_colour) = (format[1], format[3] != 0);
-        let all_255 = format[4..10] == [0, 255, 0, 255, 0, 255];
-        let tight = if bytes == 4 && depth == 24 && true_colour && all_255 {
-            3
-        } else {
-            bytes
-        };
-        Some(Self { bytes, tight })
-    }
-
-    /// Packed into 16 bits, for a cell shared between the two directions' filters.
-    pub fn packed(self) -> u16 {
-        u16::from(self.bytes) << 8 | u16::from(self.tight)
-    }
-
-    /// The inverse of [`Self::packed`]; `None` for zero (not set).
-    pub fn unpacked(packed: u16) -> Option<Self> {
-        let [bytes, tight] = packed.to_be_bytes();
-        (bytes != 0).then_some(Self { bytes, tight })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pixel_sizes_follow_the_format() {
-        let rgb888 = [32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0];
-        let size = PixelSize::of(&rgb888).expect("valid");
-        assert_eq!(size, PixelSize { bytes: 4, tight: 3 });
-        assert_eq!(PixelSize::unpacked(size.packed()), Some(size));
-        assert_eq!(PixelSize::unpacked(0), None);
-        let mut deep = rgb888;
-        deep[1] = 32;
-        assert_eq!(PixelSize::of(&deep).map(|s| s.tight), Some(4));
-        let rgb565 = [16, 16, 0, 1, 0, 31, 0, 63, 0, 31, 11, 5, 0, 0, 0, 0];
-        assert_eq!(
-            PixelSize::of(&rgb565),
-            Some(PixelSize { bytes: 2, tight: 2 })
-        );
-        let mut odd = rgb888;
-        odd[0] = 24;
-        assert_eq!(PixelSize::of(&odd), None);
-    }
 
     #[test]
     fn what_can_be_framed() {

@@ -14,6 +14,7 @@ mod error;
 pub mod greeting;
 pub mod handshake;
 pub mod password;
+pub mod pixel_format;
 pub mod security;
 pub mod server_messages;
 pub mod wire;

@@ -7,6 +7,7 @@
 mod browser;
 pub mod channels;
 pub mod directory;
+mod policy;
 pub mod recheck;
 pub mod registry;
 
@@ -262,18 +263,13 @@ impl Session {
         // The browser's side of an RFB console goes through the ClientInit filter from its
         // first byte, which may have come with the greeting; the server's side through its
         // filter from the first byte after the handshake.
-        let view_only = self.grant.view_only.unwrap_or(context.default_view_only);
-        let clipboard = self.grant.clipboard.unwrap_or(context.default_clipboard);
-        let mut filters = Filters::default();
-        if rfb {
-            // A clipboard text is dropped whole; its length is bounded as a message is.
-            let max = context.max_message_size;
-            let policy = Policy {
-                view_only,
-                clipboard,
-            };
-            filters = Filters::rfb(policy, max);
-        }
+        let policy = context.policy(&self.grant);
+        let Policy {
+            view_only,
+            clipboard,
+        } = policy;
+        // A clipboard text is dropped whole; its length is bounded as a message is.
+        let mut filters = Filters::for_console(self.grant.kind, policy, context.max_message_size);
         if !backend.leftover.is_empty() {
             let leftover = std::mem::take(&mut backend.leftover);
             let Ok(leftover) = filters.to_browser.apply(leftover) else {

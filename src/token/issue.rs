@@ -129,6 +129,17 @@ pub struct Request {
     pub single_use: bool,
 }
 
+impl Request {
+    /// Whether the console's kind can enforce the view-only and clipboard settings asked for.
+    ///
+    /// # Errors
+    /// The part it cannot enforce: such a token is not issued.
+    pub fn enforceable(&self) -> Result<(), crate::console::Unenforceable> {
+        let clipboard = self.clipboard.unwrap_or_default();
+        self.kind.enforces(self.view_only, clipboard)
+    }
+}
+
 /// An issued token, to show once.
 #[derive(Debug)]
 pub struct Issued {

@@ -6,6 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::grant::Grant;
 use crate::console::{
     ticket_target, AuthScheme, BadTicket, Clipboard, ConsoleKind, Reach, Secret, Target,
+    Unenforceable,
 };
 
 /// Why a line of a token file was skipped. Never holds the line, which holds a token.
@@ -23,6 +24,9 @@ pub enum LineError {
     /// A WebMKS ticket URL without a valid thumbprint, or a malformed one.
     #[error(transparent)]
     Ticket(#[from] BadTicket),
+    /// A view-only or clipboard setting the console's kind cannot enforce.
+    #[error(transparent)]
+    Unenforceable(#[from] Unenforceable),
 }
 
 /// Parses one line: `None` for blank lines and comments.
@@ -110,6 +114,11 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
     if let Some(url) = ticket {
         (grant.target, grant.reach) = ticket_target(url, thumbprint)?;
     }
+    // What the line says must hold; the defaults are checked at admission.
+    grant.kind.enforces(
+        grant.view_only.unwrap_or(false),
+        grant.clipboard.unwrap_or(Clipboard::Both),
+    )?;
     Ok(Some((token.to_owned(), grant)))
 }
 
@@ -202,6 +211,17 @@ mod tests {
             ("t: h:1 colour=red", LineError::BadAttribute),
             ("t: h:1 clipboard=sideways", LineError::BadAttribute),
             ("t: h:1 clipboard=NONE", LineError::BadAttribute),
+            (
+                "t: h:1 kind=spice-html5 clipboard=none",
+                LineError::Unenforceable(Unenforceable::Clipboard(
+                    ConsoleKind::SpiceHtml5,
+                    Clipboard::None,
+                )),
+            ),
+            (
+                "t: h:1 kind=webmks view_only=true",
+                LineError::Unenforceable(Unenforceable::ViewOnly(ConsoleKind::Webmks)),
+            ),
             // Found by fuzzing: past what SystemTime can hold.
             (
                 "t: h:1 expires=0012196084483812869916",

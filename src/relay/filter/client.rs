@@ -6,6 +6,8 @@
 //! - a clipboard not open both ways takes the extended clipboard out of SetEncodings, since
 //!   its request/provide exchange needs both directions; the plain form then carries what
 //!   may flow;
+//! - SetPixelFormat must be on the allow-list ([`PixelSize::framed`]) whose sizes every server
+//!   agrees on; any other format ends the session;
 //! - when the server's messages are framed too, SetEncodings keeps only what that framer can
 //!   size, and SetPixelFormat is handed to it; a format change after updates have begun would
 //!   leave updates in flight in an unknown format, so it ends the session.
@@ -16,7 +18,8 @@ use super::error::Error;
 use super::server::PixelCell;
 use crate::console::Clipboard;
 use crate::rfb::client_messages::{self, ClientMessage};
-use crate::rfb::encodings::{self, PixelSize};
+use crate::rfb::encodings;
+use crate::rfb::pixel_format::PixelSize;
 
 /// What a session may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,14 +140,14 @@ impl ClientFilter {
     }
 
     fn pixel_format(&mut self, message: &[u8]) -> Result<(), Error> {
+        let mut format = [0u8; 16];
+        format.copy_from_slice(&message[4..20]);
+        // Checked whether or not the server's messages are framed: a restricted session keeps
+        // to the formats every server frames alike.
+        let pixel = PixelSize::framed(&format).map_err(Error::PixelFormat)?;
         let Some(cell) = &self.pixel else {
             return Ok(());
         };
-        let mut format = [0u8; 16];
-        format.copy_from_slice(&message[4..20]);
-        let pixel = PixelSize::of(&format).ok_or_else(|| {
-            Error::Refused(format!("a pixel format of {} bits per pixel", format[0]))
-        })?;
         if self.updating && self.asked != Some(pixel) {
             return Err(Error::Refused(
                 "a pixel format change after updates began cannot be framed".into(),

@@ -8,12 +8,16 @@
 mod client;
 mod error;
 mod server;
+mod spice;
 
 use bytes::Bytes;
 
 pub use client::{ClientFilter, Policy};
 pub use error::Error;
 pub use server::{PixelCell, ServerFilter};
+pub use spice::SpiceFilter;
+
+use crate::console::{Clipboard, ConsoleKind};
 
 /// One direction's filter.
 #[derive(Debug, Default)]
@@ -34,6 +38,11 @@ pub enum Filter {
     Client(Box<ClientFilter>),
     /// Every server message framed, clipboard texts dropped ([`ServerFilter`]).
     Server(Box<ServerFilter>),
+    /// Nothing passes: the browser's side of a view-only serial console.
+    Discard,
+    /// A view-only SPICE channel: the link checked, the agent's messages dropped
+    /// ([`SpiceFilter`]).
+    Spice(Box<SpiceFilter>),
 }
 
 impl Filter {
@@ -60,6 +69,8 @@ impl Filter {
             }
             Self::Client(filter) => filter.apply(chunk),
             Self::Server(filter) => filter.apply(chunk),
+            Self::Discard => Ok(Bytes::new()),
+            Self::Spice(filter) => filter.apply(chunk),
         }
     }
 
@@ -73,7 +84,7 @@ impl Filter {
     pub fn view_only(max: usize) -> Self {
         let policy = Policy {
             view_only: true,
-            clipboard: crate::console::Clipboard::Both,
+            clipboard: Clipboard::Both,
         };
         Self::Client(Box::new(ClientFilter::new(policy, max, None)))
     }
@@ -89,11 +100,27 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// The filters a session of `kind` with `policy` needs; the policy was checked against
+    /// the kind at admission ([`ConsoleKind::enforces`]). Clipboard texts up to `max` bytes
+    /// are taken.
+    pub fn for_console(kind: ConsoleKind, policy: Policy, max: usize) -> Self {
+        let to_server = match kind {
+            ConsoleKind::Novnc => return Self::rfb(policy, max),
+            ConsoleKind::Serial if policy.view_only => Filter::Discard,
+            ConsoleKind::SpiceHtml5 if policy.view_only => Filter::Spice(Box::default()),
+            ConsoleKind::Serial | ConsoleKind::SpiceHtml5 | ConsoleKind::Webmks => Filter::Pass,
+        };
+        Self {
+            to_server,
+            to_browser: Filter::Pass,
+        }
+    }
+
     /// The filters an RFB session with `policy` needs: the plain relay (ClientInit shared)
     /// unless the policy restricts something; the server's messages are framed only when the
     /// clipboard may not flow to the browser. Clipboard texts up to `max` bytes are taken.
     pub fn rfb(policy: Policy, max: usize) -> Self {
-        let restricted = policy.view_only || policy.clipboard != crate::console::Clipboard::Both;
+        let restricted = policy.view_only || policy.clipboard != Clipboard::Both;
         if !restricted {
             return Self {
                 to_server: Filter::shared_client_init(),

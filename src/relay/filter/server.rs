@@ -8,8 +8,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use super::error::Error;
-use crate::rfb::encodings::PixelSize;
-use crate::rfb::server_messages::ServerFramer;
+use crate::rfb::pixel_format::PixelSize;
+use crate::rfb::server_messages::{FrameError, ServerFramer};
 
 /// The pixel format the browser asked for (SetPixelFormat), passed from the browser→server
 /// filter to this one: it sizes the rectangles of the updates that follow.
@@ -67,7 +67,10 @@ impl ServerFilter {
             let span = self
                 .framer
                 .consume(&chunk[at..])
-                .map_err(|error| Error::Refused(error.to_string()))?;
+                .map_err(|error| match error {
+                    FrameError::PixelFormat(format) => Error::PixelFormat(format),
+                    other => Error::Refused(other.to_string()),
+                })?;
             let bytes = &chunk[at..at + span.len];
             match (&mut kept, span.cut_text) {
                 (None, true) => {

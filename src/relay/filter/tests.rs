@@ -181,3 +181,189 @@ fn a_view_only_viewer_without_clipboard_sends_only_requests() {
     let passed = run(&mut to_server, &[&[0u8][..], &key, CUT, &request].concat());
     assert_eq!(passed, [&[1u8][..], &request].concat());
 }
+
+/// A true-colour PIXEL_FORMAT: bits, depth, maxima, shifts.
+fn pixel_format(bits: u8, depth: u8, max: u16, shifts: [u8; 3]) -> [u8; 16] {
+    let mut format = [0u8; 16];
+    format[0] = bits;
+    format[1] = depth;
+    format[3] = 1;
+    for at in [4, 6, 8] {
+        format[at..at + 2].copy_from_slice(&max.to_be_bytes());
+    }
+    format[10..13].copy_from_slice(&shifts);
+    format
+}
+
+/// What a server following `rule` sends for a Tight fill of `colour` in `format`, then a
+/// clipboard text: a fill pixel of the rule's size, padded with the colour's bytes.
+fn tight_fill_then_cut(tight: u8, colour: u8) -> Vec<u8> {
+    let mut update = vec![0, 0, 0, 1, 0, 0, 0, 0, 0, 8, 0, 8, 0, 0, 0, 7, 0x80];
+    update.extend(std::iter::repeat_n(colour, usize::from(tight)));
+    // A Fence header the 4th byte would start if misread, then the cut text.
+    update.extend_from_slice(&[3, 0, 0, 0, 0, 0, 0, 6]);
+    update.extend_from_slice(b"secret");
+    update
+}
+
+/// The finding's attack: depth 24 with a green shift of 9. TigerVNC sends 4-byte Tight pixels
+/// for it; a framer that reads 3 takes the 4th byte (248, Fence, for #f8f8f8) as a message
+/// type and the clipboard text as its payload. The format is refused before any update.
+#[test]
+fn a_format_servers_size_differently_ends_a_restricted_session() {
+    let crafted = pixel_format(32, 24, 255, [24, 9, 0]);
+    let set_pixel_format = [&[0u8, 0, 0, 0][..], &crafted].concat();
+    for (view_only, clipboard) in [
+        (true, Clipboard::None),
+        (false, Clipboard::None),
+        (false, Clipboard::ToGuest),
+        (true, Clipboard::Both),
+        (false, Clipboard::FromGuest),
+    ] {
+        let Filters { mut to_server, .. } = Filters::rfb(policy(view_only, clipboard), 1024);
+        let refused = to_server.apply(Bytes::from([&[1u8][..], &set_pixel_format].concat()));
+        assert!(
+            matches!(refused, Err(Error::PixelFormat(_))),
+            "view_only={view_only} {clipboard}: {refused:?}"
+        );
+    }
+}
+
+/// A sweep of pixel formats against each server's own TPIXEL rule: whatever format the browser
+/// asks for and whichever server answers, either the format is refused or the clipboard text
+/// is dropped and every other byte passes.
+#[test]
+fn no_clipboard_text_passes_whatever_format_and_server() {
+    use crate::rfb::pixel_format::rules;
+    let mut refused = 0;
+    let mut framed = 0;
+    for bits in [8u8, 16, 24, 32] {
+        for depth in [8u8, 16, 24, 32] {
+            for max in [3u16, 31, 255] {
+                for shifts in [[0, 8, 16], [16, 8, 0], [24, 9, 0], [8, 16, 24], [2, 4, 0]] {
+                    let format = pixel_format(bits, depth, max, shifts);
+                    for (server, rule) in rules::ALL {
+                        let Filters {
+                            mut to_server,
+                            mut to_browser,
+                        } = Filters::rfb(policy(true, Clipboard::None), 1024);
+                        let asked = [
+                            &[1u8, 0, 0, 0, 0][..],
+                            &format,
+                            &[3, 0, 0, 0, 0, 0, 0, 8, 0, 8],
+                        ]
+                        .concat();
+                        if to_server.apply(Bytes::from(asked)).is_err() {
+                            refused += 1;
+                            continue;
+                        }
+                        framed += 1;
+                        let update = tight_fill_then_cut(rule(&format), 0xf8);
+                        let received = [SERVER_INIT, &update].concat();
+                        let passed = to_browser
+                            .apply(Bytes::from(received.clone()))
+                            .unwrap_or_else(|e| panic!("{server} on {format:?}: {e}"));
+                        let cut_at = received.len() - 14;
+                        assert_eq!(&passed[..], &received[..cut_at], "{server} on {format:?}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        refused > 0 && framed > 0,
+        "{refused} refused, {framed} framed"
+    );
+}
+
+mod spice {
+    use super::*;
+    use crate::console::ConsoleKind;
+
+    fn link(channel_type: u8) -> Vec<u8> {
+        let mut mess = 0u32.to_le_bytes().to_vec();
+        mess.extend_from_slice(&[channel_type, 0]);
+        for word in [1u32, 0, 18, (1 << 0) | (1 << 3)] {
+            mess.extend_from_slice(&word.to_le_bytes());
+        }
+        let mut all = b"REDQ".to_vec();
+        for word in [2u32, 2, 22] {
+            all.extend_from_slice(&word.to_le_bytes());
+        }
+        all.extend_from_slice(&mess);
+        all.extend_from_slice(&1u32.to_le_bytes());
+        all.extend_from_slice(&[7; 128]);
+        all
+    }
+
+    fn mini(kind: u16, body: &[u8]) -> Vec<u8> {
+        let mut message = kind.to_le_bytes().to_vec();
+        message.extend_from_slice(&u32::try_from(body.len()).expect("short").to_le_bytes());
+        message.extend_from_slice(body);
+        message
+    }
+
+    fn view_only() -> Filters {
+        Filters::for_console(ConsoleKind::SpiceHtml5, policy(true, Clipboard::Both), 1024)
+    }
+
+    #[test]
+    fn a_view_only_viewer_opens_no_channel_that_acts_on_the_guest() {
+        // Inputs, record, tunnel, smartcard, usbredir, port, webdav, and what comes later.
+        for channel_type in [3u8, 6, 7, 8, 9, 10, 11, 12, 200] {
+            let Filters { mut to_server, .. } = view_only();
+            let refused = to_server.apply(Bytes::from(link(channel_type)));
+            assert!(
+                matches!(refused, Err(Error::ViewOnlyChannel(t)) if t == channel_type),
+                "{channel_type}: {refused:?}"
+            );
+        }
+        for channel_type in [1u8, 2, 4, 5] {
+            let Filters { mut to_server, .. } = view_only();
+            let stream = link(channel_type);
+            assert_eq!(run(&mut to_server, &stream), stream, "{channel_type}");
+        }
+        // An unrestricted console keeps the plain relay.
+        let plain = Filters::for_console(
+            ConsoleKind::SpiceHtml5,
+            policy(false, Clipboard::Both),
+            1024,
+        );
+        assert!(matches!(plain.to_server, Filter::Pass));
+    }
+
+    #[test]
+    fn the_agents_messages_from_a_view_only_viewer_are_dropped_whatever_the_chunks() {
+        let client_info = mini(101, &[1, 2, 3, 4]);
+        let agent_start = mini(106, &[10, 0, 0, 0]);
+        let pong = mini(3, &[0; 12]);
+        let stream = [
+            link(1),
+            client_info.clone(),
+            agent_start.clone(),
+            mini(107, b"clipboard text for the guest"),
+            pong.clone(),
+            mini(107, &[0; 3000]),
+        ]
+        .concat();
+        let expected = [link(1), client_info, agent_start, pong].concat();
+        for size in [1, 2, 3, 5, 7, 64, 1000, stream.len()] {
+            let Filters { mut to_server, .. } = view_only();
+            let mut out = Vec::new();
+            for chunk in stream.chunks(size) {
+                out.extend_from_slice(&run(&mut to_server, chunk));
+            }
+            assert_eq!(out, expected, "chunks of {size}");
+        }
+    }
+
+    #[test]
+    fn a_view_only_serial_console_sends_nothing_to_the_guest() {
+        let Filters { mut to_server, .. } =
+            Filters::for_console(ConsoleKind::Serial, policy(true, Clipboard::Both), 1024);
+        assert!(run(&mut to_server, b"reboot\r").is_empty());
+        let Filters { mut to_server, .. } =
+            Filters::for_console(ConsoleKind::Serial, policy(false, Clipboard::Both), 1024);
+        assert_eq!(run(&mut to_server, b"ls\r"), b"ls\r");
+    }
+}

@@ -11,7 +11,7 @@
 mod rectangle;
 mod state;
 
-use super::encodings::PixelSize;
+use super::pixel_format::{FormatError, PixelSize};
 use rectangle::{Body, TightNext};
 use state::{Field, Rect, State, Then};
 
@@ -33,6 +33,9 @@ pub struct ServerFramer {
     scratch: [u8; 24],
     have: usize,
     pixel: PixelSize,
+    /// Why the server's own format (ServerInit) cannot size updates, until the client asks for
+    /// one that can.
+    unframed: Option<FormatError>,
     /// Rectangles left in the current update (`u16::MAX` counts down until LastRect too).
     rects_left: u16,
     rect: Rect,
@@ -57,6 +60,7 @@ impl ServerFramer {
             scratch: [0; 24],
             have: 0,
             pixel: PixelSize { bytes: 4, tight: 3 },
+            unframed: None,
             rects_left: 0,
             rect: Rect::default(),
             cut_text: false,
@@ -77,6 +81,7 @@ impl ServerFramer {
     /// Takes the client's pixel format (SetPixelFormat) for the updates that follow.
     pub fn set_pixel(&mut self, pixel: PixelSize) {
         self.pixel = pixel;
+        self.unframed = None;
     }
 
     /// Frames the start of `input`: at least one byte when there is one.
@@ -155,7 +160,11 @@ impl ServerFramer {
             Field::ServerInit => {
                 let mut format = [0; 16];
                 format.copy_from_slice(&self.scratch[4..20]);
-                self.pixel = PixelSize::of(&format).ok_or(FrameError::PixelFormat(format[0]))?;
+                // A server's own format off the allow-list is fine until an update comes in it.
+                match PixelSize::framed(&format) {
+                    Ok(pixel) => self.pixel = pixel,
+                    Err(error) => self.unframed = Some(error),
+                }
                 self.skip(u64::from(self.u32_at(20)), Then::Message)?;
             }
             Field::Type => self.message(self.scratch[0])?,
@@ -236,7 +245,10 @@ impl ServerFramer {
 
     fn message(&mut self, kind: u8) -> Result<(), FrameError> {
         match kind {
-            0 => self.gather(Field::UpdateHeader, 3),
+            0 => match self.unframed {
+                Some(error) => return Err(FrameError::PixelFormat(error)),
+                None => self.gather(Field::UpdateHeader, 3),
+            },
             1 => self.gather(Field::ColourMap, 5),
             2 | 150 => self.next_message(),
             3 => {

@@ -1,7 +1,8 @@
 //! What follows a rectangle header in each encoding the proxy frames, and the sizes inside
 //! Hextile tiles and Tight rectangles. Pure functions of the header and the pixel format.
 
-use crate::rfb::encodings::{self as enc, PixelSize};
+use crate::rfb::encodings as enc;
+use crate::rfb::pixel_format::{FormatError, PixelSize};
 
 /// Why the stream cannot be framed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,9 +16,10 @@ pub enum FrameError {
     /// A Tight rectangle with a compression type or filter Tight does not have.
     #[error("a Tight rectangle with control byte {0:#04x}")]
     Tight(u8),
-    /// A pixel format with a bits-per-pixel RFB does not allow.
-    #[error("a pixel format of {0} bits per pixel")]
-    PixelFormat(u8),
+    /// An update in a pixel format whose sizes are not certain (the server's own, when the
+    /// browser asked for none on the allow-list).
+    #[error("an update in a pixel format with {0}")]
+    PixelFormat(FormatError),
 }
 
 /// What comes after a rectangle header.

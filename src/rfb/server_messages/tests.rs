@@ -212,12 +212,27 @@ fn what_cannot_be_framed_ends_the_stream() {
     assert_eq!(refused(&png), Some(FrameError::Tight(0xa0)));
     let filter = [0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 7, 0x40, 3];
     assert_eq!(refused(&filter), Some(FrameError::Tight(3)));
+    // A server whose own format is off the allow-list: its ServerInit and other messages
+    // frame, its first update does not.
     let mut odd = RGB888;
+    odd[10..13].copy_from_slice(&[24, 9, 0]);
+    let update = [0, 0, 0, 1];
+    assert_eq!(kept(&server_init(odd), 5).map(|k| k.len()), Ok(26));
+    assert_eq!(
+        kept(&[&server_init(odd)[..], &[2], &update].concat(), 5).err(),
+        Some(FrameError::PixelFormat(FormatError::Ambiguous))
+    );
     odd[0] = 24;
     assert_eq!(
-        kept(&server_init(odd), 5).err(),
-        Some(FrameError::PixelFormat(24))
+        kept(&[&server_init(odd)[..], &update].concat(), 5).err(),
+        Some(FrameError::PixelFormat(FormatError::BitsPerPixel(24)))
     );
+    // Once the client asked for a format on the list, updates frame in it.
+    let mut framer = ServerFramer::new();
+    feed(&mut framer, &server_init(odd));
+    framer.set_pixel(PixelSize { bytes: 4, tight: 3 });
+    feed(&mut framer, &[0, 0, 0, 0]);
+    assert!(framer.at_message());
 }
 
 #[test]

@@ -1,0 +1,26 @@
+//! A session's policy: what its token says, else the configured defaults, and whether its
+//! console's kind can hold it to that.
+
+use super::Context;
+use crate::relay::filter::Policy;
+use crate::token::Grant;
+
+impl Context {
+    /// The policy of a session of `grant`: what its token says, else the defaults.
+    pub fn policy(&self, grant: &Grant) -> Policy {
+        Policy {
+            view_only: grant.view_only.unwrap_or(self.default_view_only),
+            clipboard: grant.clipboard.unwrap_or(self.default_clipboard),
+        }
+    }
+
+    /// Whether a session of `grant` can be held to its policy: one that cannot is refused at
+    /// admission rather than opened unrestricted and listed as restricted.
+    ///
+    /// # Errors
+    /// The part of the policy the console's kind cannot enforce.
+    pub fn enforceable(&self, grant: &Grant) -> Result<(), crate::console::Unenforceable> {
+        let policy = self.policy(grant);
+        grant.kind.enforces(policy.view_only, policy.clipboard)
+    }
+}
