@@ -395,10 +395,27 @@ async fn state_is_shared_across_instances() {
         );
     }
 
+    // A client naming itself in a Forwarded header of its own: HAProxy's sample adds only
+    // X-Forwarded-For (and deletes Forwarded), and vncgate reads only that header.
+    let forged = cluster.issue(echo, &[]);
+    let forged_path = format!("/?token={forged}");
+    let forging = entry
+        .session_with(
+            client(),
+            &forged_path,
+            &[
+                ("Forwarded", "for=198.51.100.66"),
+                ("X-Forwarded-For", "198.51.100.67"),
+            ],
+        )
+        .await
+        .expect("a session with forged headers");
+    drop(forging);
+
     // X-Forwarded-For from HAProxy, believed because HAProxy is a trusted proxy.
     let clients: Vec<String> = (0..2)
         .flat_map(|i| opened_from(&cluster.audit(i)))
         .collect();
-    assert!(clients.len() >= 11, "{clients:?}");
+    assert!(clients.len() >= 12, "{clients:?}");
     assert!(clients.iter().all(|ip| ip == CLIENT), "{clients:?}");
 }

@@ -222,6 +222,46 @@ async fn forwarded_for_counts_from_trusted_peers_only() {
     assert_eq!(status_via("127.0.0.9", proxy.addr, b"", &header).await, 429);
 }
 
+/// Behind a load balancer that adds X-Forwarded-For (HAProxy's `option forwardfor`, nginx),
+/// a client's own `Forwarded` header is passed through: it must not name the client, or a
+/// client could escape the refusal limit by naming a new address each time. Only the header
+/// `forwarded_header` names is read.
+#[tokio::test]
+async fn a_clients_own_forwarded_header_does_not_escape_the_limit() {
+    let proxy = start_proxy(
+        "[vncgate]\nmax_refusals_per_ip_per_minute = 2\ntrusted_proxies = 127.0.0.1\n",
+        "",
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let forged = format!("for=198.51.100.{}", 10 + i);
+        let headers = [
+            ("Forwarded", forged.as_str()),
+            ("X-Forwarded-For", "198.51.100.1, 203.0.113.77"),
+        ];
+        statuses.push(status_via("127.0.0.1", proxy.addr, b"", &headers).await);
+    }
+    assert_eq!(statuses, [403, 403, 429, 429]);
+
+    // With forwarded_header = forwarded, the same holds the other way round.
+    let proxy = start_proxy(
+        "[vncgate]\nmax_refusals_per_ip_per_minute = 2\ntrusted_proxies = 127.0.0.1\nforwarded_header = forwarded\n",
+        "",
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let forged = format!("198.51.100.{}", 10 + i);
+        let headers = [
+            ("Forwarded", "for=203.0.113.78"),
+            ("X-Forwarded-For", forged.as_str()),
+        ];
+        statuses.push(status_via("127.0.0.1", proxy.addr, b"", &headers).await);
+    }
+    assert_eq!(statuses, [403, 403, 429, 429]);
+}
+
 #[tokio::test]
 async fn forwarded_proto_counts_from_trusted_peers_only() {
     let backend = echo_backend().await;

@@ -19,8 +19,8 @@ pub use crate::console::{AuthScheme, Secret};
 use problem::file_problem;
 pub use problem::{ConfigError, Problem};
 pub use settings::{
-    AuditTarget, BackendPolicy, Edge, FrontTls, Limits, Operations, Settings, TlsMinimum,
-    VencryptFiles,
+    AuditTarget, BackendPolicy, Edge, ForwardedHeader, FrontTls, Limits, Operations, Settings,
+    TlsMinimum, VencryptFiles,
 };
 pub use table::OPTIONS;
 

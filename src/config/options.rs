@@ -10,8 +10,8 @@ use super::oslo::OsloFile;
 use super::problem::{file_problem, ConfigError, Problem};
 use super::reader::{Exists, Reader};
 use super::settings::{
-    AuditTarget, BackendPolicy, Edge, FrontTls, Limits, Operations, Settings, TlsMinimum,
-    VencryptFiles,
+    AuditTarget, BackendPolicy, Edge, ForwardedHeader, FrontTls, Limits, Operations, Settings,
+    TlsMinimum, VencryptFiles,
 };
 use super::table::{self as t, OptionSpec};
 use super::value::{
@@ -189,6 +189,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         edge: Edge {
             trusted_proxies: reader.typed(&t::TRUSTED_PROXIES, parse_networks),
             proxy_protocol: reader.typed(&t::PROXY_PROTOCOL, parse_bool),
+            forwarded_header: reader.typed(&t::FORWARDED_HEADER, ForwardedHeader::from_name),
             frame_ancestors: reader
                 .find(&t::FRAME_ANCESTORS)
                 .map(|at| parse_list(&at.text)),

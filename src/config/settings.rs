@@ -78,8 +78,44 @@ pub struct Edge {
     pub trusted_proxies: Vec<IpNet>,
     /// Trusted peers send HAProxy's PROXY protocol header (v1 or v2) first.
     pub proxy_protocol: bool,
+    /// The one header that names the client behind trusted proxies.
+    pub forwarded_header: ForwardedHeader,
     /// `Content-Security-Policy: frame-ancestors`; `None` is `'self'` plus `allowed_origins`.
     pub frame_ancestors: Option<Vec<String>>,
+}
+
+/// Which header names the client behind trusted proxies (`[vncgate] forwarded_header`). Only
+/// that one is read: a load balancer that adds one header passes the other through from the
+/// client untouched, so reading both would let a client name itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For`, which HAProxy's `option forwardfor` and nginx's
+    /// `proxy_add_x_forwarded_for` add.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    /// Every value, by its name in the configuration.
+    pub const ALL: [(&'static str, Self); 2] = [
+        ("x-forwarded-for", Self::XForwardedFor),
+        ("forwarded", Self::Forwarded),
+    ];
+
+    /// The value named `name` (any case).
+    ///
+    /// # Errors
+    /// Another name, with the accepted ones.
+    pub fn from_name(name: &str) -> Result<Self, String> {
+        let name = name.trim().to_ascii_lowercase();
+        Self::ALL
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, value)| *value)
+            .ok_or_else(|| format!("{name:?} is not a forwarding header; accepted values: x-forwarded-for, forwarded"))
+    }
 }
 
 /// Where tokens may point and how to authenticate there.

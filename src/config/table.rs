@@ -131,6 +131,7 @@ options! {
     MAX_REFUSALS_PER_IP_PER_MINUTE = OptionSpec::new(OWN_SECTION, "max_refusals_per_ip_per_minute", "30", "refusals before a client gets 429; 0 is unlimited");
     TRUSTED_PROXIES = OptionSpec::new(OWN_SECTION, "trusted_proxies", "", "load balancers whose forwarding headers are believed (CIDRs)");
     PROXY_PROTOCOL = OptionSpec::new(OWN_SECTION, "proxy_protocol", "false", "read HAProxy's PROXY header from trusted proxies");
+    FORWARDED_HEADER = OptionSpec::new(OWN_SECTION, "forwarded_header", "x-forwarded-for", "the one header that names the client behind trusted proxies: x-forwarded-for or forwarded (RFC 7239); the other is ignored");
     ALLOWED_BACKENDS = OptionSpec::new(OWN_SECTION, "allowed_backends", "", "console server addresses tokens may point at (CIDRs); empty is any");
     AUTH_SCHEMES_BY_NETWORK = OptionSpec::new(OWN_SECTION, "auth_schemes_by_network", "", "per-network auth_schemes: CIDR=scheme+scheme, ...");
     SESSION_LEASE_TIMEOUT = OptionSpec::new(OWN_SECTION, "session_lease_timeout", "30", "seconds a dead instance's sessions still count under max_sessions_per_token");

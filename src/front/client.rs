@@ -1,14 +1,18 @@
 //! Who the client really is: the connection's peer, or, from a trusted load balancer only, the
 //! address and scheme its forwarding headers name. No I/O.
 //!
-//! The client is the right-most hop of `Forwarded` (RFC 7239) or `X-Forwarded-For` that is not
-//! itself a trusted proxy: every hop to its right was added by a proxy we trust, while anything
-//! to its left was written by the client and proves nothing.
+//! The client is the right-most hop of the configured header (`X-Forwarded-For`, or `Forwarded`
+//! of RFC 7239) that is not itself a trusted proxy: every hop to its right was added by a proxy
+//! we trust, while anything to its left was written by the client and proves nothing. The other
+//! header is never read: the load balancer adds only one, and passes the other through from the
+//! client as it came.
 
 use std::net::IpAddr;
 
 use http::header::{HeaderMap, HeaderName};
 use ipnet::IpNet;
+
+use crate::config::ForwardedHeader;
 
 /// The client as the proxy should see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,23 +37,26 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The client behind a connection from `peer` that sent `headers`.
-pub fn resolve(peer: IpAddr, trusted: &[IpNet], headers: &HeaderMap) -> Client {
+/// The client behind a connection from `peer` that sent `headers`, named by `header`.
+pub fn resolve(
+    peer: IpAddr,
+    trusted: &[IpNet],
+    header: ForwardedHeader,
+    headers: &HeaderMap,
+) -> Client {
     if !is_trusted(peer, trusted) {
         return Client {
             ip: canonical(peer),
             forwarded_proto: None,
         };
     }
-    let forwarded = hops(headers, &http::header::FORWARDED, forwarded_for);
-    let hops = if forwarded.is_empty() {
-        hops(
+    let hops = match header {
+        ForwardedHeader::Forwarded => hops(headers, &http::header::FORWARDED, forwarded_for),
+        ForwardedHeader::XForwardedFor => hops(
             headers,
             &HeaderName::from_static("x-forwarded-for"),
             |item| Some(item.trim().to_owned()),
-        )
-    } else {
-        forwarded
+        ),
     };
     let mut client = canonical(peer);
     for hop in hops.iter().rev() {
@@ -123,6 +130,8 @@ fn parse_address(hop: &str) -> Option<IpAddr> {
 mod tests {
     use super::*;
 
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
@@ -146,7 +155,7 @@ mod tests {
             ("x-forwarded-for", "203.0.113.9"),
             ("x-forwarded-proto", "https"),
         ]);
-        let client = resolve(ip("198.51.100.1"), &nets(&["10.0.0.0/8"]), &sent);
+        let client = resolve(ip("198.51.100.1"), &nets(&["10.0.0.0/8"]), XFF, &sent);
         assert_eq!(client.ip, ip("198.51.100.1"));
         assert_eq!(client.forwarded_proto, None);
     }
@@ -159,27 +168,58 @@ mod tests {
             ("x-forwarded-for", "1.2.3.4, 203.0.113.9, 10.0.0.5"),
             ("x-forwarded-proto", "https"),
         ]);
-        let client = resolve(ip("10.0.0.2"), &trusted, &sent);
+        let client = resolve(ip("10.0.0.2"), &trusted, XFF, &sent);
         assert_eq!(client.ip, ip("203.0.113.9"));
         assert_eq!(client.forwarded_proto.as_deref(), Some("https"));
     }
 
     #[test]
-    fn forwarded_wins_over_x_forwarded_for_and_takes_ports_and_brackets() {
+    fn only_the_configured_header_names_the_client() {
         let trusted = nets(&["127.0.0.0/8"]);
+        // Behind a load balancer that adds X-Forwarded-For, the client's own Forwarded is
+        // passed through: it must not count.
         let sent = headers(&[
-            ("forwarded", r#"for="[2001:db8:cafe::17]:4711";proto=https"#),
+            ("forwarded", "for=198.51.100.66"),
             ("x-forwarded-for", "192.0.2.50"),
         ]);
         assert_eq!(
-            resolve(ip("127.0.0.1"), &trusted, &sent).ip,
+            resolve(ip("127.0.0.1"), &trusted, XFF, &sent).ip,
+            ip("192.0.2.50")
+        );
+        let only_forwarded = headers(&[("forwarded", "for=198.51.100.66")]);
+        assert_eq!(
+            resolve(ip("127.0.0.1"), &trusted, XFF, &only_forwarded).ip,
+            ip("127.0.0.1")
+        );
+        // And the other way round.
+        let rfc = ForwardedHeader::Forwarded;
+        assert_eq!(
+            resolve(ip("127.0.0.1"), &trusted, rfc, &sent).ip,
+            ip("198.51.100.66")
+        );
+        let only_xff = headers(&[("x-forwarded-for", "192.0.2.50")]);
+        assert_eq!(
+            resolve(ip("127.0.0.1"), &trusted, rfc, &only_xff).ip,
+            ip("127.0.0.1")
+        );
+    }
+
+    #[test]
+    fn forwarded_takes_ports_and_brackets() {
+        let trusted = nets(&["127.0.0.0/8"]);
+        let rfc = ForwardedHeader::Forwarded;
+        let sent = headers(&[("forwarded", r#"for="[2001:db8:cafe::17]:4711";proto=https"#)]);
+        assert_eq!(
+            resolve(ip("127.0.0.1"), &trusted, rfc, &sent).ip,
             ip("2001:db8:cafe::17")
         );
         let sent = headers(&[("forwarded", "for=192.0.2.60:1234;by=127.0.0.1")]);
         assert_eq!(
-            resolve(ip("127.0.0.1"), &trusted, &sent).ip,
+            resolve(ip("127.0.0.1"), &trusted, rfc, &sent).ip,
             ip("192.0.2.60")
         );
+        assert_eq!(ForwardedHeader::from_name("Forwarded"), Ok(rfc));
+        assert!(ForwardedHeader::from_name("x-real-ip").is_err());
     }
 
     #[test]
@@ -187,12 +227,12 @@ mod tests {
         let trusted = nets(&["127.0.0.0/8"]);
         let sent = headers(&[("x-forwarded-for", "203.0.113.1, unknown")]);
         assert_eq!(
-            resolve(ip("127.0.0.1"), &trusted, &sent).ip,
+            resolve(ip("127.0.0.1"), &trusted, XFF, &sent).ip,
             ip("127.0.0.1")
         );
         let none = headers(&[]);
         assert_eq!(
-            resolve(ip("127.0.0.1"), &trusted, &none).ip,
+            resolve(ip("127.0.0.1"), &trusted, XFF, &none).ip,
             ip("127.0.0.1")
         );
         assert!(is_trusted(ip("::ffff:127.0.0.1"), &trusted), "v4-mapped");

@@ -37,6 +37,8 @@ pub struct Front {
     pub trusted_proxies: Vec<IpNet>,
     /// Trusted peers send a PROXY protocol header first.
     pub proxy_protocol: bool,
+    /// The one header that names the client behind a trusted proxy.
+    pub forwarded_header: crate::config::ForwardedHeader,
     /// Browser-facing TLS, when configured.
     pub tls: Option<TlsAcceptor>,
     /// The pages served besides upgrades.

@@ -42,6 +42,7 @@ pub(crate) async fn handle(
     let client = client::resolve(
         connection.peer.ip(),
         &front.trusted_proxies,
+        front.forwarded_header,
         request.headers(),
     );
     let https = connection.tls || client.forwarded_proto.as_deref() == Some("https");
@@ -121,6 +122,7 @@ async fn token_status(
     let client = client::resolve(
         connection.peer.ip(),
         &front.trusted_proxies,
+        front.forwarded_header,
         request.headers(),
     );
     let mut view_only = false;
@@ -241,7 +243,12 @@ async fn upgrade(
         tracing::info!(%peer, "refused: no Sec-WebSocket-Key");
         return empty(StatusCode::BAD_REQUEST);
     };
-    let client = client::resolve(peer.ip(), &front.trusted_proxies, headers);
+    let client = client::resolve(
+        peer.ip(),
+        &front.trusted_proxies,
+        front.forwarded_header,
+        headers,
+    );
     let peer = client.ip;
     if front.limiter.is_limited(peer) {
         tracing::info!(%peer, "refused: too many refusals from this client (max_refusals_per_ip_per_minute)");

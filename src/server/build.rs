@@ -75,6 +75,7 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         limiter: lasting.limiter.clone(),
         trusted_proxies: settings.edge.trusted_proxies.clone(),
         proxy_protocol: settings.edge.proxy_protocol,
+        forwarded_header: settings.edge.forwarded_header,
         tls,
         headers: SecurityHeaders::new(
             settings.edge.frame_ancestors.as_deref(),

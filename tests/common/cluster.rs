@@ -419,6 +419,16 @@ impl Entry {
         source: IpAddr,
         path: &str,
     ) -> Result<(WebSocketStream<TlsStream<TcpStream>>, Response), String> {
+        self.connect_with(source, path, &[]).await
+    }
+
+    /// [`Self::connect`] with request `headers` of the client's own.
+    pub async fn connect_with(
+        &self,
+        source: IpAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<(WebSocketStream<TlsStream<TcpStream>>, Response), String> {
         let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
         socket
             .bind(SocketAddr::new(source, 0))
@@ -433,7 +443,7 @@ impl Entry {
             .await
             .map_err(|e| format!("tls: {e}"))?;
         let host = format!("localhost:{}", self.addr.port());
-        super::ws_over(tls, &host, path, &[])
+        super::ws_over(tls, &host, path, headers)
             .await
             .map_err(|e| match e {
                 tokio_tungstenite::tungstenite::Error::Http(response) => {
@@ -449,7 +459,17 @@ impl Entry {
         source: IpAddr,
         path: &str,
     ) -> Result<super::rfb::WsBytes<TlsStream<TcpStream>>, String> {
-        let (ws, _) = self.connect(source, path).await?;
+        self.session_with(source, path, &[]).await
+    }
+
+    /// [`Self::session`] with request `headers` of the client's own.
+    pub async fn session_with(
+        &self,
+        source: IpAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<super::rfb::WsBytes<TlsStream<TcpStream>>, String> {
+        let (ws, _) = self.connect_with(source, path, headers).await?;
         let mut console = super::open_console(ws).await?;
         console.write(b"ping").await;
         match console.read(4).await? {
