@@ -34,6 +34,7 @@ pub struct Role {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Version {
     version: String,
+    revision: String,
 }
 
 /// Every series of one vncgate process.
@@ -54,8 +55,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The series, registered, at zero; `version` goes into `vncgate_build_info`.
-    pub fn new(version: &str) -> Self {
+    /// The series, registered, at zero; the package version and `revision` (the commit) go
+    /// into `vncgate_build_info`.
+    pub fn new(revision: &str) -> Self {
         let mut registry = Registry::default();
         let resident_memory = Gauge::default();
         let open_fds = Gauge::default();
@@ -133,9 +135,11 @@ impl Metrics {
         );
         let build_info = Family::<Version, Gauge>::default();
         own.register("build_info", "The version running", build_info.clone());
+        // Prometheus' convention: the release in `version`, the commit in `revision`.
         build_info
             .get_or_create(&Version {
-                version: version.to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                revision: revision.to_owned(),
             })
             .set(1);
         Self {
@@ -257,7 +261,7 @@ mod tests {
 
     #[test]
     fn the_contract_names_are_exposed() {
-        let metrics = Metrics::new("1.2.3 (abc)");
+        let metrics = Metrics::new("abc");
         metrics.refused("unknown_token");
         metrics.backend_failed("connect");
         metrics.session_opened(Duration::from_millis(20));
@@ -280,7 +284,8 @@ mod tests {
             "vncgate_backend_handshake_seconds_count 1",
             "vncgate_session_duration_seconds_count 1",
             "vncgate_certificate_expiry_timestamp_seconds{role=\"https\"} 2000000000",
-            "vncgate_build_info{version=",
+            "vncgate_build_info{version=\"",
+            "\",revision=\"abc\"} 1",
             "process_resident_memory_bytes ",
             "process_open_fds ",
         ] {

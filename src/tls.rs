@@ -159,6 +159,9 @@ pub fn front_config(tls: &FrontTls) -> Result<Arc<ServerConfig>, Error> {
             .with_single_cert(certs, key)
             .map_err(|source| Error::Rustls { context, source })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // The server's order decides, not the client's: the provider's (AES-GCM, then
+    // ChaCha20-Poly1305, strongest first), or `ssl_ciphers` in the order given.
+    config.ignore_client_order = true;
     Ok(Arc::new(config))
 }
 

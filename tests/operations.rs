@@ -99,7 +99,12 @@ async fn metrics_move_as_sessions_and_refusals_happen() {
         Some(1.0),
         "{text}"
     );
-    assert!(text.contains("vncgate_build_info{version="), "{text}");
+    // Prometheus' convention: the release alone in `version`, the commit in `revision`.
+    let release = format!(
+        "vncgate_build_info{{version=\"{}\",revision=\"",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(text.contains(&release), "{text}");
     assert!(sample(&text, "process_resident_memory_bytes", None).is_some_and(|b| b > 0.0));
     assert!(sample(&text, "process_open_fds", None).is_some_and(|n| n > 0.0));
 
@@ -152,6 +157,71 @@ fn audit_events(path: &std::path::Path, kind: &str) -> Vec<serde_json::Value> {
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|event| event["event"] == kind)
         .collect()
+}
+
+/// Every admitted session ends in exactly one audit event: `session_close` for one that
+/// opened, `session_failed` with its reason for one that never did (a console server that
+/// refuses the connection, a browser that breaks the RFB handshake).
+#[tokio::test]
+async fn every_admitted_session_ends_in_one_close_or_failed_event() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let good = echo_backend().await;
+    let dead = closed_port().await;
+    let proxy = start_proxy(
+        "[vncgate]\naudit_log = @DIR@/audit.log\n",
+        &format!("good: {good}\ndead: {dead}\n"),
+    )
+    .await;
+    let log = proxy.dir.path().join("audit.log");
+
+    let (socket, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    let mut console = open_console(socket).await.expect("a session");
+    console.write(b"x").await;
+    assert_eq!(console.read(1).await.expect("echo"), b"x");
+    drop(console);
+
+    // The browser's side of the handshake, as noVNC does it: the console server's refusal
+    // comes back as a security failure.
+    let (socket, _) = ws(proxy.addr, "/?token=dead", &[]).await.expect("upgrade");
+    let failed = open_console(socket).await.err();
+    assert!(failed.is_some_and(|why| why.contains("security failed")));
+
+    let (mut socket, _) = ws(proxy.addr, "/?token=good", &[]).await.expect("upgrade");
+    socket
+        .send(Message::binary(b"RFB 009.009\n".to_vec()))
+        .await
+        .expect("send");
+    let closed = next_close(&mut socket).await;
+    assert_eq!(closed.map(|(code, _)| code), Some(1002));
+
+    let ended =
+        || audit_events(&log, "session_close").len() + audit_events(&log, "session_failed").len();
+    assert!(
+        wait_until(Duration::from_secs(10), || ended() >= 3).await,
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(audit_events(&log, "session_open").len(), 1);
+    assert_eq!(audit_events(&log, "session_close").len(), 1);
+    let failed = audit_events(&log, "session_failed");
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    let reasons: Vec<&str> = failed.iter().filter_map(|e| e["reason"].as_str()).collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("console server handshake failed")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("browser handshake failed")),
+        "{reasons:?}"
+    );
+    assert!(failed
+        .iter()
+        .all(|e| e["token_hash"].as_str().is_some_and(|h| h.len() == 8)));
 }
 
 #[tokio::test]

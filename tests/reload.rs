@@ -199,19 +199,12 @@ async fn sighup_rotates_certificates_without_dropping_sessions() {
         &live.join("client-cert.pem"),
     );
     copy(rotated.join("client-key.pem"), &live.join("client-key.pem"));
-    proxy.signal("HUP");
-    let mut shown = Vec::new();
-    for _ in 0..50 {
-        shown = served_certificate(proxy.addr, &cas).await;
-        if shown == der_of(&next.https_cert()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    proxy.reload(&config).await;
+    // Exactly one connection, as a browser makes one: the first after the reload.
     assert_eq!(
-        shown,
+        served_certificate(proxy.addr, &cas).await,
         der_of(&next.https_cert()),
-        "new connections must see the new certificate"
+        "the first connection after the reload must see the new certificate"
     );
     // The session from before goes on.
     let update = session.framebuffer_update(720, 400).await;
@@ -222,8 +215,7 @@ async fn sighup_rotates_certificates_without_dropping_sessions() {
 
     // A broken config is refused on SIGHUP; the running one serves on.
     std::fs::write(&config, "[vnc]\nauth_schemes = bogus\n").expect("config");
-    proxy.signal("HUP");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.reload(&config).await;
     let still = console(proxy.addr, &cas, "pinned").await;
     assert!(still.is_ok(), "{:?}", still.err());
     assert_eq!(
@@ -237,4 +229,75 @@ async fn sighup_rotates_certificates_without_dropping_sessions() {
         session.read(4096).await.is_ok(),
         "the open session was dropped"
     );
+}
+
+/// The status of one upgrade to `addr` with `token` and an optional `Origin`.
+async fn upgrade_status(addr: SocketAddr, token: &str, origin: Option<&str>) -> u16 {
+    let headers: Vec<(&str, &str)> = origin.map(|o| ("Origin", o)).into_iter().collect();
+    match ws(addr, &format!("/?token={token}"), &headers).await {
+        Ok(_) => 101,
+        Err(error) => refusal(Err::<(), _>(error)).0,
+    }
+}
+
+/// Options a reload applies, each changed in the file and checked on the very first
+/// connection after SIGHUP: `allowed_backends`, `allowed_origins`, `frame_ancestors` and the
+/// token file.
+#[tokio::test]
+async fn reloaded_options_hold_from_the_first_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let echo = echo_backend().await;
+    let port = free_port();
+    let config = dir.path().join("vncgate.conf");
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("t: {echo}\n")).expect("tokens");
+    let write = |own: &str, console: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[DEFAULT]\nweb =\n[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = {port}\n\
+                 [console]\n{console}\n\
+                 [vncgate]\nstate_dir = {}\nnovnc_dir =\ntoken_source = {}\n{own}\n",
+                dir.path().join("state").display(),
+                tokens.display()
+            ),
+        )
+        .expect("config");
+    };
+    write("allowed_backends = 127.0.0.0/8", "");
+    let proxy = start(&config, port, None).await;
+    let addr = proxy.addr;
+    assert_eq!(upgrade_status(addr, "t", None).await, 101);
+
+    write("allowed_backends = 192.0.2.0/24", "");
+    proxy.reload(&config).await;
+    assert_eq!(
+        upgrade_status(addr, "t", None).await,
+        403,
+        "allowed_backends on the first connection"
+    );
+
+    write("", "allowed_origins = console.example");
+    proxy.reload(&config).await;
+    assert_eq!(
+        upgrade_status(addr, "t", Some("http://console.example")).await,
+        101,
+        "allowed_origins on the first connection"
+    );
+    write("frame_ancestors = https://portal.example", "");
+    proxy.reload(&config).await;
+    let head = raw_http_head(addr, "GET /console.html HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(
+        head.contains("frame-ancestors https://portal.example"),
+        "frame_ancestors on the first connection: {head}"
+    );
+    assert_eq!(
+        upgrade_status(addr, "t", Some("http://console.example")).await,
+        403,
+        "allowed_origins back to none"
+    );
+
+    std::fs::write(&tokens, format!("u: {echo}\n")).expect("tokens");
+    proxy.reload(&config).await;
+    assert_eq!(upgrade_status(addr, "t", None).await, 403, "the old token");
 }

@@ -129,6 +129,34 @@ fn check_https(dir: &Path, expect: &Expectations, report: &mut Report) {
             report,
         );
     }
+    check_https_lifetime(&https, report);
+}
+
+/// Browsers refuse a public leaf valid more than 398 days, and tools such as testssl flag one.
+fn check_https_lifetime(https: &Path, report: &mut Report) {
+    let Ok(certificates) = crate::pair::all_certificates(https) else {
+        return;
+    };
+    let Some((_, cert)) = certificates
+        .first()
+        .and_then(|der| X509Certificate::from_der(der).ok())
+    else {
+        return;
+    };
+    let validity = cert.validity();
+    let days = (validity.not_after.timestamp() - validity.not_before.timestamp()) / 86_400;
+    if days > crate::profile::HTTPS_LEAF_MAX_DAYS {
+        report.add(
+            Severity::Warning,
+            https,
+            format!(
+                "the HTTPS certificate is valid {days} days; browsers refuse public leaves valid \
+                 more than {} days: re-issue it for at most {}",
+                crate::profile::HTTPS_LEAF_MAX_DAYS,
+                crate::profile::HTTPS_LEAF_DAYS
+            ),
+        );
+    }
 }
 
 /// A directory holding one role's files and its `ca-cert.pem`. A server certificate must chain

@@ -279,11 +279,12 @@ pub fn init(plan: &InitPlan) -> Result<Vec<PathBuf>, PkiError> {
                 key_pem: https_ca.key_pem().to_owned(),
             },
         ));
+        // Browsers cap a leaf at 398 days: the HTTPS leaf never asks for more than 397.
         let issued = https_ca.issue(
             &Profile::Server {
                 names: names.clone(),
             },
-            plan.days,
+            plan.days.min(crate::profile::HTTPS_LEAF_DAYS),
             plan.key_type,
         )?;
         files.extend(pair(

@@ -22,6 +22,13 @@ pub const CA_DAYS: u32 = 3650;
 /// and most policies have accepted for leaves.
 pub const LEAF_DAYS: u32 = 825;
 
+/// Longest lifetime of the browser-facing HTTPS certificate, in days: browsers refuse public
+/// leaves valid more than 398 days, and a day's margin covers clock skew at issue.
+pub const HTTPS_LEAF_DAYS: u32 = 397;
+
+/// Past this many days of validity, `pki check` warns about an HTTPS certificate.
+pub const HTTPS_LEAF_MAX_DAYS: i64 = 398;
+
 /// What a certificate is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Profile {

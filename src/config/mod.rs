@@ -5,6 +5,7 @@
 //! it knows into a typed field, collecting every error with its file, section and option, so
 //! that `check-config` can print them all at once.
 
+mod edge;
 mod options;
 pub mod oslo;
 mod problem;

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use config::Config;
 
+use super::edge;
 use super::oslo::OsloFile;
 use super::problem::{file_problem, ConfigError, Problem};
 use super::reader::{Exists, Reader};
 use super::settings::{
-    AuditTarget, BackendPolicy, Edge, ForwardedHeader, FrontTls, Limits, Operations, Settings,
-    TlsMinimum, VencryptFiles,
+    AuditTarget, BackendPolicy, FrontTls, Operations, Settings, TlsMinimum, VencryptFiles,
 };
 use super::table::{self as t, OptionSpec};
 use super::value::{
@@ -169,7 +169,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         enforce_session_timeout: reader.typed(&t::ENFORCE_SESSION_TIMEOUT, parse_bool),
         token_source: reader.path(&t::TOKEN_SOURCE, Exists::FileOrDir),
         database_connection,
-        limits: limits(reader),
+        limits: edge::limits(reader),
         warnings: Vec::new(),
         // Made on first use, so it need not exist yet.
         state_dir: PathBuf::from(text(reader, &t::STATE_DIR)),
@@ -186,14 +186,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         delete_expired_tokens: reader.typed(&t::DELETE_EXPIRED_TOKENS, parse_bool),
         novnc_dir: reader.path_or_default(&t::NOVNC_DIR, Exists::Dir),
         vnc_password: vnc_password(reader),
-        edge: Edge {
-            trusted_proxies: reader.typed(&t::TRUSTED_PROXIES, parse_networks),
-            proxy_protocol: reader.typed(&t::PROXY_PROTOCOL, parse_bool),
-            forwarded_header: reader.typed(&t::FORWARDED_HEADER, ForwardedHeader::from_name),
-            frame_ancestors: reader
-                .find(&t::FRAME_ANCESTORS)
-                .map(|at| parse_list(&at.text)),
-        },
+        edge: edge::edge(reader),
         backends: BackendPolicy {
             allowed_backends,
             auth_schemes_by_network: by_network,
@@ -362,40 +355,5 @@ fn vnc_password(reader: &mut Reader) -> Option<Secret> {
                 None
             }
         },
-    }
-}
-
-fn limits(reader: &mut Reader) -> Limits {
-    let at_least_one = |text: &str| parse_integer(text, 1).map(|n| n as usize);
-    Limits {
-        connect_timeout: reader.typed(&t::CONNECT_TIMEOUT, parse_seconds),
-        handshake_timeout: reader.typed(&t::HANDSHAKE_TIMEOUT, parse_seconds),
-        ping_interval: reader.typed(&t::PING_INTERVAL, parse_seconds),
-        client_timeout: reader.typed(&t::CLIENT_TIMEOUT, parse_seconds),
-        max_message_size: reader.typed(&t::MAX_MESSAGE_SIZE, at_least_one),
-        max_connections: reader.typed(&t::MAX_CONNECTIONS, at_least_one),
-        shutdown_grace: reader.typed(&t::SHUTDOWN_GRACE, parse_seconds),
-        max_connections_per_ip: reader.typed(&t::MAX_CONNECTIONS_PER_IP, |text| {
-            parse_integer(text, 0).map(|n| n as usize)
-        }),
-        max_refusals_per_ip_per_minute: reader.typed(&t::MAX_REFUSALS_PER_IP_PER_MINUTE, |text| {
-            parse_integer(text, 0).and_then(|n| {
-                u32::try_from(n).map_err(|_| {
-                    format!("{text:?} is too large; accepted values: 0 to {}", u32::MAX)
-                })
-            })
-        }),
-        session_recheck_interval: reader.typed(&t::SESSION_RECHECK_INTERVAL, parse_seconds),
-        session_lease_timeout: reader.typed(&t::SESSION_LEASE_TIMEOUT, |text| {
-            parse_seconds(text).and_then(|seconds| {
-                if seconds < Duration::from_secs(3) {
-                    Err(format!(
-                        "{text:?} is too short; accepted values: 3 to 86400"
-                    ))
-                } else {
-                    Ok(seconds)
-                }
-            })
-        }),
     }
 }

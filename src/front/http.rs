@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use super::client;
 use super::context::{Connection, Front};
 use super::headers::Page;
+use super::limiter::Reservation;
 use super::pages::{
     not_allowed, novnc_file, own_page, serial_page, static_file, xterm_file, Pages,
 };
@@ -126,23 +127,29 @@ async fn token_status(
         request.headers(),
     );
     let mut view_only = false;
-    let status = if front.limiter.is_limited(client.ip) {
-        front.refused(client.ip, "rate_limited", None);
-        StatusCode::TOO_MANY_REQUESTS
-    } else {
-        let token = presented_token(request);
-        let checked = match &token {
-            None => Err(Refusal::Missing),
-            Some(token) => within(front, front.tokens.check(token, connection.serves)).await,
-        };
-        match checked {
-            Ok(grant) => {
-                view_only = grant.view_only.unwrap_or(front.sessions.default_view_only);
-                StatusCode::NO_CONTENT
-            }
-            Err(refusal) => {
-                let hash = token.as_ref().map(Token::hash);
-                refuse(front, client.ip, &refusal, hash.as_ref())
+    let status = match front.limiter.reserve(client.ip) {
+        None => {
+            front.refused(client.ip, "rate_limited", None);
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        Some(reservation) => {
+            let token = presented_token(request);
+            let checked = match &token {
+                None => Err(Refusal::Missing),
+                Some(token) => within(front, front.tokens.check(token, connection.serves)).await,
+            };
+            let hash = token.as_ref().map(Token::hash);
+            match checked {
+                Ok(grant) if front.sessions.enforceable(&grant).is_err() => {
+                    front.refused(client.ip, "policy_unenforceable", hash.as_ref());
+                    StatusCode::FORBIDDEN
+                }
+                Ok(grant) => {
+                    reservation.give_back();
+                    view_only = front.sessions.policy(&grant).view_only;
+                    StatusCode::NO_CONTENT
+                }
+                Err(refusal) => refuse(front, client.ip, &refusal, hash.as_ref(), reservation),
             }
         }
     };
@@ -171,17 +178,20 @@ async fn within<T>(
     }
 }
 
-/// The status for a refused token; a 403 counts against the client's refusal budget.
+/// The status for a refused token. A 403, or a 429 at the token's session cap, keeps the
+/// client's reserved refusal spent, so that retrying either costs the client its budget; a 503
+/// (the database) is not its fault and gives it back.
 fn refuse(
     front: &Front,
     client: IpAddr,
     refusal: &Refusal,
     token: Option<&crate::token::TokenHash>,
+    reservation: Reservation,
 ) -> StatusCode {
     front.refused(client, refusal.metric_reason(), token);
     let status = refusal.status();
-    if status == StatusCode::FORBIDDEN {
-        front.limiter.refused(client);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        reservation.give_back();
     }
     status
 }
@@ -250,11 +260,12 @@ async fn upgrade(
         headers,
     );
     let peer = client.ip;
-    if front.limiter.is_limited(peer) {
+    // One refusal reserved before anything is looked up, given back when the upgrade goes on.
+    let Some(reservation) = front.limiter.reserve(peer) else {
         tracing::info!(%peer, "refused: too many refusals from this client (max_refusals_per_ip_per_minute)");
         front.refused(peer, "rate_limited", None);
         return empty(StatusCode::TOO_MANY_REQUESTS);
-    }
+    };
     let origin = OriginCheck {
         origin: header_str(headers, header::ORIGIN),
         host: header_str(headers, header::HOST),
@@ -264,12 +275,11 @@ async fn upgrade(
     if let Err(refusal) = origin.verify(&front.allowed_origins) {
         tracing::info!(%peer, reason = %refusal, "refused: Origin check failed");
         front.refused(peer, "origin", None);
-        front.limiter.refused(peer);
         return empty(StatusCode::FORBIDDEN);
     }
     let Some(token) = presented_token(&request) else {
         tracing::info!(%peer, reason = %Refusal::Missing, "refused: token");
-        return empty(refuse(&front, peer, &Refusal::Missing, None));
+        return empty(refuse(&front, peer, &Refusal::Missing, None, reservation));
     };
     let hash = token.hash();
     // Another channel of a SPICE console this client has open joins it (session/channels.rs).
@@ -295,7 +305,7 @@ async fn upgrade(
             }
             Err(refusal) => {
                 tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");
-                return empty(refuse(&front, peer, &refusal, Some(&hash)));
+                return empty(refuse(&front, peer, &refusal, Some(&hash), reservation));
             }
         },
     };
@@ -315,9 +325,12 @@ async fn upgrade(
         Err(error) => {
             tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server unresolvable");
             front.refused(peer, "backend_unresolvable", Some(&hash));
+            // Not the client's fault: its refusal is given back.
+            reservation.give_back();
             return empty(StatusCode::SERVICE_UNAVAILABLE);
         }
     };
+    reservation.give_back();
     let offered: Vec<&str> = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()

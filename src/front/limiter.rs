@@ -1,10 +1,13 @@
 //! Per-client limits at the edge: how many connections one client address may hold, and how
 //! many refusals it may earn a minute before it gets 429 without any token lookup. No I/O.
 //!
+//! A refusal is reserved before the lookup and given back when the lookup admits: checked
+//! first and spent after, every lookup in flight at once would pass the check.
+//!
 //! IPv6 clients are counted per /64, the smallest block a client is usually given: counting
 //! single addresses would let one host use 2^64 of them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,6 +15,10 @@ use std::time::Instant;
 
 /// Most client addresses tracked for refusals; past it, full buckets are forgotten first.
 const MAX_TRACKED: usize = 100_000;
+
+/// How many of the oldest tracked clients one refusal looks at to forget full buckets: a
+/// bounded step under the lock, never a pass over the whole map.
+const EVICTION_BATCH: usize = 32;
 
 /// The per-client limits of one listener.
 #[derive(Debug)]
@@ -25,6 +32,8 @@ pub struct Limiter {
 struct State {
     connections: HashMap<IpAddr, usize>,
     refusals: HashMap<IpAddr, Bucket>,
+    /// The refusal buckets' keys, oldest first, for eviction in small batches.
+    order: VecDeque<IpAddr>,
 }
 
 /// A token bucket: `refusals_per_minute` tokens, refilled evenly over a minute; a refusal
@@ -40,6 +49,29 @@ struct Bucket {
 pub struct ConnectionSlot {
     limiter: Arc<Limiter>,
     key: IpAddr,
+}
+
+/// A refusal taken from a client's budget before its token is looked up: spent when dropped,
+/// returned by [`Self::give_back`] when the lookup admits.
+#[derive(Debug)]
+pub struct Reservation {
+    /// `None` when nothing was taken (no limit, or a client that could not be tracked).
+    limiter: Option<Arc<Limiter>>,
+    key: IpAddr,
+}
+
+impl Reservation {
+    /// Returns the refusal: the request was not refused, or not through the client's fault.
+    pub fn give_back(self) {
+        let Some(limiter) = &self.limiter else {
+            return;
+        };
+        let capacity = f64::from(limiter.refusals_per_minute());
+        let mut state = limiter.lock();
+        if let Some(bucket) = state.refusals.get_mut(&self.key) {
+            bucket.tokens = (bucket.tokens + 1.0).min(capacity);
+        }
+    }
 }
 
 impl Drop for ConnectionSlot {
@@ -143,34 +175,95 @@ impl Limiter {
         }
     }
 
-    /// Counts one refusal against `ip`.
+    /// Takes one refusal from `ip`'s budget before a lookup, or `None` when it has none left
+    /// (429). The reservation is spent unless [`Reservation::give_back`] is called.
+    pub fn reserve(self: &Arc<Self>, ip: IpAddr) -> Option<Reservation> {
+        if self.refusals_per_minute() == 0 {
+            return Some(Reservation {
+                limiter: None,
+                key: key(ip),
+            });
+        }
+        let key = key(ip);
+        let now = Instant::now();
+        let mut state = self.lock();
+        let Some(bucket) = self.bucket(&mut state, key, now) else {
+            // Every tracked client is mid-flood: a new one is not counted rather than letting
+            // the map grow without bound.
+            return Some(Reservation { limiter: None, key });
+        };
+        if bucket.tokens < 1.0 {
+            return None;
+        }
+        bucket.tokens -= 1.0;
+        Some(Reservation {
+            limiter: Some(self.clone()),
+            key,
+        })
+    }
+
+    /// Counts one refusal against `ip` that no reservation covered.
     pub fn refused(&self, ip: IpAddr) {
         if self.refusals_per_minute() == 0 {
             return;
         }
         let now = Instant::now();
-        let capacity = f64::from(self.refusals_per_minute());
         let mut state = self.lock();
-        if state.refusals.len() >= MAX_TRACKED {
-            let full = |bucket: &Bucket| {
-                let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-                bucket.tokens + elapsed * capacity / 60.0 >= capacity
-            };
-            state.refusals.retain(|_, bucket| !full(bucket));
+        if let Some(bucket) = self.bucket(&mut state, key(ip), now) {
+            bucket.tokens = (bucket.tokens - 1.0).max(0.0);
         }
-        if state.refusals.len() >= MAX_TRACKED {
-            // Every tracked client is mid-flood; a new one is not counted rather than letting
-            // the map grow without bound.
-            return;
+    }
+
+    /// `key`'s bucket, refilled to `now`; made full when new, after forgetting a few full
+    /// ones if the map is at its bound. `None` when it cannot be tracked.
+    fn bucket<'a>(
+        &self,
+        state: &'a mut State,
+        key: IpAddr,
+        now: Instant,
+    ) -> Option<&'a mut Bucket> {
+        let capacity = f64::from(self.refusals_per_minute());
+        if !state.refusals.contains_key(&key) {
+            if state.refusals.len() >= MAX_TRACKED {
+                self.evict(state, now);
+            }
+            if state.refusals.len() >= MAX_TRACKED {
+                return None;
+            }
+            state.refusals.insert(
+                key,
+                Bucket {
+                    tokens: capacity,
+                    at: now,
+                },
+            );
+            state.order.push_back(key);
         }
-        let bucket = state.refusals.entry(key(ip)).or_insert(Bucket {
-            tokens: capacity,
-            at: now,
-        });
+        let bucket = state.refusals.get_mut(&key)?;
         let mut refilled = *bucket;
         self.refill(&mut refilled, now);
-        refilled.tokens = (refilled.tokens - 1.0).max(0.0);
         *bucket = refilled;
+        Some(bucket)
+    }
+
+    /// Forgets the full buckets among the oldest [`EVICTION_BATCH`] tracked clients; the
+    /// others go to the back of the line.
+    fn evict(&self, state: &mut State, now: Instant) {
+        let capacity = f64::from(self.refusals_per_minute());
+        for _ in 0..EVICTION_BATCH {
+            let Some(oldest) = state.order.pop_front() else {
+                return;
+            };
+            let Some(bucket) = state.refusals.get(&oldest) else {
+                continue;
+            };
+            let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+            if bucket.tokens + elapsed * capacity / 60.0 >= capacity {
+                state.refusals.remove(&oldest);
+            } else {
+                state.order.push_back(oldest);
+            }
+        }
     }
 
     /// How many client addresses are tracked, for tests and metrics.
@@ -226,6 +319,46 @@ mod tests {
         }
         assert!(limiter.is_limited(flooder));
         assert!(!limiter.is_limited(ip("198.51.100.8")));
+    }
+
+    #[test]
+    fn lookups_in_flight_cannot_pass_the_limit_together() {
+        let limiter = Arc::new(Limiter::new(0, 3));
+        let flooder = ip("198.51.100.7");
+        // Ten lookups at once: three reserve, the rest get 429 before any lookup.
+        let reserved: Vec<_> = (0..10).filter_map(|_| limiter.reserve(flooder)).collect();
+        assert_eq!(reserved.len(), 3);
+        assert!(limiter.is_limited(flooder));
+        // An admitted lookup gives its refusal back; a refused one keeps it spent.
+        let mut reserved = reserved.into_iter();
+        if let Some(first) = reserved.next() {
+            first.give_back();
+        }
+        drop(reserved);
+        assert!(limiter.reserve(flooder).is_some());
+        assert!(limiter.reserve(flooder).is_none());
+    }
+
+    #[test]
+    fn a_full_map_forgets_full_buckets_a_batch_at_a_time() {
+        let limiter = Arc::new(Limiter::new(0, 60));
+        let mut state = State::default();
+        let long_ago = Instant::now();
+        for n in 0..MAX_TRACKED as u32 {
+            let key = IpAddr::V4(n.into());
+            state.refusals.insert(
+                key,
+                Bucket {
+                    tokens: 60.0,
+                    at: long_ago,
+                },
+            );
+            state.order.push_back(key);
+        }
+        *limiter.lock() = state;
+        assert!(limiter.reserve(ip("203.0.113.1")).is_some());
+        let (_, tracked) = limiter.tracked();
+        assert_eq!(tracked, MAX_TRACKED - EVICTION_BATCH + 1);
     }
 
     #[test]

@@ -44,21 +44,25 @@ pub async fn serve(
 ) {
     let limit = Arc::new(Semaphore::new(live.load().max_connections));
     loop {
-        let front = live.load_full();
+        // A reload keeps the shutdown signal: the one in force while waiting serves.
+        let shutdown = live.load().shutdown.clone();
         let permit = tokio::select! {
             permit = limit.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
                 // The semaphore is never closed, so this does not happen; stop if it does.
                 Err(_) => return,
             },
-            () = front.shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return,
         };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = front.shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return,
         };
         match accepted {
             Ok((tcp, peer)) => {
+                // Taken after the accept: the first connection after a reload gets the new
+                // configuration, not the one current while this loop waited.
+                let front = live.load_full();
                 front
                     .tracker
                     .spawn(connection(front.clone(), tcp, peer, permit, serves));

@@ -81,7 +81,7 @@ pub async fn serve(
         None => None,
     };
     let lasting = Arc::new(Lasting {
-        metrics: Arc::new(Metrics::new(VERSION)),
+        metrics: Arc::new(Metrics::new(env!("VNCGATE_COMMIT"))),
         audit,
         registry: Arc::default(),
         channels: Arc::default(),

@@ -1,7 +1,7 @@
 //! A session's policy: what its token says, else the configured defaults, and whether its
 //! console's kind can hold it to that.
 
-use super::Context;
+use super::context::Context;
 use crate::relay::filter::Policy;
 use crate::token::Grant;
 

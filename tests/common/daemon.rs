@@ -58,6 +58,24 @@ impl Daemon {
         assert!(sent.success());
     }
 
+    /// Sends SIGHUP and waits (10 s at most) until the reload took or was refused, as its log
+    /// says: after it, the very first connection must see what the reload did.
+    pub async fn reload(&self, config: &Path) {
+        let log = config.with_extension("log");
+        let ends = || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            text.matches("configuration reloaded").count() + text.matches("reload refused").count()
+        };
+        let before = ends();
+        self.signal("HUP");
+        let reloaded = super::wait_until(Duration::from_secs(10), || ends() > before).await;
+        assert!(
+            reloaded,
+            "no reload within 10 s: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
     /// Its resident memory, in KiB.
     pub fn rss_kib(&self) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))

@@ -324,6 +324,21 @@ where
     }
 }
 
+/// Polls `condition` every 10 ms until it holds or `within` passes; whether it held. A wait
+/// for a state, never a fixed sleep standing in for one.
+pub async fn wait_until(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if condition() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Runs the vncgate binary.
 pub fn vncgate_cli(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_vncgate"))

@@ -36,7 +36,36 @@ pub enum StoreError {
     /// Single-use tokens were asked of a database without vncgate's table.
     #[error("token database: single-use tokens need the vncgate_single_use table: run `vncgate token init-db` on a database vncgate may write to")]
     NoSingleUseTable,
+    /// The database has no `console_auth_tokens` table: a new database nobody initialised.
+    #[error("token database has no console_auth_tokens table: run `vncgate token init-db`, or point [database] connection at nova's cell database")]
+    NoTokenTable(#[source] sqlx::Error),
     /// The database failed or is unreachable.
     #[error("token database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        // Each database names the table in its message (SQLite "no such table: …",
+        // PostgreSQL "relation \"…\" does not exist", MySQL "Table '…' doesn't exist").
+        let tokens_missing = is_missing_table(&error)
+            && error
+                .as_database_error()
+                .is_some_and(|database| database.message().contains("console_auth_tokens"));
+        if tokens_missing {
+            Self::NoTokenTable(error)
+        } else {
+            Self::Database(error)
+        }
+    }
+}
+
+/// Whether an error says the table does not exist, and nothing else: PostgreSQL's 42P01,
+/// MySQL's 42S02, SQLite's "no such table". A privilege error is not this.
+pub(super) fn is_missing_table(error: &sqlx::Error) -> bool {
+    let Some(database) = error.as_database_error() else {
+        return false;
+    };
+    matches!(database.code().as_deref(), Some("42P01" | "42S02"))
+        || database.message().starts_with("no such table")
 }

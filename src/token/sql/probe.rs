@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::AnyPool;
 
-use super::error::StoreError;
+use super::error::{is_missing_table, StoreError};
 
 /// How long a probe of one of vncgate's tables is trusted: a table made by `token init-db`
 /// while proxies run counts within this.
@@ -17,16 +17,6 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 pub(super) struct TableProbe {
     table: &'static str,
     last: Mutex<Option<(bool, Instant)>>,
-}
-
-/// Whether an error says the table does not exist, and nothing else: PostgreSQL's 42P01,
-/// MySQL's 42S02, SQLite's "no such table". A privilege error is not this.
-pub(super) fn is_missing_table(error: &sqlx::Error) -> bool {
-    let Some(database) = error.as_database_error() else {
-        return false;
-    };
-    matches!(database.code().as_deref(), Some("42P01" | "42S02"))
-        || database.message().starts_with("no such table")
 }
 
 impl TableProbe {

@@ -1,0 +1,80 @@
+//! The greet-and-connect phase of a session: the browser greeted (an RFB console) while the
+//! console server is reached and authenticated, at the same time.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
+
+use super::context::Context;
+use super::{browser, Session};
+use crate::backend;
+use crate::relay::Browser;
+use crate::rfb::wire;
+use crate::websocket::code;
+
+impl Session {
+    /// Greets the browser (an RFB console) while the console server is reached and
+    /// authenticated; a failure is told to the browser before the reason comes back.
+    pub(super) async fn connect<R, W>(
+        &mut self,
+        context: &Context,
+        ws: &mut Browser<R, W>,
+        deadline: Instant,
+    ) -> Result<(bytes::Bytes, backend::Backend), String>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let password = self
+            .grant
+            .password
+            .clone()
+            .or_else(|| context.default_password.clone());
+        let target = self.grant.target.clone();
+        let request = backend::Request {
+            kind: self.grant.kind,
+            target: &target,
+            reach: &self.grant.reach,
+            password,
+            schemes: self.grant.schemes.clone(),
+            tls_port: self.grant.tls_port,
+            addresses: self.addresses.take(),
+        };
+        // An RFB console: the browser is greeted (None) while the server is authenticated. A
+        // console relayed as it is (authd's MKS): the browser speaks to the server itself.
+        let rfb = self.grant.kind.is_rfb();
+        let greeting = async {
+            if rfb {
+                browser::greet(ws, deadline).await
+            } else {
+                Ok(bytes::Bytes::new())
+            }
+        };
+        // Boxed: the connect future (TLS and handshake state, about 9 KiB) would otherwise keep
+        // its room inside the session's future, on the heap, for as long as the session lives.
+        let connect = Box::pin(context.connector.connect(request));
+        let (browser, backend) = tokio::join!(greeting, connect);
+        // The request held the grant's ticket, if any: it is not needed any more.
+        self.grant.reach = crate::console::Reach::Direct;
+        let pipelined = match browser {
+            Ok(pipelined) => pipelined,
+            Err(error) => {
+                let closing = ws.writer.close(code::PROTOCOL, "the RFB handshake failed");
+                let _ = tokio::time::timeout(context.timers.handshake_timeout, closing).await;
+                return Err(format!("browser handshake failed: {error}"));
+            }
+        };
+        match backend {
+            Ok(backend) => Ok((pipelined, backend)),
+            Err(error) => {
+                context.metrics.backend_failed(error.metric_reason());
+                if rfb {
+                    let failure = wire::encode_security_failure(error.public_reason());
+                    let _ = browser::send(&mut ws.writer, failure, deadline).await;
+                }
+                let closing = ws.writer.close(code::ERROR, error.public_reason());
+                let _ = tokio::time::timeout(context.timers.handshake_timeout, closing).await;
+                Err(format!("console server handshake failed: {error}"))
+            }
+        }
+    }
+}
