@@ -332,3 +332,89 @@ async fn pages_carry_security_headers() {
     let page = raw_http(framed.addr, request).await.to_ascii_lowercase();
     assert!(page.contains("frame-ancestors 'none'"), "{page}");
 }
+
+fn testssl_available() -> bool {
+    std::path::Path::new("/usr/bin/testssl").exists()
+        || peer_missing("testssl (apt-get install testssl.sh)")
+}
+
+/// Debian's testssl against an HTTPS front with the certificate `vncgate pki init --https`
+/// makes by default: no finding above LOW, other than those a private CA brings (the chain
+/// to a root browsers ship, revocation URLs, CAA). Among what it checks: protocols, cipher
+/// order (the server's), forward secrecy, the known TLS attacks, the leaf's lifetime (at most
+/// 398 days).
+#[tokio::test]
+async fn testssl_finds_nothing_above_low_but_the_private_ca() {
+    if !testssl_available() {
+        return;
+    }
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("pki");
+    let dir_text = dir.to_str().expect("utf8");
+    let made = vncgate_cli(&[
+        "pki",
+        "init",
+        "--dir",
+        dir_text,
+        "--server",
+        "localhost,127.0.0.1",
+        "--https",
+        "localhost,127.0.0.1",
+    ]);
+    assert!(made.status.success(), "{made:?}");
+    let config = format!(
+        "[DEFAULT]\nssl_only = true\ncert = {dir_text}/https/cert.pem\nkey = {dir_text}/https/key.pem\n"
+    );
+    let proxy = start_proxy(&config, "").await;
+    let report = root.path().join("testssl.json");
+    let target = format!("https://{}", proxy.addr);
+    let ran = tokio::process::Command::new("testssl")
+        .args([
+            "--quiet",
+            "--color",
+            "0",
+            "--warnings",
+            "off",
+            "--jsonfile-pretty",
+        ])
+        .arg(&report)
+        .arg(&target)
+        .output();
+    // testssl exits non-zero whenever it has findings: its JSON is the answer.
+    let ran = tokio::time::timeout(std::time::Duration::from_secs(600), ran)
+        .await
+        .expect("testssl within 10 minutes")
+        .expect("testssl runs");
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|_| panic!("no report: {}", String::from_utf8_lossy(&ran.stdout)));
+    let json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let private_ca = [
+        "cert_chain_of_trust",
+        "cert_revocation",
+        "cert_crlDistributionPoints",
+        "cert_ocspURL",
+        "OCSP_stapling",
+        "DNS_CAArecord",
+        "cert_trust",
+    ];
+    let mut findings = 0;
+    let mut above_low = Vec::new();
+    for result in json["scanResult"].as_array().into_iter().flatten() {
+        for section in result.as_object().into_iter().flat_map(|o| o.values()) {
+            for finding in section.as_array().into_iter().flatten() {
+                findings += 1;
+                let id = finding["id"].as_str().unwrap_or_default();
+                let severity = finding["severity"].as_str().unwrap_or_default();
+                let serious = matches!(severity, "MEDIUM" | "HIGH" | "CRITICAL");
+                if serious && !private_ca.iter().any(|ok| id.starts_with(ok)) {
+                    above_low.push(format!("{id} {severity}: {}", finding["finding"]));
+                }
+            }
+        }
+    }
+    assert!(
+        findings > 50,
+        "testssl reported only {findings} findings:\n{text}"
+    );
+    assert!(above_low.is_empty(), "{above_low:#?}");
+}

@@ -540,3 +540,45 @@ async fn mariadb_sessions_listed_and_ended_across_instances() {
         sessions_listed_and_ended_across_instances(db).await;
     }
 }
+
+/// A session that ends while the database is away leaves its lease behind: only live leases
+/// are renewed, the failed release is tried again, and rows not renewed are deleted, so the
+/// token's slot comes back soon after the database does (before, the orphan was renewed for
+/// as long as the instance lived and the token stayed at 429).
+async fn a_lease_whose_release_failed_is_not_renewed(mut db: Db) {
+    let (backend, a, _b) = two_proxies(
+        &db,
+        "max_sessions_per_token = 1\nsession_lease_timeout = 3\n",
+    )
+    .await;
+    token_cli(&a, "init-db", &[]);
+    let token = issue_token(&a, backend.port(), &["--ttl", "600"]).0;
+    let (socket, _) = ws(a.addr, &format!("/?token={token}"), &[])
+        .await
+        .expect("upgrade");
+    let held = open_console(socket).await.expect("console");
+    db.down();
+    drop(held);
+    // An outage longer than the pool's 3 s wait for a connection: the release fails. (The
+    // outage itself is the scenario, not a wait for a state.)
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    db.up();
+    // Three lease lifetimes (9 s) at the most: an orphan renewed every second would hold on.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut last = 0;
+    while tokio::time::Instant::now() < deadline {
+        last = status_of(&a, &token).await;
+        if last == 101 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(last, 101, "the ended session's lease still holds the slot");
+}
+
+#[tokio::test]
+async fn mariadb_a_lease_whose_release_failed_is_not_renewed() {
+    if let Some(db) = Db::mariadb() {
+        a_lease_whose_release_failed_is_not_renewed(db).await;
+    }
+}

@@ -407,3 +407,35 @@ async fn token_list_survives_a_row_with_a_strange_hash() {
     );
     assert!(stdout.contains("xééééé"), "{stdout}");
 }
+
+/// A configured database nobody initialised: `token issue` says what to run, in plain words,
+/// instead of the database's own "no such table".
+#[tokio::test]
+async fn issuing_into_a_database_without_tables_names_init_db() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("empty.sqlite");
+    std::fs::File::create(&empty).expect("file");
+    let config = dir.path().join("vncgate.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nconnection = sqlite:///{}\n[vncgate]\nstate_dir = {}\n",
+            empty.display(),
+            dir.path().join("state").display()
+        ),
+    )
+    .expect("config");
+    let output = vncgate_cli(&[
+        "token",
+        "issue",
+        "--config-file",
+        config.to_str().expect("utf8"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "5900",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("vncgate token init-db"), "{stderr}");
+}

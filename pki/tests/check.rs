@@ -511,3 +511,46 @@ fn isolation_is_checked_across_the_layout() {
     write(&node1.join("ca-cert.pem"), &node1_ca, 0o644);
     assert_error(&check(&[dir]), "will refuse the proxy");
 }
+
+/// Browsers refuse public leaves valid more than 398 days: `pki init` makes the HTTPS leaf
+/// valid 397 days at most whatever `--days` says, and `pki check` warns about a longer one.
+#[test]
+fn the_https_leaf_is_valid_at_most_397_days_and_a_longer_one_is_flagged() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("pki");
+    let mut long = plan(
+        &dir,
+        &[&["compute1", "127.0.0.1"]],
+        Some(&["console.example"]),
+        KeyType::EcdsaP256,
+    );
+    long.days = vncgate_pki::profile::LEAF_DAYS;
+    layout::init(&long).expect("init");
+    let pem = std::fs::read(dir.join("https/cert.pem")).expect("cert");
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::pem_slice_iter(&pem)
+        .next()
+        .expect("a certificate")
+        .expect("PEM");
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).expect("X.509");
+    let validity = cert.validity();
+    let days = (validity.not_after.timestamp() - validity.not_before.timestamp()) / 86_400;
+    assert_eq!(days, 397);
+    let lifetime = |report: &Report| {
+        report
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Warning && f.message.contains("398 days"))
+    };
+    assert!(!lifetime(&check(std::slice::from_ref(&dir))));
+
+    // A leaf made by hand for 825 days.
+    let key = KeyPair::generate().expect("key");
+    let mut params = CertificateParams::new(vec!["console.example".to_owned()]).expect("params");
+    params.not_before = rcgen::date_time_ymd(2026, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2028, 4, 5);
+    let by_hand = params.self_signed(&key).expect("cert");
+    write(&dir.join("https/cert.pem"), &by_hand.pem(), 0o644);
+    write(&dir.join("https/key.pem"), &key.serialize_pem(), 0o600);
+    assert!(lifetime(&check(&[dir])));
+}

@@ -1,8 +1,14 @@
 //! [`Leases`]: this instance's claims on session slots in the shared database, renewed while
 //! it lives, given back when each session ends and all at once at shutdown.
+//!
+//! Only the leases of live sessions are renewed: a lease whose release failed (the database
+//! locked or away when its session ended) is released again at each renewal until it goes,
+//! and any row of this instance that was not renewed is deleted with it, so an orphan never
+//! outlives the database's return by more than one renewal.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -17,6 +23,10 @@ pub struct Leases {
     instance: String,
     ttl: Duration,
     last: AtomicI64,
+    /// The leases of live sessions, by their number.
+    live: Mutex<BTreeSet<i64>>,
+    /// Leases whose release failed, to be released again.
+    unreleased: Mutex<Vec<LeaseKey>>,
 }
 
 /// A session's lease; dropping it gives the slot back (in the background: a failure leaves
@@ -29,6 +39,8 @@ pub struct Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        // No longer live: the next renewal leaves it out, whatever happens to the release.
+        lock(&self.leases.live).remove(&self.key.lease);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -36,10 +48,18 @@ impl Drop for Lease {
         let key = self.key.clone();
         runtime.spawn(async move {
             if let Err(error) = leases.sql.release_lease(&key).await {
-                tracing::debug!(%error, "session lease not released; it expires by itself");
+                tracing::info!(%error, "session lease not released; released again at the next renewal");
+                lock(&leases.unreleased).push(key);
             }
         });
     }
+}
+
+/// Each holder changes its set in one step: a poisoned lock still holds a whole set.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Leases {
@@ -50,6 +70,8 @@ impl Leases {
             instance,
             ttl,
             last: AtomicI64::new(0),
+            live: Mutex::default(),
+            unreleased: Mutex::default(),
         }
     }
 
@@ -80,11 +102,20 @@ impl Leases {
         max: usize,
     ) -> Result<Option<Lease>, StoreError> {
         let lease = self.last.fetch_add(1, Ordering::Relaxed) + 1;
-        let slot = self
+        // Live before its row exists, so that a renewal running meanwhile keeps the row.
+        lock(&self.live).insert(lease);
+        let taken = self
             .sql
             .take_lease(&hash, max, &self.instance, lease, self.ttl_seconds())
-            .await?;
-        Ok(slot.map(|slot| Lease {
+            .await;
+        let slot = match taken {
+            Ok(Some(slot)) => slot,
+            other => {
+                lock(&self.live).remove(&lease);
+                return other.map(|_| None);
+            }
+        };
+        Ok(Some(Lease {
             leases: self.clone(),
             key: LeaseKey {
                 hash,
@@ -102,17 +133,33 @@ impl Leases {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(error) = self.sql.renew_leases(&self.instance, self.ttl_seconds()).await {
-                        // Past the lifetime, other instances may take these slots: the cap
-                        // is then loose, never tight.
-                        tracing::warn!(%error, "session leases not renewed");
-                    }
-                }
+                _ = tick.tick() => self.renew().await,
                 () = shutdown.cancelled() => break,
             }
         }
         self.release_all().await;
+    }
+
+    /// Releases again the leases whose release failed, then renews the live ones and deletes
+    /// every other row of this instance.
+    pub async fn renew(&self) {
+        let unreleased = std::mem::take(&mut *lock(&self.unreleased));
+        for key in unreleased {
+            if let Err(error) = self.sql.release_lease(&key).await {
+                tracing::debug!(%error, "session lease still not released");
+                lock(&self.unreleased).push(key);
+            }
+        }
+        // Reckoned before the live set is read: a lease taken after that expires no earlier,
+        // so the deletion of rows not renewed never takes it.
+        let expires = SqlStore::lease_expiry(self.ttl_seconds());
+        let live: Vec<i64> = lock(&self.live).iter().copied().collect();
+        let renewed = self.sql.renew_leases(&self.instance, &live, expires).await;
+        if let Err(error) = renewed {
+            // Past the lifetime, other instances may take these slots: the cap is then loose,
+            // never tight.
+            tracing::warn!(%error, "session leases not renewed");
+        }
     }
 
     /// Gives back every lease this instance holds.

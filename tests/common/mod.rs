@@ -423,7 +423,9 @@ pub fn revoke_token(proxy: &Proxy, token: &str) {
 /// Runs `sql` in an SQLite file with Debian's `sqlite3`. `false` (with SKIPPED said) when the
 /// tool is missing outside CI, where `.ci/run` installs it.
 pub fn sqlite(database: &Path, sql: &str) -> bool {
+    // The proxy may be writing the same file: wait for its lock as nova's SQLAlchemy does.
     let status = std::process::Command::new("sqlite3")
+        .args(["-cmd", ".timeout 5000"])
         .arg(database)
         .arg(sql)
         .status();

@@ -102,23 +102,55 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Moves the expiry of every lease `instance` holds to `ttl_seconds` from now; says how
-    /// many there are.
+    /// When a lease renewed now for `ttl_seconds` expires (Unix seconds).
+    pub fn lease_expiry(ttl_seconds: i64) -> i64 {
+        now_seconds() + ttl_seconds
+    }
+
+    /// Moves the expiry of `instance`'s leases numbered `live` to `expires`, and
+    /// deletes its other rows (leases whose sessions ended but whose release did not reach the
+    /// database): an orphan is never renewed. Says how many rows were renewed.
     ///
     /// # Errors
     /// The database failed.
-    pub async fn renew_leases(&self, instance: &str, ttl_seconds: i64) -> Result<u64, StoreError> {
+    pub async fn renew_leases(
+        &self,
+        instance: &str,
+        live: &[i64],
+        expires: i64,
+    ) -> Result<u64, StoreError> {
+        let mut renewed = 0;
+        // Bounded statements: every dialect takes a few hundred parameters.
+        for chunk in live.chunks(500) {
+            let list: Vec<String> = (0..chunk.len()).map(|i| self.param(i + 3)).collect();
+            let sql = format!(
+                "UPDATE {TABLE} SET expires = {} WHERE instance = {} AND lease IN ({})",
+                self.param(1),
+                self.param(2),
+                list.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(expires).bind(instance);
+            for lease in chunk {
+                query = query.bind(*lease);
+            }
+            renewed += query.execute(&self.pool).await?.rows_affected();
+        }
+        // A lease taken after `expires` was reckoned expires at least as late: it stays.
         let sql = format!(
-            "UPDATE {TABLE} SET expires = {} WHERE instance = {}",
+            "DELETE FROM {TABLE} WHERE instance = {} AND expires < {}",
             self.param(1),
             self.param(2)
         );
-        Ok(sqlx::query(&sql)
-            .bind(now_seconds() + ttl_seconds)
+        let orphans = sqlx::query(&sql)
             .bind(instance)
+            .bind(expires)
             .execute(&self.pool)
             .await?
-            .rows_affected())
+            .rows_affected();
+        if orphans > 0 {
+            tracing::info!(orphans, "session leases of ended sessions deleted");
+        }
+        Ok(renewed)
     }
 
     /// Gives back every lease `instance` holds (at shutdown).
