@@ -2,7 +2,11 @@
 //! client message framed ([`crate::rfb::client_messages`]) and passed, dropped or rewritten.
 //!
 //! - view-only drops whatever acts on the guest: keys, pointer, clipboard, resize, power;
-//! - a clipboard closed toward the guest drops ClientCutText;
+//! - a clipboard closed toward the guest drops ClientCutText; a cut text is never held: it is
+//!   passed or skipped as it streams, up to [`MAX_CLIPBOARD`];
+//! - what a filter does hold (the start of a message whose end has not come) counts against
+//!   one budget for the whole process ([`held`]), so that many sessions cannot add up to
+//!   more memory than that;
 //! - a clipboard not open both ways takes the extended clipboard out of SetEncodings, since
 //!   its request/provide exchange needs both directions; the plain form then carries what
 //!   may flow;
@@ -12,6 +16,8 @@
 //!   size, and SetPixelFormat is handed to it; a format change after updates have begun would
 //!   leave updates in flight in an unknown format, so it ends the session.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::error::Error;
@@ -20,6 +26,21 @@ use crate::console::Clipboard;
 use crate::rfb::client_messages::{self, ClientMessage};
 use crate::rfb::encodings;
 use crate::rfb::pixel_format::PixelSize;
+
+/// The longest clipboard text taken from a browser: QEMU drops a client whose text is over
+/// 1 MiB, and TigerVNC's default is 256 KiB.
+pub const MAX_CLIPBOARD: usize = 1 << 20;
+
+/// The most bytes all filters of the process may hold at once.
+pub const HELD_BUDGET: usize = 64 << 20;
+
+/// What every filter of the process holds now.
+static HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// The bytes all filters hold now, for tests and metrics.
+pub fn held() -> usize {
+    HELD.load(Ordering::Relaxed)
+}
 
 /// What a session may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +67,16 @@ pub struct ClientFilter {
     asked: Option<PixelSize>,
     /// Whether an update was requested: the server may be sending in the current format.
     updating: bool,
+    /// A clipboard text going past: the bytes left, and whether they are passed.
+    streaming: Option<(usize, bool)>,
+    /// What of `held` is counted against [`HELD_BUDGET`].
+    counted: usize,
+}
+
+impl Drop for ClientFilter {
+    fn drop(&mut self) {
+        HELD.fetch_sub(self.counted, Ordering::Relaxed);
+    }
 }
 
 impl ClientFilter {
@@ -60,13 +91,16 @@ impl ClientFilter {
             pixel,
             asked: None,
             updating: false,
+            streaming: None,
+            counted: 0,
         }
     }
 
     /// Takes the next bytes and returns what goes on now.
     ///
     /// # Errors
-    /// A message that cannot be framed, or a pixel format change the server filter cannot follow.
+    /// A message that cannot be framed, a pixel format the server filter cannot follow, or
+    /// more held than the process's budget allows.
     pub fn apply(&mut self, chunk: Bytes) -> Result<Bytes, Error> {
         self.held.extend_from_slice(&chunk);
         let mut out = BytesMut::new();
@@ -79,6 +113,20 @@ impl ClientFilter {
             out.put_u8(flag.max(1));
         }
         loop {
+            if let Some((left, passed)) = self.streaming {
+                let now = left.min(self.held.len());
+                let bytes = self.held.split_to(now);
+                if passed {
+                    out.extend_from_slice(&bytes);
+                }
+                self.streaming = (left > now).then_some((left - now, passed));
+                if left > now {
+                    break;
+                }
+            }
+            if self.cut_text_starts(&mut out)? {
+                continue;
+            }
             let framed = client_messages::frame(&self.held, self.max)
                 .map_err(|error| Error::Refused(error.to_string()))?;
             let Some((kind, length)) = framed else {
@@ -87,7 +135,64 @@ impl ClientFilter {
             let message = self.held.split_to(length);
             self.pass(kind, &message, &mut out)?;
         }
+        self.count_held()?;
         Ok(out.freeze())
+    }
+
+    /// How many bytes the filter holds now.
+    pub fn held_len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Starts streaming a ClientCutText whose header is in: the header goes on with its text
+    /// or is dropped with it. Whether one started.
+    fn cut_text_starts(&mut self, out: &mut BytesMut) -> Result<bool, Error> {
+        let Some(header) = self.held.get(..8) else {
+            return Ok(false);
+        };
+        if header[0] != 6 {
+            return Ok(false);
+        }
+        // The extended clipboard form sends its length negated.
+        let length = i32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+        let length = usize::try_from(length.unsigned_abs()).unwrap_or(usize::MAX);
+        if length > MAX_CLIPBOARD.min(self.max) {
+            return Err(Error::Refused(format!(
+                "a clipboard text of {length} bytes, over the limit"
+            )));
+        }
+        let passed = !self.policy.view_only && self.policy.clipboard.to_guest();
+        let header = self.held.split_to(8);
+        if passed {
+            out.extend_from_slice(&header);
+        } else {
+            tracing::debug!(length, "clipboard text toward the guest dropped");
+        }
+        self.streaming = (length > 0).then_some((length, passed));
+        Ok(true)
+    }
+
+    /// Counts what is held against the process's budget; a filter that would take it past
+    /// the budget ends its session. An empty buffer gives its memory back.
+    fn count_held(&mut self) -> Result<(), Error> {
+        if self.held.is_empty() {
+            self.held = BytesMut::new();
+        }
+        let now = self.held.len();
+        if now > self.counted {
+            let more = now - self.counted;
+            let before = HELD.fetch_add(more, Ordering::Relaxed);
+            self.counted = now;
+            if before + more > HELD_BUDGET {
+                return Err(Error::Refused(
+                    "the proxy holds too many partial messages".into(),
+                ));
+            }
+        } else {
+            HELD.fetch_sub(self.counted - now, Ordering::Relaxed);
+            self.counted = now;
+        }
+        Ok(())
     }
 
     fn pass(
@@ -101,9 +206,6 @@ impl ClientFilter {
             return Ok(());
         }
         match kind {
-            ClientMessage::ClientCutText if !self.policy.clipboard.to_guest() => {
-                tracing::debug!("clipboard text toward the guest dropped");
-            }
             ClientMessage::SetEncodings => self.encodings(message, out),
             ClientMessage::SetPixelFormat => {
                 self.pixel_format(message)?;

@@ -12,7 +12,7 @@ mod spice;
 
 use bytes::Bytes;
 
-pub use client::{ClientFilter, Policy};
+pub use client::{held, ClientFilter, Policy, HELD_BUDGET, MAX_CLIPBOARD};
 pub use error::Error;
 pub use server::{PixelCell, ServerFilter};
 pub use spice::SpiceFilter;

@@ -367,3 +367,77 @@ mod spice {
         assert_eq!(run(&mut to_server, b"ls\r"), b"ls\r");
     }
 }
+
+/// A ClientCutText is never held whole: a dropped one is skipped as it streams, a passed one
+/// goes on as it comes, whatever the chunks; what follows it is framed as usual. Before, a
+/// restricted session held each text whole (up to `max_message_size`) before dropping it.
+#[test]
+fn a_clipboard_text_streams_past_without_being_held() {
+    let text = vec![b'x'; MAX_CLIPBOARD];
+    let mut cut = vec![6u8, 0, 0, 0];
+    cut.extend_from_slice(&u32::try_from(text.len()).expect("fits").to_be_bytes());
+    cut.extend_from_slice(&text);
+    let key = [4u8, 1, 0, 0, 0, 0, 0, 0x61];
+    let request = [3u8, 1, 0, 0, 0, 0, 0, 2, 0, 1];
+    let stream = [&[1u8][..], &cut, &request, &key].concat();
+    for (view_only, clipboard) in [
+        (true, Clipboard::Both),
+        (false, Clipboard::None),
+        (false, Clipboard::ToGuest),
+    ] {
+        let Filters { mut to_server, .. } = Filters::rfb(policy(view_only, clipboard), 4 << 20);
+        let mut out = Vec::new();
+        let mut most_held = 0;
+        for chunk in stream.chunks(64 * 1024 + 3) {
+            out.extend_from_slice(&run(&mut to_server, chunk));
+            let Filter::Client(filter) = &to_server else {
+                panic!("a client filter");
+            };
+            most_held = most_held.max(filter.held_len());
+        }
+        assert!(
+            most_held < 64,
+            "{view_only} {clipboard}: held {most_held} bytes"
+        );
+        let passes = !view_only && clipboard.to_guest();
+        let expected = if passes {
+            stream.clone()
+        } else if view_only {
+            [&[1u8][..], &request].concat()
+        } else {
+            [&[1u8][..], &request, &key].concat()
+        };
+        assert_eq!(out.len(), expected.len(), "{view_only} {clipboard}");
+        assert!(out == expected, "{view_only} {clipboard}");
+    }
+    // Over the clipboard's own cap: the session ends.
+    let mut over = vec![1u8, 6, 0, 0, 0];
+    over.extend_from_slice(
+        &u32::try_from(MAX_CLIPBOARD + 1)
+            .expect("fits")
+            .to_be_bytes(),
+    );
+    let Filters { mut to_server, .. } = Filters::rfb(policy(true, Clipboard::None), 4 << 20);
+    assert!(to_server.apply(Bytes::from(over)).is_err());
+}
+
+/// What filters hold counts against one budget for the process, and is given back when a
+/// filter lets go of it or ends.
+#[test]
+fn held_bytes_count_against_the_process_budget() {
+    let Filters { mut to_server, .. } = Filters::rfb(policy(true, Clipboard::None), 1 << 20);
+    // ClientInit, then the first half of a SetEncodings of 60,000 encodings.
+    let mut partial = vec![1u8, 2, 0];
+    partial.extend_from_slice(&60_000u16.to_be_bytes());
+    partial.extend_from_slice(&vec![0u8; 100_000]);
+    let before = held();
+    run(&mut to_server, &partial);
+    assert!(
+        held() >= before + 100_000 - 1000,
+        "{} then {}",
+        before,
+        held()
+    );
+    drop(to_server);
+    assert!(held() < before + 100_000, "given back when the filter ends");
+}
