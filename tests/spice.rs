@@ -376,3 +376,63 @@ async fn a_spice_clipboard_restriction_is_refused_not_ignored() {
     assert!(!output.status.success(), "issued: {stderr}");
     assert!(stderr.contains("cannot be enforced"), "{stderr}");
 }
+
+/// The status of one more channel on `token`: 101 when it opened (it is closed again).
+async fn channel_status(spice: SocketAddr, token: &str) -> u16 {
+    let cookie = format!("token={token}");
+    match ws(spice, "/websockify", &[("Cookie", &cookie)]).await {
+        Ok(_) => 101,
+        Err(error) => refusal(Err::<(), _>(error)).0,
+    }
+}
+
+/// Further channels of an open SPICE console are admitted only while its token holds: not
+/// past its expiry, not once it is revoked, and not past 16 channels for one console (before,
+/// an expired token opened 20 and one client held 21 connections on a capped token).
+#[tokio::test]
+async fn channels_join_only_a_live_token_and_at_most_sixteen() {
+    if !qemu::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_vm, port) = spice_vm(work.path(), None);
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    let expires = now() + 2;
+    let proxy = start_proxy(
+        &format!("{SPICE_ON}[vncgate]\nmax_sessions_per_token = 1\n"),
+        &format!(
+            "short: 127.0.0.1:{port} kind=spice-html5 expires={expires}\n\
+             held: 127.0.0.1:{port} kind=spice-html5\n"
+        ),
+    )
+    .await;
+    let spice = proxy.spice_addr.expect("SPICE port");
+    let cookie = |token: &str| format!("token={token}");
+
+    // Past its expiry, the console's token opens no further channel.
+    let main = ws(spice, "/websockify", &[("Cookie", &cookie("short"))])
+        .await
+        .expect("the main channel");
+    assert!(wait_until(std::time::Duration::from_secs(5), || now() > expires).await);
+    assert_eq!(channel_status(spice, "short").await, 403, "after expiry");
+    drop(main);
+
+    // At most 16 channels for one console, on a token capped at one session.
+    let mut channels = Vec::new();
+    for n in 0..16 {
+        let channel = ws(spice, "/websockify", &[("Cookie", &cookie("held"))]).await;
+        channels.push(channel.unwrap_or_else(|e| panic!("channel {n}: {e}")));
+    }
+    assert_eq!(channel_status(spice, "held").await, 429, "a 17th channel");
+
+    // Revoked (its line taken out of the file): no further channel, though the console is
+    // open. A lookup trusts what the files said up to 250 ms ago (src/token/file.rs).
+    channels.pop();
+    std::fs::write(proxy.tokens_path(), "").expect("tokens");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(channel_status(spice, "held").await, 403, "after revocation");
+}

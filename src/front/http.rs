@@ -3,7 +3,6 @@
 //! [`Session`].
 
 use std::convert::Infallible;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderValue};
@@ -11,10 +10,10 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
+use super::admit::{refuse, still_live, within};
 use super::client;
 use super::context::{Connection, Front};
 use super::headers::Page;
-use super::limiter::Reservation;
 use super::pages::{
     not_allowed, novnc_file, own_page, serial_page, static_file, xterm_file, Pages,
 };
@@ -166,36 +165,6 @@ async fn token_status(
     response
 }
 
-/// A token check under the handshake deadline: a database that does not answer in time is a
-/// 503, not a connection held open.
-async fn within<T>(
-    front: &Front,
-    check: impl std::future::Future<Output = Result<T, Refusal>>,
-) -> Result<T, Refusal> {
-    match tokio::time::timeout(front.handshake_timeout, check).await {
-        Ok(result) => result,
-        Err(_) => Err(Refusal::TimedOut),
-    }
-}
-
-/// The status for a refused token. A 403, or a 429 at the token's session cap, keeps the
-/// client's reserved refusal spent, so that retrying either costs the client its budget; a 503
-/// (the database) is not its fault and gives it back.
-fn refuse(
-    front: &Front,
-    client: IpAddr,
-    refusal: &Refusal,
-    token: Option<&crate::token::TokenHash>,
-    reservation: Reservation,
-) -> StatusCode {
-    front.refused(client, refusal.metric_reason(), token);
-    let status = refusal.status();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        reservation.give_back();
-    }
-    status
-}
-
 fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
     headers
         .get_all(name)
@@ -288,6 +257,20 @@ async fn upgrade(
         front.channels.join(hash, peer)
     } else {
         None
+    };
+    let joined = match joined {
+        Some(Ok(joined)) => match still_live(&front, &joined, hash).await {
+            Ok(()) => Some(joined),
+            Err(refusal) => {
+                tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: SPICE channel");
+                return empty(refuse(&front, peer, &refusal, Some(&hash), reservation));
+            }
+        },
+        Some(Err(refusal)) => {
+            tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: SPICE channel");
+            return empty(refuse(&front, peer, &refusal, Some(&hash), reservation));
+        }
+        None => None,
     };
     let admission = match joined {
         Some(joined) => joined,

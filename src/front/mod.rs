@@ -1,6 +1,7 @@
 //! The browser-facing server: accepts connections, tells TLS from plain by the first byte, and
 //! serves HTTP/1.1 on each with upgrades, under a connection cap and a shutdown signal.
 
+mod admit;
 pub mod client;
 mod context;
 pub mod headers;

@@ -2,14 +2,21 @@
 //! display, inputs, cursor, …) on the same token. A console is one token from one client
 //! address: its first channel is admitted as any session is (a single-use token consumed, a
 //! slot under `max_sessions_per_token` taken); further channels from the same address join it
-//! while any of its channels is open, sharing that admission. From another address, the token
-//! is a second console and meets the usual rules. No I/O.
+//! while any of its channels is open, sharing that admission, at most [`MAX_CHANNELS`] at once
+//! and never past the token's expiry (the front also asks whether it was revoked). From another
+//! address, the token is a second console and meets the usual rules. No I/O.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use crate::token::{Grant, SessionSlot, TokenHash};
+use std::time::SystemTime;
+
+use crate::token::{Grant, Refusal, SessionSlot, TokenHash};
+
+/// The most channels one console may hold open: spice-html5 opens about six (main, display,
+/// inputs, cursor, playback, port), spice-gtk a few more with USB redirection.
+pub const MAX_CHANNELS: usize = 16;
 
 /// The open consoles of this instance.
 #[derive(Debug, Default)]
@@ -44,22 +51,32 @@ impl Channels {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The open console of `hash` from `client`, if one is.
-    pub fn join(&self, hash: TokenHash, client: IpAddr) -> Option<Joined> {
+    /// The open console of `hash` from `client`, if one is: joined, or refused when the token
+    /// expired or the console holds [`MAX_CHANNELS`] already.
+    pub fn join(&self, hash: TokenHash, client: IpAddr) -> Option<Result<Joined, Refusal>> {
         let mut open = self.lock();
         let key = (hash, client);
         let entry = open.get(&key)?;
-        match entry.slot.upgrade() {
-            Some(slot) => Some(Joined {
-                grant: entry.grant.clone(),
-                single_use: entry.single_use,
-                slot,
-            }),
-            None => {
-                open.remove(&key);
-                None
-            }
+        let Some(slot) = entry.slot.upgrade() else {
+            open.remove(&key);
+            return None;
+        };
+        if entry
+            .grant
+            .expires
+            .is_some_and(|at| at <= SystemTime::now())
+        {
+            return Some(Err(Refusal::Expired));
         }
+        // The channels open hold the slot, and `slot` is one more.
+        if Arc::strong_count(&slot) > MAX_CHANNELS {
+            return Some(Err(Refusal::TooManySessions(MAX_CHANNELS)));
+        }
+        Some(Ok(Joined {
+            grant: entry.grant.clone(),
+            single_use: entry.single_use,
+            slot,
+        }))
     }
 
     /// Records a console just admitted, so that its other channels join it.
@@ -112,7 +129,7 @@ mod tests {
             slot: Arc::new(SessionSlot::uncounted()),
         };
         channels.opened(hash, here, &main);
-        let display = channels.join(hash, here).expect("joins");
+        let display = channels.join(hash, here).expect("joins").expect("admitted");
         assert!(display.single_use);
         assert!(
             Arc::ptr_eq(&display.slot, &main.slot),
@@ -133,5 +150,38 @@ mod tests {
             channels.join(hash, here).is_none(),
             "closed with its last channel"
         );
+    }
+
+    #[test]
+    fn a_console_holds_at_most_its_channels_and_none_past_expiry() {
+        let channels = Channels::default();
+        let hash = TokenHash::of("spice");
+        let here: IpAddr = "192.0.2.1".parse().expect("ip");
+        let main = Joined {
+            grant: grant(),
+            single_use: false,
+            slot: Arc::new(SessionSlot::uncounted()),
+        };
+        channels.opened(hash, here, &main);
+        let mut held = Vec::new();
+        for _ in 1..MAX_CHANNELS {
+            held.push(channels.join(hash, here).expect("open").expect("joins"));
+        }
+        let over = channels.join(hash, here).expect("open");
+        assert!(matches!(over, Err(Refusal::TooManySessions(MAX_CHANNELS))));
+        held.pop();
+        assert!(channels.join(hash, here).expect("open").is_ok());
+
+        let mut expired = grant();
+        expired.expires = Some(SystemTime::now() - std::time::Duration::from_secs(1));
+        let late = Joined {
+            grant: expired,
+            single_use: false,
+            slot: Arc::new(SessionSlot::uncounted()),
+        };
+        let other = TokenHash::of("late");
+        channels.opened(other, here, &late);
+        let refused = channels.join(other, here).expect("open");
+        assert!(matches!(refused, Err(Refusal::Expired)));
     }
 }
