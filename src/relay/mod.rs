@@ -26,6 +26,10 @@ use std::sync::atomic::Ordering;
 /// How long a closing handshake may take before the connection is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long a browser that has not answered the close gets to read what was queued for it and
+/// to close its side.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Timers of one relay.
 #[derive(Debug, Clone, Copy)]
 pub struct Timers {
@@ -152,43 +156,46 @@ where
         end = stop => end,
     };
 
-    // A frame cut off by the end is finished first, then the closing handshake.
-    // Whether the browser may still be sending: its bytes must be read before the socket is
-    // closed, or the kernel resets the connection and the reset can overtake the close frame.
-    let mut unread = false;
-    let closing = async {
+    // The console server is told at once; the browser is owed the rest of a frame cut off by
+    // the end, then the closing handshake.
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, backend_tx.shutdown()).await;
+    let owed = end.owed();
+    // A slow browser still reading what was queued for it is given DRAIN_TIMEOUT to take it.
+    let written = async {
         writer.finish().await?;
         if let Some(to) = writer.get_ref().tcp() {
             splicer.finish(to).await?;
         }
-        match end.owed() {
-            Owed::Close(code, reason) => {
-                writer.close(code, &reason).await?;
-                // The browser's reply makes the close clean on both ends.
-                loop {
-                    match reader.next().await {
-                        Ok(Event::Close(_)) | Err(crate::websocket::Error::Eof) => break,
-                        Ok(_) => {}
-                        Err(_) => {
-                            unread = true;
-                            break;
-                        }
-                    }
-                }
-            }
-            Owed::Reply(Some(code)) => writer.close(code, "").await?,
+        match &owed {
+            Owed::Close(code, reason) => writer.close(*code, reason).await?,
+            Owed::Reply(Some(code)) => writer.close(*code, "").await?,
             Owed::Reply(None) => writer.close_empty().await?,
             Owed::Nothing => {}
         }
         Ok::<(), std::io::Error>(())
     };
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
+    let written = matches!(
+        tokio::time::timeout(DRAIN_TIMEOUT, written).await,
+        Ok(Ok(()))
+    );
+    // After its own close frame, or once gone, the browser sends nothing more; after ours, its
+    // reply makes the close clean on both ends.
+    let mut clean = !matches!(owed, Owed::Close(..));
+    if written && !clean {
+        clean = matches!(
+            tokio::time::timeout(CLOSE_TIMEOUT, reader.close_reply()).await,
+            Ok(true)
+        );
+    }
     let mut write = writer.into_inner();
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, write.shutdown()).await;
-    if unread {
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, reader.drain()).await;
+    if !clean {
+        // The browser may still be reading what was queued for it and sending (pongs, keys):
+        // its bytes are read until it closes, for a bounded time, so that the socket is not
+        // closed over unread bytes, which resets it and discards what the browser has not
+        // read yet, the close frame included.
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, reader.drain()).await;
     }
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, backend_tx.shutdown()).await;
     Outcome {
         end,
         bytes_up,

@@ -78,6 +78,18 @@ impl<R: AsyncRead + Unpin> Reader<R> {
         }
     }
 
+    /// Reads until the browser's reply to a close frame: `true` for the reply or the end of
+    /// its stream, `false` for a protocol error (bytes may still come and be unread).
+    pub async fn close_reply(&mut self) -> bool {
+        loop {
+            match self.next().await {
+                Ok(Event::Close(_)) | Err(Error::Eof) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Reads and drops whatever the browser still sends until it closes its side: a socket closed
     /// with unread bytes is reset, and a reset can overtake the close frame written just before.
     ///
