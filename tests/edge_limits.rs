@@ -64,6 +64,40 @@ async fn refusals_past_the_limit_get_429_before_any_lookup() {
     assert_eq!(status_from("127.0.0.3", proxy.addr, "good").await, 101);
 }
 
+/// A 429 at a token's session cap spends the client's refusal budget as a 403 does: a holder
+/// of a token at its cap cannot make the proxy look it up without limit. The audit trail tells
+/// the two 429s apart.
+#[tokio::test]
+async fn retries_at_the_session_cap_spend_the_refusal_budget() {
+    let backend = echo_backend().await;
+    let proxy = start_proxy(
+        "[vncgate]\nmax_refusals_per_ip_per_minute = 2\nmax_sessions_per_token = 1\naudit_log = @DIR@/audit.log\n",
+        &format!("held: {backend}\n"),
+    )
+    .await;
+    let stream = connect_from("127.0.0.4", proxy.addr).await;
+    let (socket, _) = ws_over(stream, &proxy.addr.to_string(), "/?token=held", &[])
+        .await
+        .expect("the first session");
+    let _held = open_console(socket).await.expect("console");
+    for _ in 0..4 {
+        assert_eq!(status_from("127.0.0.4", proxy.addr, "held").await, 429);
+    }
+    let log = proxy.dir.path().join("audit.log");
+    let reasons: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["event"] == "refusal")
+        .filter_map(|event| event["reason"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        reasons,
+        ["session_cap", "session_cap", "rate_limited", "rate_limited"],
+        "two lookups, then 429 before any"
+    );
+}
+
 async fn raw_over(mut stream: TcpStream, request: &str) -> String {
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut response = vec![0u8; 1024];

@@ -439,3 +439,40 @@ async fn issuing_into_a_database_without_tables_names_init_db() {
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("vncgate token init-db"), "{stderr}");
 }
+
+/// `check-config` looks at a configured database: without vncgate's tables it warns, naming
+/// what would get 503 and what to run, and still passes (the tables are optional).
+#[tokio::test]
+async fn check_config_warns_about_a_database_without_our_tables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nova = dir.path().join("nova.sqlite");
+    let config = dir.path().join("vncgate.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nconnection = sqlite:///{}\n[vncgate]\nstate_dir = {}\nmax_sessions_per_token = 1\n",
+            nova.display(),
+            dir.path().join("state").display()
+        ),
+    )
+    .expect("config");
+    std::fs::File::create(&nova).expect("file");
+    let (passed, said) = check_config(&config);
+    assert!(passed, "{said}");
+    assert!(said.contains("no console_auth_tokens table"), "{said}");
+    assert!(
+        said.contains("single-use tokens and nova's webmks rows get 503"),
+        "{said}"
+    );
+    assert!(said.contains("vncgate_session_leases"), "{said}");
+    // After init-db, nothing to say about the database.
+    let output = vncgate_cli(&[
+        "token",
+        "init-db",
+        "--config-file",
+        config.to_str().expect("utf8"),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let (passed, said) = check_config(&config);
+    assert!(passed && !said.contains("[database]"), "{said}");
+}

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use super::args::ConfigFiles;
-use super::startup::{load_settings, EX_USAGE};
+use super::startup::{load_settings, open_token_store, EX_USAGE};
 use crate::config::Settings;
 use crate::token::FileSource;
 
@@ -48,13 +48,63 @@ pub fn problems(settings: &Settings) -> Vec<String> {
     problems
 }
 
+/// What a configured token database lacks, as warnings: the database is nova's or an operator's
+/// to set up, and `serve` runs without vncgate's tables, but some tokens then get 503.
+fn database_warnings(settings: &Settings) -> Vec<String> {
+    if settings.database_connection.is_none() {
+        return Vec::new();
+    }
+    let probe = async {
+        let store = open_token_store(settings, false).await?;
+        let tokens = store.list().await.err();
+        let single_use = store.has_single_use_table().await?;
+        let leases = store.has_lease_table().await?;
+        Ok::<_, crate::token::StoreError>((tokens, single_use, leases))
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let answer = match runtime {
+        Ok(runtime) => runtime.block_on(probe),
+        Err(error) => return vec![format!("[database] connection: not checked: {error}")],
+    };
+    let mut warnings = Vec::new();
+    match answer {
+        Err(error) => warnings.push(format!("[database] connection: not reachable now: {error}")),
+        Ok((tokens, single_use, leases)) => {
+            if let Some(error) = tokens {
+                warnings.push(format!("[database] connection: {error}"));
+            }
+            if !single_use {
+                warnings.push(
+                    "[database] connection: no vncgate_single_use table: single-use tokens and \
+                     nova's webmks rows get 503 until `vncgate token init-db` runs"
+                        .to_owned(),
+                );
+            }
+            if !leases && settings.max_sessions_per_token > 0 {
+                warnings.push(
+                    "[database] connection: no vncgate_session_leases table: \
+                     max_sessions_per_token counts per instance until `vncgate token init-db` runs"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    warnings
+}
+
 /// Prints every problem and returns 64 if there is one, else prints a summary and returns 0.
 pub fn run(files: &ConfigFiles) -> ExitCode {
     let settings = match load_settings(files) {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    for warning in &settings.warnings {
+    for warning in settings
+        .warnings
+        .iter()
+        .chain(&database_warnings(&settings))
+    {
         eprintln!("warning: {warning}");
     }
     let problems = problems(&settings);

@@ -62,7 +62,8 @@ pub struct Browser<R, W> {
 
 /// Relays until either side ends, the token expires or `stop` resolves (shutdown, a revoked
 /// token) with the reason, then closes both sides cleanly: a close frame to the browser where
-/// one is owed, a FIN to the VNC server. `splice` lets downstream take the splice path where it
+/// one is owed, a FIN to the VNC server; a browser that did not answer the close is handed back
+/// as a [`Linger`] to run on its own. `splice` lets downstream take the splice path where it
 /// can ([`splice`]).
 pub async fn relay<R, W, BR, BW>(
     browser: Browser<R, W>,
@@ -72,7 +73,7 @@ pub async fn relay<R, W, BR, BW>(
     filters: Filters,
     meters: Meters,
     stop: impl std::future::Future<Output = End>,
-) -> Outcome
+) -> (Outcome, Option<Linger<R, W>>)
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Tcp,
@@ -188,18 +189,41 @@ where
         );
     }
     let mut write = writer.into_inner();
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, write.shutdown()).await;
-    if !clean {
-        // The browser may still be reading what was queued for it and sending (pongs, keys):
-        // its bytes are read until it closes, for a bounded time, so that the socket is not
-        // closed over unread bytes, which resets it and discards what the browser has not
-        // read yet, the close frame included.
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, reader.drain()).await;
-    }
-    Outcome {
-        end,
-        bytes_up,
-        bytes_down,
+    let linger = if clean {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, write.shutdown()).await;
+        None
+    } else {
+        Some(Linger { reader, write })
+    };
+    (
+        Outcome {
+            end,
+            bytes_up,
+            bytes_down,
+        },
+        linger,
+    )
+}
+
+/// The browser's side of a session that ended without a clean close: it may still be reading
+/// what was queued for it and sending (pongs, keys). Run on its own, after the session's end
+/// is accounted for: its socket is shut down for writing, then read until the browser closes,
+/// for a bounded time, so that it is not closed over unread bytes, which resets it and
+/// discards what the browser has not read yet, the close frame included.
+pub struct Linger<R, W> {
+    reader: Reader<R>,
+    write: W,
+}
+
+impl<R, W> Linger<R, W>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    /// Shuts the socket down for writing and reads until the browser closes (10 s at most).
+    pub async fn run(mut self) {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.write.shutdown()).await;
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, self.reader.drain()).await;
     }
 }
 

@@ -84,7 +84,7 @@ where
         }
         got
     });
-    let outcome = relay(
+    let (outcome, linger) = relay(
         browser,
         halves,
         timers(),
@@ -94,6 +94,9 @@ where
         stop,
     )
     .await;
+    if let Some(linger) = linger {
+        linger.run().await;
+    }
     drop(feeder);
     (reading.await.expect("reader"), outcome)
 }

@@ -79,8 +79,8 @@ impl Session {
         upgrade: impl Future<Output = Result<Browser<R, W>, hyper::Error>>,
     ) where
         H: Send,
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin + Tcp,
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Tcp + Send + 'static,
     {
         let span = tracing::info_span!("session", id = self.id, peer = %self.peer);
         self.serve(&context, upgrade).instrument(span).await;
@@ -95,8 +95,8 @@ impl Session {
         context: &Context,
         upgrade: impl Future<Output = Result<Browser<R, W>, hyper::Error>>,
     ) where
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin + Tcp,
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Tcp + Send + 'static,
     {
         let started = Instant::now();
         let mut scheme = None;
@@ -113,8 +113,8 @@ impl Session {
         scheme: &mut Option<&'static str>,
     ) -> ending::Ending
     where
-        R: AsyncRead + Unpin,
-        W: AsyncWrite + Unpin + Tcp,
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Tcp + Send + 'static,
     {
         let started = Instant::now();
         let mut ws = match upgrade.await {
@@ -202,7 +202,12 @@ impl Session {
             other => Either::Right(other),
         };
         let halves = relay::splice::halves(backend_stream);
-        let outcome = relay::relay(ws, halves, timers, context.splice, filters, meters, stop).await;
+        let relayed = relay::relay(ws, halves, timers, context.splice, filters, meters, stop);
+        let (outcome, linger) = relayed.await;
+        if let Some(linger) = linger {
+            // The session's end is accounted for now; the socket lingers on its own, bounded.
+            tokio::spawn(linger.run());
+        }
         drop(registered);
         ending::Ending::Closed {
             bytes_up: outcome.bytes_up,

@@ -148,7 +148,7 @@ impl SqlStore {
     ///
     /// # Errors
     /// The probe failed for any reason but the table's absence, and nothing is known yet.
-    pub(super) async fn has_single_use_table(&self) -> Result<bool, StoreError> {
+    pub async fn has_single_use_table(&self) -> Result<bool, StoreError> {
         self.single_use.present(&self.pool).await
     }
 
