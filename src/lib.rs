@@ -10,23 +10,17 @@
 #![warn(missing_docs)]
 
 pub mod admin;
-pub mod audit;
 pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod console;
 pub mod front;
-pub mod health;
-pub mod listener;
-pub mod metrics;
-pub mod monitor;
+pub mod ops;
 pub mod relay;
 pub mod rfb;
 pub mod server;
 pub mod session;
-pub mod shutdown;
 pub mod spice;
-pub mod telemetry;
 pub mod tls;
 pub mod token;
 pub mod websocket;

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::audit::{Audit, Event};
 use crate::console::Secret;
+use crate::ops::audit::{Audit, Event};
 use crate::session::directory::Directory;
 use crate::session::registry::Registry;
 use crate::token::issue::BaseUrls;

@@ -1,6 +1,6 @@
 //! The admin API, on its own listener (loopback by default): issue, list and revoke tokens with
 //! JSON, for operators without nova, and list and end live sessions (`sessions.rs`). Off unless a bearer secret is configured. The secret is
-//! checked before a body is read, and bodies are capped at 16 KiB; [`crate::listener`] bounds
+//! checked before a body is read, and bodies are capped at 16 KiB; [`crate::ops::listener`] bounds
 //! the connections.
 
 use std::net::SocketAddr;
@@ -247,5 +247,5 @@ pub async fn serve(listener: TcpListener, api: Api, shutdown: CancellationToken)
         .with_state(api);
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(addr = ?addr, "admin API listening");
-    crate::listener::serve("admin API", listener, app, shutdown).await;
+    crate::ops::listener::serve("admin API", listener, app, shutdown).await;
 }

@@ -19,7 +19,7 @@ pub fn run(files: &ConfigFiles) -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    let level = crate::telemetry::init(settings.debug, settings.operations.json_logs);
+    let level = crate::ops::telemetry::init(settings.debug, settings.operations.json_logs);
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
@@ -42,9 +42,9 @@ pub fn run(files: &ConfigFiles) -> ExitCode {
                 hook
             }),
         };
-        crate::shutdown::on_signals(control.stop.clone())?;
+        crate::ops::signals::on_signals(control.stop.clone())?;
         if let Some(reload) = &control.reload {
-            crate::shutdown::on_hangup(reload.clone())?;
+            crate::ops::signals::on_hangup(reload.clone())?;
         }
         crate::server::serve(settings, listeners, control).await?;
         Ok(())

@@ -138,9 +138,9 @@ fn record(settings: &Settings, kind: &'static str, hash: String, target: Option<
     let Some(target_file) = &settings.operations.audit_log else {
         return;
     };
-    match crate::audit::Audit::open(target_file) {
+    match crate::ops::audit::Audit::open(target_file) {
         Ok(audit) => {
-            let mut event = crate::audit::Event::now(kind);
+            let mut event = crate::ops::audit::Event::now(kind);
             event.token_hash = Some(hash);
             event.target = target;
             event.reason = Some("command line".into());

@@ -15,9 +15,9 @@ use tokio_util::task::TaskTracker;
 use super::headers::SecurityHeaders;
 use super::limiter::{ConnectionSlot, Limiter};
 use super::pages::Pages;
-use crate::audit::{Audit, Event};
-use crate::health::Health;
-use crate::metrics::Metrics;
+use crate::ops::audit::{Audit, Event};
+use crate::ops::health::Health;
+use crate::ops::metrics::Metrics;
 use crate::session;
 use crate::token::{TokenHash, TokenStore};
 

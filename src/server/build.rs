@@ -11,15 +11,15 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 
 use super::error::Error;
-use crate::audit::Audit;
 use crate::backend::{self, policy::TargetPolicy};
 use crate::config::Settings;
 use crate::front::headers::SecurityHeaders;
 use crate::front::limiter::Limiter;
 use crate::front::pages::Pages;
 use crate::front::Front;
-use crate::health::Health;
-use crate::metrics::Metrics;
+use crate::ops::audit::Audit;
+use crate::ops::health::Health;
+use crate::ops::metrics::Metrics;
 use crate::session::registry::Registry;
 use crate::session::{self, Observers, SessionTimers};
 use crate::tls;

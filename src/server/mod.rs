@@ -20,12 +20,12 @@ use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::audit::Audit;
 use crate::config::Settings;
 use crate::console::ConsoleKind;
 use crate::front::limiter::Limiter;
-use crate::health::Health;
-use crate::metrics::Metrics;
+use crate::ops::audit::Audit;
+use crate::ops::health::Health;
+use crate::ops::metrics::Metrics;
 use crate::session::directory::Directory;
 use crate::token::lease::{instance_name, Leases};
 use crate::token::TokenStore;
@@ -122,7 +122,7 @@ pub async fn serve(
         ));
     }
     if let Some(listener) = listeners.metrics {
-        services.spawn(crate::monitor::serve(
+        services.spawn(crate::ops::monitor::serve(
             listener,
             lasting.metrics.clone(),
             lasting.health.clone(),

@@ -6,10 +6,10 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::registry::Registry;
-use crate::audit::Audit;
 use crate::backend::Connector;
 use crate::console::{Clipboard, Secret};
-use crate::metrics::Metrics;
+use crate::ops::audit::Audit;
+use crate::ops::metrics::Metrics;
 
 /// The timers of every session.
 #[derive(Debug, Clone, Copy)]

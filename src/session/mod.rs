@@ -29,8 +29,8 @@ use tokio::time::Instant;
 use tokio_util::either::Either;
 use tracing::Instrument;
 
-use crate::audit::Event;
-use crate::metrics::Metrics;
+use crate::ops::audit::Event;
+use crate::ops::metrics::Metrics;
 use crate::relay::splice::Tcp;
 use crate::relay::{self, Browser, End, Timers};
 use crate::token::{Grant, SessionSlot, TokenHash};

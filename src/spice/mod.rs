@@ -12,6 +12,8 @@
 //! offered MINI_HEADER, which every current server accepts, else behind the 18-byte full one.
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;
 
 /// SPICE channel types (`SPICE_CHANNEL_*`).

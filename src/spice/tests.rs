@@ -1,28 +1,11 @@
 use super::*;
 
-/// A link header and message as spice-html5 sends them: AUTH_SELECTION and MINI_HEADER.
-fn link(channel_type: u8, caps: u32) -> Vec<u8> {
-    let mut mess = Vec::new();
-    mess.extend_from_slice(&7u32.to_le_bytes());
-    mess.extend_from_slice(&[channel_type, 0]);
-    mess.extend_from_slice(&1u32.to_le_bytes());
-    mess.extend_from_slice(&1u32.to_le_bytes());
-    mess.extend_from_slice(&18u32.to_le_bytes());
-    mess.extend_from_slice(&caps.to_le_bytes());
-    mess.extend_from_slice(&0u32.to_le_bytes());
-    let mut all = b"REDQ".to_vec();
-    all.extend_from_slice(&2u32.to_le_bytes());
-    all.extend_from_slice(&2u32.to_le_bytes());
-    all.extend_from_slice(&u32::try_from(mess.len()).expect("short").to_le_bytes());
-    all.extend_from_slice(&mess);
-    all
-}
+use super::testing::mini;
 
-fn mini(kind: u16, body: &[u8]) -> Vec<u8> {
-    let mut message = kind.to_le_bytes().to_vec();
-    message.extend_from_slice(&u32::try_from(body.len()).expect("short").to_le_bytes());
-    message.extend_from_slice(body);
-    message
+/// A link header and message as spice-html5 sends them (AUTH_SELECTION and MINI_HEADER in
+/// its tests' `caps`).
+fn link(channel_type: u8, caps: u32) -> Vec<u8> {
+    super::testing::link_message(channel_type, caps)
 }
 
 /// What each byte of `stream` is, fed in chunks of `size`.

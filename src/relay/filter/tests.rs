@@ -280,27 +280,14 @@ mod spice {
     use super::*;
     use crate::console::ConsoleKind;
 
+    use crate::spice::testing::{link_message, mini};
+
+    /// A link message as spice-html5 sends it, then the mechanism and the ticket.
     fn link(channel_type: u8) -> Vec<u8> {
-        let mut mess = 0u32.to_le_bytes().to_vec();
-        mess.extend_from_slice(&[channel_type, 0]);
-        for word in [1u32, 0, 18, (1 << 0) | (1 << 3)] {
-            mess.extend_from_slice(&word.to_le_bytes());
-        }
-        let mut all = b"REDQ".to_vec();
-        for word in [2u32, 2, 22] {
-            all.extend_from_slice(&word.to_le_bytes());
-        }
-        all.extend_from_slice(&mess);
+        let mut all = link_message(channel_type, (1 << 0) | (1 << 3));
         all.extend_from_slice(&1u32.to_le_bytes());
         all.extend_from_slice(&[7; 128]);
         all
-    }
-
-    fn mini(kind: u16, body: &[u8]) -> Vec<u8> {
-        let mut message = kind.to_le_bytes().to_vec();
-        message.extend_from_slice(&u32::try_from(body.len()).expect("short").to_le_bytes());
-        message.extend_from_slice(body);
-        message
     }
 
     fn view_only() -> Filters {

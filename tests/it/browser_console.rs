@@ -1,0 +1,250 @@
+//! End-to-end in Debian's headless Chromium, driven by playwright-core: vncgate's console page
+//! over HTTPS in front of real QEMU and Xvnc with VeNCrypt mutual TLS, and Debian's own
+//! vnc_lite.html. Screenshots go to target/browser-screenshots/ for a person to look at.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::common::browser::{self, NOVNC};
+use crate::common::pki::TestPki;
+use crate::common::qemu::{self, Qemu};
+use crate::common::xvnc::{self, Xvnc};
+use crate::common::*;
+
+use browser::browse;
+
+/// A text field of the findings, empty when absent.
+fn field<'a>(found: &'a serde_json::Value, name: &str) -> &'a str {
+    found[name].as_str().unwrap_or_default()
+}
+
+fn https_vencrypt_config(pki: &TestPki, extra: &str) -> String {
+    format!(
+        "[DEFAULT]\ncert = {}\nkey = {}\nweb = {NOVNC}\n{}[vncgate]\nnovnc_dir = {NOVNC}\n{extra}",
+        pki.https_cert().display(),
+        pki.https_key().display(),
+        pki.vencrypt_config("vencrypt"),
+    )
+}
+
+fn tls_qemu(work: &Path, pki: &TestPki) -> Qemu {
+    let object = format!(
+        "tls-creds-x509,id=tls0,dir={},endpoint=server,verify-peer=yes",
+        pki.compute().display()
+    );
+    Qemu::start(work, ",tls-creds=tls0", &["-object".into(), object])
+}
+
+/// Xvnc with an xterm running `cat`, behind VeNCrypt X509None with the test PKI's certificate.
+async fn xterm_over_vencrypt(work: &std::path::Path, pki: &TestPki) -> Xvnc {
+    let compute = pki.compute();
+    let mut server = Xvnc::start(
+        work,
+        &[
+            "-SecurityTypes".into(),
+            "X509None".into(),
+            "-X509Cert".into(),
+            compute.join("server-cert.pem").display().to_string(),
+            "-X509Key".into(),
+            compute.join("server-key.pem").display().to_string(),
+        ],
+    );
+    server.run_client("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    server
+}
+
+fn console_url(proxy: &Proxy, token: &str) -> String {
+    format!(
+        "https://localhost:{}/console.html?path=%3Ftoken%3D{token}",
+        proxy.addr.port()
+    )
+}
+
+#[tokio::test]
+async fn the_console_page_shows_the_qemu_display_over_vencrypt() {
+    if !browser::available() || !qemu::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let vm = tls_qemu(work.path(), &pki);
+    let proxy = start_proxy(
+        &https_vencrypt_config(&pki, ""),
+        &format!("vm: {}\n", vm.addr),
+    )
+    .await;
+    let url = console_url(&proxy, "vm");
+    let found = browse("display", url, "console-qemu").await;
+    assert!(field(&found, "status").contains("Connected"), "{found}");
+    // QEMU's VGA text or graphics mode, drawn: not a blank canvas.
+    assert!(
+        matches!(
+            (found["width"].as_u64(), found["height"].as_u64()),
+            (Some(720), Some(400)) | (Some(640), Some(480))
+        ),
+        "{found}"
+    );
+    assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
+}
+
+/// Keys typed in the console page (through a token with `attributes`) show in an xterm on Xvnc
+/// behind VeNCrypt: the screen is drawn and a few hundred pixels change at least.
+async fn typing_shows(attributes: &str, screenshot: &'static str) {
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let server = xterm_over_vencrypt(work.path(), &pki).await;
+    let proxy = start_proxy(
+        &https_vencrypt_config(&pki, ""),
+        &format!("x: {} {attributes}\n", server.addr),
+    )
+    .await;
+    let found = browse("type", console_url(&proxy, "x"), screenshot).await;
+    assert!(field(&found, "status").contains("Connected"), "{found}");
+    assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
+    assert!(found["changed"].as_u64().unwrap_or(0) > 200, "{found}");
+}
+
+#[tokio::test]
+async fn typed_keys_reach_the_guest() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    typing_shows("", "console-typing").await;
+}
+
+/// noVNC through a session whose every server message is framed (`clipboard=none`): its
+/// encodings narrowed to what the proxy frames, the screen drawn and typing shown.
+#[tokio::test]
+async fn novnc_works_through_the_clipboard_filter() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    typing_shows("clipboard=none", "console-clipboard-none").await;
+}
+
+/// A watch link in the console page: it says "view only", and typing changes nothing on the
+/// guest's screen (the page sends nothing, and the proxy would drop it if it did).
+#[tokio::test]
+async fn a_watch_link_shows_view_only_and_typing_changes_nothing() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let mut server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    server.run_client("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let config = format!(
+        "[DEFAULT]\ncert = {}\nkey = {}\nweb = {NOVNC}\n[vncgate]\nnovnc_dir = {NOVNC}\n",
+        pki.https_cert().display(),
+        pki.https_key().display(),
+    );
+    let proxy = start_proxy(&config, &format!("x: {} view_only=true\n", server.addr)).await;
+    let found = browse("type", console_url(&proxy, "x"), "console-view-only").await;
+    assert!(field(&found, "status").contains("view only"), "{found}");
+    assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
+    assert_eq!(found["changed"].as_u64(), Some(0), "{found}");
+}
+
+#[tokio::test]
+async fn a_bad_token_shows_a_clear_message_and_does_not_loop() {
+    if !browser::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let proxy = start_proxy(&https_vencrypt_config(&pki, ""), "").await;
+    let url = console_url(&proxy, "not-a-token");
+    let found = browse("badtoken", url, "console-bad-token").await;
+    let status = field(&found, "status");
+    assert!(status.contains("rejected"), "{found}");
+    assert_eq!(
+        found["sockets"].as_u64(),
+        Some(1),
+        "no reconnect loop: {found}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_expiring_mid_session_shows_the_reason() {
+    if !browser::available() || !qemu::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let vm = tls_qemu(work.path(), &pki);
+    let expires = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 8;
+    let proxy = start_proxy(
+        &https_vencrypt_config(&pki, "[consoleauth]\nenforce_session_timeout = true\n"),
+        &format!("vm: {} expires={expires}\n", vm.addr),
+    )
+    .await;
+    let url = console_url(&proxy, "vm");
+    let found = browse("expire", url, "console-expired").await;
+    assert!(field(&found, "connected").contains("Connected"), "{found}");
+    assert!(field(&found, "status").contains("expired"), "{found}");
+    assert_eq!(
+        found["sockets"].as_u64(),
+        Some(1),
+        "no reconnect after expiry: {found}"
+    );
+}
+
+#[tokio::test]
+async fn debian_vnc_lite_connects_with_the_path_form() {
+    if !browser::available() || !qemu::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let vm = tls_qemu(work.path(), &pki);
+    let proxy = start_proxy(
+        &https_vencrypt_config(&pki, ""),
+        &format!("vm: {}\n", vm.addr),
+    )
+    .await;
+    let url = format!(
+        "https://localhost:{}/vnc_lite.html?path=websockify%3Ftoken%3Dvm",
+        proxy.addr.port()
+    );
+    let found = browse("lite", url, "vnc-lite").await;
+    assert!(field(&found, "status").contains("Connected"), "{found}");
+    assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
+    // nova's own form, as access_url builds it for vnc_lite.html: the path is `?token=X`, so
+    // the browser opens `/?token=X`.
+    let url = format!(
+        "https://localhost:{}/vnc_lite.html?path=%3Ftoken%3Dvm",
+        proxy.addr.port()
+    );
+    let found = browse("lite", url, "vnc-lite-nova-form").await;
+    assert!(field(&found, "status").contains("Connected"), "{found}");
+    assert!(found["colours"].as_u64().unwrap_or(0) >= 2, "{found}");
+}
+
+#[tokio::test]
+async fn a_missing_novnc_library_is_said_on_the_page() {
+    if !browser::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let empty = work.path().join("empty-novnc");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let config = format!(
+        "{}novnc_dir = {}\n",
+        https_vencrypt_config(&pki, ""),
+        empty.display()
+    );
+    let proxy = start_proxy(&config, "vm: 127.0.0.1:1\n").await;
+    let url = console_url(&proxy, "vm");
+    let found = browse("status", url, "console-no-novnc").await;
+    assert!(
+        field(&found, "status").contains("noVNC library is missing"),
+        "{found}"
+    );
+}

@@ -1,0 +1,35 @@
+//! The integration tests, one binary: each module is one area, against real peers (QEMU,
+//! Xvnc, Chromium, MariaDB, PostgreSQL, HAProxy, testssl…) started by `common/`. One binary
+//! compiles `common/` once and links once. Run one area with `cargo test --test it AREA::`.
+
+mod common;
+
+mod architecture;
+mod authd;
+mod backend_policy;
+mod browser_console;
+mod clipboard;
+mod cluster;
+mod config_files;
+mod edge_limits;
+mod flood;
+mod framing;
+mod node_isolation;
+mod operations;
+mod pki_cli;
+mod qemu_end_to_end;
+mod reload;
+mod revocation;
+mod rfb_hostile;
+mod serial;
+mod sessions_api;
+mod spice;
+mod static_and_tls;
+mod systemd_unit;
+mod token_shared_db;
+mod token_store;
+mod vencrypt_qemu;
+mod view_only;
+mod webmks;
+mod websocket_front;
+mod xvnc_interop;
