@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::console::{Clipboard, ConsoleKind, Reach, Secret};
 use crate::token::issue::{self, Request};
-use crate::token::StoreError;
+use crate::token::{hex_prefix, StoreError, LOG_PREFIX, REVOKE_PREFIX};
 
 mod api;
 mod sessions;
@@ -46,7 +46,7 @@ struct IssueBody {
     #[serde(default)]
     view_only: bool,
     /// Which way the clipboard may flow: `both`, `to-guest`, `from-guest` or `none`.
-    clipboard: Option<String>,
+    clipboard: Option<Clipboard>,
     ttl: Option<u64>,
     instance_uuid: Option<String>,
     #[serde(default)]
@@ -145,22 +145,12 @@ async fn issue_token(
             )
         }
     };
-    let clipboard = match body.clipboard.as_deref().map(Clipboard::from_name) {
-        None => None,
-        Some(Some(clipboard)) => Some(clipboard),
-        Some(None) => {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "clipboard must be both, to-guest, from-guest or none",
-            )
-        }
-    };
     let request = Request {
         kind,
         target,
         tls_port: body.tls_port,
         view_only: body.view_only,
-        clipboard,
+        clipboard: body.clipboard,
         reach,
         ttl,
         instance_uuid: body.instance_uuid,
@@ -185,7 +175,7 @@ async fn issue_token(
                 .map_or(0, |d| d.as_secs());
             let body = IssuedBody {
                 token: issued.token.expose().to_owned(),
-                hash_prefix: hash.to_hex()[..12].to_owned(),
+                hash_prefix: hash.prefix(),
                 expires,
                 url: issued.url,
             };
@@ -204,7 +194,7 @@ async fn list_tokens(State(api): State<Api>) -> Response {
             let body: Vec<ListedBody> = rows
                 .into_iter()
                 .map(|row| ListedBody {
-                    hash_prefix: row.hash.chars().take(12).collect(),
+                    hash_prefix: hex_prefix(&row.hash, REVOKE_PREFIX),
                     host: row.target.host,
                     port: row.target.port,
                     expires: row.expires,
@@ -222,7 +212,7 @@ async fn list_tokens(State(api): State<Api>) -> Response {
 async fn revoke_token(State(api): State<Api>, Path(prefix): Path<String>) -> Response {
     match api.store.revoke(&prefix).await {
         Ok(hash) => {
-            let short: String = hash.chars().take(8).collect();
+            let short = hex_prefix(&hash, LOG_PREFIX);
             tracing::info!(token = %short, "token revoked through the admin API");
             record(api.audit.as_deref(), "token_revoked", short, None);
             StatusCode::NO_CONTENT.into_response()

@@ -125,6 +125,21 @@ pub struct IssueOptions {
     pub force: bool,
 }
 
+/// The console kinds a token can be issued for here: a webmks ticket comes from vCenter.
+fn parse_issued_kind(name: &str) -> Result<crate::console::ConsoleKind, String> {
+    use crate::console::ConsoleKind;
+    ConsoleKind::from_nova_name(name)
+        .filter(|kind| *kind != ConsoleKind::Webmks)
+        .ok_or_else(|| {
+            let names: Vec<&str> = ConsoleKind::ALL
+                .iter()
+                .filter(|kind| **kind != ConsoleKind::Webmks)
+                .map(|kind| kind.nova_name())
+                .collect();
+            format!("accepted values: {}", names.join(", "))
+        })
+}
+
 fn parse_key_type(name: &str) -> Result<vncgate_pki::KeyType, String> {
     vncgate_pki::KeyType::from_name(name).ok_or_else(|| {
         format!(
@@ -210,16 +225,16 @@ pub enum TokenCommand {
         thumbprint: Option<String>,
         /// The console type, as nova's console_type column names it; the URL is built on that
         /// kind's base URL.
-        #[arg(long, default_value = "novnc", value_parser = ["novnc", "serial", "spice-html5"])]
-        kind: String,
+        #[arg(long, default_value = "novnc", value_parser = parse_issued_kind)]
+        kind: crate::console::ConsoleKind,
         /// A watch link: its sessions see the console, and their keys, pointer, clipboard,
         /// resize and power requests are dropped by the proxy.
         #[arg(long)]
         view_only: bool,
         /// Which way the clipboard may flow: both, to-guest, from-guest or none; default
         /// `[vncgate] default_clipboard`. Enforced by the proxy in both directions.
-        #[arg(long, value_parser = ["both", "to-guest", "from-guest", "none"])]
-        clipboard: Option<String>,
+        #[arg(long, value_parser = crate::console::Clipboard::parse)]
+        clipboard: Option<crate::console::Clipboard>,
         /// A SPICE server's TLS port (used with [vncgate] spice_tls).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         tls_port: Option<u16>,

@@ -6,9 +6,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::args::TokenCommand;
 use super::startup::{block_on, load_settings, open_token_store};
 use crate::config::Settings;
-use crate::console::{Clipboard, ConsoleKind, Reach};
+use crate::console::Reach;
 use crate::token::issue::{self, Request};
-use crate::token::SqlStore;
+use crate::token::{hex_prefix, SqlStore, LOG_PREFIX, REVOKE_PREFIX};
 
 /// Runs a `token` subcommand.
 pub fn run(command: TokenCommand) -> ExitCode {
@@ -52,13 +52,12 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 issue::destination(host.as_deref(), port, url.as_deref(), thumbprint.as_deref())?;
             let single_use = single_use || reach != Reach::Direct;
             let store = open(settings, false).await?;
-            let kind = ConsoleKind::from_nova_name(&kind).unwrap_or(ConsoleKind::Novnc);
             let request = Request {
                 kind,
                 target,
                 tls_port,
                 view_only,
-                clipboard: clipboard.as_deref().and_then(Clipboard::from_name),
+                clipboard,
                 reach,
                 ttl,
                 instance_uuid: instance,
@@ -79,7 +78,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 Some(request.target.to_string()),
             );
             println!("token:   {}", issued.token.expose());
-            println!("hash:    {}", &issued.token.hash().to_hex()[..12]);
+            println!("hash:    {}", issued.token.hash().prefix());
             println!("target:  {}", request.target);
             println!(
                 "expires: {expires} (in {} s){}",
@@ -99,7 +98,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             for row in rows {
                 println!(
                     "{:<14} {:<30} {:<12} {:<37} {:<10} {}",
-                    row.hash.chars().take(12).collect::<String>(),
+                    hex_prefix(&row.hash, REVOKE_PREFIX),
                     row.target.to_string(),
                     row.expires,
                     row.instance_uuid,
@@ -118,10 +117,10 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             record(
                 settings,
                 "token_revoked",
-                hash.chars().take(8).collect(),
+                hex_prefix(&hash, LOG_PREFIX),
                 None,
             );
-            println!("revoked {}", hash.chars().take(12).collect::<String>());
+            println!("revoked {}", hex_prefix(&hash, REVOKE_PREFIX));
             Ok(())
         }
         TokenCommand::InitDb { .. } => {

@@ -137,9 +137,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         default_view_only: reader.typed(&t::DEFAULT_VIEW_ONLY, parse_bool),
         splice: reader.typed(&t::SPLICE, parse_bool),
         default_clipboard: reader.typed(&t::DEFAULT_CLIPBOARD, |text| {
-            Clipboard::from_name(text.trim()).ok_or_else(|| {
-                format!("{text:?} is not a clipboard direction; accepted values: both, to-guest, from-guest, none")
-            })
+            Clipboard::parse(text.trim())
         }),
         spice_tls: reader.typed(&t::SPICE_TLS, parse_bool),
         xterm_dir: reader.path(&t::XTERM_DIR, Exists::Dir),

@@ -35,6 +35,20 @@ impl Clipboard {
         Self::ALL.into_iter().find(|value| value.name() == name)
     }
 
+    /// The value named `name`, or an error that lists the names.
+    ///
+    /// # Errors
+    /// Another name.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        Self::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|value| value.name()).collect();
+            format!(
+                "{name:?} is not a clipboard direction; accepted values: {}",
+                names.join(", ")
+            )
+        })
+    }
+
     /// Whether the browser's clipboard text may reach the guest.
     pub fn to_guest(self) -> bool {
         matches!(self, Self::Both | Self::ToGuest)
@@ -43,6 +57,13 @@ impl Clipboard {
     /// Whether the guest's clipboard text may reach the browser.
     pub fn from_guest(self) -> bool {
         matches!(self, Self::Both | Self::FromGuest)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Clipboard {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::parse(&name).map_err(serde::de::Error::custom)
     }
 }
 

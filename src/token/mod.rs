@@ -20,6 +20,6 @@ pub use admission::{Admission, Refusal, SessionSlot};
 pub use file::FileSource;
 pub use grant::Grant;
 pub use line::{parse_line, LineError};
-pub use secret::{Token, TokenHash, MAX_TOKEN_LEN};
+pub use secret::{hex_prefix, Token, TokenHash, LOG_PREFIX, MAX_TOKEN_LEN, REVOKE_PREFIX};
 pub use sql::{SqlStore, StoreError};
 pub use store::TokenStore;

@@ -40,6 +40,19 @@ impl fmt::Debug for Token {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash([u8; 32]);
 
+/// How many hex characters of a token's hash the logs and the audit trail show: enough to
+/// follow a token through them, useless to guess it.
+pub const LOG_PREFIX: usize = 8;
+
+/// How many hex characters of a token's hash `token list` and the admin API show, and the
+/// fewest `token revoke` takes.
+pub const REVOKE_PREFIX: usize = 12;
+
+/// The first `count` characters of a hash's hex text, as stored (a row may hold anything).
+pub fn hex_prefix(hex: &str, count: usize) -> String {
+    hex.chars().take(count).collect()
+}
+
 impl TokenHash {
     /// Hashes the UTF-8 bytes of a token, unsalted, as nova's `get_sha256_str` does.
     pub fn of(token: &str) -> Self {
@@ -51,9 +64,14 @@ impl TokenHash {
         hex::encode(self.0)
     }
 
-    /// The first 8 hex characters: enough to follow a token through the logs, useless to guess it.
+    /// The first [`LOG_PREFIX`] hex characters, for logs and the audit trail.
     pub fn short(&self) -> String {
-        hex::encode(&self.0[..4])
+        hex_prefix(&self.to_hex(), LOG_PREFIX)
+    }
+
+    /// The first [`REVOKE_PREFIX`] hex characters, as `token list` shows them.
+    pub fn prefix(&self) -> String {
+        hex_prefix(&self.to_hex(), REVOKE_PREFIX)
     }
 
     /// Constant-time equality, so that no timing tells how much of a hash matched.

@@ -9,6 +9,7 @@ use super::reach::stored_path;
 use super::records::{Listed, NewToken};
 use super::{now_seconds, single_use_count, SqlStore, StoreError};
 use crate::console::{ConsoleKind, Reach, Target};
+use crate::token::secret::REVOKE_PREFIX;
 
 impl SqlStore {
     /// Stores a new token (its hash only).
@@ -112,7 +113,9 @@ impl SqlStore {
     /// A bad or ambiguous prefix, no match, or a database failure.
     pub async fn revoke(&self, prefix: &str) -> Result<String, StoreError> {
         let prefix = prefix.to_ascii_lowercase();
-        if prefix.len() < 12 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit())
+        if prefix.len() < REVOKE_PREFIX
+            || prefix.len() > 64
+            || !prefix.bytes().all(|b| b.is_ascii_hexdigit())
         {
             return Err(StoreError::BadPrefix);
         }
