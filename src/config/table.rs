@@ -16,6 +16,9 @@ pub struct OptionSpec {
     pub default: &'static str,
     /// What it does, in one line.
     pub help: &'static str,
+    /// Whether only a restart changes it: a reload keeps the running value and says so
+    /// (`server/reload.rs` keeps each such option, and a test holds it to this flag).
+    pub restart_only: bool,
 }
 
 /// The default that means "unset".
@@ -34,6 +37,7 @@ impl OptionSpec {
             alias: None,
             default,
             help,
+            restart_only: false,
         }
     }
 
@@ -42,6 +46,18 @@ impl OptionSpec {
             alias: Some(alias),
             ..self
         }
+    }
+
+    const fn restart_only(self) -> Self {
+        Self {
+            restart_only: true,
+            ..self
+        }
+    }
+
+    /// `[section] name`, as logs and messages name an option.
+    pub fn label(&self) -> String {
+        format!("[{}] {}", self.section, self.name)
     }
 
     /// The default, or `None` where it is unset.
@@ -72,9 +88,11 @@ options! {
     WEB = OptionSpec::new("DEFAULT", "web", "/usr/share/novnc", "static web root");
     SOURCE_IS_IPV6 = OptionSpec::new("DEFAULT", "source_is_ipv6", "false", "prefer IPv6 to listen on");
     NOVNCPROXY_HOST = OptionSpec::new("vnc", "novncproxy_host", "0.0.0.0", "listen address")
-        .alias("novncproxy_host");
+        .alias("novncproxy_host")
+        .restart_only();
     NOVNCPROXY_PORT = OptionSpec::new("vnc", "novncproxy_port", "6080", "listen port")
-        .alias("novncproxy_port");
+        .alias("novncproxy_port")
+        .restart_only();
     NOVNCPROXY_BASE_URL = OptionSpec::new(
         "vnc",
         "novncproxy_base_url",
@@ -93,17 +111,26 @@ options! {
     TOKEN_TTL = OptionSpec::new("consoleauth", "token_ttl", "600", "lifetime of issued tokens, seconds")
         .alias("console_token_ttl");
     ENFORCE_SESSION_TIMEOUT = OptionSpec::new("consoleauth", "enforce_session_timeout", "false", "close sessions when their token expires");
-    CONNECTION = OptionSpec::new("database", "connection", NONE, "token database URL");
-    SPICE_ENABLED = OptionSpec::new("spice", "enabled", "false", "serve spice-html5 consoles on html5proxy_port");
-    HTML5PROXY_HOST = OptionSpec::new("spice", "html5proxy_host", "0.0.0.0", "SPICE listen address");
-    HTML5PROXY_PORT = OptionSpec::new("spice", "html5proxy_port", "6082", "SPICE listen port");
+    CONNECTION = OptionSpec::new("database", "connection", NONE, "token database URL")
+        .restart_only();
+    SPICE_ENABLED = OptionSpec::new("spice", "enabled", "false", "serve spice-html5 consoles on html5proxy_port")
+        .restart_only();
+    HTML5PROXY_HOST = OptionSpec::new("spice", "html5proxy_host", "0.0.0.0", "SPICE listen address")
+        .restart_only();
+    HTML5PROXY_PORT = OptionSpec::new("spice", "html5proxy_port", "6082", "SPICE listen port")
+        .restart_only();
     HTML5PROXY_BASE_URL = OptionSpec::new("spice", "html5proxy_base_url", "http://127.0.0.1:6082/spice_auto.html", "public URL of the SPICE console page");
-    SERIAL_ENABLED = OptionSpec::new("serial_console", "enabled", "false", "serve serial consoles on serialproxy_port");
-    SERIALPROXY_HOST = OptionSpec::new("serial_console", "serialproxy_host", "0.0.0.0", "serial listen address");
-    SERIALPROXY_PORT = OptionSpec::new("serial_console", "serialproxy_port", "6083", "serial listen port");
+    SERIAL_ENABLED = OptionSpec::new("serial_console", "enabled", "false", "serve serial consoles on serialproxy_port")
+        .restart_only();
+    SERIALPROXY_HOST = OptionSpec::new("serial_console", "serialproxy_host", "0.0.0.0", "serial listen address")
+        .restart_only();
+    SERIALPROXY_PORT = OptionSpec::new("serial_console", "serialproxy_port", "6083", "serial listen port")
+        .restart_only();
     SERIAL_BASE_URL = OptionSpec::new("serial_console", "base_url", "ws://127.0.0.1:6083/", "public URL of the serial console WebSocket");
-    MKS_ENABLED = OptionSpec::new("mks", "enabled", "false", "serve nova's webmks consoles (VMware authd) on mksproxy_base_url's port");
-    MKSPROXY_BASE_URL = OptionSpec::new("mks", "mksproxy_base_url", "http://127.0.0.1:6090/", "public URL of the MKS console; its port is where they are served");
+    MKS_ENABLED = OptionSpec::new("mks", "enabled", "false", "serve nova's webmks consoles (VMware authd) on mksproxy_base_url's port")
+        .restart_only();
+    MKSPROXY_BASE_URL = OptionSpec::new("mks", "mksproxy_base_url", "http://127.0.0.1:6090/", "public URL of the MKS console; its port is where they are served")
+        .restart_only();
     TOKEN_SOURCE = OptionSpec::new(OWN_SECTION, "token_source", NONE, "websockify-format token file or directory");
     VENCRYPT_VERIFY_HOSTNAME = OptionSpec::new(OWN_SECTION, "vencrypt_verify_hostname", "false", "check VNC server certificate names");
     CONNECT_TIMEOUT = OptionSpec::new(OWN_SECTION, "connect_timeout", "5", "TCP connect deadline, seconds");
@@ -111,11 +138,15 @@ options! {
     PING_INTERVAL = OptionSpec::new(OWN_SECTION, "ping_interval", "20", "WebSocket ping period, seconds");
     CLIENT_TIMEOUT = OptionSpec::new(OWN_SECTION, "client_timeout", "120", "browser silence before a session closes, seconds");
     MAX_MESSAGE_SIZE = OptionSpec::new(OWN_SECTION, "max_message_size", "4194304", "largest browser message, bytes");
-    MAX_CONNECTIONS = OptionSpec::new(OWN_SECTION, "max_connections", "4096", "connections served at once");
+    MAX_CONNECTIONS = OptionSpec::new(OWN_SECTION, "max_connections", "4096", "connections served at once")
+        .restart_only();
     SHUTDOWN_GRACE = OptionSpec::new(OWN_SECTION, "shutdown_grace", "10", "time sessions get to close on SIGTERM, seconds");
-    STATE_DIR = OptionSpec::new(OWN_SECTION, "state_dir", "/var/lib/vncgate", "vncgate's own SQLite token database");
-    ADMIN_LISTEN = OptionSpec::new(OWN_SECTION, "admin_listen", "127.0.0.1:6081", "admin API address");
-    ADMIN_SECRET_FILE = OptionSpec::new(OWN_SECTION, "admin_secret_file", NONE, "admin API bearer secret; unset: no API");
+    STATE_DIR = OptionSpec::new(OWN_SECTION, "state_dir", "/var/lib/vncgate", "vncgate's own SQLite token database")
+        .restart_only();
+    ADMIN_LISTEN = OptionSpec::new(OWN_SECTION, "admin_listen", "127.0.0.1:6081", "admin API address")
+        .restart_only();
+    ADMIN_SECRET_FILE = OptionSpec::new(OWN_SECTION, "admin_secret_file", NONE, "admin API bearer secret; unset: no API")
+        .restart_only();
     MAX_SESSIONS_PER_TOKEN = OptionSpec::new(OWN_SECTION, "max_sessions_per_token", "0", "live sessions per token; 0 is unlimited");
     DELETE_EXPIRED_TOKENS = OptionSpec::new(OWN_SECTION, "delete_expired_tokens", "false", "delete expired token rows");
     NOVNC_DIR = OptionSpec::new(OWN_SECTION, "novnc_dir", "/usr/share/novnc", "the noVNC library for the console page");
@@ -134,12 +165,15 @@ options! {
     FORWARDED_HEADER = OptionSpec::new(OWN_SECTION, "forwarded_header", "x-forwarded-for", "the one header that names the client behind trusted proxies: x-forwarded-for or forwarded (RFC 7239); the other is ignored");
     ALLOWED_BACKENDS = OptionSpec::new(OWN_SECTION, "allowed_backends", "", "console server addresses tokens may point at (CIDRs); empty is any");
     AUTH_SCHEMES_BY_NETWORK = OptionSpec::new(OWN_SECTION, "auth_schemes_by_network", "", "per-network auth_schemes: CIDR=scheme+scheme, ...");
-    SESSION_LEASE_TIMEOUT = OptionSpec::new(OWN_SECTION, "session_lease_timeout", "30", "seconds a dead instance's sessions still count under max_sessions_per_token");
+    SESSION_LEASE_TIMEOUT = OptionSpec::new(OWN_SECTION, "session_lease_timeout", "30", "seconds a dead instance's sessions still count under max_sessions_per_token")
+        .restart_only();
     SESSION_RECHECK_INTERVAL = OptionSpec::new(OWN_SECTION, "session_recheck_interval", "10", "how often live sessions' tokens are checked again, seconds; 0 is never");
     FRAME_ANCESTORS = OptionSpec::new(OWN_SECTION, "frame_ancestors", NONE, "who may frame the console page (CSP frame-ancestors)");
-    METRICS_LISTEN = OptionSpec::new(OWN_SECTION, "metrics_listen", "", "where /metrics, /healthz and /readyz are served; empty is off");
+    METRICS_LISTEN = OptionSpec::new(OWN_SECTION, "metrics_listen", "", "where /metrics, /healthz and /readyz are served; empty is off")
+        .restart_only();
     AUDIT_LOG = OptionSpec::new(OWN_SECTION, "audit_log", "", "audit trail file (JSON lines), - for standard error; empty is off");
-    LOG_FORMAT = OptionSpec::new(OWN_SECTION, "log_format", "text", "text or json");
+    LOG_FORMAT = OptionSpec::new(OWN_SECTION, "log_format", "text", "text or json")
+        .restart_only();
     DRAIN_DELAY = OptionSpec::new(OWN_SECTION, "drain_delay", "0", "seconds new sessions are still accepted after SIGTERM");
 }
 

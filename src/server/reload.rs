@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::build::{self, Lasting};
 use super::control::{notify_systemd, Hook};
+use crate::config::table::{self as t, OptionSpec};
 use crate::config::Settings;
 use crate::front::Front;
 
@@ -75,25 +76,73 @@ fn monotonic_now() -> sd_notify::NotifyState<'static> {
         .unwrap_or(sd_notify::NotifyState::Status("reloading"))
 }
 
-/// Says that a changed option keeps its running value until a restart.
-fn needs_restart(name: &str) {
-    tracing::warn!(
-        option = name,
-        "changed option needs a restart; the running value stays"
-    );
-}
-
-/// Keeps the running value of an option only a restart can change, saying so when the files
-/// changed it.
-fn restore<T: PartialEq + Clone>(name: &str, new: &mut T, running: &T) {
-    if new != running {
-        needs_restart(name);
+/// Keeps the running value of `new`'s field when the files changed it: whether they did.
+fn restore<T: PartialEq + Clone>(new: &mut T, running: &T) -> bool {
+    let changed = new != running;
+    if changed {
         new.clone_from(running);
     }
+    changed
 }
 
+/// Puts the running values of one group of restart-only options back into the settings read
+/// now; whether the files changed any.
+type Keep = fn(&mut Settings, &Settings) -> bool;
+
+/// Every restart-only option of the table ([`OptionSpec::restart_only`]), by the group it is
+/// read in and the fields that hold it. A test holds this to the table.
+const KEPT: &[(&[OptionSpec], Keep)] = &[
+    (&[t::NOVNCPROXY_HOST, t::NOVNCPROXY_PORT], |new, old| {
+        let host = restore(&mut new.listen_host, &old.listen_host);
+        restore(&mut new.listen_port, &old.listen_port) | host
+    }),
+    (&[t::MKS_ENABLED, t::MKSPROXY_BASE_URL], |new, old| {
+        restore(&mut new.mks_port, &old.mks_port)
+    }),
+    (
+        &[t::SERIAL_ENABLED, t::SERIALPROXY_HOST, t::SERIALPROXY_PORT],
+        |new, old| restore(&mut new.serial_listen, &old.serial_listen),
+    ),
+    (
+        &[t::SPICE_ENABLED, t::HTML5PROXY_HOST, t::HTML5PROXY_PORT],
+        |new, old| restore(&mut new.spice_listen, &old.spice_listen),
+    ),
+    (&[t::CONNECTION], |new, old| {
+        restore(&mut new.database_connection, &old.database_connection)
+    }),
+    (&[t::SESSION_LEASE_TIMEOUT], |new, old| {
+        restore(
+            &mut new.limits.session_lease_timeout,
+            &old.limits.session_lease_timeout,
+        )
+    }),
+    (&[t::STATE_DIR], |new, old| {
+        restore(&mut new.state_dir, &old.state_dir)
+    }),
+    (&[t::ADMIN_LISTEN, t::ADMIN_SECRET_FILE], |new, old| {
+        if new.admin_api() == old.admin_api() {
+            return false;
+        }
+        new.admin_listen = old.admin_listen;
+        new.admin_secret_file.clone_from(&old.admin_secret_file);
+        true
+    }),
+    (&[t::METRICS_LISTEN], |new, old| {
+        restore(
+            &mut new.operations.metrics_listen,
+            &old.operations.metrics_listen,
+        )
+    }),
+    (&[t::MAX_CONNECTIONS], |new, old| {
+        restore(&mut new.limits.max_connections, &old.limits.max_connections)
+    }),
+    (&[t::LOG_FORMAT], |new, old| {
+        restore(&mut new.operations.json_logs, &old.operations.json_logs)
+    }),
+];
+
 /// The configuration in the files now, with the options that need a restart kept as they
-/// run, and every problem if it cannot be used.
+/// run (each change named in the log), and every problem if it cannot be used.
 fn next(current: &Settings) -> Result<Settings, Vec<String>> {
     let mut settings = Settings::load(&current.files, None).map_err(|error| {
         error
@@ -102,73 +151,35 @@ fn next(current: &Settings) -> Result<Settings, Vec<String>> {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
     })?;
-    // Options read as pairs are kept together.
-    let keep = |name: &str, changed: bool| {
-        if changed {
-            needs_restart(name);
+    for (group, keep) in KEPT {
+        if keep(&mut settings, current) {
+            let names: Vec<String> = group.iter().map(OptionSpec::label).collect();
+            tracing::warn!(
+                option = %names.join(", "),
+                "changed option needs a restart; the running value stays"
+            );
         }
-        changed
-    };
-    if keep(
-        "[vnc] novncproxy_host/novncproxy_port",
-        settings.listen_host != current.listen_host || settings.listen_port != current.listen_port,
-    ) {
-        settings.listen_host.clone_from(&current.listen_host);
-        settings.listen_port = current.listen_port;
     }
-    restore(
-        "[mks] enabled/mksproxy_base_url",
-        &mut settings.mks_port,
-        &current.mks_port,
-    );
-    restore(
-        "[serial_console] enabled/serialproxy_host/serialproxy_port",
-        &mut settings.serial_listen,
-        &current.serial_listen,
-    );
-    restore(
-        "[spice] enabled/html5proxy_host/html5proxy_port",
-        &mut settings.spice_listen,
-        &current.spice_listen,
-    );
-    restore(
-        "[database] connection",
-        &mut settings.database_connection,
-        &current.database_connection,
-    );
-    restore(
-        "[vncgate] session_lease_timeout",
-        &mut settings.limits.session_lease_timeout,
-        &current.limits.session_lease_timeout,
-    );
-    restore(
-        "[vncgate] state_dir",
-        &mut settings.state_dir,
-        &current.state_dir,
-    );
-    if keep(
-        "[vncgate] admin_listen/admin_secret_file",
-        settings.admin_api() != current.admin_api(),
-    ) {
-        settings.admin_listen = current.admin_listen;
-        settings
-            .admin_secret_file
-            .clone_from(&current.admin_secret_file);
-    }
-    restore(
-        "[vncgate] metrics_listen",
-        &mut settings.operations.metrics_listen,
-        &current.operations.metrics_listen,
-    );
-    restore(
-        "[vncgate] max_connections",
-        &mut settings.limits.max_connections,
-        &current.limits.max_connections,
-    );
-    restore(
-        "[vncgate] log_format",
-        &mut settings.operations.json_logs,
-        &current.operations.json_logs,
-    );
     Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_restart_only_option_is_kept_and_nothing_else() {
+        let kept: Vec<&OptionSpec> = KEPT.iter().flat_map(|(group, _)| group.iter()).collect();
+        for spec in t::OPTIONS.iter().filter(|spec| spec.restart_only) {
+            let times = kept.iter().filter(|k| **k == spec).count();
+            assert_eq!(times, 1, "{} is kept {times} times on reload", spec.label());
+        }
+        for spec in kept {
+            assert!(
+                spec.restart_only,
+                "{} is kept but not restart_only",
+                spec.label()
+            );
+        }
+    }
 }

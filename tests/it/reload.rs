@@ -298,4 +298,15 @@ async fn reloaded_options_hold_from_the_first_connection() {
     std::fs::write(&tokens, format!("u: {echo}\n")).expect("tokens");
     proxy.reload(&config).await;
     assert_eq!(upgrade_status(addr, "t", None).await, 403, "the old token");
+
+    // An option only a restart changes keeps its running value, and the log names it.
+    write("max_connections = 7", "");
+    proxy.reload(&config).await;
+    let log = std::fs::read_to_string(config.with_extension("log")).unwrap_or_default();
+    assert!(
+        log.lines().any(|line| line.contains("needs a restart")
+            && line.contains("[vncgate] max_connections")),
+        "{log}"
+    );
+    assert_eq!(upgrade_status(addr, "u", None).await, 101);
 }
