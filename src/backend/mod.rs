@@ -8,6 +8,7 @@ mod error;
 pub mod pinned;
 pub mod policy;
 pub mod tcp;
+mod tls;
 pub mod webmks;
 pub mod ws_bytes;
 
@@ -26,6 +27,7 @@ use crate::rfb::driver::{self, Secured, Security};
 use crate::rfb::handshake::Policy;
 pub use error::Error;
 use policy::TargetPolicy;
+use tls::{tls_within, Handshake};
 
 /// Any stream a transport opens beyond TCP (a WebMKS WebSocket, authd's TLS in TLS).
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -43,14 +45,39 @@ pub struct Backend {
     pub leftover: Bytes,
     /// The RFB scheme used; `None` for a console relayed as it is.
     pub scheme: Option<AuthScheme>,
-    /// How a console relayed as it is was reached: `tcp`, `tls`, `authd`.
-    pub via: &'static str,
+    /// How it was reached.
+    pub via: Via,
+}
+
+/// How a console server was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Through the RFB security proxy (its scheme says more).
+    Rfb,
+    /// VMware's authd.
+    Authd,
+    /// Plain TCP, relayed as it is.
+    Tcp,
+    /// TLS with the proxy's client certificate, relayed as it is.
+    Tls,
+}
+
+impl Via {
+    /// The name logs and the audit trail use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rfb => "rfb",
+            Self::Authd => "authd",
+            Self::Tcp => "tcp",
+            Self::Tls => "tls",
+        }
+    }
 }
 
 impl Backend {
     /// The scheme's name for logs and the audit trail.
     pub fn scheme_name(&self) -> &'static str {
-        self.scheme.map_or(self.via, AuthScheme::name)
+        self.scheme.map_or(self.via.name(), AuthScheme::name)
     }
 }
 
@@ -148,7 +175,7 @@ impl Connector {
                     stream: Either::Left(authenticated.stream),
                     leftover: authenticated.leftover,
                     scheme: Some(authenticated.scheme),
-                    via: "rfb",
+                    via: Via::Rfb,
                 })
             }
             (ConsoleKind::Novnc, Reach::WebMks { path, thumbprint }) => {
@@ -165,7 +192,7 @@ impl Connector {
                     stream: Either::Right(Box::new(authenticated.stream)),
                     leftover: authenticated.leftover,
                     scheme: Some(authenticated.scheme),
-                    via: "rfb",
+                    via: Via::Rfb,
                 })
             }
             (
@@ -187,7 +214,7 @@ impl Connector {
                     stream: Either::Right(Box::new(mks)),
                     leftover: Bytes::new(),
                     scheme: None,
-                    via: "authd",
+                    via: Via::Authd,
                 })
             }
             (ConsoleKind::Serial, Reach::Direct) if self.serial_tls => {
@@ -200,7 +227,7 @@ impl Connector {
                 stream: Either::Left(Either::Left(tcp)),
                 leftover: Bytes::new(),
                 scheme: None,
-                via: "tcp",
+                via: Via::Tcp,
             }),
             (kind, _) => Err(Error::Unreachable(kind)),
         }
@@ -221,18 +248,19 @@ impl Connector {
             .tls
             .clone()
             .ok_or_else(|| Error::Tls("no client TLS configuration".into()))?;
-        let connecting =
-            tokio_rustls::TlsConnector::from(config).connect(server_name(target, &tcp), tcp);
-        let tls = match tokio::time::timeout_at(deadline, connecting).await {
-            Err(_) => return Err(Error::Timeout("the TLS handshake with the console server")),
-            Ok(Err(error)) => return Err(Error::Tls(error.to_string())),
-            Ok(Ok(tls)) => tls,
+        let name = server_name(target, &tcp);
+        let tls = match tls_within(config, name, tcp, deadline).await {
+            Err(Handshake::TimedOut) => {
+                return Err(Error::Timeout("the TLS handshake with the console server"))
+            }
+            Err(Handshake::Failed(error)) => return Err(Error::Tls(error.to_string())),
+            Ok(tls) => tls,
         };
         Ok(Backend {
             stream: Either::Right(Box::new(tls)),
             leftover: Bytes::new(),
             scheme: None,
-            via: "tls",
+            via: Via::Tls,
         })
     }
 

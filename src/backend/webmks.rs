@@ -2,10 +2,10 @@
 //! WebSocket on the ticket's path with subprotocol `binary`, as VMware's own clients open it.
 //! RFB runs inside, so the security proxy takes it from there.
 
+use super::tls::{tls_within, Handshake};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, protocol::WebSocketConfig};
@@ -33,11 +33,13 @@ pub async fn open(
 ) -> Result<TicketStream, Error> {
     let config = pinned::client_config(thumbprint.clone(), Some(b"http/1.1"))
         .map_err(|e| Error::Tls(e.to_string()))?;
-    let connecting = TlsConnector::from(config).connect(pinned::server_name(&target.host), tcp);
-    let tls = match tokio::time::timeout_at(deadline, connecting).await {
-        Err(_) => return Err(Error::Timeout("the TLS handshake with the WebMKS host")),
-        Ok(Ok(tls)) => tls,
-        Ok(Err(error)) => {
+    let name = pinned::server_name(&target.host);
+    let tls = match tls_within(config, name, tcp, deadline).await {
+        Err(Handshake::TimedOut) => {
+            return Err(Error::Timeout("the TLS handshake with the WebMKS host"))
+        }
+        Ok(tls) => tls,
+        Err(Handshake::Failed(error)) => {
             return Err(match pinned::mismatch(&error) {
                 Some(mismatch) => Error::Thumbprint(mismatch.presented.clone()),
                 None => Error::Tls(error.to_string()),

@@ -304,8 +304,9 @@ async fn reloaded_options_hold_from_the_first_connection() {
     proxy.reload(&config).await;
     let log = std::fs::read_to_string(config.with_extension("log")).unwrap_or_default();
     assert!(
-        log.lines().any(|line| line.contains("needs a restart")
-            && line.contains("[vncgate] max_connections")),
+        log.lines()
+            .any(|line| line.contains("needs a restart")
+                && line.contains("[vncgate] max_connections")),
         "{log}"
     );
     assert_eq!(upgrade_status(addr, "u", None).await, 101);

@@ -10,13 +10,13 @@
 
 pub mod reply;
 
+use super::tls::{tls_within, Handshake};
 use base64::Engine;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
 
 use super::pinned;
 use crate::console::{Secret, Thumbprint};
@@ -226,11 +226,10 @@ async fn tls<S: AsyncRead + AsyncWrite + Unpin>(
     deadline: Instant,
 ) -> Result<TlsStream<S>, Error> {
     let config = pinned::client_config(pin, None).map_err(|e| Error::Tls(step, e.to_string()))?;
-    let connecting = TlsConnector::from(config).connect(name, stream);
-    match tokio::time::timeout_at(deadline, connecting).await {
-        Err(_) => Err(Error::Timeout(step)),
-        Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(error)) => match pinned::mismatch(&error) {
+    match tls_within(config, name, stream, deadline).await {
+        Err(Handshake::TimedOut) => Err(Error::Timeout(step)),
+        Ok(stream) => Ok(stream),
+        Err(Handshake::Failed(error)) => match pinned::mismatch(&error) {
             Some(mismatch) => Err(Error::Thumbprint {
                 step,
                 mismatch: pinned::Mismatch {
