@@ -55,7 +55,7 @@ impl Api {
 /// Writes a token event to the audit trail, when there is one.
 pub(super) fn record(
     audit: Option<&Audit>,
-    kind: &'static str,
+    kind: crate::ops::audit::Kind,
     hash: String,
     target: Option<String>,
 ) {

@@ -165,7 +165,7 @@ async fn issue_token(
             tracing::info!(token = %hash.short(), target = %request.target, "token issued through the admin API");
             record(
                 api.audit.as_deref(),
-                "token_issued",
+                crate::ops::audit::Kind::TokenIssued,
                 hash.short(),
                 Some(request.target.to_string()),
             );
@@ -214,7 +214,12 @@ async fn revoke_token(State(api): State<Api>, Path(prefix): Path<String>) -> Res
         Ok(hash) => {
             let short = hex_prefix(&hash, LOG_PREFIX);
             tracing::info!(token = %short, "token revoked through the admin API");
-            record(api.audit.as_deref(), "token_revoked", short, None);
+            record(
+                api.audit.as_deref(),
+                crate::ops::audit::Kind::TokenRevoked,
+                short,
+                None,
+            );
             StatusCode::NO_CONTENT.into_response()
         }
         Err(failure @ StoreError::NotFound(_)) => error(StatusCode::NOT_FOUND, failure.to_string()),

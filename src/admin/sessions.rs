@@ -94,7 +94,7 @@ pub(super) async fn end_session(
             tracing::info!(session = id, %reason, "session ended through the admin API");
             record(
                 api.audit.as_deref(),
-                "session_ended",
+                crate::ops::audit::Kind::SessionEnded,
                 format!("session {id}"),
                 Some(reason),
             );
@@ -115,7 +115,7 @@ async fn end_elsewhere(api: &Api, instance: &str, id: u64, reason: String) -> Re
             tracing::info!(session = id, %instance, %reason, "session end requested through the admin API");
             record(
                 api.audit.as_deref(),
-                "session_end_requested",
+                crate::ops::audit::Kind::SessionEndRequested,
                 format!("session {id} on {instance}"),
                 Some(reason),
             );

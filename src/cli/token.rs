@@ -73,7 +73,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 .map_or(0, |d| d.as_secs());
             record(
                 settings,
-                "token_issued",
+                crate::ops::audit::Kind::TokenIssued,
                 issued.token.hash().short(),
                 Some(request.target.to_string()),
             );
@@ -116,7 +116,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 .map_err(|e| e.to_string())?;
             record(
                 settings,
-                "token_revoked",
+                crate::ops::audit::Kind::TokenRevoked,
                 hex_prefix(&hash, LOG_PREFIX),
                 None,
             );
@@ -133,7 +133,12 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
 }
 
 /// Writes a token event to the configured audit trail (`[vncgate] audit_log`), if any.
-fn record(settings: &Settings, kind: &'static str, hash: String, target: Option<String>) {
+fn record(
+    settings: &Settings,
+    kind: crate::ops::audit::Kind,
+    hash: String,
+    target: Option<String>,
+) {
     let Some(target_file) = &settings.operations.audit_log else {
         return;
     };

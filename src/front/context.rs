@@ -19,7 +19,7 @@ use crate::ops::audit::{Audit, Event};
 use crate::ops::health::Health;
 use crate::ops::metrics::Metrics;
 use crate::session;
-use crate::token::{TokenHash, TokenStore};
+use crate::token::{RefusalReason, TokenHash, TokenStore};
 
 /// The browser-facing server's context.
 pub struct Front {
@@ -65,10 +65,11 @@ pub struct Front {
 
 impl Front {
     /// Counts a refusal of `client` under `reason`, and writes it to the audit trail.
-    pub(super) fn refused(&self, client: IpAddr, reason: &'static str, token: Option<&TokenHash>) {
+    pub(super) fn refused(&self, client: IpAddr, reason: RefusalReason, token: Option<&TokenHash>) {
+        let reason = reason.label();
         self.metrics.refused(reason);
         if let Some(audit) = &self.audit {
-            let mut event = Event::now("refusal");
+            let mut event = Event::now(crate::ops::audit::Kind::Refusal);
             event.client_ip = Some(client);
             event.reason = Some(reason.to_owned());
             event.token_hash = token.map(TokenHash::short);

@@ -34,7 +34,11 @@ pub(crate) async fn handle(
     if is_websocket(request.headers()) {
         if front.ssl_only && !connection.tls {
             tracing::info!(peer = %connection.peer, "refused: plain HTTP while ssl_only is set");
-            front.refused(connection.peer.ip(), "plain_http", None);
+            front.refused(
+                connection.peer.ip(),
+                crate::token::RefusalReason::PlainHttp,
+                None,
+            );
             return Ok(empty(StatusCode::FORBIDDEN));
         }
         return Ok(upgrade(front, connection, request).await);
@@ -128,7 +132,7 @@ async fn token_status(
     let mut view_only = false;
     let status = match front.limiter.reserve(client.ip) {
         None => {
-            front.refused(client.ip, "rate_limited", None);
+            front.refused(client.ip, crate::token::RefusalReason::RateLimited, None);
             StatusCode::TOO_MANY_REQUESTS
         }
         Some(reservation) => {
@@ -140,7 +144,11 @@ async fn token_status(
             let hash = token.as_ref().map(Token::hash);
             match checked {
                 Ok(grant) if front.sessions.enforceable(&grant).is_err() => {
-                    front.refused(client.ip, "policy_unenforceable", hash.as_ref());
+                    front.refused(
+                        client.ip,
+                        crate::token::RefusalReason::PolicyUnenforceable,
+                        hash.as_ref(),
+                    );
                     StatusCode::FORBIDDEN
                 }
                 Ok(grant) => {
@@ -232,7 +240,7 @@ async fn upgrade(
     // One refusal reserved before anything is looked up, given back when the upgrade goes on.
     let Some(reservation) = front.limiter.reserve(peer) else {
         tracing::info!(%peer, "refused: too many refusals from this client (max_refusals_per_ip_per_minute)");
-        front.refused(peer, "rate_limited", None);
+        front.refused(peer, crate::token::RefusalReason::RateLimited, None);
         return empty(StatusCode::TOO_MANY_REQUESTS);
     };
     let origin = OriginCheck {
@@ -243,7 +251,7 @@ async fn upgrade(
     };
     if let Err(refusal) = origin.verify(&front.allowed_origins) {
         tracing::info!(%peer, reason = %refusal, "refused: Origin check failed");
-        front.refused(peer, "origin", None);
+        front.refused(peer, crate::token::RefusalReason::Origin, None);
         return empty(StatusCode::FORBIDDEN);
     }
     let Some(token) = presented_token(&request) else {
@@ -294,7 +302,11 @@ async fn upgrade(
     };
     if let Err(unenforceable) = front.sessions.enforceable(&admission.grant) {
         tracing::info!(%peer, token = %hash.short(), reason = %unenforceable, "refused: the session's policy cannot be enforced");
-        front.refused(peer, "policy_unenforceable", Some(&hash));
+        front.refused(
+            peer,
+            crate::token::RefusalReason::PolicyUnenforceable,
+            Some(&hash),
+        );
         return empty(StatusCode::FORBIDDEN);
     }
     let target = &admission.grant.target;
@@ -302,12 +314,20 @@ async fn upgrade(
         Ok(addresses) => addresses,
         Err(error @ backend::Error::NotAllowed(_)) => {
             tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server not allowed");
-            front.refused(peer, "backend_not_allowed", Some(&hash));
+            front.refused(
+                peer,
+                crate::token::RefusalReason::BackendNotAllowed,
+                Some(&hash),
+            );
             return empty(StatusCode::FORBIDDEN);
         }
         Err(error) => {
             tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server unresolvable");
-            front.refused(peer, "backend_unresolvable", Some(&hash));
+            front.refused(
+                peer,
+                crate::token::RefusalReason::BackendUnresolvable,
+                Some(&hash),
+            );
             // Not the client's fault: its refusal is given back.
             reservation.give_back();
             return empty(StatusCode::SERVICE_UNAVAILABLE);

@@ -95,7 +95,7 @@ async fn connection(
             Ok(Ok(None)) => {}
             Ok(Err(error)) => {
                 tracing::info!(%peer, %error, "refused: PROXY protocol header");
-                front.refused(peer.ip(), "proxy_protocol", None);
+                front.refused(peer.ip(), crate::token::RefusalReason::ProxyProtocol, None);
                 return;
             }
             Err(_) => {
@@ -112,7 +112,7 @@ async fn connection(
         Some(Some(slot)) => Some(slot),
         Some(None) => {
             tracing::info!(%peer, "refused: too many connections from this client (max_connections_per_ip)");
-            front.refused(peer.ip(), "connection_cap", None);
+            front.refused(peer.ip(), crate::token::RefusalReason::ConnectionCap, None);
             return;
         }
     };

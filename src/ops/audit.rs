@@ -15,13 +15,38 @@ use serde::Serialize;
 
 use crate::config::AuditTarget;
 
+/// What an event records: its `event` field, by the names operators' tools read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A session opened.
+    #[default]
+    SessionOpen,
+    /// A session that opened closed.
+    SessionClose,
+    /// An admitted session ended before it opened, with the reason.
+    SessionFailed,
+    /// An operator ended a session.
+    SessionEnded,
+    /// An operator asked another instance to end one of its sessions.
+    SessionEndRequested,
+    /// A request was refused.
+    Refusal,
+    /// A token was issued.
+    TokenIssued,
+    /// A token was revoked.
+    TokenRevoked,
+    /// The configuration was reloaded, or the reload refused.
+    Reload,
+}
+
 /// One event. Fields that do not apply are left out.
 #[derive(Debug, Default, Serialize)]
 pub struct Event {
     /// RFC 3339, UTC.
     pub time: String,
-    /// `session_open`, `session_close`, `refusal`, `token_issued`, `token_revoked`, `reload`.
-    pub event: &'static str,
+    /// What it records.
+    pub event: Kind,
     /// The real client address (through `trusted_proxies` and the PROXY protocol).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_ip: Option<IpAddr>,
@@ -56,7 +81,7 @@ pub struct Event {
 
 impl Event {
     /// An event of `kind`, stamped now.
-    pub fn now(kind: &'static str) -> Self {
+    pub fn now(kind: Kind) -> Self {
         let time = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -150,13 +175,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("audit.log");
         let audit = Audit::open(&AuditTarget::File(path.clone())).unwrap_or_else(|e| panic!("{e}"));
-        let mut event = Event::now("refusal");
+        let mut event = Event::now(Kind::Refusal);
         event.client_ip = "203.0.113.9".parse().ok();
         event.reason = Some("unknown_token".into());
         audit.record(&event);
         std::fs::rename(&path, dir.path().join("audit.log.1")).unwrap_or_else(|e| panic!("{e}"));
         audit.reopen();
-        audit.record(&Event::now("reload"));
+        audit.record(&Event::now(Kind::Reload));
         let rotated = std::fs::read_to_string(dir.path().join("audit.log.1")).unwrap_or_default();
         let line: serde_json::Value = serde_json::from_str(rotated.trim()).unwrap_or_default();
         assert_eq!(line["event"], "refusal");

@@ -64,7 +64,7 @@ pub(super) async fn run(
 /// A `reload` audit event; `refused` says why it did not take.
 fn record(lasting: &Lasting, refused: Option<String>) {
     if let Some(audit) = &lasting.audit {
-        let mut event = crate::ops::audit::Event::now("reload");
+        let mut event = crate::ops::audit::Event::now(crate::ops::audit::Kind::Reload);
         event.reason = refused;
         audit.record(&event);
     }

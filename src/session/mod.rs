@@ -131,7 +131,11 @@ impl Session {
         *scheme = Some(backend.scheme_name());
         tracing::info!(target = %target, scheme = backend.scheme_name(), "console server authenticated");
         context.metrics.session_opened(started.elapsed());
-        self.record(context, Event::now("session_open"), *scheme);
+        self.record(
+            context,
+            Event::now(crate::ops::audit::Kind::SessionOpen),
+            *scheme,
+        );
         let _open = OpenSession {
             metrics: &context.metrics,
             started,
@@ -231,7 +235,7 @@ impl Session {
         match ending {
             ending::Ending::Failed(reason) => {
                 tracing::info!(target = %target, %reason, "session closed before it opened");
-                let mut failed = Event::now("session_failed");
+                let mut failed = Event::now(crate::ops::audit::Kind::SessionFailed);
                 failed.duration_s = Some(duration.as_secs_f64());
                 failed.reason = Some(reason);
                 self.record(context, failed, scheme);
@@ -250,7 +254,7 @@ impl Session {
                     %reason,
                     "session closed"
                 );
-                let mut closed = Event::now("session_close");
+                let mut closed = Event::now(crate::ops::audit::Kind::SessionClose);
                 closed.bytes_to_browser = Some(bytes_down);
                 closed.bytes_to_server = Some(bytes_up);
                 closed.duration_s = Some(duration.as_secs_f64());

@@ -13,6 +13,68 @@ use super::secret::TokenHash;
 use super::sql::StoreError;
 use crate::console::ConsoleKind;
 
+/// Every reason a request is refused, at the edge or at admission: the `reason` label of
+/// `vncgate_refusals_total` and of the audit trail's `refusal` events, written in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// No token.
+    MissingToken,
+    /// No source knows the token.
+    UnknownToken,
+    /// The token expired.
+    Expired,
+    /// A token for another kind of console.
+    OtherConsoleType,
+    /// A single-use token used already.
+    AlreadyUsed,
+    /// The token's sessions are at `max_sessions_per_token`.
+    SessionCap,
+    /// The token database did not answer.
+    DatabaseUnavailable,
+    /// The lookup outlasted the handshake deadline.
+    DatabaseTimeout,
+    /// A trusted peer sent no valid PROXY header.
+    ProxyProtocol,
+    /// The client holds `max_connections_per_ip` connections.
+    ConnectionCap,
+    /// Plain HTTP while `ssl_only` is set.
+    PlainHttp,
+    /// The client spent its refusals (`max_refusals_per_ip_per_minute`).
+    RateLimited,
+    /// A foreign Origin.
+    Origin,
+    /// A session policy the console's kind cannot enforce.
+    PolicyUnenforceable,
+    /// A console server outside `allowed_backends`.
+    BackendNotAllowed,
+    /// A console server whose name does not resolve.
+    BackendUnresolvable,
+}
+
+impl RefusalReason {
+    /// The label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::UnknownToken => "unknown_token",
+            Self::Expired => "expired",
+            Self::OtherConsoleType => "other_console_type",
+            Self::AlreadyUsed => "already_used",
+            Self::SessionCap => "session_cap",
+            Self::DatabaseUnavailable => "database_unavailable",
+            Self::DatabaseTimeout => "database_timeout",
+            Self::ProxyProtocol => "proxy_protocol",
+            Self::ConnectionCap => "connection_cap",
+            Self::PlainHttp => "plain_http",
+            Self::RateLimited => "rate_limited",
+            Self::Origin => "origin",
+            Self::PolicyUnenforceable => "policy_unenforceable",
+            Self::BackendNotAllowed => "backend_not_allowed",
+            Self::BackendUnresolvable => "backend_unresolvable",
+        }
+    }
+}
+
 /// Why a token was refused. Logged; the browser only sees the HTTP status.
 #[derive(Debug, Clone)]
 pub enum Refusal {
@@ -49,17 +111,17 @@ impl Refusal {
         }
     }
 
-    /// The `reason` label of `vncgate_refusals_total`.
-    pub fn metric_reason(&self) -> &'static str {
+    /// Its reason, as `vncgate_refusals_total` and the audit trail label it.
+    pub fn metric_reason(&self) -> RefusalReason {
         match self {
-            Self::Missing => "missing_token",
-            Self::Unknown => "unknown_token",
-            Self::Expired => "expired",
-            Self::OtherConsole(_) => "other_console_type",
-            Self::AlreadyUsed => "already_used",
-            Self::TooManySessions(_) => "session_cap",
-            Self::Unavailable(_) => "database_unavailable",
-            Self::TimedOut => "database_timeout",
+            Self::Missing => RefusalReason::MissingToken,
+            Self::Unknown => RefusalReason::UnknownToken,
+            Self::Expired => RefusalReason::Expired,
+            Self::OtherConsole(_) => RefusalReason::OtherConsoleType,
+            Self::AlreadyUsed => RefusalReason::AlreadyUsed,
+            Self::TooManySessions(_) => RefusalReason::SessionCap,
+            Self::Unavailable(_) => RefusalReason::DatabaseUnavailable,
+            Self::TimedOut => RefusalReason::DatabaseTimeout,
         }
     }
 

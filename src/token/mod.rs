@@ -16,7 +16,7 @@ pub mod sql;
 mod store;
 
 pub use crate::console::Target;
-pub use admission::{Admission, Refusal, SessionSlot};
+pub use admission::{Admission, Refusal, RefusalReason, SessionSlot};
 pub use file::FileSource;
 pub use grant::Grant;
 pub use line::{parse_line, LineError};
