@@ -22,7 +22,7 @@ pub(super) async fn still_live(
     if joined.single_use {
         return Ok(());
     }
-    let asked = within(front, async {
+    let asked = within_handshake(front, async {
         front
             .tokens
             .live_among(&[hash])
@@ -39,7 +39,7 @@ pub(super) async fn still_live(
 
 /// A token check under the handshake deadline: a database that does not answer in time is a
 /// 503, not a connection held open.
-pub(super) async fn within<T>(
+pub(super) async fn within_handshake<T>(
     front: &Front,
     check: impl std::future::Future<Output = Result<T, Refusal>>,
 ) -> Result<T, Refusal> {

@@ -10,7 +10,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use super::admit::{refuse, still_live, within};
+use super::admit::{refuse, still_live, within_handshake};
 use super::client;
 use super::context::{Connection, Front};
 use super::headers::Page;
@@ -139,7 +139,9 @@ async fn token_status(
             let token = presented_token(request);
             let checked = match &token {
                 None => Err(Refusal::Missing),
-                Some(token) => within(front, front.tokens.check(token, connection.serves)).await,
+                Some(token) => {
+                    within_handshake(front, front.tokens.check(token, connection.serves)).await
+                }
             };
             let hash = token.as_ref().map(Token::hash);
             match checked {
@@ -282,7 +284,8 @@ async fn upgrade(
     };
     let admission = match joined {
         Some(joined) => joined,
-        None => match within(&front, front.tokens.admit(&token, connection.serves)).await {
+        None => match within_handshake(&front, front.tokens.admit(&token, connection.serves)).await
+        {
             Ok(admission) => {
                 let joined = Joined {
                     grant: admission.grant,

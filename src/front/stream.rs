@@ -43,16 +43,16 @@ pub fn is_tls(stream: &FrontStream) -> bool {
 }
 
 /// A browser connection that is not plain TCP: TLS, or one hyper did not give back whole.
-pub type Other = Either<Box<TlsStream<TcpStream>>, TokioIo<Upgraded>>;
-/// The browser's read half.
-pub type Read = Either<OwnedReadHalf, ReadHalf<Other>>;
-/// The browser's write half.
-pub type Write = Either<OwnedWriteHalf, WriteHalf<Other>>;
+pub type NotPlain = Either<Box<TlsStream<TcpStream>>, TokioIo<Upgraded>>;
+/// The browser's read half: a TCP socket's, or another stream's.
+pub type BrowserRead = Either<OwnedReadHalf, ReadHalf<NotPlain>>;
+/// The browser's write half: a TCP socket's (which the relay can splice into), or another's.
+pub type BrowserWrite = Either<OwnedWriteHalf, WriteHalf<NotPlain>>;
 
 /// The browser's side of a session on `upgraded`. A plain TCP connection is taken back from
 /// hyper as the socket itself, so that the relay can splice into it; bytes hyper read past the
 /// request go to the reader first.
-pub fn open(upgraded: Upgraded, max_message: usize) -> Browser<Read, Write> {
+pub fn open(upgraded: Upgraded, max_message: usize) -> Browser<BrowserRead, BrowserWrite> {
     let (stream, leftover) = match upgraded.downcast::<TokioIo<FrontStream>>() {
         Ok(parts) => {
             let stream = match parts.io.into_inner() {
