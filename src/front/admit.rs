@@ -2,14 +2,17 @@
 //! refusal's status and its cost to the client's refusal budget, and whether the token of a
 //! SPICE console a further channel joins is still live.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use http::StatusCode;
 
-use super::context::Front;
+use super::context::{Connection, Front};
 use super::limiter::Reservation;
+use crate::backend;
+use crate::console::ConsoleKind;
 use crate::session::channels::Joined;
-use crate::token::Refusal;
+use crate::token::{Refusal, RefusalReason, Token};
 
 /// Whether the token of a console a channel joins is still live: a revoked token opens no
 /// more channels. A single-use token's row was consumed by the console's first channel, so
@@ -65,4 +68,87 @@ pub(super) fn refuse(
         reservation.give_back();
     }
     status
+}
+
+/// Admits the token of an upgrade from `peer`: a further channel of an open SPICE console
+/// joins it (while its token holds), any other is looked up and admitted; then the session's
+/// policy and the console server are checked. The client's reserved refusal is given back
+/// when the upgrade goes on, or when a refusal was not its fault.
+///
+/// # Errors
+/// The status of the refusal, logged and counted here.
+pub(super) async fn admit(
+    front: &Front,
+    connection: &Connection,
+    peer: IpAddr,
+    token: &Token,
+    reservation: Reservation,
+) -> Result<(Joined, Option<Vec<SocketAddr>>), StatusCode> {
+    let hash = token.hash();
+    // Another channel of a SPICE console this client has open joins it (session/channels.rs).
+    let spice = connection.serves.contains(&ConsoleKind::SpiceHtml5);
+    let joined = if spice {
+        front.channels.join(hash, peer)
+    } else {
+        None
+    };
+    let joined = match joined {
+        Some(Ok(joined)) => match still_live(front, &joined, hash).await {
+            Ok(()) => Some(joined),
+            Err(refusal) => {
+                tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: SPICE channel");
+                return Err(refuse(front, peer, &refusal, Some(&hash), reservation));
+            }
+        },
+        Some(Err(refusal)) => {
+            tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: SPICE channel");
+            return Err(refuse(front, peer, &refusal, Some(&hash), reservation));
+        }
+        None => None,
+    };
+    let admission = match joined {
+        Some(joined) => joined,
+        None => {
+            match within_handshake(front, front.tokens.admit(token, connection.serves)).await {
+                Ok(admission) => {
+                    let joined = Joined {
+                        grant: admission.grant,
+                        single_use: admission.single_use,
+                        slot: Arc::new(admission.slot),
+                    };
+                    if spice {
+                        front.channels.opened(hash, peer, &joined);
+                    }
+                    joined
+                }
+                Err(refusal) => {
+                    tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");
+                    return Err(refuse(front, peer, &refusal, Some(&hash), reservation));
+                }
+            }
+        }
+    };
+    if let Err(unenforceable) = front.sessions.enforceable(&admission.grant) {
+        tracing::info!(%peer, token = %hash.short(), reason = %unenforceable, "refused: the session's policy cannot be enforced");
+        front.refused(peer, RefusalReason::PolicyUnenforceable, Some(&hash));
+        return Err(StatusCode::FORBIDDEN);
+    }
+    let target = &admission.grant.target;
+    let addresses = match front.sessions.connector.check_target(target).await {
+        Ok(addresses) => addresses,
+        Err(error @ backend::Error::NotAllowed(_)) => {
+            tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server not allowed");
+            front.refused(peer, RefusalReason::BackendNotAllowed, Some(&hash));
+            return Err(StatusCode::FORBIDDEN);
+        }
+        Err(error) => {
+            tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server unresolvable");
+            front.refused(peer, RefusalReason::BackendUnresolvable, Some(&hash));
+            // Not the client's fault: its refusal is given back.
+            reservation.give_back();
+            return Err(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    reservation.give_back();
+    Ok((admission, addresses))
 }

@@ -10,7 +10,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use super::admit::{refuse, still_live, within_handshake};
+use super::admit::{admit, refuse, within_handshake};
 use super::client;
 use super::context::{Connection, Front};
 use super::headers::Page;
@@ -19,9 +19,7 @@ use super::pages::{
 };
 use super::response::{empty, text, Body};
 use super::upgrade::{choose_subprotocol, find_token, OriginCheck};
-use crate::backend;
 use crate::console::ConsoleKind;
-use crate::session::channels::Joined;
 use crate::session::Session;
 use crate::token::{Refusal, Token};
 
@@ -261,82 +259,10 @@ async fn upgrade(
         return empty(refuse(&front, peer, &Refusal::Missing, None, reservation));
     };
     let hash = token.hash();
-    // Another channel of a SPICE console this client has open joins it (session/channels.rs).
-    let spice = connection.serves.contains(&ConsoleKind::SpiceHtml5);
-    let joined = if spice {
-        front.channels.join(hash, peer)
-    } else {
-        None
+    let (admission, addresses) = match admit(&front, &connection, peer, &token, reservation).await {
+        Ok(admitted) => admitted,
+        Err(status) => return empty(status),
     };
-    let joined = match joined {
-        Some(Ok(joined)) => match still_live(&front, &joined, hash).await {
-            Ok(()) => Some(joined),
-            Err(refusal) => {
-                tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: SPICE channel");
-                return empty(refuse(&front, peer, &refusal, Some(&hash), reservation));
-            }
-        },
-        Some(Err(refusal)) => {
-            tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: SPICE channel");
-            return empty(refuse(&front, peer, &refusal, Some(&hash), reservation));
-        }
-        None => None,
-    };
-    let admission = match joined {
-        Some(joined) => joined,
-        None => match within_handshake(&front, front.tokens.admit(&token, connection.serves)).await
-        {
-            Ok(admission) => {
-                let joined = Joined {
-                    grant: admission.grant,
-                    single_use: admission.single_use,
-                    slot: Arc::new(admission.slot),
-                };
-                if spice {
-                    front.channels.opened(hash, peer, &joined);
-                }
-                joined
-            }
-            Err(refusal) => {
-                tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");
-                return empty(refuse(&front, peer, &refusal, Some(&hash), reservation));
-            }
-        },
-    };
-    if let Err(unenforceable) = front.sessions.enforceable(&admission.grant) {
-        tracing::info!(%peer, token = %hash.short(), reason = %unenforceable, "refused: the session's policy cannot be enforced");
-        front.refused(
-            peer,
-            crate::token::RefusalReason::PolicyUnenforceable,
-            Some(&hash),
-        );
-        return empty(StatusCode::FORBIDDEN);
-    }
-    let target = &admission.grant.target;
-    let addresses = match front.sessions.connector.check_target(target).await {
-        Ok(addresses) => addresses,
-        Err(error @ backend::Error::NotAllowed(_)) => {
-            tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server not allowed");
-            front.refused(
-                peer,
-                crate::token::RefusalReason::BackendNotAllowed,
-                Some(&hash),
-            );
-            return empty(StatusCode::FORBIDDEN);
-        }
-        Err(error) => {
-            tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server unresolvable");
-            front.refused(
-                peer,
-                crate::token::RefusalReason::BackendUnresolvable,
-                Some(&hash),
-            );
-            // Not the client's fault: its refusal is given back.
-            reservation.give_back();
-            return empty(StatusCode::SERVICE_UNAVAILABLE);
-        }
-    };
-    reservation.give_back();
     let offered: Vec<&str> = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -344,6 +270,22 @@ async fn upgrade(
         .collect();
     let subprotocol = choose_subprotocol(&offered);
 
+    let response = switching_protocols(&key, subprotocol);
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    let max_message = front.sessions.max_message_size;
+    let browser = async move {
+        let upgraded = on_upgrade.await?;
+        Ok::<_, hyper::Error>(super::stream::open(upgraded, max_message))
+    };
+    let session = Session::new(&front.sessions, peer, admission, addresses, hash);
+    front
+        .tracker
+        .spawn(session.run(front.sessions.clone(), connection, browser));
+    response
+}
+
+/// The 101 answer to an upgrade with `key`, naming `subprotocol` when one was chosen.
+fn switching_protocols(key: &HeaderValue, subprotocol: Option<&'static str>) -> Response<Body> {
     let mut response = empty(StatusCode::SWITCHING_PROTOCOLS);
     let response_headers = response.headers_mut();
     response_headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
@@ -358,15 +300,5 @@ async fn upgrade(
             HeaderValue::from_static(protocol),
         );
     }
-    let on_upgrade = hyper::upgrade::on(&mut request);
-    let max_message = front.sessions.max_message_size;
-    let browser = async move {
-        let upgraded = on_upgrade.await?;
-        Ok::<_, hyper::Error>(super::stream::open(upgraded, max_message))
-    };
-    let session = Session::new(&front.sessions, peer, admission, addresses, hash);
-    front
-        .tracker
-        .spawn(session.run(front.sessions.clone(), connection, browser));
     response
 }
