@@ -108,25 +108,23 @@ pub(super) async fn admit(
     };
     let admission = match joined {
         Some(joined) => joined,
-        None => {
-            match within_handshake(front, front.tokens.admit(token, connection.serves)).await {
-                Ok(admission) => {
-                    let joined = Joined {
-                        grant: admission.grant,
-                        single_use: admission.single_use,
-                        slot: Arc::new(admission.slot),
-                    };
-                    if spice {
-                        front.channels.opened(hash, peer, &joined);
-                    }
-                    joined
+        None => match within_handshake(front, front.tokens.admit(token, connection.serves)).await {
+            Ok(admission) => {
+                let joined = Joined {
+                    grant: admission.grant,
+                    single_use: admission.single_use,
+                    slot: Arc::new(admission.slot),
+                };
+                if spice {
+                    front.channels.opened(hash, peer, &joined);
                 }
-                Err(refusal) => {
-                    tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");
-                    return Err(refuse(front, peer, &refusal, Some(&hash), reservation));
-                }
+                joined
             }
-        }
+            Err(refusal) => {
+                tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");
+                return Err(refuse(front, peer, &refusal, Some(&hash), reservation));
+            }
+        },
     };
     if let Err(unenforceable) = front.sessions.enforceable(&admission.grant) {
         tracing::info!(%peer, token = %hash.short(), reason = %unenforceable, "refused: the session's policy cannot be enforced");
