@@ -58,9 +58,7 @@ pub async fn run_with(
         front: listener,
         admin: admin_listener,
         metrics: None,
-        mks: None,
-        serial: None,
-        spice: None,
+        consoles: Vec::new(),
     };
     let control = Control {
         stop: shutdown,

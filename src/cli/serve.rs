@@ -89,46 +89,20 @@ async fn listeners(settings: &Settings) -> anyhow::Result<Listeners> {
             })?),
             None => None,
         };
-    let mks = match settings.mks_port {
-        Some(port) => Some(
-            bind(
-                settings.listen_addr()?.ip(),
-                port,
-                "MKS consoles ([mks] enabled)",
-            )
-            .await?,
-        ),
-        None => None,
-    };
-    let serial = match &settings.serial_listen {
-        Some((host, port)) => Some(
-            bind(
-                settings.resolve(host, *port)?.ip(),
-                *port,
-                "serial consoles ([serial_console] enabled)",
-            )
-            .await?,
-        ),
-        None => None,
-    };
-    let spice = match &settings.spice_listen {
-        Some((host, port)) => Some(
-            bind(
-                settings.resolve(host, *port)?.ip(),
-                *port,
-                "SPICE consoles ([spice] enabled)",
-            )
-            .await?,
-        ),
-        None => None,
-    };
+    let mut consoles = Vec::new();
+    for port in &settings.console_ports {
+        let ip = match &port.host {
+            Some(host) => settings.resolve(host, port.port)?.ip(),
+            None => settings.listen_addr()?.ip(),
+        };
+        let what = format!("{} consoles", port.kind);
+        consoles.push((port.kind, bind(ip, port.port, &what).await?));
+    }
     Ok(Listeners {
         front,
         admin,
         metrics,
-        mks,
-        serial,
-        spice,
+        consoles,
     })
 }
 

@@ -8,6 +8,7 @@
 mod edge;
 mod options;
 pub mod oslo;
+mod ports;
 mod problem;
 mod reader;
 mod settings;
@@ -17,11 +18,12 @@ pub mod value;
 use std::path::{Path, PathBuf};
 
 pub use crate::console::{AuthScheme, Secret};
+pub use ports::PORT_OPTIONS;
 use problem::file_problem;
 pub use problem::{ConfigError, Problem};
 pub use settings::{
-    AuditTarget, BackendPolicy, Edge, ForwardedHeader, FrontTls, Limits, Operations, Settings,
-    TlsMinimum, VencryptFiles,
+    AuditTarget, BackendPolicy, ConsolePort, Edge, ForwardedHeader, FrontTls, Limits, Operations,
+    Settings, TlsMinimum, VencryptFiles,
 };
 pub use table::OPTIONS;
 

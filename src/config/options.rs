@@ -8,6 +8,7 @@ use config::Config;
 
 use super::edge;
 use super::oslo::OsloFile;
+use super::ports;
 use super::problem::{file_problem, ConfigError, Problem};
 use super::reader::{Exists, Reader};
 use super::settings::{
@@ -121,18 +122,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         base_url: reader.typed(&t::NOVNCPROXY_BASE_URL, parse_url),
         serial_base_url: text(reader, &t::SERIAL_BASE_URL),
         spice_base_url: reader.typed(&t::HTML5PROXY_BASE_URL, parse_url),
-        serial_listen: reader.typed(&t::SERIAL_ENABLED, parse_bool).then(|| {
-            (
-                text(reader, &t::SERIALPROXY_HOST),
-                reader.typed(&t::SERIALPROXY_PORT, parse_port),
-            )
-        }),
-        spice_listen: reader.typed(&t::SPICE_ENABLED, parse_bool).then(|| {
-            (
-                text(reader, &t::HTML5PROXY_HOST),
-                reader.typed(&t::HTML5PROXY_PORT, parse_port),
-            )
-        }),
+        console_ports: ports::console_ports(reader),
         serial_tls: reader.typed(&t::SERIAL_TLS, parse_bool),
         default_view_only: reader.typed(&t::DEFAULT_VIEW_ONLY, parse_bool),
         splice: reader.typed(&t::SPLICE, parse_bool),
@@ -142,16 +132,6 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         spice_tls: reader.typed(&t::SPICE_TLS, parse_bool),
         xterm_dir: reader.path(&t::XTERM_DIR, Exists::Dir),
         spice_html5_dir: reader.path_or_default(&t::SPICE_HTML5_DIR, Exists::Dir),
-        mks_port: match reader.typed(&t::MKS_ENABLED, parse_bool) {
-            false => None,
-            true => Some(reader.typed(&t::MKSPROXY_BASE_URL, |text| {
-                let url = parse_url(text)?;
-                url::Url::parse(&url)
-                    .ok()
-                    .and_then(|url| url.port_or_known_default())
-                    .ok_or_else(|| format!("{text:?} names no port"))
-            })),
-        },
         auth_schemes,
         vencrypt,
         vencrypt_verify_hostname: reader.typed(&t::VENCRYPT_VERIFY_HOSTNAME, parse_bool),

@@ -118,6 +118,18 @@ impl ForwardedHeader {
     }
 }
 
+/// A console kind served on a port of its own, as nova runs a proxy per kind; noVNC is served
+/// on the console port (`[vnc] novncproxy_port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsolePort {
+    /// The kind whose tokens it admits.
+    pub kind: crate::console::ConsoleKind,
+    /// The address to listen on; `None` is the console port's.
+    pub host: Option<String>,
+    /// The port.
+    pub port: u16,
+}
+
 /// Where tokens may point and how to authenticate there.
 #[derive(Debug, Clone, Default)]
 pub struct BackendPolicy {
@@ -152,14 +164,9 @@ pub struct Settings {
     pub serial_base_url: String,
     /// Public URL of the SPICE page (`[spice] html5proxy_base_url`).
     pub spice_base_url: String,
-    /// The port for nova's `webmks` consoles, when `[mks] enabled`.
-    pub mks_port: Option<u16>,
-    /// Where serial consoles are served (`[serial_console] serialproxy_host`/`_port`), when
-    /// `[serial_console] enabled`.
-    pub serial_listen: Option<(String, u16)>,
-    /// Where SPICE consoles are served (`[spice] html5proxy_host`/`_port`), when `[spice]
-    /// enabled`.
-    pub spice_listen: Option<(String, u16)>,
+    /// The console kinds served on ports of their own, as enabled (`[mks]`, `[serial_console]`,
+    /// `[spice]`; `config/ports.rs`).
+    pub console_ports: Vec<ConsolePort>,
     /// Whether sessions of tokens that do not say are view-only (nova's rows never say).
     pub default_view_only: bool,
     /// Whether downstream between plain TCP sockets is spliced (`[vncgate] splice`).

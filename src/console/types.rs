@@ -65,6 +65,16 @@ impl ConsoleKind {
         }
     }
 
+    /// This kind alone, as the kinds a port admits.
+    pub fn only(self) -> &'static [Self] {
+        match self {
+            Self::Novnc => &[Self::Novnc],
+            Self::Webmks => &[Self::Webmks],
+            Self::Serial => &[Self::Serial],
+            Self::SpiceHtml5 => &[Self::SpiceHtml5],
+        }
+    }
+
     /// Whether the console speaks RFB, so that the security proxy runs in front of it.
     pub fn is_rfb(self) -> bool {
         match self {

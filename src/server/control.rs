@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::console::ConsoleKind;
 
 /// Called with the new settings after a reload (the log level lives outside the server).
 pub type Hook = Arc<dyn Fn(&Settings) + Send + Sync>;
@@ -21,12 +22,9 @@ pub struct Listeners {
     pub admin: Option<TcpListener>,
     /// `/metrics`, `/healthz`, `/readyz`.
     pub metrics: Option<TcpListener>,
-    /// nova's `webmks` consoles (`[mks] enabled`).
-    pub mks: Option<TcpListener>,
-    /// Serial consoles (`[serial_console] enabled`).
-    pub serial: Option<TcpListener>,
-    /// SPICE consoles (`[spice] enabled`).
-    pub spice: Option<TcpListener>,
+    /// The console kinds with ports of their own (`Settings::console_ports`), each with its
+    /// listener.
+    pub consoles: Vec<(ConsoleKind, TcpListener)>,
 }
 
 /// How the process steers the server.

@@ -192,16 +192,10 @@ pub async fn serve(
         }
     };
     // nova runs a proxy per console kind; here each kind has its port in one process.
-    let ports = [
-        (Some(listeners.front), &[ConsoleKind::Novnc][..]),
-        (listeners.mks, &[ConsoleKind::Webmks][..]),
-        (listeners.serial, &[ConsoleKind::Serial][..]),
-        (listeners.spice, &[ConsoleKind::SpiceHtml5][..]),
-    ];
-    let fronts =
-        futures_util::future::join_all(ports.into_iter().filter_map(|(listener, kinds)| {
-            listener.map(|listener| crate::front::serve(live.clone(), listener, kinds))
-        }));
+    let ports = std::iter::once((ConsoleKind::Novnc, listeners.front)).chain(listeners.consoles);
+    let fronts = futures_util::future::join_all(
+        ports.map(|(kind, listener)| crate::front::serve(live.clone(), listener, kind.only())),
+    );
     tokio::join!(fronts, stopping);
 
     let grace = settings.limits.shutdown_grace;

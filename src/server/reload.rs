@@ -96,17 +96,9 @@ const KEPT: &[(&[OptionSpec], Keep)] = &[
         let host = restore(&mut new.listen_host, &old.listen_host);
         restore(&mut new.listen_port, &old.listen_port) | host
     }),
-    (&[t::MKS_ENABLED, t::MKSPROXY_BASE_URL], |new, old| {
-        restore(&mut new.mks_port, &old.mks_port)
+    (&crate::config::PORT_OPTIONS, |new, old| {
+        restore(&mut new.console_ports, &old.console_ports)
     }),
-    (
-        &[t::SERIAL_ENABLED, t::SERIALPROXY_HOST, t::SERIALPROXY_PORT],
-        |new, old| restore(&mut new.serial_listen, &old.serial_listen),
-    ),
-    (
-        &[t::SPICE_ENABLED, t::HTML5PROXY_HOST, t::HTML5PROXY_PORT],
-        |new, old| restore(&mut new.spice_listen, &old.spice_listen),
-    ),
     (&[t::CONNECTION], |new, old| {
         restore(&mut new.database_connection, &old.database_connection)
     }),

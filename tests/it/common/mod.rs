@@ -126,30 +126,28 @@ pub async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
         None => None,
     };
     let metrics_addr = metrics.as_ref().map(|m| m.local_addr().expect("addr"));
-    // The MKS port likewise, when `[mks] enabled`.
-    let mks = match settings.mks_port {
-        Some(_) => Some(TcpListener::bind("127.0.0.1:0").await.expect("bind mks")),
-        None => None,
+    // Each console kind with a port of its own, as enabled, on a port of the system's choice.
+    let mut consoles = Vec::new();
+    for port in &settings.console_ports {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind console port");
+        consoles.push((port.kind, listener));
+    }
+    let console_addr = |kind: vncgate::console::ConsoleKind| {
+        consoles
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, l)| l.local_addr().expect("addr"))
     };
-    let mks_addr = mks.as_ref().map(|m| m.local_addr().expect("addr"));
-    // And the serial and SPICE ports.
-    let serial = match settings.serial_listen {
-        Some(_) => Some(TcpListener::bind("127.0.0.1:0").await.expect("bind serial")),
-        None => None,
-    };
-    let serial_addr = serial.as_ref().map(|m| m.local_addr().expect("addr"));
-    let spice = match settings.spice_listen {
-        Some(_) => Some(TcpListener::bind("127.0.0.1:0").await.expect("bind spice")),
-        None => None,
-    };
-    let spice_addr = spice.as_ref().map(|m| m.local_addr().expect("addr"));
+    let mks_addr = console_addr(vncgate::console::ConsoleKind::Webmks);
+    let serial_addr = console_addr(vncgate::console::ConsoleKind::Serial);
+    let spice_addr = console_addr(vncgate::console::ConsoleKind::SpiceHtml5);
     let listeners = vncgate::Listeners {
         front: listener,
         admin: Some(admin),
         metrics,
-        mks,
-        serial,
-        spice,
+        consoles,
     };
     let control = vncgate::Control {
         stop: shutdown.clone(),
