@@ -7,6 +7,7 @@ pub mod authd;
 mod error;
 pub mod pinned;
 pub mod policy;
+mod stream;
 pub mod tcp;
 mod tls;
 pub mod webmks;
@@ -17,25 +18,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tokio_util::either::Either;
 
 use crate::console::{AuthScheme, ConsoleKind, Reach, Secret, Target};
-use crate::rfb::driver::{self, Secured, Security};
+use crate::rfb::driver::{self, Security};
 use crate::rfb::handshake::Policy;
 pub use error::Error;
 use policy::TargetPolicy;
+pub use stream::{BackendStream, Io};
 use tls::{tls_within, Handshake};
-
-/// Any stream a transport opens beyond TCP (a WebMKS WebSocket, authd's TLS in TLS).
-pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
-
-/// The connection to a console server after its handshake: TCP, plain or inside VeNCrypt's
-/// TLS (left, the common case, without a box), or any other transport (right).
-pub type BackendStream = Either<Secured<TcpStream>, Box<dyn Io>>;
 
 /// A console server connection ready to relay.
 pub struct Backend {
@@ -172,7 +164,7 @@ impl Connector {
                 };
                 let authenticated = driver::authenticate(tcp, security).await?;
                 Ok(Backend {
-                    stream: Either::Left(authenticated.stream),
+                    stream: BackendStream::from(authenticated.stream),
                     leftover: authenticated.leftover,
                     scheme: Some(authenticated.scheme),
                     via: Via::Rfb,
@@ -189,7 +181,7 @@ impl Connector {
                 };
                 let authenticated = driver::authenticate(ws, security).await?;
                 Ok(Backend {
-                    stream: Either::Right(Box::new(authenticated.stream)),
+                    stream: BackendStream::Other(Box::new(authenticated.stream)),
                     leftover: authenticated.leftover,
                     scheme: Some(authenticated.scheme),
                     via: Via::Rfb,
@@ -211,7 +203,7 @@ impl Connector {
                 };
                 let mks = authd::open(tcp, ticket, deadline).await?;
                 Ok(Backend {
-                    stream: Either::Right(Box::new(mks)),
+                    stream: BackendStream::Other(Box::new(mks)),
                     leftover: Bytes::new(),
                     scheme: None,
                     via: Via::Authd,
@@ -224,7 +216,7 @@ impl Connector {
                 self.relayed_over_tls(tcp, &target, deadline).await
             }
             (ConsoleKind::Serial | ConsoleKind::SpiceHtml5, Reach::Direct) => Ok(Backend {
-                stream: Either::Left(Either::Left(tcp)),
+                stream: BackendStream::Tcp(tcp),
                 leftover: Bytes::new(),
                 scheme: None,
                 via: Via::Tcp,
@@ -257,7 +249,7 @@ impl Connector {
             Ok(tls) => tls,
         };
         Ok(Backend {
-            stream: Either::Right(Box::new(tls)),
+            stream: BackendStream::Other(Box::new(tls)),
             leftover: Bytes::new(),
             scheme: None,
             via: Via::Tls,

@@ -201,9 +201,9 @@ impl Session {
             session: bytes,
         };
         // Plain TCP toward the console server is split so that the relay can splice from it.
-        let backend_stream = match backend.stream {
-            Either::Left(Either::Left(tcp)) => Either::Left(tcp),
-            other => Either::Right(other),
+        let backend_stream = match backend.stream.into_tcp() {
+            Ok(tcp) => Either::Left(tcp),
+            Err(other) => Either::Right(other),
         };
         let halves = relay::splice::halves(backend_stream);
         let relayed = relay::relay(ws, halves, timers, context.splice, filters, meters, stop);
