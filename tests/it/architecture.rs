@@ -351,6 +351,43 @@ fn layers_import_only_what_they_may() {
     }
 }
 
+/// The "does not import" rules of docs/ARCHITECTURE.md's module list.
+#[test]
+fn layers_do_not_import_what_they_may_not() {
+    let krate = Crate::read(&manifest().join("src"));
+    let folders = krate.folders();
+    let forbidden: [(&str, &[&str]); 4] = [
+        ("session", &["front"]),
+        ("backend", &["front", "session", "token", "config"]),
+        ("token", &["front", "session", "backend", "rfb", "config"]),
+        // The configuration validates database URLs with token/ and imports no other part
+        // of the data path.
+        (
+            "config",
+            &[
+                "front",
+                "session",
+                "backend",
+                "rfb",
+                "relay",
+                "websocket",
+                "spice",
+            ],
+        ),
+    ];
+    for (layer, not) in forbidden {
+        let imports = folders.get(layer).cloned().unwrap_or_default();
+        let wrong: Vec<&String> = imports
+            .iter()
+            .filter(|m| not.contains(&m.as_str()))
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{layer}/ imports {wrong:?}, which it may not"
+        );
+    }
+}
+
 #[test]
 fn the_checker_sees_a_cycle_when_there_is_one() {
     let files: BTreeMap<Vec<String>, PathBuf> =
