@@ -1,6 +1,8 @@
 //! The layering docs/ARCHITECTURE.md promises, checked from the source: no import cycle between
-//! files or between top-level modules, in the proxy and in the pki crate; `rfb/` and the
-//! plain-types leaf import only what they may; no file outside tests is over 400 lines.
+//! files or between top-level modules, in the proxy and in the pki crate; the protocol cores
+//! (`rfb/`, `spice/`, `websocket/`), the relay and the plain-types leaf import only what they
+//! may; `session/`, `backend/`, `token/` and `config/` import none of what they may not; no file
+//! outside tests is over 400 lines.
 //!
 //! An import is a `use` line or a path written in code (`crate::a::b`, `super::x`, or a child
 //! module's name), resolved to the file of the deepest module it names. `mod x;` lines
