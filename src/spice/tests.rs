@@ -62,7 +62,7 @@ fn a_spice_html5_channel_frames_alike_in_any_chunks() {
     ]
     .concat();
     let expected = vec![
-        (None, 16 + 26 + 4 + 128),
+        (None, 16 + 22 + 4 + 128),
         (Some(101), 10),
         (Some(MAIN_AGENT_DATA), 46),
         (Some(3), 6),
@@ -94,7 +94,7 @@ fn without_mini_header_or_auth_selection_the_full_forms_frame() {
     let stream = [link(channel::MAIN, 0), vec![9; 128], full].concat();
     assert_eq!(
         bytes_by_message(&stream, 5),
-        vec![(None, 16 + 26 + 128), (Some(MAIN_AGENT_DATA), 21)]
+        vec![(None, 16 + 22 + 128), (Some(MAIN_AGENT_DATA), 21)]
     );
 }
 
