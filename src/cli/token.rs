@@ -47,11 +47,10 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             single_use,
             ..
         } => {
-            let ttl = ttl.map_or(settings.token_ttl, Duration::from_secs);
             let (target, reach) =
                 issue::destination(host.as_deref(), port, url.as_deref(), thumbprint.as_deref())?;
+            // A ticket is good once.
             let single_use = single_use || reach != Reach::Direct;
-            let store = open(settings, false).await?;
             let request = Request {
                 kind,
                 target,
@@ -59,70 +58,14 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 view_only,
                 clipboard,
                 reach,
-                ttl,
+                ttl: ttl.map_or(settings.token_ttl, Duration::from_secs),
                 instance_uuid: instance,
                 single_use,
             };
-            request.enforceable().map_err(|error| error.to_string())?;
-            let issued = issue::issue(&store, &settings.base_urls(), &request)
-                .await
-                .map_err(|e| e.to_string())?;
-            let expires = issued
-                .expires
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            record(
-                settings,
-                crate::ops::audit::Kind::TokenIssued,
-                issued.token.hash().short(),
-                Some(request.target.to_string()),
-            );
-            println!("token:   {}", issued.token.expose());
-            println!("hash:    {}", issued.token.hash().prefix());
-            println!("target:  {}", request.target);
-            println!(
-                "expires: {expires} (in {} s){}",
-                request.ttl.as_secs(),
-                if single_use { ", single use" } else { "" }
-            );
-            println!("url:     {}", issued.url);
-            Ok(())
+            issue_one(settings, &request).await
         }
-        TokenCommand::List { .. } => {
-            let store = open(settings, false).await?;
-            let rows = store.list().await.map_err(|e| e.to_string())?;
-            println!(
-                "{:<14} {:<30} {:<12} {:<37} {:<10} kind",
-                "hash", "target", "expires", "instance", "single-use"
-            );
-            for row in rows {
-                println!(
-                    "{:<14} {:<30} {:<12} {:<37} {:<10} {}",
-                    hex_prefix(&row.hash, REVOKE_PREFIX),
-                    row.target.to_string(),
-                    row.expires,
-                    row.instance_uuid,
-                    if row.single_use { "yes" } else { "no" },
-                    row.kind
-                );
-            }
-            Ok(())
-        }
-        TokenCommand::Revoke { hash_prefix, .. } => {
-            let store = open(settings, false).await?;
-            let hash = store
-                .revoke(&hash_prefix)
-                .await
-                .map_err(|e| e.to_string())?;
-            record(
-                settings,
-                crate::ops::audit::Kind::TokenRevoked,
-                hex_prefix(&hash, LOG_PREFIX),
-                None,
-            );
-            println!("revoked {}", hex_prefix(&hash, REVOKE_PREFIX));
-            Ok(())
-        }
+        TokenCommand::List { .. } => list(settings).await,
+        TokenCommand::Revoke { hash_prefix, .. } => revoke(settings, &hash_prefix).await,
         TokenCommand::InitDb { .. } => {
             let store = open(settings, true).await?;
             store.ping().await.map_err(|e| e.to_string())?;
@@ -130,6 +73,75 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             Ok(())
         }
     }
+}
+
+/// `token issue`: the token, its hash prefix, target, expiry and URL, shown once.
+async fn issue_one(settings: &Settings, request: &Request) -> Result<(), String> {
+    request.enforceable().map_err(|error| error.to_string())?;
+    let store = open(settings, false).await?;
+    let issued = issue::issue(&store, &settings.base_urls(), request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let expires = issued
+        .expires
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    record(
+        settings,
+        crate::ops::audit::Kind::TokenIssued,
+        issued.token.hash().short(),
+        Some(request.target.to_string()),
+    );
+    println!("token:   {}", issued.token.expose());
+    println!("hash:    {}", issued.token.hash().prefix());
+    println!("target:  {}", request.target);
+    println!(
+        "expires: {expires} (in {} s){}",
+        request.ttl.as_secs(),
+        if request.single_use {
+            ", single use"
+        } else {
+            ""
+        }
+    );
+    println!("url:     {}", issued.url);
+    Ok(())
+}
+
+/// `token list`: hash prefixes, targets, expiry; never tokens.
+async fn list(settings: &Settings) -> Result<(), String> {
+    let store = open(settings, false).await?;
+    let rows = store.list().await.map_err(|e| e.to_string())?;
+    println!(
+        "{:<14} {:<30} {:<12} {:<37} {:<10} kind",
+        "hash", "target", "expires", "instance", "single-use"
+    );
+    for row in rows {
+        println!(
+            "{:<14} {:<30} {:<12} {:<37} {:<10} {}",
+            hex_prefix(&row.hash, REVOKE_PREFIX),
+            row.target.to_string(),
+            row.expires,
+            row.instance_uuid,
+            if row.single_use { "yes" } else { "no" },
+            row.kind
+        );
+    }
+    Ok(())
+}
+
+/// `token revoke`: by the first 12 or more hex characters of the token's hash.
+async fn revoke(settings: &Settings, hash_prefix: &str) -> Result<(), String> {
+    let store = open(settings, false).await?;
+    let hash = store.revoke(hash_prefix).await.map_err(|e| e.to_string())?;
+    record(
+        settings,
+        crate::ops::audit::Kind::TokenRevoked,
+        hex_prefix(&hash, LOG_PREFIX),
+        None,
+    );
+    println!("revoked {}", hex_prefix(&hash, REVOKE_PREFIX));
+    Ok(())
 }
 
 /// Writes a token event to the configured audit trail (`[vncgate] audit_log`), if any.

@@ -28,7 +28,7 @@ use crate::ops::health::Health;
 use crate::ops::metrics::Metrics;
 use crate::session::directory::Directory;
 use crate::token::lease::{instance_name, Leases};
-use crate::token::TokenStore;
+use crate::token::{SqlStore, TokenStore};
 use build::Lasting;
 pub use control::{notify_systemd, Control, Hook, Listeners};
 pub use database::open_token_database;
@@ -87,7 +87,7 @@ pub async fn serve(
         channels: Arc::default(),
         limiter: Arc::new(Limiter::new(0, 0)),
         health: Arc::new(Health::new(tokens.load_full())),
-        tokens: tokens.clone(),
+        tokens,
         connections: TaskTracker::new(),
         stop_accepting: CancellationToken::new(),
         stop_sessions: CancellationToken::new(),
@@ -129,29 +129,15 @@ pub async fn serve(
             stop_services.clone(),
         ));
     }
-    if let (Some(store), true) = (
-        &sql,
-        settings.delete_expired_tokens || settings.database_connection.is_none(),
-    ) {
-        services.spawn(database::delete_expired(
-            store.clone(),
-            stop_services.clone(),
-        ));
-    }
-    if let Some(leases) = leases {
-        services.spawn(leases.run(stop_services.clone()));
-    }
-    // Only a configured database can be shared: vncgate's own SQLite file has one instance,
-    // whose admin API knows its sessions without publishing them.
-    if let (Some(directory), true) = (directory, settings.database_connection.is_some()) {
-        services.spawn(directory.run(lasting.registry.clone(), stop_services.clone()));
-    }
-    services.spawn(crate::session::recheck::run(
-        lasting.registry.clone(),
-        tokens,
-        settings.limits.session_recheck_interval,
-        stop_services.clone(),
-    ));
+    spawn_token_services(
+        &services,
+        &stop_services,
+        &settings,
+        sql.as_ref(),
+        leases,
+        directory,
+        &lasting,
+    );
     if let Some(reload) = control.reload.clone() {
         services.spawn(reload::run(
             live.clone(),
@@ -198,28 +184,7 @@ pub async fn serve(
     );
     tokio::join!(fronts, stopping);
 
-    let grace = settings.limits.shutdown_grace;
-    lasting.connections.close();
-    tracing::info!(
-        sessions = lasting.registry.len(),
-        grace_s = grace.as_secs_f64(),
-        "listener closed; open sessions get the grace period"
-    );
-    if tokio::time::timeout(grace, lasting.connections.wait())
-        .await
-        .is_err()
-    {
-        lasting.stop_sessions.cancel();
-        if tokio::time::timeout(CLOSE_WAIT, lasting.connections.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                left = lasting.connections.len(),
-                "sessions did not close in time; dropping them"
-            );
-        }
-    }
+    wind_down(&lasting, settings.limits.shutdown_grace).await;
     stop_services.cancel();
     services.close();
     let _ = tokio::time::timeout(CLOSE_WAIT, services.wait()).await;
@@ -255,4 +220,66 @@ async fn watchdog(period: Duration, stop: CancellationToken) {
             () = stop.cancelled() => return,
         }
     }
+}
+
+/// The stop after the listeners closed: open sessions get `grace` to end by themselves, then
+/// are ended with 1001 and get [`CLOSE_WAIT`] more.
+async fn wind_down(lasting: &Lasting, grace: Duration) {
+    lasting.connections.close();
+    tracing::info!(
+        sessions = lasting.registry.len(),
+        grace_s = grace.as_secs_f64(),
+        "listener closed; open sessions get the grace period"
+    );
+    if tokio::time::timeout(grace, lasting.connections.wait())
+        .await
+        .is_err()
+    {
+        lasting.stop_sessions.cancel();
+        if tokio::time::timeout(CLOSE_WAIT, lasting.connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = lasting.connections.len(),
+                "sessions did not close in time; dropping them"
+            );
+        }
+    }
+}
+
+/// The services around the token store: the sweep of expired rows, lease renewal, the
+/// publication of live sessions for every instance, the recheck that ends revoked sessions.
+fn spawn_token_services(
+    services: &TaskTracker,
+    stop_services: &CancellationToken,
+    settings: &Settings,
+    sql: Option<&SqlStore>,
+    leases: Option<Arc<Leases>>,
+    directory: Option<Arc<Directory>>,
+    lasting: &Lasting,
+) {
+    if let (Some(store), true) = (
+        sql,
+        settings.delete_expired_tokens || settings.database_connection.is_none(),
+    ) {
+        services.spawn(database::delete_expired(
+            store.clone(),
+            stop_services.clone(),
+        ));
+    }
+    if let Some(leases) = leases {
+        services.spawn(leases.run(stop_services.clone()));
+    }
+    // Only a configured database can be shared: vncgate's own SQLite file has one instance,
+    // whose admin API knows its sessions without publishing them.
+    if let (Some(directory), true) = (directory, settings.database_connection.is_some()) {
+        services.spawn(directory.run(lasting.registry.clone(), stop_services.clone()));
+    }
+    services.spawn(crate::session::recheck::run(
+        lasting.registry.clone(),
+        lasting.tokens.clone(),
+        settings.limits.session_recheck_interval,
+        stop_services.clone(),
+    ));
 }

@@ -11,6 +11,7 @@ mod connect;
 mod context;
 pub mod directory;
 mod ending;
+mod live;
 mod open;
 mod policy;
 pub mod recheck;
@@ -20,19 +21,17 @@ pub use context::{Context, Observers, SessionTimers};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use std::future::Future;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
-use tokio_util::either::Either;
 use tracing::Instrument;
 
 use crate::ops::audit::Event;
 use crate::ops::metrics::Metrics;
 use crate::relay::splice::Tcp;
-use crate::relay::{self, Browser, End, Timers};
+use crate::relay::Browser;
 use crate::token::{Grant, SessionSlot, TokenHash};
 
 /// A session about to start.
@@ -155,69 +154,7 @@ impl Session {
             Err(reason) => return ending::Ending::closed_at_start(reason),
         };
 
-        let expires = if context.timers.enforce_session_timeout {
-            self.grant
-                .remaining(SystemTime::now())
-                .and_then(|left| Instant::now().checked_add(left))
-        } else {
-            None
-        };
-        let timers = Timers {
-            ping_interval: context.timers.ping_interval,
-            client_timeout: context.timers.client_timeout,
-            expires,
-        };
-        let bytes = Arc::new(relay::SessionBytes::default());
-        let info = registry::SessionInfo {
-            client_ip: self.peer,
-            kind: self.grant.kind,
-            target: target.to_string(),
-            started: SystemTime::now(),
-            view_only: policy.view_only,
-            clipboard: policy.clipboard,
-        };
-        let registered = context.registry.register(
-            self.id,
-            self.hash,
-            self.grant.expires,
-            !self.single_use,
-            info,
-            bytes.clone(),
-        );
-        let stop = async {
-            tokio::select! {
-                () = context.shutdown.cancelled() => End::Shutdown,
-                stopped = registered.stopped() => match stopped {
-                    registry::Stopped::Revoked => End::Revoked,
-                    registry::Stopped::Ended(reason) => End::Ended(reason),
-                },
-            }
-        };
-        let (to_browser, to_server) = context.metrics.byte_counters();
-        let meters = relay::Meters {
-            to_browser,
-            to_server,
-            spliced: context.metrics.spliced_counter(),
-            session: bytes,
-        };
-        // Plain TCP toward the console server is split so that the relay can splice from it.
-        let backend_stream = match backend.stream.into_tcp() {
-            Ok(tcp) => Either::Left(tcp),
-            Err(other) => Either::Right(other),
-        };
-        let halves = relay::splice::halves(backend_stream);
-        let relayed = relay::relay(ws, halves, timers, context.splice, filters, meters, stop);
-        let (outcome, linger) = relayed.await;
-        if let Some(linger) = linger {
-            // The session's end is accounted for now; the socket lingers on its own, bounded.
-            tokio::spawn(linger.run());
-        }
-        drop(registered);
-        ending::Ending::Closed {
-            bytes_up: outcome.bytes_up,
-            bytes_down: outcome.bytes_down,
-            reason: outcome.end.to_string(),
-        }
+        self.relay(context, ws, backend, filters, policy).await
     }
 }
 
