@@ -80,7 +80,7 @@ pub async fn serve(
 async fn connection(
     front: Arc<Front>,
     mut tcp: TcpStream,
-    mut peer: SocketAddr,
+    peer: SocketAddr,
     permit: OwnedSemaphorePermit,
     serves: &'static [ConsoleKind],
 ) {
@@ -88,22 +88,9 @@ async fn connection(
     // One deadline from accept covers the PROXY header, the TLS handshake and the first
     // request head: a client that trickles bytes is closed when it passes.
     let deadline = Instant::now() + front.handshake_timeout;
-    let from_proxy = client::is_trusted(peer.ip(), &front.trusted_proxies);
-    if from_proxy && front.proxy_protocol {
-        match tokio::time::timeout_at(deadline, proxy_header::read(&mut tcp)).await {
-            Ok(Ok(Some(client))) => peer = client,
-            Ok(Ok(None)) => {}
-            Ok(Err(error)) => {
-                tracing::info!(%peer, %error, "refused: PROXY protocol header");
-                front.refused(peer.ip(), crate::token::RefusalReason::ProxyProtocol, None);
-                return;
-            }
-            Err(_) => {
-                tracing::info!(%peer, "refused: no PROXY protocol header before the deadline");
-                return;
-            }
-        }
-    }
+    let Some(peer) = proxied_peer(&front, &mut tcp, peer, deadline).await else {
+        return;
+    };
     // A load balancer's own connections carry many clients: they are counted once its PROXY
     // header names the client, and not at all when only its HTTP headers will.
     let counted = !client::is_trusted(peer.ip(), &front.trusted_proxies);
@@ -116,34 +103,8 @@ async fn connection(
             return;
         }
     };
-    let stream: FrontStream = match &front.tls {
-        None => Either::Left(tcp),
-        Some(acceptor) => {
-            let mut first = [0u8; 1];
-            match tokio::time::timeout_at(deadline, tcp.peek(&mut first)).await {
-                Ok(Ok(1)) => {}
-                Ok(Ok(_)) | Ok(Err(_)) => return,
-                Err(_) => {
-                    tracing::info!(%peer, "refused: nothing received before the handshake deadline");
-                    return;
-                }
-            }
-            match sniff(first[0]) {
-                Sniffed::Plain => Either::Left(tcp),
-                Sniffed::Tls => match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await
-                {
-                    Ok(Ok(tls)) => Either::Right(Box::new(tls)),
-                    Ok(Err(error)) => {
-                        tracing::info!(%peer, %error, "refused: TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::info!(%peer, "refused: TLS handshake timed out");
-                        return;
-                    }
-                },
-            }
-        }
+    let Some(stream) = secured(&front, tcp, peer, deadline).await else {
+        return;
     };
     let connection = Arc::new(Connection {
         peer,
@@ -184,4 +145,70 @@ async fn connection(
     }
     serving.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(front.handshake_timeout, serving).await;
+}
+
+/// The client's address: the peer's, or the one a trusted load balancer's PROXY header names
+/// (required of it with `proxy_protocol`). `None`: the connection is refused.
+async fn proxied_peer(
+    front: &Front,
+    tcp: &mut TcpStream,
+    peer: SocketAddr,
+    deadline: Instant,
+) -> Option<SocketAddr> {
+    let from_proxy = client::is_trusted(peer.ip(), &front.trusted_proxies);
+    if !(from_proxy && front.proxy_protocol) {
+        return Some(peer);
+    }
+    match tokio::time::timeout_at(deadline, proxy_header::read(tcp)).await {
+        Ok(Ok(Some(client))) => Some(client),
+        Ok(Ok(None)) => Some(peer),
+        Ok(Err(error)) => {
+            tracing::info!(%peer, %error, "refused: PROXY protocol header");
+            front.refused(peer.ip(), crate::token::RefusalReason::ProxyProtocol, None);
+            None
+        }
+        Err(_) => {
+            tracing::info!(%peer, "refused: no PROXY protocol header before the deadline");
+            None
+        }
+    }
+}
+
+/// The browser's stream: TLS when the first byte says so and HTTPS is configured, else plain.
+/// `None`: nothing came, or the handshake failed or timed out.
+async fn secured(
+    front: &Front,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    deadline: Instant,
+) -> Option<FrontStream> {
+    Some(match &front.tls {
+        None => Either::Left(tcp),
+        Some(acceptor) => {
+            let mut first = [0u8; 1];
+            match tokio::time::timeout_at(deadline, tcp.peek(&mut first)).await {
+                Ok(Ok(1)) => {}
+                Ok(Ok(_)) | Ok(Err(_)) => return None,
+                Err(_) => {
+                    tracing::info!(%peer, "refused: nothing received before the handshake deadline");
+                    return None;
+                }
+            }
+            match sniff(first[0]) {
+                Sniffed::Plain => Either::Left(tcp),
+                Sniffed::Tls => match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await
+                {
+                    Ok(Ok(tls)) => Either::Right(Box::new(tls)),
+                    Ok(Err(error)) => {
+                        tracing::info!(%peer, %error, "refused: TLS handshake failed");
+                        return None;
+                    }
+                    Err(_) => {
+                        tracing::info!(%peer, "refused: TLS handshake timed out");
+                        return None;
+                    }
+                },
+            }
+        }
+    })
 }

@@ -160,7 +160,29 @@ where
     // The console server is told at once; the browser is owed the rest of a frame cut off by
     // the end, then the closing handshake.
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, backend_tx.shutdown()).await;
-    let owed = end.owed();
+    let linger = close_browser(reader, writer, &mut splicer, end.owed()).await;
+    (
+        Outcome {
+            end,
+            bytes_up,
+            bytes_down,
+        },
+        linger,
+    )
+}
+
+/// Finishes what the browser is owed (a frame cut off by the end, then `owed`), and waits for
+/// its reply to our close; a browser that did not answer is handed back to linger.
+async fn close_browser<R, W>(
+    mut reader: Reader<R>,
+    mut writer: FrameWriter<W>,
+    splicer: &mut Splicer,
+    owed: Owed,
+) -> Option<Linger<R, W>>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Tcp,
+{
     // A slow browser still reading what was queued for it is given DRAIN_TIMEOUT to take it.
     let written = async {
         writer.finish().await?;
@@ -189,20 +211,12 @@ where
         );
     }
     let mut write = writer.into_inner();
-    let linger = if clean {
+    if clean {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, write.shutdown()).await;
         None
     } else {
         Some(Linger { reader, write })
-    };
-    (
-        Outcome {
-            end,
-            bytes_up,
-            bytes_down,
-        },
-        linger,
-    )
+    }
 }
 
 /// The browser's side of a session that ended without a clean close: it may still be reading
