@@ -91,10 +91,20 @@ impl Daemon {
     }
 }
 
-/// A loopback port nobody listens on now.
+/// A loopback port nobody listens on now, for a process of its own that binds it later. It is
+/// taken below the kernel's ephemeral range (32768 and up here), from which every `bind(0)` of
+/// the tests running meanwhile draws: otherwise another test's listener could take it between
+/// this check and the process's bind.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (std::process::id() % 4000) as u16;
+    for _ in 0..8000 {
+        let offset = start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % 8000;
+        let port = 20000 + offset;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 28000");
 }
