@@ -157,7 +157,8 @@ impl Limiter {
         bucket.at = now;
     }
 
-    /// Whether `ip` has used up its refusals: it gets 429 before any lookup.
+    /// Whether `ip` has used up its refusals (the front reserves instead: [`Self::reserve`]).
+    #[cfg(test)]
     pub fn is_limited(&self, ip: IpAddr) -> bool {
         if self.refusals_per_minute() == 0 {
             return false;
@@ -203,6 +204,7 @@ impl Limiter {
     }
 
     /// Counts one refusal against `ip` that no reservation covered.
+    #[cfg(test)]
     pub fn refused(&self, ip: IpAddr) {
         if self.refusals_per_minute() == 0 {
             return;
