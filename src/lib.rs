@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod backend;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod console;

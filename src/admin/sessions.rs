@@ -4,6 +4,7 @@
 //! `instance`, and `?instance=NAME` ends a session held by another instance: that instance ends
 //! it within [`SYNC_INTERVAL`].
 
+use crate::chain::chain;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -75,7 +76,9 @@ pub(super) async fn list_sessions(State(api): State<Api>) -> Response {
                 .map(SessionBody::shared),
         ),
         // This instance's own sessions are still known.
-        Err(error) => tracing::warn!(%error, "other instances' sessions could not be listed"),
+        Err(error) => {
+            tracing::warn!(error = %chain(&error), "other instances' sessions could not be listed")
+        }
     }
     Json(body).into_response()
 }

@@ -143,7 +143,7 @@ impl Connector {
                 .collect()
         });
         let tcp = tcp::connect(&target, addresses.as_deref(), self.connect_timeout).await?;
-        let peer = tcp.peer_addr().map_err(|e| Error::Connect(e.to_string()))?;
+        let peer = tcp.peer_addr().map_err(Error::Connect)?;
         // Checked again on the address actually reached: a target resolved only now.
         self.targets.check(peer)?;
         let deadline = Instant::now() + self.handshake_timeout;
@@ -236,16 +236,13 @@ impl Connector {
         target: &Target,
         deadline: Instant,
     ) -> Result<Backend, Error> {
-        let config = self
-            .tls
-            .clone()
-            .ok_or_else(|| Error::Tls("no client TLS configuration".into()))?;
+        let config = self.tls.clone().ok_or(Error::NoTlsConfig)?;
         let name = server_name(target, &tcp);
         let tls = match tls_within(config, name, tcp, deadline).await {
             Err(Handshake::TimedOut) => {
                 return Err(Error::Timeout("the TLS handshake with the console server"))
             }
-            Err(Handshake::Failed(error)) => return Err(Error::Tls(error.to_string())),
+            Err(Handshake::Failed(error)) => return Err(Error::Tls(error)),
             Ok(tls) => tls,
         };
         Ok(Backend {

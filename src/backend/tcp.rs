@@ -1,6 +1,7 @@
 //! The plain TCP transport: a connect with a deadline, Nagle off (RFB sends small messages that
 //! must not wait).
 
+use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -27,8 +28,8 @@ pub async fn connect(
     };
     let tcp = match tokio::time::timeout(timeout, connect).await {
         Ok(Ok(tcp)) => tcp,
-        Ok(Err(error)) => return Err(Error::Connect(error.to_string())),
-        Err(_) => return Err(Error::Connect("timed out".into())),
+        Ok(Err(error)) => return Err(Error::Connect(error)),
+        Err(_) => return Err(Error::Connect(io::ErrorKind::TimedOut.into())),
     };
     let _ = tcp.set_nodelay(true);
     Ok(tcp)
@@ -40,16 +41,23 @@ pub async fn connect(
 /// [`Error::Resolve`]: no address, or no answer in time.
 pub async fn resolve(target: &Target, timeout: Duration) -> Result<Vec<SocketAddr>, Error> {
     let lookup = tokio::net::lookup_host((target.host.as_str(), target.port));
+    let failed = |source: io::Error| Error::Resolve {
+        host: target.host.clone(),
+        source,
+    };
     match tokio::time::timeout(timeout, lookup).await {
         Ok(Ok(found)) => {
             let found: Vec<SocketAddr> = found.collect();
             if found.is_empty() {
-                Err(Error::Resolve(format!("{} has no address", target.host)))
+                Err(failed(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "no address",
+                )))
             } else {
                 Ok(found)
             }
         }
-        Ok(Err(error)) => Err(Error::Resolve(error.to_string())),
-        Err(_) => Err(Error::Resolve("timed out".into())),
+        Ok(Err(source)) => Err(failed(source)),
+        Err(_) => Err(failed(io::ErrorKind::TimedOut.into())),
     }
 }

@@ -32,7 +32,7 @@ pub async fn open(
     deadline: Instant,
 ) -> Result<TicketStream, Error> {
     let config = pinned::client_config(thumbprint.clone(), Some(b"http/1.1"))
-        .map_err(|e| Error::Tls(e.to_string()))?;
+        .map_err(Error::PinnedConfig)?;
     let name = pinned::server_name(&target.host);
     let tls = match tls_within(config, name, tcp, deadline).await {
         Err(Handshake::TimedOut) => {
@@ -42,7 +42,7 @@ pub async fn open(
         Err(Handshake::Failed(error)) => {
             return Err(match pinned::mismatch(&error) {
                 Some(mismatch) => Error::Thumbprint(mismatch.presented.clone()),
-                None => Error::Tls(error.to_string()),
+                None => Error::Tls(error),
             })
         }
     };
@@ -53,9 +53,7 @@ pub async fn open(
     };
     let url = format!("wss://{host}:{}{}", target.port, path.expose());
     // The URL holds the ticket: its parse error is reported without it.
-    let mut request = url
-        .into_client_request()
-        .map_err(|_| Error::WebSocket("the ticket URL is not a valid request".into()))?;
+    let mut request = url.into_client_request().map_err(|_| Error::BadTicketUrl)?;
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("binary"));
@@ -70,13 +68,10 @@ pub async fn open(
         Ok(Err(tungstenite::Error::Http(response))) if response.status().is_client_error() => {
             Err(Error::TicketRefused(response.status().as_u16()))
         }
-        Ok(Err(tungstenite::Error::Http(response))) => Err(Error::WebSocket(format!(
-            "HTTP {} instead of an upgrade",
-            response.status().as_u16()
-        ))),
-        Ok(Err(tungstenite::Error::Url(_))) => Err(Error::WebSocket(
-            "the ticket URL is not a valid request".into(),
-        )),
-        Ok(Err(error)) => Err(Error::WebSocket(error.to_string())),
+        Ok(Err(tungstenite::Error::Http(response))) => {
+            Err(Error::NotUpgraded(response.status().as_u16()))
+        }
+        Ok(Err(tungstenite::Error::Url(_))) => Err(Error::BadTicketUrl),
+        Ok(Err(error)) => Err(Error::WebSocket(error)),
     }
 }

@@ -1,5 +1,6 @@
 //! `vncgate pki ...`: the PKI crate's work, printed for an operator with the next steps.
 
+use crate::chain::chain;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -38,7 +39,7 @@ pub fn run(command: PkiCommand) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("vncgate pki: {error}");
+            eprintln!("vncgate pki: {}", chain(&error));
             ExitCode::FAILURE
         }
     }

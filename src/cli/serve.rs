@@ -1,6 +1,7 @@
 //! `vncgate serve`: settings, logging, the runtime, the listeners (bound here, or handed over by
 //! systemd's socket activation), signals, then [`crate::server::serve`].
 
+use crate::chain::chain;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -124,7 +125,7 @@ fn raise_descriptor_limit(max_connections: usize) {
     let limit = match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => limit,
         Err(error) => {
-            tracing::warn!(%error, "cannot raise the open file limit");
+            tracing::warn!(error = %chain(&error), "cannot raise the open file limit");
             before.unwrap_or(0)
         }
     };

@@ -1,6 +1,7 @@
 //! `vncgate session list|kill`: the running proxy's live sessions, through its admin API on
 //! `[vncgate] admin_listen` with the bearer secret of `admin_secret_file`.
 
+use crate::chain::chain;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -121,7 +122,7 @@ async fn call(settings: &Settings, method: &str, path: &str) -> Result<(u16, Str
         .map_err(|e| format!("cannot reach the admin API on {addr}: {e}"))?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e).to_string())?;
     tokio::spawn(connection);
     let request = Request::builder()
         .method(method)
@@ -129,17 +130,17 @@ async fn call(settings: &Settings, method: &str, path: &str) -> Result<(u16, Str
         .header("host", addr.to_string())
         .header("authorization", format!("Bearer {}", secret.expose()))
         .body(Full::new(Bytes::new()))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e).to_string())?;
     let response = sender
         .send_request(request)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e).to_string())?;
     let status = response.status().as_u16();
     let body = response
         .into_body()
         .collect()
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| chain(&e).to_string())?
         .to_bytes();
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }

@@ -1,5 +1,6 @@
 //! `vncgate token ...`: issue, list, revoke, init-db, against the configured token database.
 
+use crate::chain::chain;
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -28,7 +29,7 @@ pub fn run(command: TokenCommand) -> ExitCode {
 async fn open(settings: &Settings, init: bool) -> Result<SqlStore, String> {
     open_token_store(settings, init)
         .await
-        .map_err(|error| error.to_string())
+        .map_err(|error| chain(&error).to_string())
 }
 
 async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), String> {
@@ -68,7 +69,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
         TokenCommand::Revoke { hash_prefix, .. } => revoke(settings, &hash_prefix).await,
         TokenCommand::InitDb { .. } => {
             let store = open(settings, true).await?;
-            store.ping().await.map_err(|e| e.to_string())?;
+            store.ping().await.map_err(|e| chain(&e).to_string())?;
             println!("token tables ready ({:?})", store.dialect());
             Ok(())
         }
@@ -77,11 +78,13 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
 
 /// `token issue`: the token, its hash prefix, target, expiry and URL, shown once.
 async fn issue_one(settings: &Settings, request: &Request) -> Result<(), String> {
-    request.enforceable().map_err(|error| error.to_string())?;
+    request
+        .enforceable()
+        .map_err(|error| chain(&error).to_string())?;
     let store = open(settings, false).await?;
     let issued = issue::issue(&store, &settings.base_urls(), request)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| chain(&e).to_string())?;
     let expires = issued
         .expires
         .duration_since(UNIX_EPOCH)
@@ -111,7 +114,7 @@ async fn issue_one(settings: &Settings, request: &Request) -> Result<(), String>
 /// `token list`: hash prefixes, targets, expiry; never tokens.
 async fn list(settings: &Settings) -> Result<(), String> {
     let store = open(settings, false).await?;
-    let rows = store.list().await.map_err(|e| e.to_string())?;
+    let rows = store.list().await.map_err(|e| chain(&e).to_string())?;
     println!(
         "{:<14} {:<30} {:<12} {:<37} {:<10} kind",
         "hash", "target", "expires", "instance", "single-use"
@@ -133,7 +136,10 @@ async fn list(settings: &Settings) -> Result<(), String> {
 /// `token revoke`: by the first 12 or more hex characters of the token's hash.
 async fn revoke(settings: &Settings, hash_prefix: &str) -> Result<(), String> {
     let store = open(settings, false).await?;
-    let hash = store.revoke(hash_prefix).await.map_err(|e| e.to_string())?;
+    let hash = store
+        .revoke(hash_prefix)
+        .await
+        .map_err(|e| chain(&e).to_string())?;
     record(
         settings,
         crate::ops::audit::Kind::TokenRevoked,
@@ -162,6 +168,6 @@ fn record(
             event.reason = Some("command line".into());
             audit.record(&event);
         }
-        Err(error) => eprintln!("vncgate token: audit log not written: {error}"),
+        Err(error) => eprintln!("vncgate token: audit log not written: {}", chain(&error)),
     }
 }

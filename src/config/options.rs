@@ -79,37 +79,8 @@ fn text(reader: &mut Reader, spec: &OptionSpec) -> String {
 
 fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
     let ssl_only = reader.typed(&t::SSL_ONLY, parse_bool);
-    let auth_schemes = reader.typed(&t::AUTH_SCHEMES, parse_schemes);
-    let by_network = reader.typed(&t::AUTH_SCHEMES_BY_NETWORK, parse_by_network);
-    let allowed_backends = reader.typed(&t::ALLOWED_BACKENDS, parse_networks);
+    let (auth_schemes, backends, vencrypt) = backend_auth(reader);
     let database_connection = database(reader);
-    let every_list = std::iter::once(&auth_schemes).chain(by_network.iter().map(|(_, list)| list));
-    // serial_tls and spice_tls use the same client certificate and CA files.
-    let needs_vencrypt = every_list
-        .clone()
-        .any(|list| list.contains(&AuthScheme::Vencrypt))
-        || reader.typed(&t::SERIAL_TLS, parse_bool)
-        || reader.typed(&t::SPICE_TLS, parse_bool);
-    let vencrypt = vencrypt(reader, needs_vencrypt);
-    for list in every_list {
-        if let Some((stronger, weaker)) = AuthScheme::downgrade_in(list) {
-            reader.warnings.push(format!(
-                "auth_schemes {}: {} is tried when {} is not offered, so a man in the middle \
-                 can choose it; narrow it per network (auth_schemes_by_network) or per target \
-                 (auth= in token files)",
-                names(list),
-                weaker.name(),
-                stronger.name()
-            ));
-        }
-    }
-    if allowed_backends.is_empty() {
-        reader.warnings.push(
-            "[vncgate] allowed_backends is empty: tokens may point the proxy at any address; \
-             list the compute nodes' networks"
-                .into(),
-        );
-    }
     let settings = Settings {
         files: files.to_vec(),
         debug: reader.typed(&t::DEBUG, parse_bool),
@@ -165,11 +136,57 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         novnc_dir: reader.path_or_default(&t::NOVNC_DIR, Exists::Dir),
         vnc_password: vnc_password(reader),
         edge: edge::edge(reader),
-        backends: BackendPolicy {
-            allowed_backends,
-            auth_schemes_by_network: by_network,
-        },
-        operations: Operations {
+        backends,
+        operations: operations(reader),
+    };
+    Settings {
+        warnings: std::mem::take(&mut reader.warnings),
+        ..settings
+    }
+}
+
+/// How the proxy authenticates to consoles and where it may connect, with a warning for each
+/// list a man in the middle could downgrade and for an open backend list.
+fn backend_auth(reader: &mut Reader) -> (Vec<AuthScheme>, BackendPolicy, Option<VencryptFiles>) {
+    let auth_schemes = reader.typed(&t::AUTH_SCHEMES, parse_schemes);
+    let by_network = reader.typed(&t::AUTH_SCHEMES_BY_NETWORK, parse_by_network);
+    let allowed_backends = reader.typed(&t::ALLOWED_BACKENDS, parse_networks);
+    let every_list = std::iter::once(&auth_schemes).chain(by_network.iter().map(|(_, list)| list));
+    // serial_tls and spice_tls use the same client certificate and CA files.
+    let needs_vencrypt = every_list
+        .clone()
+        .any(|list| list.contains(&AuthScheme::Vencrypt))
+        || reader.typed(&t::SERIAL_TLS, parse_bool)
+        || reader.typed(&t::SPICE_TLS, parse_bool);
+    let vencrypt = vencrypt(reader, needs_vencrypt);
+    for list in every_list {
+        if let Some((stronger, weaker)) = AuthScheme::downgrade_in(list) {
+            reader.warnings.push(format!(
+                "auth_schemes {}: {} is tried when {} is not offered, so a man in the middle \
+                 can choose it; narrow it per network (auth_schemes_by_network) or per target \
+                 (auth= in token files)",
+                names(list),
+                weaker.name(),
+                stronger.name()
+            ));
+        }
+    }
+    if allowed_backends.is_empty() {
+        reader.warnings.push(
+            "[vncgate] allowed_backends is empty: tokens may point the proxy at any address; \
+             list the compute nodes' networks"
+                .into(),
+        );
+    }
+    let backends = BackendPolicy {
+        allowed_backends,
+        auth_schemes_by_network: by_network,
+    };
+    (auth_schemes, backends, vencrypt)
+}
+
+fn operations(reader: &mut Reader) -> Operations {
+    Operations {
             metrics_listen: reader.typed(&t::METRICS_LISTEN, |text| {
                 let text = text.trim();
                 if text.is_empty() {
@@ -190,11 +207,6 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
                 parse_choice(text, &["text", "json"]).map(|word| word == "json")
             }),
             drain_delay: reader.typed(&t::DRAIN_DELAY, parse_seconds),
-        },
-    };
-    Settings {
-        warnings: std::mem::take(&mut reader.warnings),
-        ..settings
     }
 }
 

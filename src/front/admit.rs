@@ -2,6 +2,7 @@
 //! refusal's status and its cost to the client's refusal budget, and whether the token of a
 //! SPICE console a further channel joins is still live.
 
+use crate::chain::chain;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -135,12 +136,12 @@ pub(super) async fn admit(
     let addresses = match front.sessions.connector.check_target(target).await {
         Ok(addresses) => addresses,
         Err(error @ backend::Error::NotAllowed(_)) => {
-            tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server not allowed");
+            tracing::info!(%peer, token = %hash.short(), %target, error = %chain(&error), "refused: console server not allowed");
             front.refused(peer, RefusalReason::BackendNotAllowed, Some(&hash));
             return Err(StatusCode::FORBIDDEN);
         }
         Err(error) => {
-            tracing::info!(%peer, token = %hash.short(), %target, %error, "refused: console server unresolvable");
+            tracing::info!(%peer, token = %hash.short(), %target, error = %chain(&error), "refused: console server unresolvable");
             front.refused(peer, RefusalReason::BackendUnresolvable, Some(&hash));
             // Not the client's fault: its refusal is given back.
             reservation.give_back();

@@ -13,6 +13,7 @@ mod response;
 pub mod stream;
 pub mod upgrade;
 
+use crate::chain::chain;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +71,7 @@ pub async fn serve(
             }
             Err(error) => {
                 // Out of file descriptors, mostly: back off instead of spinning.
-                tracing::warn!(%error, "accept failed");
+                tracing::warn!(error = %chain(&error), "accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -134,7 +135,7 @@ async fn connection(
     tokio::select! {
         result = serving.as_mut() => {
             if let Err(error) = result {
-                tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+                tracing::debug!(%peer, error = %chain(&error), "HTTP connection ended with an error");
             }
             return;
         }
@@ -163,7 +164,7 @@ async fn proxied_peer(
         Ok(Ok(Some(client))) => Some(client),
         Ok(Ok(None)) => Some(peer),
         Ok(Err(error)) => {
-            tracing::info!(%peer, %error, "refused: PROXY protocol header");
+            tracing::info!(%peer, error = %chain(&error), "refused: PROXY protocol header");
             front.refused(peer.ip(), crate::token::RefusalReason::ProxyProtocol, None);
             None
         }
@@ -200,7 +201,7 @@ async fn secured(
                 {
                     Ok(Ok(tls)) => Either::Right(Box::new(tls)),
                     Ok(Err(error)) => {
-                        tracing::info!(%peer, %error, "refused: TLS handshake failed");
+                        tracing::info!(%peer, error = %chain(&error), "refused: TLS handshake failed");
                         return None;
                     }
                     Err(_) => {

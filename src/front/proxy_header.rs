@@ -18,7 +18,7 @@ const V2_MAX_BODY: usize = 2048;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The connection ended or failed before the header was whole.
-    #[error("reading the PROXY header: {0}")]
+    #[error("reading the PROXY header failed")]
     Io(#[from] std::io::Error),
     /// Neither a v1 nor a v2 header.
     #[error("no PROXY protocol header from a trusted proxy")]

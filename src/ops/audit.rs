@@ -4,6 +4,7 @@
 //! standard error. A token never appears in it: at most the first 8 hex characters of its
 //! sha256, as in the logs.
 
+use crate::chain::chain;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::net::IpAddr;
@@ -139,7 +140,7 @@ impl Audit {
                     .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(file);
             }
             Err(error) => {
-                tracing::error!(file = %path.display(), %error, "audit log not reopened; writing on to the old file");
+                tracing::error!(file = %path.display(), error = %chain(&error), "audit log not reopened; writing on to the old file");
             }
         }
     }
@@ -160,7 +161,7 @@ impl Audit {
             None => std::io::stderr().write_all(&line),
         };
         if let Err(error) = written {
-            tracing::error!(%error, "audit event not written");
+            tracing::error!(error = %chain(&error), "audit event not written");
         }
     }
 }

@@ -2,6 +2,7 @@
 //! deadline on each request head, and a lifetime for each connection, so that idle or slow
 //! clients cannot hold it. The axum router decides the rest.
 
+use crate::chain::chain;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ pub async fn serve(
         let (tcp, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
-                tracing::warn!(%error, listener = what, "accept failed");
+                tracing::warn!(error = %chain(&error), listener = what, "accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -59,7 +60,7 @@ pub async fn serve(
             tokio::select! {
                 result = serving.as_mut() => {
                     if let Err(error) = result {
-                        tracing::debug!(%peer, %error, listener = what, "connection ended with an error");
+                        tracing::debug!(%peer, error = %chain(&error), listener = what, "connection ended with an error");
                     }
                     drop(slot);
                     return;

@@ -11,7 +11,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::{Metric, Registry, Unit};
 
 /// A `reason` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -59,82 +59,22 @@ impl Metrics {
     /// into `vncgate_build_info`.
     pub fn new(revision: &str) -> Self {
         let mut registry = Registry::default();
-        let resident_memory = Gauge::default();
-        let open_fds = Gauge::default();
-        registry.register_with_unit(
+        let resident_memory = with_unit(
+            &mut registry,
             "process_resident_memory",
             "Resident memory of the vncgate process",
             Unit::Bytes,
-            resident_memory.clone(),
+            Gauge::default(),
         );
-        registry.register(
+        let open_fds = series(
+            &mut registry,
             "process_open_fds",
             "Open file descriptors of the vncgate process",
-            open_fds.clone(),
+            Gauge::default(),
         );
         let own = registry.sub_registry_with_prefix("vncgate");
-        let sessions_active = Gauge::default();
-        own.register(
-            "sessions_active",
-            "Console sessions open now",
-            sessions_active.clone(),
-        );
-        let sessions_opened = Counter::default();
-        own.register(
-            "sessions_opened",
-            "Console sessions opened",
-            sessions_opened.clone(),
-        );
-        let refusals = Family::<Reason, Counter>::default();
-        own.register(
-            "refusals",
-            "Requests refused before or at the upgrade, by reason",
-            refusals.clone(),
-        );
-        let backend_failures = Family::<Reason, Counter>::default();
-        own.register(
-            "backend_failures",
-            "Console server connections that failed, by reason",
-            backend_failures.clone(),
-        );
-        let bytes = Family::<Direction, Counter>::default();
-        own.register(
-            "bytes",
-            "Console bytes relayed, by direction",
-            bytes.clone(),
-        );
-        let bytes_spliced = Counter::default();
-        own.register(
-            "bytes_spliced",
-            "Console bytes moved to browsers with splice(2), never in the proxy's memory (also in vncgate_bytes_total)",
-            bytes_spliced.clone(),
-        );
-        let backend_handshake = Histogram::new([
-            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-        ]);
-        own.register_with_unit(
-            "backend_handshake",
-            "Time to connect and authenticate to a console server",
-            Unit::Seconds,
-            backend_handshake.clone(),
-        );
-        let session_duration = Histogram::new([
-            1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 86400.0,
-        ]);
-        own.register_with_unit(
-            "session_duration",
-            "How long console sessions lasted",
-            Unit::Seconds,
-            session_duration.clone(),
-        );
-        let certificate_expiry = Family::<Role, Gauge>::default();
-        own.register(
-            "certificate_expiry_timestamp_seconds",
-            "When a certificate in use expires (Unix time; the earliest of a CA bundle)",
-            certificate_expiry.clone(),
-        );
-        let build_info = Family::<Version, Gauge>::default();
-        own.register("build_info", "The version running", build_info.clone());
+        let build_info: Family<Version, Gauge> =
+            series(own, "build_info", "The version running", Family::default());
         // Prometheus' convention: the release in `version`, the commit in `revision`.
         build_info
             .get_or_create(&Version {
@@ -143,16 +83,48 @@ impl Metrics {
             })
             .set(1);
         Self {
+            sessions_active: series(own, "sessions_active", "Console sessions open now", Gauge::default()),
+            sessions_opened: series(own, "sessions_opened", "Console sessions opened", Counter::default()),
+            refusals: series(
+                own,
+                "refusals",
+                "Requests refused before or at the upgrade, by reason",
+                Family::default(),
+            ),
+            backend_failures: series(
+                own,
+                "backend_failures",
+                "Console server connections that failed, by reason",
+                Family::default(),
+            ),
+            bytes: series(own, "bytes", "Console bytes relayed, by direction", Family::default()),
+            bytes_spliced: series(
+                own,
+                "bytes_spliced",
+                "Console bytes moved to browsers with splice(2), never in the proxy's memory (also in vncgate_bytes_total)",
+                Counter::default(),
+            ),
+            backend_handshake: with_unit(
+                own,
+                "backend_handshake",
+                "Time to connect and authenticate to a console server",
+                Unit::Seconds,
+                Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            ),
+            session_duration: with_unit(
+                own,
+                "session_duration",
+                "How long console sessions lasted",
+                Unit::Seconds,
+                Histogram::new([1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 86400.0]),
+            ),
+            certificate_expiry: series(
+                own,
+                "certificate_expiry_timestamp_seconds",
+                "When a certificate in use expires (Unix time; the earliest of a CA bundle)",
+                Family::default(),
+            ),
             registry,
-            sessions_active,
-            sessions_opened,
-            refusals,
-            backend_failures,
-            bytes,
-            bytes_spliced,
-            backend_handshake,
-            session_duration,
-            certificate_expiry,
             resident_memory,
             open_fds,
         }
@@ -242,6 +214,25 @@ impl Metrics {
 
 /// The content type of [`Metrics::encode`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Registers `metric` under `name` and hands it back (the registry keeps a clone that shares
+/// its value).
+fn series<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+/// [`series`] with a unit suffix.
+fn with_unit<M: Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    unit: Unit,
+    metric: M,
+) -> M {
+    registry.register_with_unit(name, help, unit, metric.clone());
+    metric
+}
 
 fn resident_bytes() -> Option<i64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -8,20 +8,21 @@ pub mod filter;
 mod meters;
 mod pongs;
 pub mod splice;
+mod up;
 
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::websocket::{Event, FrameWriter, Reader};
+use crate::websocket::{FrameWriter, Reader};
 use down::Down;
 pub use end::{End, Owed};
 use filter::Filters;
 pub use meters::{Meters, SessionBytes};
 use pongs::Pongs;
 use splice::{Splicer, Tcp};
-use std::sync::atomic::Ordering;
+use up::Up;
 
 /// How long a closing handshake may take before the connection is simply dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -107,41 +108,16 @@ where
     }
     .run();
 
-    let up = async {
-        loop {
-            let next = tokio::time::timeout(timers.client_timeout, reader.next()).await;
-            let event = match next {
-                Err(_) => return End::BrowserTimeout,
-                Ok(Err(error)) => return End::from(error),
-                Ok(Ok(event)) => event,
-            };
-            match event {
-                Event::Binary(data) => {
-                    bytes_up += data.len() as u64;
-                    meters.to_server.inc_by(data.len() as u64);
-                    let session = &meters.session.up;
-                    session.fetch_add(data.len() as u64, Ordering::Relaxed);
-                    let data = match to_server.apply(data) {
-                        Ok(data) => data,
-                        Err(error) => return End::Refused(error),
-                    };
-                    // Flushed each time: over VeNCrypt the last TLS record would otherwise wait in
-                    // rustls' buffer while both ends wait for each other (a no-op on plain TCP).
-                    let written = async {
-                        backend_tx.write_all(&data).await?;
-                        backend_tx.flush().await
-                    };
-                    if let Err(error) = written.await {
-                        return End::BackendError(error);
-                    }
-                }
-                Event::Ping(payload) => pongs.put(payload),
-                Event::Pong => {}
-                Event::Close(code) => return End::BrowserClosed(code),
-                Event::Text => return End::BrowserText,
-            }
-        }
-    };
+    let up = Up {
+        reader: &mut reader,
+        backend: &mut backend_tx,
+        filter: &mut to_server,
+        meters: &meters,
+        pongs: &pongs,
+        client_timeout: timers.client_timeout,
+        bytes: &mut bytes_up,
+    }
+    .run();
 
     let expiry = async {
         match timers.expires {

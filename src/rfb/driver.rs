@@ -103,11 +103,9 @@ where
                     return Err(Error::DataBeforeTls);
                 }
                 let Either::Left(plain) = stream else {
-                    return Err(Error::Tls("TLS requested twice".into()));
+                    return Err(Error::TlsTwice);
                 };
-                let config = tls
-                    .clone()
-                    .ok_or_else(|| Error::Tls("no VeNCrypt TLS configuration".into()))?;
+                let config = tls.clone().ok_or(Error::NoTlsConfig)?;
                 let connecting = TlsConnector::from(config).connect(server_name.clone(), plain);
                 let secured = match tokio::time::timeout_at(deadline, connecting).await {
                     Err(_) => return Err(Error::Timeout("the TLS handshake")),
@@ -131,13 +129,12 @@ where
 /// Sorts a failed TLS handshake into what the operator needs to know.
 fn tls_error(error: io::Error) -> Error {
     use rustls::AlertDescription as Alert;
-    let detail = error.to_string();
     match error
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
         Some(rustls::Error::InvalidCertificate(_))
-        | Some(rustls::Error::NoCertificatesPresented) => Error::UntrustedServer(detail),
+        | Some(rustls::Error::NoCertificatesPresented) => Error::UntrustedServer(error),
         Some(rustls::Error::AlertReceived(
             Alert::BadCertificate
             | Alert::UnknownCA
@@ -148,6 +145,6 @@ fn tls_error(error: io::Error) -> Error {
             | Alert::DecryptError,
         )) => Error::ClosedAfterTls,
         _ if error.kind() == io::ErrorKind::UnexpectedEof => Error::ClosedAfterTls,
-        _ => Error::Tls(detail),
+        _ => Error::Tls(error),
     }
 }

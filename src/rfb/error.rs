@@ -19,7 +19,7 @@ pub enum Error {
     #[error("the VNC server closed the connection after TLS: it probably refused the proxy's client certificate (see the VNC server's log)")]
     ClosedAfterTls,
     /// Reading or writing failed.
-    #[error("I/O error with the VNC server: {0}")]
+    #[error("I/O error with the VNC server")]
     Io(#[from] std::io::Error),
     /// Not a ProtocolVersion message at all.
     #[error("the VNC server sent {0:?} instead of an RFB version")]
@@ -62,11 +62,17 @@ pub enum Error {
     #[error("the VNC server sent data before the TLS handshake")]
     DataBeforeTls,
     /// The TLS handshake failed.
-    #[error("TLS with the VNC server failed: {0}")]
-    Tls(String),
+    #[error("TLS with the VNC server failed")]
+    Tls(#[source] std::io::Error),
+    /// The security handshake asked for TLS a second time.
+    #[error("the VNC server's security handshake asked for TLS twice")]
+    TlsTwice,
+    /// VeNCrypt was chosen and the proxy has no client TLS configuration.
+    #[error("no VeNCrypt TLS configuration: set the [vnc] vencrypt_* files")]
+    NoTlsConfig,
     /// The server's certificate did not verify.
-    #[error("the VNC server's certificate is not trusted: {0}")]
-    UntrustedServer(String),
+    #[error("the VNC server's certificate is not trusted")]
+    UntrustedServer(#[source] std::io::Error),
     /// SecurityResult failed.
     #[error("the VNC server refused authentication: {}", .0.as_deref().unwrap_or("(no reason, or too long to read)"))]
     AuthFailed(Option<String>),
@@ -118,7 +124,9 @@ impl Error {
             | Self::NoX509None(_)
             | Self::SubtypeRejected => "the console server offers no allowed security type",
             Self::NoPassword => "the console proxy has no password for this console server",
-            Self::DataBeforeTls | Self::Tls(_) => "TLS with the console server failed",
+            Self::DataBeforeTls | Self::Tls(_) | Self::TlsTwice | Self::NoTlsConfig => {
+                "TLS with the console server failed"
+            }
             Self::UntrustedServer(_) => "the console server's certificate is not trusted",
             Self::AuthFailed(_) => "the console server refused the proxy's credentials",
             Self::BrowserVersion(_) | Self::BrowserGone(_) => "protocol error",

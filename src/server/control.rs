@@ -1,6 +1,7 @@
 //! How the process steers the server: its sockets, the stop and reload signals, and what
 //! systemd is told.
 
+use crate::chain::chain;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -41,6 +42,6 @@ pub struct Control {
 /// Tells systemd, when it is listening; nothing otherwise.
 pub fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
     if let Err(error) = sd_notify::notify(states) {
-        tracing::debug!(%error, "systemd notification failed");
+        tracing::debug!(error = %chain(&error), "systemd notification failed");
     }
 }

@@ -1,6 +1,7 @@
 //! The token database as the server uses it: opened once at start, and its expired rows
 //! deleted now and then.
 
+use crate::chain::chain;
 use tokio_util::sync::CancellationToken;
 
 use super::error::Error;
@@ -18,13 +19,13 @@ pub async fn open_token_database(settings: &Settings) -> Result<Option<SqlStore>
     let store = match SqlStore::open_configured(connection, &settings.sqlite_path(), false).await {
         Ok(store) => store,
         Err(error) if connection.is_none() => {
-            tracing::info!(%error, "no token database of vncgate's own: tokens come from token_source files only");
+            tracing::info!(error = %chain(&error), "no token database of vncgate's own: tokens come from token_source files only");
             return Ok(None);
         }
         Err(error) => return Err(error.into()),
     };
     if let Err(error) = store.ping().await {
-        tracing::warn!(%error, "token database unreachable; new sessions get 503 until it answers");
+        tracing::warn!(error = %chain(&error), "token database unreachable; new sessions get 503 until it answers");
     }
     Ok(Some(store))
 }
@@ -37,7 +38,7 @@ pub(super) async fn delete_expired(store: SqlStore, shutdown: CancellationToken)
             _ = tick.tick() => match store.delete_expired().await {
                 Ok(0) => {}
                 Ok(count) => tracing::debug!(count, "expired tokens deleted"),
-                Err(error) => tracing::debug!(%error, "expired tokens not deleted"),
+                Err(error) => tracing::debug!(error = %chain(&error), "expired tokens not deleted"),
             },
             () = shutdown.cancelled() => return,
         }

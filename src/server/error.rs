@@ -6,15 +6,15 @@ use crate::{tls, token};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A TLS configuration (browser-facing or VeNCrypt) is unusable.
-    #[error("{0}")]
+    #[error(transparent)]
     Tls(#[from] tls::Error),
     /// The token database cannot be opened (a bad URL, or an SQLite file that cannot be made).
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] token::StoreError),
     /// The admin API's secret cannot be read.
     #[error("[vncgate] admin_secret_file: {0}")]
     AdminSecret(String),
     /// The audit log cannot be opened.
-    #[error("[vncgate] audit_log: {0}")]
+    #[error("[vncgate] audit_log cannot be opened")]
     Audit(#[source] std::io::Error),
 }

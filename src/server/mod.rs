@@ -13,6 +13,7 @@ mod database;
 mod error;
 mod reload;
 
+use crate::chain::chain;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,28 +51,91 @@ pub async fn serve(
     listeners: Listeners,
     control: Control,
 ) -> Result<(), Error> {
-    let sql = open_token_database(&settings).await?;
-    let instance = instance_name();
-    let leases = sql.clone().map(|store| {
-        Arc::new(Leases::new(
-            store,
-            instance.clone(),
-            settings.limits.session_lease_timeout,
-        ))
-    });
-    let directory = sql.clone().map(|store| {
-        Arc::new(Directory::new(
-            store,
-            instance.clone(),
-            settings.limits.session_lease_timeout,
-        ))
-    });
+    let stores = Stores::open(&settings).await?;
+    let lasting = lasting(&settings, &stores, listeners.admin.as_ref()).await?;
+    let live = Arc::new(ArcSwap::from_pointee(build::front(&settings, &lasting)?));
+    let services = Services::default();
+    if let Some(listener) = listeners.admin {
+        services.admin(listener, &settings, &stores, &lasting)?;
+    }
+    if let Some(listener) = listeners.metrics {
+        services.spawn(|stop| {
+            crate::ops::monitor::serve(
+                listener,
+                lasting.metrics.clone(),
+                lasting.health.clone(),
+                stop,
+            )
+        });
+    }
+    services.tokens(&settings, stores, &lasting);
+    if let Some(reload) = control.reload.clone() {
+        let (live, settings, lasting) = (live.clone(), settings.clone(), lasting.clone());
+        let on_reload = control.on_reload.clone();
+        services.spawn(|stop| reload::run(live, settings, lasting, reload, on_reload, stop));
+    }
+    if let Some(period) = sd_notify::watchdog_enabled() {
+        services.spawn(|stop| watchdog(period, stop));
+    }
+    announce(&listeners.front, &settings);
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+
+    let stopping = draining(
+        lasting.clone(),
+        control.stop.clone(),
+        settings.operations.drain_delay,
+    );
+    // nova runs a proxy per console kind; here each kind has its port in one process.
+    let ports = std::iter::once((ConsoleKind::Novnc, listeners.front)).chain(listeners.consoles);
+    let fronts = futures_util::future::join_all(
+        ports.map(|(kind, listener)| crate::front::serve(live.clone(), listener, kind.only())),
+    );
+    tokio::join!(fronts, stopping);
+
+    wind_down(&lasting, settings.limits.shutdown_grace).await;
+    services.stop().await;
+    Ok(())
+}
+
+/// The token database and what is built on it: the leases that count sessions across
+/// instances and the directory that publishes each instance's sessions.
+struct Stores {
+    sql: Option<SqlStore>,
+    leases: Option<Arc<Leases>>,
+    directory: Option<Arc<Directory>>,
+}
+
+impl Stores {
+    async fn open(settings: &Settings) -> Result<Self, Error> {
+        let sql = open_token_database(settings).await?;
+        let instance = instance_name();
+        let timeout = settings.limits.session_lease_timeout;
+        let leases = sql
+            .clone()
+            .map(|store| Arc::new(Leases::new(store, instance.clone(), timeout)));
+        let directory = sql
+            .clone()
+            .map(|store| Arc::new(Directory::new(store, instance.clone(), timeout)));
+        Ok(Self {
+            sql,
+            leases,
+            directory,
+        })
+    }
+}
+
+/// What outlives every reload: the token store, metrics, audit, registries and the stops.
+async fn lasting(
+    settings: &Settings,
+    stores: &Stores,
+    admin: Option<&tokio::net::TcpListener>,
+) -> Result<Arc<Lasting>, Error> {
     let mut tokens = TokenStore::new(
         settings.token_source.clone(),
-        sql.clone(),
+        stores.sql.clone(),
         settings.max_sessions_per_token,
     );
-    if let Some(leases) = &leases {
+    if let Some(leases) = &stores.leases {
         tokens = tokens.with_leases(leases.clone());
         shared_cap_warning(leases, settings.max_sessions_per_token).await;
     }
@@ -80,7 +144,7 @@ pub async fn serve(
         Some(target) => Some(Arc::new(Audit::open(target).map_err(Error::Audit)?)),
         None => None,
     };
-    let lasting = Arc::new(Lasting {
+    Ok(Arc::new(Lasting {
         metrics: Arc::new(Metrics::new(env!("VNCGATE_COMMIT"))),
         audit,
         registry: Arc::default(),
@@ -92,66 +156,87 @@ pub async fn serve(
         stop_accepting: CancellationToken::new(),
         stop_sessions: CancellationToken::new(),
         // A token must never lead the proxy to its own admin API.
-        own: listeners
-            .admin
-            .as_ref()
+        own: admin
             .and_then(|listener| listener.local_addr().ok())
             .into_iter()
             .collect(),
-    });
-    let front = build::front(&settings, &lasting)?;
-    let live = Arc::new(ArcSwap::from_pointee(front));
-    let services = TaskTracker::new();
-    let stop_services = CancellationToken::new();
-    if let (Some(listener), Some((_, secret_file)), Some(store), Some(directory)) =
-        (listeners.admin, settings.admin_api(), &sql, &directory)
+    }))
+}
+
+/// The tasks beside the front end, stopped together after the sessions.
+#[derive(Default)]
+struct Services {
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl Services {
+    fn spawn<F, T>(&self, task: impl FnOnce(CancellationToken) -> F)
+    where
+        F: std::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
     {
+        self.tasks.spawn(task(self.stop.clone()));
+    }
+
+    /// The admin API, when it has a listener, a secret and a database.
+    fn admin(
+        &self,
+        listener: tokio::net::TcpListener,
+        settings: &Settings,
+        stores: &Stores,
+        lasting: &Lasting,
+    ) -> Result<(), Error> {
+        let (Some((_, secret_file)), Some(store), Some(directory)) =
+            (settings.admin_api(), &stores.sql, &stores.directory)
+        else {
+            return Ok(());
+        };
         let secret = crate::admin::read_secret(secret_file).map_err(Error::AdminSecret)?;
-        services.spawn(crate::admin::serve(
-            listener,
-            crate::admin::Api::new(
-                store.clone(),
-                secret,
-                settings.base_urls(),
-                settings.token_ttl,
-                lasting.audit.clone(),
-                lasting.registry.clone(),
-                directory.clone(),
-            ),
-            stop_services.clone(),
-        ));
+        let api = crate::admin::Api::new(
+            store.clone(),
+            secret,
+            settings.base_urls(),
+            settings.token_ttl,
+            lasting.audit.clone(),
+            lasting.registry.clone(),
+            directory.clone(),
+        );
+        self.spawn(|stop| crate::admin::serve(listener, api, stop));
+        Ok(())
     }
-    if let Some(listener) = listeners.metrics {
-        services.spawn(crate::ops::monitor::serve(
-            listener,
-            lasting.metrics.clone(),
-            lasting.health.clone(),
-            stop_services.clone(),
-        ));
+
+    /// The services around the token store: the sweep of expired rows, lease renewal, the
+    /// publication of live sessions for every instance, the recheck that ends revoked sessions.
+    fn tokens(&self, settings: &Settings, stores: Stores, lasting: &Lasting) {
+        let shared = settings.database_connection.is_some();
+        if let (Some(store), true) = (stores.sql, settings.delete_expired_tokens || !shared) {
+            self.spawn(|stop| database::delete_expired(store, stop));
+        }
+        if let Some(leases) = stores.leases {
+            self.spawn(|stop| leases.run(stop));
+        }
+        // Only a configured database can be shared: vncgate's own SQLite file has one
+        // instance, whose admin API knows its sessions without publishing them.
+        if let (Some(directory), true) = (stores.directory, shared) {
+            let registry = lasting.registry.clone();
+            self.spawn(|stop| directory.run(registry, stop));
+        }
+        let (registry, tokens) = (lasting.registry.clone(), lasting.tokens.clone());
+        let every = settings.limits.session_recheck_interval;
+        self.spawn(|stop| crate::session::recheck::run(registry, tokens, every, stop));
     }
-    spawn_token_services(
-        &services,
-        &stop_services,
-        &settings,
-        sql.as_ref(),
-        leases,
-        directory,
-        &lasting,
-    );
-    if let Some(reload) = control.reload.clone() {
-        services.spawn(reload::run(
-            live.clone(),
-            settings.clone(),
-            lasting.clone(),
-            reload,
-            control.on_reload.clone(),
-            stop_services.clone(),
-        ));
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.tasks.close();
+        let _ = tokio::time::timeout(CLOSE_WAIT, self.tasks.wait()).await;
     }
-    if let Some(period) = sd_notify::watchdog_enabled() {
-        services.spawn(watchdog(period, stop_services.clone()));
-    }
-    if let Ok(addr) = listeners.front.local_addr() {
+}
+
+/// The line that says where the front listens.
+fn announce(front: &tokio::net::TcpListener, settings: &Settings) {
+    if let Ok(addr) = front.local_addr() {
         let scheme = if settings.tls.is_some() {
             "https"
         } else {
@@ -159,36 +244,20 @@ pub async fn serve(
         };
         tracing::info!(%addr, scheme, version = VERSION, "listening");
     }
-    notify_systemd(&[sd_notify::NotifyState::Ready]);
+}
 
-    let stopping = {
-        let lasting = lasting.clone();
-        let stop = control.stop.clone();
-        let delay = settings.operations.drain_delay;
-        async move {
-            stop.cancelled().await;
-            lasting.health.start_draining();
-            notify_systemd(&[sd_notify::NotifyState::Stopping]);
-            tracing::info!(
-                delay_s = delay.as_secs_f64(),
-                "draining: /readyz says 503; still accepting for drain_delay"
-            );
-            tokio::time::sleep(delay).await;
-            lasting.stop_accepting.cancel();
-        }
-    };
-    // nova runs a proxy per console kind; here each kind has its port in one process.
-    let ports = std::iter::once((ConsoleKind::Novnc, listeners.front)).chain(listeners.consoles);
-    let fronts = futures_util::future::join_all(
-        ports.map(|(kind, listener)| crate::front::serve(live.clone(), listener, kind.only())),
+/// The first step of the stop: `/readyz` says 503 at once, the listeners keep accepting for
+/// `delay`, then close.
+async fn draining(lasting: Arc<Lasting>, stop: CancellationToken, delay: Duration) {
+    stop.cancelled().await;
+    lasting.health.start_draining();
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!(
+        delay_s = delay.as_secs_f64(),
+        "draining: /readyz says 503; still accepting for drain_delay"
     );
-    tokio::join!(fronts, stopping);
-
-    wind_down(&lasting, settings.limits.shutdown_grace).await;
-    stop_services.cancel();
-    services.close();
-    let _ = tokio::time::timeout(CLOSE_WAIT, services.wait()).await;
-    Ok(())
+    tokio::time::sleep(delay).await;
+    lasting.stop_accepting.cancel();
 }
 
 /// Says at start-up where `max_sessions_per_token` is counted.
@@ -206,7 +275,7 @@ async fn shared_cap_warning(leases: &Leases, max: usize) {
              vncgate_session_leases table (run `vncgate token init-db`)"
         ),
         Err(error) => {
-            tracing::warn!(%error, "token database unreachable: session leases not checked")
+            tracing::warn!(error = %chain(&error), "token database unreachable: session leases not checked")
         }
     }
 }
@@ -246,40 +315,4 @@ async fn wind_down(lasting: &Lasting, grace: Duration) {
             );
         }
     }
-}
-
-/// The services around the token store: the sweep of expired rows, lease renewal, the
-/// publication of live sessions for every instance, the recheck that ends revoked sessions.
-fn spawn_token_services(
-    services: &TaskTracker,
-    stop_services: &CancellationToken,
-    settings: &Settings,
-    sql: Option<&SqlStore>,
-    leases: Option<Arc<Leases>>,
-    directory: Option<Arc<Directory>>,
-    lasting: &Lasting,
-) {
-    if let (Some(store), true) = (
-        sql,
-        settings.delete_expired_tokens || settings.database_connection.is_none(),
-    ) {
-        services.spawn(database::delete_expired(
-            store.clone(),
-            stop_services.clone(),
-        ));
-    }
-    if let Some(leases) = leases {
-        services.spawn(leases.run(stop_services.clone()));
-    }
-    // Only a configured database can be shared: vncgate's own SQLite file has one instance,
-    // whose admin API knows its sessions without publishing them.
-    if let (Some(directory), true) = (directory, settings.database_connection.is_some()) {
-        services.spawn(directory.run(lasting.registry.clone(), stop_services.clone()));
-    }
-    services.spawn(crate::session::recheck::run(
-        lasting.registry.clone(),
-        lasting.tokens.clone(),
-        settings.limits.session_recheck_interval,
-        stop_services.clone(),
-    ));
 }

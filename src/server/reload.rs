@@ -4,6 +4,7 @@
 //! with. A broken configuration is refused whole, every problem logged, and the old one serves
 //! on. Options that only a restart can change are named, and keep their old values.
 
+use crate::chain::chain;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -43,8 +44,8 @@ pub(super) async fn run(
             }
             Ok(settings) => match build::front(&settings, &lasting) {
                 Err(error) => {
-                    tracing::error!(%error, "reload refused; the running configuration stays");
-                    record(&lasting, Some(format!("refused: {error}")));
+                    tracing::error!(error = %chain(&error), "reload refused; the running configuration stays");
+                    record(&lasting, Some(format!("refused: {}", chain(&error))));
                 }
                 Ok(front) => {
                     live.store(Arc::new(front));

@@ -1,6 +1,7 @@
 //! The greet-and-connect phase of a session: the browser greeted (an RFB console) while the
 //! console server is reached and authenticated, at the same time.
 
+use crate::chain::chain;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
@@ -60,7 +61,7 @@ impl Session {
             Err(error) => {
                 let closing = ws.writer.close(code::PROTOCOL, "the RFB handshake failed");
                 let _ = tokio::time::timeout(context.timers.handshake_timeout, closing).await;
-                return Err(format!("browser handshake failed: {error}"));
+                return Err(format!("browser handshake failed: {}", chain(&error)));
             }
         };
         match backend {
@@ -73,7 +74,10 @@ impl Session {
                 }
                 let closing = ws.writer.close(code::ERROR, error.public_reason());
                 let _ = tokio::time::timeout(context.timers.handshake_timeout, closing).await;
-                Err(format!("console server handshake failed: {error}"))
+                Err(format!(
+                    "console server handshake failed: {}",
+                    chain(&error)
+                ))
             }
         }
     }

@@ -7,6 +7,7 @@
 //! serves one instance); without the table (a database before `token init-db`) it does nothing
 //! and each instance lists its own.
 
+use crate::chain::chain;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -121,12 +122,14 @@ impl Directory {
             match self.sync(&registry, &mut published).await {
                 Ok(()) => {}
                 // The next sync tries again; rows of sessions that end meanwhile expire.
-                Err(error) => tracing::debug!(%error, "live sessions not published"),
+                Err(error) => {
+                    tracing::debug!(error = %chain(&error), "live sessions not published")
+                }
             }
         }
         if !published.is_empty() {
             if let Err(error) = self.sql.unpublish_all_sessions(&self.instance).await {
-                tracing::info!(%error, "published sessions not taken out; they expire by themselves");
+                tracing::info!(error = %chain(&error), "published sessions not taken out; they expire by themselves");
             }
         }
     }

@@ -19,6 +19,7 @@ pub mod registry;
 
 pub use context::{Context, Observers, SessionTimers};
 
+use crate::chain::chain;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -118,7 +119,9 @@ impl Session {
         let started = Instant::now();
         let mut ws = match upgrade.await {
             Ok(browser) => browser,
-            Err(error) => return ending::Ending::Failed(format!("upgrade failed: {error}")),
+            Err(error) => {
+                return ending::Ending::Failed(format!("upgrade failed: {}", chain(&error)))
+            }
         };
         let target = self.grant.target.clone();
         tracing::info!(target = %target, token = %self.hash.short(), "session opened");

@@ -2,6 +2,7 @@
 //! session's filters, and the bytes either side sent ahead (the console server's past its
 //! handshake, the browser's pipelined ClientInit) sent on through them.
 
+use crate::chain::chain;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -37,7 +38,7 @@ where
     if rfb {
         browser::send(&mut ws.writer, wire::SECURITY_OK.to_vec(), deadline)
             .await
-            .map_err(|error| format!("browser gone: {error}"))?;
+            .map_err(|error| format!("browser gone: {}", chain(&error)))?;
     }
     // The browser's side of an RFB console goes through the ClientInit filter from its first
     // byte, which may have come with the greeting; the server's side through its filter from
@@ -52,7 +53,7 @@ where
         };
         browser::send(&mut ws.writer, leftover, deadline)
             .await
-            .map_err(|error| format!("browser gone: {error}"))?;
+            .map_err(|error| format!("browser gone: {}", chain(&error)))?;
     }
     let pipelined = match filters.to_server.apply(pipelined) {
         Ok(pipelined) => pipelined,
@@ -65,7 +66,7 @@ where
         };
         written
             .await
-            .map_err(|error| format!("console server error: {error}"))?;
+            .map_err(|error| format!("console server error: {}", chain(&error)))?;
     }
     Ok(filters)
 }

@@ -5,6 +5,7 @@
 //! across all of them. A token that simply expired is not a revocation: whether its sessions
 //! end is `enforce_session_timeout`'s to say.
 
+use crate::chain::chain;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -47,7 +48,7 @@ pub async fn run(
                 }
             }
             // An outage proves nothing about the tokens: the sessions go on.
-            Err(error) => tracing::debug!(%error, "session recheck skipped"),
+            Err(error) => tracing::debug!(error = %chain(&error), "session recheck skipped"),
         }
     }
 }

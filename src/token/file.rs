@@ -1,6 +1,7 @@
 //! Token files in websockify's format: `token: host:port` a line, read from one file or every
 //! file of a directory, reloaded when a file changes so that tokens can be added while running.
 
+use crate::chain::chain;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -114,7 +115,7 @@ impl FileSource {
             }
             Ok(None) => {}
             Err(error) => {
-                tracing::warn!(path = %self.path.display(), %error, "token files unreadable; the tokens known so far stay valid");
+                tracing::warn!(path = %self.path.display(), error = %chain(&error), "token files unreadable; the tokens known so far stay valid");
             }
         }
         cache.checked = Some(std::time::Instant::now());
@@ -207,7 +208,7 @@ fn load(stamps: &Stamps) -> std::io::Result<HashMap<TokenHash, Grant>> {
                 }
                 Ok(None) => {}
                 Err(error) => tracing::warn!(
-                    file = %path.display(), line = number + 1, %error, "token file line skipped"
+                    file = %path.display(), line = number + 1, error = %chain(&error), "token file line skipped"
                 ),
             }
         }

@@ -6,6 +6,7 @@
 //! and any row of this instance that was not renewed is deleted with it, so an orphan never
 //! outlives the database's return by more than one renewal.
 
+use crate::chain::chain;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -48,7 +49,7 @@ impl Drop for Lease {
         let key = self.key.clone();
         runtime.spawn(async move {
             if let Err(error) = leases.sql.release_lease(&key).await {
-                tracing::info!(%error, "session lease not released; released again at the next renewal");
+                tracing::info!(error = %chain(&error), "session lease not released; released again at the next renewal");
                 lock(&leases.unreleased).push(key);
             }
         });
@@ -146,7 +147,7 @@ impl Leases {
         let unreleased = std::mem::take(&mut *lock(&self.unreleased));
         for key in unreleased {
             if let Err(error) = self.sql.release_lease(&key).await {
-                tracing::debug!(%error, "session lease still not released");
+                tracing::debug!(error = %chain(&error), "session lease still not released");
                 lock(&self.unreleased).push(key);
             }
         }
@@ -158,7 +159,7 @@ impl Leases {
         if let Err(error) = renewed {
             // Past the lifetime, other instances may take these slots: the cap is then loose,
             // never tight.
-            tracing::warn!(%error, "session leases not renewed");
+            tracing::warn!(error = %chain(&error), "session leases not renewed");
         }
     }
 
@@ -168,7 +169,7 @@ impl Leases {
             Ok(0) => {}
             Ok(count) => tracing::debug!(count, "session leases released"),
             Err(error) => {
-                tracing::info!(%error, "session leases not released; they expire by themselves")
+                tracing::info!(error = %chain(&error), "session leases not released; they expire by themselves")
             }
         }
     }

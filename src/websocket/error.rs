@@ -22,7 +22,7 @@ pub mod code {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The connection failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The browser's connection ended without a close frame.
     #[error("connection closed")]

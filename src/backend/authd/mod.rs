@@ -90,13 +90,16 @@ pub enum Error {
     #[error("authd's THUMBPRINT answer holds no thumbprint")]
     NoSecondThumbprint,
     /// Another TLS failure.
-    #[error("TLS with authd failed ({0:?}): {1}")]
-    Tls(Expect, String),
+    #[error("TLS with authd failed ({0:?})")]
+    Tls(Expect, #[source] std::io::Error),
+    /// No TLS client configuration could be made for the pinned thumbprint.
+    #[error("no TLS client configuration for the pinned thumbprint ({0:?})")]
+    PinnedConfig(Expect, #[source] rustls::Error),
     /// A ticket or configuration file name that would break the line protocol.
     #[error("the ticket or configuration file holds a line break or control character")]
     BadTicket,
     /// An I/O error.
-    #[error("authd connection failed: {0}")]
+    #[error("authd connection failed")]
     Io(#[from] std::io::Error),
 }
 
@@ -225,7 +228,7 @@ async fn tls<S: AsyncRead + AsyncWrite + Unpin>(
     step: Expect,
     deadline: Instant,
 ) -> Result<TlsStream<S>, Error> {
-    let config = pinned::client_config(pin, None).map_err(|e| Error::Tls(step, e.to_string()))?;
+    let config = pinned::client_config(pin, None).map_err(|e| Error::PinnedConfig(step, e))?;
     match tls_within(config, name, stream, deadline).await {
         Err(Handshake::TimedOut) => Err(Error::Timeout(step)),
         Ok(stream) => Ok(stream),
@@ -236,7 +239,7 @@ async fn tls<S: AsyncRead + AsyncWrite + Unpin>(
                     presented: mismatch.presented.clone(),
                 },
             }),
-            None => Err(Error::Tls(step, error.to_string())),
+            None => Err(Error::Tls(step, error)),
         },
     }
 }

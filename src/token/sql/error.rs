@@ -40,7 +40,7 @@ pub enum StoreError {
     #[error("token database has no console_auth_tokens table: run `vncgate token init-db`, or point [database] connection at nova's cell database")]
     NoTokenTable(#[source] sqlx::Error),
     /// The database failed or is unreachable.
-    #[error("token database: {0}")]
+    #[error("token database failed")]
     Database(#[source] sqlx::Error),
 }
 

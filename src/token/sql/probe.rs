@@ -1,6 +1,7 @@
 //! Whether one of vncgate's own tables is in the database, asked now and then: a database of
 //! nova's may lack them until `token init-db` runs, and must then still work.
 
+use crate::chain::chain;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -51,7 +52,7 @@ impl TableProbe {
             Ok(_) => true,
             Err(error) if is_missing_table(&error) => false,
             Err(error) => {
-                tracing::debug!(%error, table = self.table, "table probe failed");
+                tracing::debug!(error = %chain(&error), table = self.table, "table probe failed");
                 return known.ok_or(StoreError::Database(error));
             }
         };
