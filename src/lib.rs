@@ -8,6 +8,18 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Nothing from outside may panic the process: no unwrap, expect, panic or unchecked index
+// outside tests. A framer that indexes buffers whose lengths it has checked says so where it
+// allows it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod admin;
 pub mod backend;

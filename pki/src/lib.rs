@@ -3,6 +3,18 @@
 //! [`Ca`] makes and signs with a dedicated CA; [`profile::Profile`] fixes the X.509 v3
 //! extensions of each role; [`layout`] writes the file layout libvirt, QEMU and nova expect.
 
+// Nothing from outside may panic the process: no unwrap, expect, panic or unchecked index
+// outside tests. A framer that indexes buffers whose lengths it has checked says so where it
+// allows it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -141,8 +141,10 @@ fn leaf(params: &mut CertificateParams, purpose: ExtendedKeyUsagePurpose) {
 fn random_serial() -> Result<Vec<u8>, PkiError> {
     let mut serial = vec![0u8; 16];
     getrandom::fill(&mut serial).map_err(|error| PkiError::Random(error.to_string()))?;
-    serial[0] &= 0x7f;
-    serial[0] |= 0x01;
+    if let Some(first) = serial.first_mut() {
+        // Positive, and not zero.
+        *first = (*first & 0x7f) | 0x01;
+    }
     Ok(serial)
 }
 

@@ -18,6 +18,20 @@ pub(crate) fn check_certificate(
     report: &mut Report,
 ) {
     let mut add = |severity, message: String| report.add(severity, path, message);
+    validity(cert, &mut add);
+    strength(cert, &mut add);
+    constraints(cert, role, &mut add);
+    usage(cert, role, &mut add);
+    if role == Role::Server {
+        names(cert, expect, &mut add);
+    }
+}
+
+/// What each check reports a finding to.
+type Add<'a> = dyn FnMut(Severity, String) + 'a;
+
+/// The version and the validity period.
+fn validity(cert: &X509Certificate<'_>, add: &mut Add<'_>) {
     if cert.version().0 != 2 {
         add(
             Severity::Error,
@@ -48,7 +62,10 @@ pub(crate) fn check_certificate(
             ),
         );
     }
-    // Signature algorithm and key strength.
+}
+
+/// The signature algorithm and the key's strength.
+fn strength(cert: &X509Certificate<'_>, add: &mut Add<'_>) {
     let algorithm = cert.signature_algorithm.algorithm.to_id_string();
     // md5WithRSA, sha1WithRSA, ecdsa-with-SHA1.
     if [
@@ -74,8 +91,10 @@ pub(crate) fn check_certificate(
         ),
         _ => {}
     }
-    let rsa = matches!(key_bits(cert), Some(("RSA", _)));
-    // Basic constraints.
+}
+
+/// basicConstraints for the role.
+fn constraints(cert: &X509Certificate<'_>, role: Role, add: &mut Add<'_>) {
     let constraints = cert
         .basic_constraints()
         .ok()
@@ -89,7 +108,11 @@ pub(crate) fn check_certificate(
         (Role::Server | Role::Client, None) => add(Severity::Warning, "has no basicConstraints extension; CA:FALSE is expected".into()),
         _ => {}
     }
-    // Key usage.
+}
+
+/// keyUsage and extendedKeyUsage for the role.
+fn usage(cert: &X509Certificate<'_>, role: Role, add: &mut Add<'_>) {
+    let rsa = matches!(key_bits(cert), Some(("RSA", _)));
     match (role, cert.key_usage().ok().flatten().map(|ext| *ext.value)) {
         (Role::Ca, Some(usage)) if !usage.key_cert_sign() => add(
             Severity::Error,
@@ -115,7 +138,6 @@ pub(crate) fn check_certificate(
         }
         _ => {}
     }
-    // Extended key usage.
     let eku = cert
         .extended_key_usage()
         .ok()
@@ -128,27 +150,28 @@ pub(crate) fn check_certificate(
         (Role::Client, None) => add(Severity::Warning, "has no extendedKeyUsage; clientAuth is expected".into()),
         _ => {}
     }
-    // Names.
-    if role == Role::Server {
-        let names: Vec<_> = cert
-            .subject_alternative_name()
-            .ok()
-            .flatten()
-            .map(|ext| ext.value.general_names.clone())
-            .unwrap_or_default();
-        if names.is_empty() {
+}
+
+/// A server's subjectAltName, and each host it must name.
+fn names(cert: &X509Certificate<'_>, expect: &Expectations, add: &mut Add<'_>) {
+    let names: Vec<_> = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|ext| ext.value.general_names.clone())
+        .unwrap_or_default();
+    if names.is_empty() {
+        add(
+            Severity::Error,
+            "has no subjectAltName: TLS clients no longer read host names from the CN".into(),
+        );
+    }
+    for host in &expect.hosts {
+        if !names.iter().any(|name| san_matches(name, host)) {
             add(
                 Severity::Error,
-                "has no subjectAltName: TLS clients no longer read host names from the CN".into(),
+                format!("subjectAltName does not include {host}"),
             );
-        }
-        for host in &expect.hosts {
-            if !names.iter().any(|name| san_matches(name, host)) {
-                add(
-                    Severity::Error,
-                    format!("subjectAltName does not include {host}"),
-                );
-            }
         }
     }
 }

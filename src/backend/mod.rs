@@ -41,6 +41,31 @@ pub struct Backend {
     pub via: Via,
 }
 
+impl Backend {
+    /// A VNC server after the proxy's RFB handshake.
+    fn rfb<S>(
+        authenticated: driver::Authenticated<S>,
+        stream: impl FnOnce(driver::Secured<S>) -> BackendStream,
+    ) -> Self {
+        Self {
+            stream: stream(authenticated.stream),
+            leftover: authenticated.leftover,
+            scheme: Some(authenticated.scheme),
+            via: Via::Rfb,
+        }
+    }
+
+    /// A console relayed as it is, from its first byte.
+    fn relayed(stream: BackendStream, via: Via) -> Self {
+        Self {
+            stream,
+            leftover: Bytes::new(),
+            scheme: None,
+            via,
+        }
+    }
+}
+
 /// How a console server was reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
@@ -136,56 +161,35 @@ impl Connector {
             },
             (true, None) => return Err(Error::NoTlsPort),
         };
-        let addresses: Option<Vec<SocketAddr>> = request.addresses.as_ref().map(|addresses| {
-            addresses
-                .iter()
-                .map(|address| SocketAddr::new(address.ip(), target.port))
-                .collect()
-        });
-        let tcp = tcp::connect(&target, addresses.as_deref(), self.connect_timeout).await?;
-        let peer = tcp.peer_addr().map_err(Error::Connect)?;
-        // Checked again on the address actually reached: a target resolved only now.
-        self.targets.check(peer)?;
+        let tcp = self.dial(&request, &target).await?;
         let deadline = Instant::now() + self.handshake_timeout;
-        let schemes = self
-            .targets
-            .schemes_for(request.schemes.as_deref(), peer.ip());
         let policy = Policy {
-            schemes,
+            schemes: self
+                .targets
+                .schemes_for(request.schemes.as_deref(), tcp.1.ip()),
             password: request.password,
+        };
+        let tcp = tcp.0;
+        let security = |server_name| Security {
+            server_name,
+            policy,
+            tls: self.tls.clone(),
+            deadline,
         };
         match (request.kind, request.reach) {
             (ConsoleKind::Novnc, Reach::Direct) => {
-                let security = Security {
-                    server_name: server_name(request.target, &tcp),
-                    policy,
-                    tls: self.tls.clone(),
-                    deadline,
-                };
+                let security = security(server_name(request.target, &tcp));
                 let authenticated = driver::authenticate(tcp, security).await?;
-                Ok(Backend {
-                    stream: BackendStream::from(authenticated.stream),
-                    leftover: authenticated.leftover,
-                    scheme: Some(authenticated.scheme),
-                    via: Via::Rfb,
-                })
+                Ok(Backend::rfb(authenticated, BackendStream::from))
             }
             (ConsoleKind::Novnc, Reach::WebMks { path, thumbprint }) => {
                 let ws = webmks::open(tcp, request.target, path, thumbprint, deadline).await?;
                 // ESXi offers None inside the pinned TLS; the scheme policy still decides.
-                let security = Security {
-                    server_name: pinned::server_name(&request.target.host),
-                    policy,
-                    tls: self.tls.clone(),
-                    deadline,
-                };
+                let security = security(pinned::server_name(&request.target.host));
                 let authenticated = driver::authenticate(ws, security).await?;
-                Ok(Backend {
-                    stream: BackendStream::Other(Box::new(authenticated.stream)),
-                    leftover: authenticated.leftover,
-                    scheme: Some(authenticated.scheme),
-                    via: Via::Rfb,
-                })
+                Ok(Backend::rfb(authenticated, |stream| {
+                    BackendStream::Other(Box::new(stream))
+                }))
             }
             (
                 ConsoleKind::Webmks,
@@ -202,12 +206,10 @@ impl Connector {
                     host: &request.target.host,
                 };
                 let mks = authd::open(tcp, ticket, deadline).await?;
-                Ok(Backend {
-                    stream: BackendStream::Other(Box::new(mks)),
-                    leftover: Bytes::new(),
-                    scheme: None,
-                    via: Via::Authd,
-                })
+                Ok(Backend::relayed(
+                    BackendStream::Other(Box::new(mks)),
+                    Via::Authd,
+                ))
             }
             (ConsoleKind::Serial, Reach::Direct) if self.serial_tls => {
                 self.relayed_over_tls(tcp, &target, deadline).await
@@ -215,18 +217,34 @@ impl Connector {
             (ConsoleKind::SpiceHtml5, Reach::Direct) if spice_tls => {
                 self.relayed_over_tls(tcp, &target, deadline).await
             }
-            (ConsoleKind::Serial | ConsoleKind::SpiceHtml5, Reach::Direct) => Ok(Backend {
-                stream: BackendStream::Tcp(tcp),
-                leftover: Bytes::new(),
-                scheme: None,
-                via: Via::Tcp,
-            }),
+            (ConsoleKind::Serial | ConsoleKind::SpiceHtml5, Reach::Direct) => {
+                Ok(Backend::relayed(BackendStream::Tcp(tcp), Via::Tcp))
+            }
             (kind, _) => Err(Error::Unreachable(kind)),
         }
     }
 }
 
 impl Connector {
+    /// The TCP connection to `target` (to the addresses checked before the upgrade, if any),
+    /// with the address reached checked again: a target resolved only now.
+    async fn dial(
+        &self,
+        request: &Request<'_>,
+        target: &Target,
+    ) -> Result<(TcpStream, SocketAddr), Error> {
+        let addresses: Option<Vec<SocketAddr>> = request.addresses.as_ref().map(|addresses| {
+            addresses
+                .iter()
+                .map(|address| SocketAddr::new(address.ip(), target.port))
+                .collect()
+        });
+        let tcp = tcp::connect(target, addresses.as_deref(), self.connect_timeout).await?;
+        let peer = tcp.peer_addr().map_err(Error::Connect)?;
+        self.targets.check(peer)?;
+        Ok((tcp, peer))
+    }
+
     /// A console relayed as it is inside TLS with the proxy's client certificate, the server
     /// checked against the VeNCrypt CA files (a QEMU serial chardev with `tls-creds`, a SPICE
     /// `tls-port`).
@@ -245,12 +263,10 @@ impl Connector {
             Err(Handshake::Failed(error)) => return Err(Error::Tls(error)),
             Ok(tls) => tls,
         };
-        Ok(Backend {
-            stream: BackendStream::Other(Box::new(tls)),
-            leftover: Bytes::new(),
-            scheme: None,
-            via: Via::Tls,
-        })
+        Ok(Backend::relayed(
+            BackendStream::Other(Box::new(tls)),
+            Via::Tls,
+        ))
     }
 
     /// Checks a target before the upgrade, so that a refused one gets 403: resolves it when

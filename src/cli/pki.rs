@@ -24,7 +24,9 @@ pub fn run(command: PkiCommand) -> ExitCode {
         )
         .map(|files| {
             print_written(&files);
-            print_server_steps(&issue.dir, &split(&names)[0]);
+            if let Some(first) = split(&names).first() {
+                print_server_steps(&issue.dir, first);
+            }
             println!(
                 "\nThe node's CA was added to {}/ca-cert.pem: reload the proxy (SIGHUP) or restart it.",
                 layout::proxy_dir(&issue.dir).display()
@@ -73,8 +75,8 @@ fn init(init: &PkiInit) -> Result<(), vncgate_pki::PkiError> {
     let files = layout::init(&plan)?;
     print_written(&files);
     let dir = &init.issue.dir;
-    for names in &servers {
-        print_server_steps(dir, &names[0]);
+    for first in servers.iter().filter_map(|names| names.first()) {
+        print_server_steps(dir, first);
     }
     let proxy = layout::proxy_dir(dir);
     println!(

@@ -35,77 +35,93 @@ pub fn run(command: SessionCommand) -> ExitCode {
 
 async fn execute(settings: &Settings, command: SessionCommand) -> Result<(), String> {
     match command {
-        SessionCommand::List { .. } => {
-            let (status, body) = call(settings, "GET", "/v1/sessions").await?;
-            if status != 200 {
-                return Err(format!("the admin API answered {status}: {body}"));
-            }
-            let sessions: serde_json::Value =
-                serde_json::from_str(&body).map_err(|e| format!("the admin API's answer: {e}"))?;
-            println!(
-                "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} {:<10} instance",
-                "id",
-                "token",
-                "client",
-                "console",
-                "target",
-                "started",
-                "to-browser",
-                "to-server",
-                "view-only",
-                "clipboard"
-            );
-            for session in sessions.as_array().into_iter().flatten() {
-                let text = |name: &str| session[name].as_str().unwrap_or_default().to_owned();
-                let number = |name: &str| session[name].as_u64().unwrap_or_default();
-                println!(
-                    "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} {:<10} {}",
-                    number("id"),
-                    text("token_hash_prefix"),
-                    text("client_ip"),
-                    text("console"),
-                    text("target"),
-                    number("started"),
-                    number("bytes_to_browser"),
-                    number("bytes_to_server"),
-                    if session["view_only"].as_bool() == Some(true) {
-                        "yes"
-                    } else {
-                        "no"
-                    },
-                    text("clipboard"),
-                    text("instance"),
-                );
-            }
-            Ok(())
-        }
+        SessionCommand::List { .. } => list(settings).await,
         SessionCommand::Kill {
             id,
             reason,
             instance,
             ..
-        } => {
-            let mut query = form_urlencoded::Serializer::new(String::new());
-            query.append_pair("reason", &reason);
-            if let Some(instance) = &instance {
-                query.append_pair("instance", instance);
-            }
-            let query = query.finish();
-            let (status, body) =
-                call(settings, "DELETE", &format!("/v1/sessions/{id}?{query}")).await?;
-            match status {
-                204 => {
-                    println!("session {id} ended");
-                    Ok(())
-                }
-                202 => {
-                    let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-                    println!("{}", answer["message"].as_str().unwrap_or("end requested"));
-                    Ok(())
-                }
-                _ => Err(format!("the admin API answered {status}: {body}")),
-            }
+        } => kill(settings, id, &reason, instance.as_deref()).await,
+    }
+}
+
+/// `session list`: the admin API's live sessions, one line each.
+async fn list(settings: &Settings) -> Result<(), String> {
+    let (status, body) = call(settings, "GET", "/v1/sessions").await?;
+    if status != 200 {
+        return Err(format!("the admin API answered {status}: {body}"));
+    }
+    let sessions: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| format!("the admin API's answer: {e}"))?;
+    println!(
+        "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} {:<10} instance",
+        "id",
+        "token",
+        "client",
+        "console",
+        "target",
+        "started",
+        "to-browser",
+        "to-server",
+        "view-only",
+        "clipboard"
+    );
+    for session in sessions.as_array().into_iter().flatten() {
+        let text = |name: &str| session[name].as_str().unwrap_or_default().to_owned();
+        let number = |name: &str| session[name].as_u64().unwrap_or_default();
+        println!(
+            "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} {:<10} {}",
+            number("id"),
+            text("token_hash_prefix"),
+            text("client_ip"),
+            text("console"),
+            text("target"),
+            number("started"),
+            number("bytes_to_browser"),
+            number("bytes_to_server"),
+            if session["view_only"].as_bool() == Some(true) {
+                "yes"
+            } else {
+                "no"
+            },
+            text("clipboard"),
+            text("instance"),
+        );
+    }
+    Ok(())
+}
+
+/// `session kill`: asks the admin API to end one session, on whichever instance holds it.
+async fn kill(
+    settings: &Settings,
+    id: u64,
+    reason: &str,
+    instance: Option<&str>,
+) -> Result<(), String> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("reason", reason);
+    if let Some(instance) = instance {
+        query.append_pair("instance", instance);
+    }
+    let query = query.finish();
+    let (status, body) = call(settings, "DELETE", &format!("/v1/sessions/{id}?{query}")).await?;
+    match status {
+        204 => {
+            println!("session {id} ended");
+            Ok(())
         }
+        202 => {
+            let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            println!(
+                "{}",
+                answer
+                    .get("message")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("end requested")
+            );
+            Ok(())
+        }
+        _ => Err(format!("the admin API answered {status}: {body}")),
     }
 }
 

@@ -43,8 +43,10 @@ pub fn parse_sections(text: &str) -> Result<Vec<Section>, SyntaxError> {
             continue;
         }
         if line.starts_with(char::is_whitespace) {
-            if let (Some(key_index), Some((_, pairs))) = (open_key, sections.last_mut()) {
-                let value = &mut pairs[key_index].1;
+            let open = sections
+                .last_mut()
+                .and_then(|(_, pairs)| pairs.get_mut(open_key?));
+            if let Some((_, value)) = open {
                 value.push('\n');
                 value.push_str(trimmed);
                 continue;
@@ -101,15 +103,10 @@ pub fn parse_sections(text: &str) -> Result<Vec<Section>, SyntaxError> {
 
 /// oslo strips one pair of matching quotes around a whole value.
 fn unquote(value: &str) -> &str {
-    let bytes = value.as_bytes();
-    if bytes.len() >= 2
-        && (bytes[0] == b'"' || bytes[0] == b'\'')
-        && bytes[0] == bytes[bytes.len() - 1]
-    {
-        &value[1..value.len() - 1]
-    } else {
-        value
-    }
+    ['"', '\'']
+        .into_iter()
+        .find_map(|quote| value.strip_prefix(quote)?.strip_suffix(quote))
+        .unwrap_or(value)
 }
 
 fn to_map(uri: Option<&String>, sections: Vec<Section>) -> Map<String, Value> {

@@ -164,8 +164,9 @@ impl AuthScheme {
     /// can answer for the server may choose.
     pub fn downgrade_in(schemes: &[Self]) -> Option<(Self, Self)> {
         schemes.iter().enumerate().find_map(|(index, stronger)| {
-            schemes[index + 1..]
+            schemes
                 .iter()
+                .skip(index + 1)
                 .find(|weaker| weaker.strength() < stronger.strength())
                 .map(|weaker| (*stronger, *weaker))
         })

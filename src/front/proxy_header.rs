@@ -2,6 +2,11 @@
 //! before anything else on the connection, parsed with the `ppp` crate. Exactly the header's
 //! bytes are read, so what follows (a TLS ClientHello, an HTTP request) stays in the socket.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "offsets come from lengths this framer checked first; fuzzed under fuzz/"
+)]
+
 use std::net::{IpAddr, SocketAddr};
 
 use tokio::io::AsyncReadExt;

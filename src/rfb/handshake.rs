@@ -6,6 +6,11 @@
 //! it bytes through [`Handshake::feed`], performs the [`Output`], and swaps the transport to
 //! TLS on [`Output::StartTls`].
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "offsets come from lengths this framer checked first; fuzzed under fuzz/"
+)]
+
 use bytes::{Buf, BytesMut};
 
 use super::error::Error;

@@ -8,6 +8,11 @@
 //! the formats on which every server's own rule ([`rules`]) gives the same sizes, the formats
 //! noVNC and the common viewers send, and refuses the rest.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "offsets come from lengths this framer checked first; fuzzed under fuzz/"
+)]
+
 /// What a pixel format means for framing: the bytes of a pixel, and of a Tight pixel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PixelSize {

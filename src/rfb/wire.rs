@@ -4,6 +4,11 @@
 //! and `Ok(Some((value, consumed)))` once it is whole. Lengths read from the peer are checked
 //! against small caps before anything is allocated or awaited.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "offsets come from lengths this framer checked first; fuzzed under fuzz/"
+)]
+
 use super::error::Error;
 use crate::console::printable;
 

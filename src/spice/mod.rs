@@ -11,6 +11,11 @@
 //! ticket; then messages, each behind a 6-byte mini header (type, size) when the client
 //! offered MINI_HEADER, which every current server accepts, else behind the 18-byte full one.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "offsets come from lengths this framer checked first; fuzzed under fuzz/"
+)]
+
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]

@@ -73,42 +73,9 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
     };
     for word in words {
         match word.split_once('=') {
-            Some(("expires", seconds)) => {
-                let seconds: u64 = seconds.parse().map_err(|_| LineError::BadAttribute)?;
-                // A time past what the clock can hold is a typo, not a token that never expires.
-                let at = UNIX_EPOCH.checked_add(Duration::from_secs(seconds));
-                grant.expires = Some(at.ok_or(LineError::BadAttribute)?);
-            }
-            Some(("password", password)) if !password.is_empty() => {
-                grant.password = Some(Secret::new(password));
-            }
             Some(("thumbprint", hex)) if ticket.is_some() => thumbprint = Some(hex),
-            Some(("view_only", flag)) => {
-                grant.view_only = Some(match flag {
-                    "true" | "yes" | "1" => true,
-                    "false" | "no" | "0" => false,
-                    _ => return Err(LineError::BadAttribute),
-                });
-            }
-            Some(("clipboard", name)) => {
-                grant.clipboard = Some(Clipboard::from_name(name).ok_or(LineError::BadAttribute)?);
-            }
-            Some(("kind", name)) => {
-                grant.kind = ConsoleKind::from_nova_name(name).ok_or(LineError::BadAttribute)?;
-            }
-            Some(("tls_port", port)) => {
-                let port: u16 = port.parse().map_err(|_| LineError::BadAttribute)?;
-                grant.tls_port = Some(port).filter(|port| *port > 0);
-            }
-            Some(("auth", names)) => {
-                let schemes: Option<Vec<AuthScheme>> =
-                    names.split(',').map(AuthScheme::from_name).collect();
-                match schemes {
-                    Some(schemes) if !schemes.is_empty() => grant.schemes = Some(schemes),
-                    _ => return Err(LineError::BadAttribute),
-                }
-            }
-            _ => return Err(LineError::BadAttribute),
+            Some((key, value)) => attribute(&mut grant, key, value)?,
+            None => return Err(LineError::BadAttribute),
         }
     }
     if let Some(url) = ticket {
@@ -120,6 +87,49 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
         grant.clipboard.unwrap_or(Clipboard::Both),
     )?;
     Ok(Some((token.to_owned(), grant)))
+}
+
+/// One `key=value` attribute of a line, into `grant`.
+fn attribute(grant: &mut Grant, key: &str, value: &str) -> Result<(), LineError> {
+    match key {
+        "expires" => {
+            let seconds: u64 = value.parse().map_err(|_| LineError::BadAttribute)?;
+            // A time past what the clock can hold is a typo, not a token that never expires.
+            let at = UNIX_EPOCH.checked_add(Duration::from_secs(seconds));
+            grant.expires = Some(at.ok_or(LineError::BadAttribute)?);
+        }
+        "password" if !value.is_empty() => grant.password = Some(Secret::new(value)),
+        "view_only" => grant.view_only = Some(flag(value)?),
+        "clipboard" => {
+            grant.clipboard = Some(Clipboard::from_name(value).ok_or(LineError::BadAttribute)?);
+        }
+        "kind" => {
+            grant.kind = ConsoleKind::from_nova_name(value).ok_or(LineError::BadAttribute)?;
+        }
+        "tls_port" => {
+            let port: u16 = value.parse().map_err(|_| LineError::BadAttribute)?;
+            grant.tls_port = Some(port).filter(|port| *port > 0);
+        }
+        "auth" => {
+            let schemes: Option<Vec<AuthScheme>> =
+                value.split(',').map(AuthScheme::from_name).collect();
+            match schemes {
+                Some(schemes) if !schemes.is_empty() => grant.schemes = Some(schemes),
+                _ => return Err(LineError::BadAttribute),
+            }
+        }
+        _ => return Err(LineError::BadAttribute),
+    }
+    Ok(())
+}
+
+/// A yes/no attribute as websockify's users write it.
+fn flag(value: &str) -> Result<bool, LineError> {
+    match value {
+        "true" | "yes" | "1" => Ok(true),
+        "false" | "no" | "0" => Ok(false),
+        _ => Err(LineError::BadAttribute),
+    }
 }
 
 fn parse_target(text: &str) -> Result<Target, LineError> {

@@ -5,6 +5,11 @@
 //! writes it on at once and never waits for a whole message. Control frames (at most 125 bytes)
 //! are gathered whole.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "offsets come from lengths this framer checked first; fuzzed under fuzz/"
+)]
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::error::Error;

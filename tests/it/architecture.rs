@@ -2,7 +2,7 @@
 //! files or between top-level modules, in the proxy and in the pki crate; the protocol cores
 //! (`rfb/`, `spice/`, `websocket/`), the relay and the plain-types leaf import only what they
 //! may; `session/`, `backend/`, `token/` and `config/` import none of what they may not; no file
-//! outside tests is over 400 lines.
+//! outside tests is over 400 lines, and no function over 80.
 //!
 //! An import is a `use` line or a path written in code (`crate::a::b`, `super::x`, or a child
 //! module's name), resolved to the file of the deepest module it names. `mod x;` lines
@@ -427,4 +427,67 @@ fn no_file_outside_tests_is_over_400_lines() {
             file.display()
         );
     }
+}
+
+/// Functions of `text` (tests cut off) longer than `most` lines, as (name, lines): from an
+/// `fn` line to the first `}` line at its indentation. A one-line declaration has none.
+fn long_functions(text: &str, most: usize) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = without_inline_tests(text).lines().collect();
+    let mut long = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let signature = [
+            "pub(crate) ",
+            "pub(super) ",
+            "pub ",
+            "const ",
+            "async ",
+            "unsafe ",
+        ]
+        .iter()
+        .fold(trimmed, |rest, word| {
+            rest.strip_prefix(word).unwrap_or(rest)
+        });
+        let Some(name) = signature.strip_prefix("fn ") else {
+            continue;
+        };
+        if trimmed.ends_with(';') {
+            continue;
+        }
+        let closing = format!("{indent}}}");
+        if let Some(length) = lines[start + 1..].iter().position(|l| *l == closing) {
+            if length + 2 > most {
+                let name = name.split(['(', '<']).next().unwrap_or(name);
+                long.push((name.to_owned(), length + 2));
+            }
+        }
+    }
+    long
+}
+
+#[test]
+fn no_function_outside_tests_is_over_80_lines() {
+    let mut files = Vec::new();
+    rust_files(&manifest().join("src"), &mut files);
+    rust_files(&manifest().join("pki/src"), &mut files);
+    let mut long = Vec::new();
+    for file in files {
+        if file.ends_with("tests.rs") || file.components().any(|c| c.as_os_str() == "tests") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for (name, lines) in long_functions(&text, 80) {
+            long.push(format!("{}: {name} has {lines} lines", file.display()));
+        }
+    }
+    assert!(long.is_empty(), "split these into named steps: {long:#?}");
+}
+
+#[test]
+fn the_length_check_sees_a_long_function() {
+    let body = "    let x = 1;\n".repeat(80);
+    let text = format!("pub async fn long(a: u8) {{\n{body}}}\n\nfn short() {{}}\n");
+    assert_eq!(long_functions(&text, 80), [("long".to_owned(), 82)]);
+    assert!(long_functions(&text, 82).is_empty());
 }

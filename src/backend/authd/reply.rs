@@ -37,7 +37,7 @@ impl Reply {
 /// # Errors
 /// A line too long, or one that is not `NNN text`.
 pub fn decode(buffer: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
-    let window = &buffer[..buffer.len().min(MAX_LINE)];
+    let window = buffer.get(..MAX_LINE).unwrap_or(buffer);
     let Some(end) = window.iter().position(|byte| *byte == b'\n') else {
         return if buffer.len() >= MAX_LINE {
             Err(ReplyError::TooLong)
@@ -45,7 +45,7 @@ pub fn decode(buffer: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
             Ok(None)
         };
     };
-    let line = &window[..end];
+    let (line, _) = window.split_at(end);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let (digits, rest) = line.split_at(line.len().min(3));
     if digits.len() != 3 || !digits.iter().all(u8::is_ascii_digit) {

@@ -16,6 +16,11 @@
 //!   size, and SetPixelFormat is handed to it; a format change after updates have begun would
 //!   leave updates in flight in an unknown format, so it ends the session.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "offsets come from lengths this framer checked first; fuzzed under fuzz/"
+)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};

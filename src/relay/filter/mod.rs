@@ -60,11 +60,13 @@ impl Filter {
                 }
                 *done = true;
                 // Any non-zero flag already means shared.
-                if chunk[0] != 0 {
+                if chunk.first() != Some(&0) {
                     return Ok(chunk);
                 }
                 let mut shared = chunk.to_vec();
-                shared[0] = 1;
+                if let Some(flag) = shared.first_mut() {
+                    *flag = 1;
+                }
                 Ok(Bytes::from(shared))
             }
             Self::Client(filter) => filter.apply(chunk),

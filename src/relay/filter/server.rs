@@ -2,6 +2,11 @@
 //! server message framed ([`crate::rfb::server_messages`]) and each ServerCutText dropped whole.
 //! Chunks without a cut text go on as they came, without a copy.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "offsets come from lengths this framer checked first; fuzzed under fuzz/"
+)]
+
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 

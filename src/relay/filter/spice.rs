@@ -2,6 +2,11 @@
 //! the channels that act on the guest refused, and on the main channel the browser's messages
 //! to the guest agent (clipboard, file transfer, monitor layout) dropped whole.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "offsets come from lengths this framer checked first; fuzzed under fuzz/"
+)]
+
 use bytes::{Bytes, BytesMut};
 
 use super::error::Error;

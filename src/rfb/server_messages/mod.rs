@@ -8,6 +8,11 @@
 //! encoding the client was not allowed to ask for) is an error: the session ends rather than
 //! guess, since a wrong guess could pass a clipboard text as pixels.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "offsets come from lengths this framer checked first; fuzzed under fuzz/"
+)]
+
 mod rectangle;
 mod state;
 
@@ -157,16 +162,7 @@ impl ServerFramer {
     fn gathered(&mut self, field: Field) -> Result<(), FrameError> {
         let bytes = u64::from(self.pixel.bytes);
         match field {
-            Field::ServerInit => {
-                let mut format = [0; 16];
-                format.copy_from_slice(&self.scratch[4..20]);
-                // A server's own format off the allow-list is fine until an update comes in it.
-                match PixelSize::framed(&format) {
-                    Ok(pixel) => self.pixel = pixel,
-                    Err(error) => self.unframed = Some(error),
-                }
-                self.skip(u64::from(self.u32_at(20)), Then::Message)?;
-            }
+            Field::ServerInit => self.server_init()?,
             Field::Type => self.message(self.scratch[0])?,
             Field::UpdateHeader => {
                 self.rects_left = self.u16_at(1);
@@ -176,12 +172,7 @@ impl ServerFramer {
             Field::ColourMap => self.skip(6 * u64::from(self.u16_at(3)), Then::Message)?,
             Field::CutText => {
                 // The extended clipboard form negates the length.
-                let length = i32::from_be_bytes([
-                    self.scratch[3],
-                    self.scratch[4],
-                    self.scratch[5],
-                    self.scratch[6],
-                ]);
+                let length = i32::from_be_bytes(self.u32_at(3).to_be_bytes());
                 self.skip(u64::from(length.unsigned_abs()), Then::Message)?;
             }
             Field::Fence => self.skip(u64::from(self.scratch[7]), Then::Message)?,
@@ -200,15 +191,7 @@ impl ServerFramer {
                 self.skip(bytes + count * (bytes + 8), Then::Rect)?;
             }
             Field::TileSubencoding => self.tile(self.scratch[0])?,
-            Field::TileFields => {
-                // The last gathered byte is the sub-rectangle count.
-                let flags = self.rect.tile_flags;
-                let count = u64::from(self.scratch[rectangle::tile_fields(flags, self.pixel) - 1]);
-                self.skip(
-                    count * rectangle::subrect_size(flags, self.pixel),
-                    Then::Tile,
-                )?;
-            }
+            Field::TileFields => self.tile_fields()?,
             Field::TightControl => self.tight_control(self.scratch[0])?,
             Field::TightFilter => match self.scratch[0] {
                 0 | 2 => self.tight_data()?,
@@ -223,24 +206,49 @@ impl ServerFramer {
                     Then::TightData,
                 )?;
             }
-            Field::CompactLength => {
-                // Seven bits a byte, the high bit says another follows; the third has eight.
-                let byte = u32::from(self.scratch[0]);
-                let shift = 7 * u32::from(self.rect.compact_bytes);
-                self.rect.compact_bytes += 1;
-                if self.rect.compact_bytes == 3 {
-                    self.rect.compact |= byte << shift;
-                } else {
-                    self.rect.compact |= (byte & 0x7f) << shift;
-                    if byte & 0x80 != 0 {
-                        self.gather(Field::CompactLength, 1);
-                        return Ok(());
-                    }
-                }
-                self.skip(u64::from(self.rect.compact), Then::Rect)?;
-            }
+            Field::CompactLength => self.compact_length()?,
         }
         Ok(())
+    }
+
+    /// ServerInit's pixel format and the length of the desktop name that follows.
+    fn server_init(&mut self) -> Result<(), FrameError> {
+        let mut format = [0; 16];
+        format.copy_from_slice(&self.scratch[4..20]);
+        // A server's own format off the allow-list is fine until an update comes in it.
+        match PixelSize::framed(&format) {
+            Ok(pixel) => self.pixel = pixel,
+            Err(error) => self.unframed = Some(error),
+        }
+        self.skip(u64::from(self.u32_at(20)), Then::Message)
+    }
+
+    /// A Hextile tile's fields: the last gathered byte is the sub-rectangle count.
+    fn tile_fields(&mut self) -> Result<(), FrameError> {
+        let flags = self.rect.tile_flags;
+        let count = u64::from(self.scratch[rectangle::tile_fields(flags, self.pixel) - 1]);
+        self.skip(
+            count * rectangle::subrect_size(flags, self.pixel),
+            Then::Tile,
+        )
+    }
+
+    /// One byte of Tight's compact length: seven bits a byte, the high bit says another
+    /// follows; the third has eight.
+    fn compact_length(&mut self) -> Result<(), FrameError> {
+        let byte = u32::from(self.scratch[0]);
+        let shift = 7 * u32::from(self.rect.compact_bytes);
+        self.rect.compact_bytes += 1;
+        if self.rect.compact_bytes == 3 {
+            self.rect.compact |= byte << shift;
+        } else {
+            self.rect.compact |= (byte & 0x7f) << shift;
+            if byte & 0x80 != 0 {
+                self.gather(Field::CompactLength, 1);
+                return Ok(());
+            }
+        }
+        self.skip(u64::from(self.rect.compact), Then::Rect)
     }
 
     fn message(&mut self, kind: u8) -> Result<(), FrameError> {
