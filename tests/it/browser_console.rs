@@ -49,8 +49,7 @@ async fn xterm_over_vencrypt(work: &std::path::Path, pki: &TestPki) -> Xvnc {
             compute.join("server-key.pem").display().to_string(),
         ],
     );
-    server.run_client("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    server.run_window("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
     server
 }
 
@@ -133,8 +132,7 @@ async fn a_watch_link_shows_view_only_and_typing_changes_nothing() {
     let work = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(work.path(), "pki");
     let mut server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
-    server.run_client("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    server.run_window("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
     let config = format!(
         "[DEFAULT]\ncert = {}\nkey = {}\nweb = {NOVNC}\n[vncgate]\nnovnc_dir = {NOVNC}\n",
         pki.https_cert().display(),

@@ -118,7 +118,7 @@ fn colourful_xvnc(work: &std::path::Path) -> Xvnc {
     let mut server = Xvnc::start(work, &["-SecurityTypes".into(), "None".into()]);
     let colours = "for i in $(seq 0 255); do printf '\\033[48;5;%dm  ' $i; done; \
                    printf '\\033[0m\\n'; exec cat";
-    server.run_client(
+    server.run_window(
         "xterm",
         &["-geometry", "80x24+0+0", "-e", "sh", "-c", colours],
     );
@@ -136,7 +136,6 @@ async fn every_encoding_is_framed_against_xvnc() {
     }
     let work = tempfile::tempdir().expect("tempdir");
     let mut server = colourful_xvnc(work.path());
-    tokio::time::sleep(Duration::from_secs(1)).await;
     let addr = server.addr;
     let proxy = start_proxy(
         "",
@@ -220,7 +219,7 @@ async fn a_pixel_format_servers_frame_differently_ends_the_session_against_xvnc(
     }
     let work = tempfile::tempdir().expect("tempdir");
     let mut server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
-    server.run_client(
+    server.run_window(
         "xterm",
         &["-geometry", "80x24+0+0", "-bg", "#f8f8f8", "-e", "cat"],
     );

@@ -312,9 +312,12 @@ async fn the_stop_drains_then_closes_with_1001() {
     let mut open = open_console(socket).await.expect("console");
     let stopped = Instant::now();
     proxy.shutdown.cancel();
-    tokio::time::sleep(Duration::from_millis(200)).await;
     // Draining: not ready, but still taking sessions.
-    assert_eq!(get(proxy.addr, "/readyz").await.0, 503);
+    let draining = || async { get(proxy.addr, "/readyz").await.0 == 503 };
+    assert!(
+        wait_for(Duration::from_secs(2), draining).await,
+        "/readyz still ready"
+    );
     let (late, _) = ws(proxy.addr, "/?token=good", &[])
         .await
         .expect("upgrade while draining");

@@ -31,8 +31,7 @@ async fn a_view_only_viewer_changes_nothing_whatever_it_sends() {
     }
     let work = tempfile::tempdir().expect("tempdir");
     let mut server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
-    server.run_client("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    server.run_window("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
     let proxy = start_proxy(
         "",
         &format!(

@@ -261,7 +261,11 @@ async fn the_ticket_never_reaches_the_log() {
         .await
         .expect("upgrade");
     assert!(open_console(socket).await.is_err());
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let logged = || {
+        std::fs::read_to_string(config.with_extension("log"))
+            .is_ok_and(|log| log.contains("thumbprint"))
+    };
+    assert!(common::wait_until(std::time::Duration::from_secs(5), logged).await);
     drop(daemon);
     let log = std::fs::read_to_string(config.with_extension("log")).expect("log");
     assert!(log.contains("session opened"), "{log}");

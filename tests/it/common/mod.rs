@@ -337,6 +337,23 @@ pub async fn wait_until(within: Duration, mut condition: impl FnMut() -> bool) -
     }
 }
 
+/// [`wait_until`] for a condition that must be awaited (an HTTP answer, say).
+pub async fn wait_for<F>(within: Duration, mut condition: impl FnMut() -> F) -> bool
+where
+    F: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Runs the vncgate binary.
 pub fn vncgate_cli(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_vncgate"))

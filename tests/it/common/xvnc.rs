@@ -100,6 +100,44 @@ impl Xvnc {
             .expect("spawn X client");
         self.extra.push(child);
     }
+
+    /// Runs an X client that opens a window, and returns once that window is on the screen.
+    pub fn run_window(&mut self, program: &str, args: &[&str]) {
+        self.run_client(program, args);
+        assert!(
+            self.wait_viewable(program, Duration::from_secs(10)),
+            "{program} mapped no window within 10 s"
+        );
+    }
+
+    /// Whether a window of `program` (its WM_CLASS) is mapped and viewable within `within`.
+    fn wait_viewable(&self, program: &str, within: Duration) -> bool {
+        let display = format!(":{}", self.display);
+        let xwininfo = |args: &[&str]| {
+            Command::new("xwininfo")
+                .args(["-display", &display])
+                .args(args)
+                .output()
+                .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        let class = format!("(\"{program}\"");
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            let tree = xwininfo(&["-root", "-tree"]);
+            let ids = tree
+                .lines()
+                .filter(|line| line.contains(&class))
+                .filter_map(|line| line.split_whitespace().next());
+            for id in ids {
+                if xwininfo(&["-id", id]).contains("Map State: IsViewable") {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
 }
 
 impl Drop for Xvnc {
