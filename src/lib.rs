@@ -29,6 +29,7 @@ pub mod config;
 pub mod console;
 pub mod front;
 pub mod ops;
+pub mod recording;
 pub mod relay;
 pub mod rfb;
 pub mod server;

@@ -51,6 +51,8 @@ struct IssueBody {
     instance_uuid: Option<String>,
     #[serde(default)]
     single_use: bool,
+    /// Whether its sessions are recorded; absent leaves it to `[vncgate] record`.
+    record: Option<bool>,
 }
 
 /// `POST /v1/tokens` answer: the only time the token is shown.
@@ -155,6 +157,7 @@ async fn issue_token(
         ttl,
         instance_uuid: body.instance_uuid,
         single_use,
+        record: body.record,
     };
     if let Err(unenforceable) = request.enforceable() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, unenforceable.to_string());

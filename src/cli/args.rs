@@ -247,6 +247,10 @@ pub enum TokenCommand {
         /// The first session consumes the token, even with several proxies racing.
         #[arg(long)]
         single_use: bool,
+        /// Record its sessions (`--record`, or `--record=false` to exempt it from
+        /// `[vncgate] record = all`); default `[vncgate] record`.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+        record: Option<bool>,
     },
     /// List live tokens: hash prefixes, targets and expiry, never the tokens.
     List {

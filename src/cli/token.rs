@@ -46,6 +46,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             ttl,
             instance,
             single_use,
+            record,
             ..
         } => {
             let (target, reach) =
@@ -62,6 +63,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 ttl: ttl.map_or(settings.token_ttl, Duration::from_secs),
                 instance_uuid: instance,
                 single_use,
+                record,
             };
             issue_one(settings, &request).await
         }

@@ -23,7 +23,7 @@ use problem::file_problem;
 pub use problem::{ConfigError, Problem};
 pub use settings::{
     AuditTarget, BackendPolicy, ConsolePort, Edge, ForwardedHeader, FrontTls, Limits, Operations,
-    Settings, TlsMinimum, VencryptFiles,
+    Recording, Settings, TlsMinimum, VencryptFiles,
 };
 pub use table::OPTIONS;
 

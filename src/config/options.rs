@@ -12,7 +12,8 @@ use super::ports;
 use super::problem::{file_problem, ConfigError, Problem};
 use super::reader::{Exists, Reader};
 use super::settings::{
-    AuditTarget, BackendPolicy, FrontTls, Operations, Settings, TlsMinimum, VencryptFiles,
+    AuditTarget, BackendPolicy, FrontTls, Operations, Recording, Settings, TlsMinimum,
+    VencryptFiles,
 };
 use super::table::{self as t, OptionSpec};
 use super::value::{
@@ -138,6 +139,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         edge: edge::edge(reader),
         backends,
         operations: operations(reader),
+        recording: recording(reader),
     };
     Settings {
         warnings: std::mem::take(&mut reader.warnings),
@@ -183,6 +185,44 @@ fn backend_auth(reader: &mut Reader) -> (Vec<AuthScheme>, BackendPolicy, Option<
         auth_schemes_by_network: by_network,
     };
     (auth_schemes, backends, vencrypt)
+}
+
+fn recording(reader: &mut Reader) -> Recording {
+    let recipients: Vec<String> = reader.typed(&t::RECORDING_RECIPIENTS, |text| {
+        let keys = parse_list(text);
+        for key in &keys {
+            if key.parse::<age::x25519::Recipient>().is_err() {
+                return Err(format!(
+                    "{key:?} is not an age X25519 public key; accepted values: age1…, as `age-keygen -y` prints"
+                ));
+            }
+        }
+        Ok(keys)
+    });
+    let all = reader.typed(&t::RECORD, |text| {
+        parse_choice(text, &["none", "all"]).map(|word| word == "all")
+    });
+    let state_dir = PathBuf::from(text(reader, &t::STATE_DIR));
+    let dir = reader
+        .typed(&t::RECORDING_DIR, |text| {
+            let text = text.trim();
+            Ok((!text.is_empty()).then(|| PathBuf::from(text)))
+        })
+        .unwrap_or_else(|| state_dir.join("recordings"));
+    if all && recipients.is_empty() {
+        reader.warnings.push(
+            "[vncgate] record = all and no recording_recipients: recordings are plain files \
+             (0600) that anyone with root on this host can read; list age public keys"
+                .into(),
+        );
+    }
+    Recording {
+        all,
+        dir,
+        recipients,
+        input: reader.typed(&t::RECORD_INPUT, parse_bool),
+        required: reader.typed(&t::RECORDING_REQUIRED, parse_bool),
+    }
 }
 
 fn operations(reader: &mut Reader) -> Operations {

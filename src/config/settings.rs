@@ -222,6 +222,31 @@ pub struct Settings {
     pub backends: BackendPolicy,
     /// Metrics, health, audit and logging.
     pub operations: Operations,
+    /// Session recording.
+    pub recording: Recording,
+}
+
+/// Session recording (`[vncgate] record`, `record_input`, `recording_*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recording {
+    /// `record = all`: every session is recorded; `none`: only tokens that say `record=true`.
+    pub all: bool,
+    /// Where recordings go.
+    pub dir: PathBuf,
+    /// age X25519 recipients (`age1…`), checked at load; none writes plain files (0600).
+    pub recipients: Vec<String>,
+    /// Whether keystrokes, pointer events and the browser's clipboard are recorded too.
+    pub input: bool,
+    /// Whether a session whose recording fails is refused or ended (else it goes on
+    /// unrecorded, and the audit trail says so).
+    pub required: bool,
+}
+
+impl Recording {
+    /// Whether a session whose token says `record` (or nothing) is recorded.
+    pub fn records(&self, token: Option<bool>) -> bool {
+        token.unwrap_or(self.all)
+    }
 }
 
 /// How the proxy is watched (`[vncgate] metrics_listen`, `audit_log`, `log_format`,

@@ -175,6 +175,11 @@ options! {
     LOG_FORMAT = OptionSpec::new(OWN_SECTION, "log_format", "text", "text or json")
         .restart_only();
     DRAIN_DELAY = OptionSpec::new(OWN_SECTION, "drain_delay", "0", "seconds new sessions are still accepted after SIGTERM");
+    RECORD = OptionSpec::new(OWN_SECTION, "record", "none", "which sessions are recorded: none (only tokens that say record=true) or all");
+    RECORD_INPUT = OptionSpec::new(OWN_SECTION, "record_input", "false", "record keystrokes, pointer events and the browser's clipboard too (passwords are typed)");
+    RECORDING_DIR = OptionSpec::new(OWN_SECTION, "recording_dir", NONE, "where recordings are written; unset is state_dir/recordings");
+    RECORDING_RECIPIENTS = OptionSpec::new(OWN_SECTION, "recording_recipients", "", "age X25519 public keys (age1…) recordings are encrypted to; empty writes plain files (0600)");
+    RECORDING_REQUIRED = OptionSpec::new(OWN_SECTION, "recording_required", "true", "a session whose recording fails is refused or ended (true), or goes on unrecorded with an audit event (false)");
 }
 
 /// Whether `[section] name` is an option vncgate reads, under its own name or as an alias.

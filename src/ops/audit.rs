@@ -78,6 +78,19 @@ pub struct Event {
     /// nova's instance, when the token is a nova row.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_uuid: Option<String>,
+    /// The session's recording file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<String>,
+    /// Its size in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_bytes: Option<u64>,
+    /// Its SHA-256, hex, as stored (the ciphertext when encrypted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_sha256: Option<String>,
+    /// Why a session that was to be recorded has no recording (a best-effort recording dropped
+    /// or failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_error: Option<String>,
 }
 
 impl Event {

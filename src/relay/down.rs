@@ -15,6 +15,7 @@ use super::filter::Filter;
 use super::meters::Meters;
 use super::pongs::Pongs;
 use super::splice::{Splicer, Tcp};
+use super::tap::{self, Tap};
 use crate::websocket::FrameWriter;
 
 /// Reads from the VNC server start at this size: a quiet console then costs little memory,
@@ -51,6 +52,7 @@ pub(super) struct Down<'a, W, R> {
     pub splicer: &'a mut Splicer,
     pub backend: &'a mut R,
     pub filter: Filter,
+    pub tap: Option<Box<dyn Tap>>,
     pub meters: &'a Meters,
     pub pongs: &'a Pongs,
     pub ping_interval: Duration,
@@ -76,6 +78,7 @@ where
         let mut splice = self.splice
             && cfg!(target_os = "linux")
             && matches!(self.filter, Filter::Pass)
+            && self.tap.is_none()
             && self.backend.tcp().is_some()
             && self.writer.get_ref().tcp().is_some();
         let mut size = ReadSize(READ_MIN);
@@ -156,6 +159,9 @@ where
             Ok(data) => data,
             Err(error) => return Some(End::Refused(error)),
         };
+        if tap::seen(&mut self.tap, &data).is_err() {
+            return Some(End::Unrecorded);
+        }
         if !data.is_empty() {
             if let Err(error) = self.writer.binary(data).await {
                 return Some(End::BrowserGone(error.to_string()));

@@ -33,6 +33,8 @@ pub enum End {
     Revoked,
     /// An operator ended the session (admin API, `vncgate session kill`), with a reason.
     Ended(String),
+    /// The session must be recorded and its recording could not keep up.
+    Unrecorded,
 }
 
 /// The close frame owed to the browser.
@@ -65,6 +67,10 @@ impl End {
             Self::Shutdown => (code::AWAY, "the console proxy is shutting down"),
             Self::Refused(error) => (code::POLICY, error.public_reason()),
             Self::Revoked => (code::POLICY, "the console access was revoked"),
+            Self::Unrecorded => (
+                code::ERROR,
+                "this console must be recorded and recording is unavailable",
+            ),
             Self::Ended(why) => {
                 return Owed::Close(
                     code::POLICY,
@@ -92,6 +98,7 @@ impl fmt::Display for End {
             Self::Refused(error) => write!(formatter, "{error}"),
             Self::Revoked => formatter.write_str("token revoked"),
             Self::Ended(why) => write!(formatter, "ended by an administrator: {why}"),
+            Self::Unrecorded => formatter.write_str("the recording could not keep up"),
         }
     }
 }

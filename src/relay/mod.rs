@@ -8,6 +8,7 @@ pub mod filter;
 mod meters;
 mod pongs;
 pub mod splice;
+pub mod tap;
 mod up;
 
 use std::time::Duration;
@@ -22,6 +23,7 @@ use filter::Filters;
 pub use meters::{Meters, SessionBytes};
 use pongs::Pongs;
 use splice::{Splicer, Tcp};
+use tap::Taps;
 use up::Up;
 
 /// How long a closing handshake may take before the connection is simply dropped.
@@ -93,13 +95,19 @@ where
     let Filters {
         mut to_server,
         to_browser,
+        taps,
     } = filters;
+    let Taps {
+        to_browser: tap_down,
+        to_server: mut tap_up,
+    } = taps;
 
     let down = Down {
         writer: &mut writer,
         splicer: &mut splicer,
         backend: &mut backend_rx,
         filter: to_browser,
+        tap: tap_down,
         meters: &meters,
         pongs: &pongs,
         ping_interval: timers.ping_interval,
@@ -112,6 +120,7 @@ where
         reader: &mut reader,
         backend: &mut backend_tx,
         filter: &mut to_server,
+        tap: &mut tap_up,
         meters: &meters,
         pongs: &pongs,
         client_timeout: timers.client_timeout,

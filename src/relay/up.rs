@@ -10,6 +10,7 @@ use super::end::End;
 use super::filter::Filter;
 use super::meters::Meters;
 use super::pongs::Pongs;
+use super::tap::{self, Tap};
 use crate::websocket::{Event, Reader};
 
 /// What the upstream half borrows from the relay.
@@ -17,6 +18,7 @@ pub(super) struct Up<'a, R, BW> {
     pub reader: &'a mut Reader<R>,
     pub backend: &'a mut BW,
     pub filter: &'a mut Filter,
+    pub tap: &'a mut Option<Box<dyn Tap>>,
     pub meters: &'a Meters,
     pub pongs: &'a Pongs,
     /// Longest silence from the browser (pongs count).
@@ -48,6 +50,9 @@ where
                         Ok(data) => data,
                         Err(error) => return End::Refused(error),
                     };
+                    if tap::seen(self.tap, &data).is_err() {
+                        return End::Unrecorded;
+                    }
                     // Flushed each time: over VeNCrypt the last TLS record would otherwise wait
                     // in rustls' buffer while both ends wait for each other (a no-op on TCP).
                     let written = async {

@@ -144,6 +144,8 @@ fn sessions(settings: &Settings, lasting: &Lasting) -> Result<session::Context, 
     context.default_view_only = settings.default_view_only;
     context.splice = settings.splice;
     context.default_clipboard = settings.default_clipboard;
+    context.recording = settings.recording.clone();
+    context.instance = crate::token::lease::instance_name();
     Ok(context)
 }
 

@@ -113,6 +113,7 @@ mod tests {
             expires: None,
             password: None,
             schemes: None,
+            record: None,
             instance: None,
         }
     }

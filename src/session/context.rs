@@ -58,6 +58,10 @@ pub struct Context {
     pub splice: bool,
     /// Which way the clipboard of sessions whose tokens do not say may flow.
     pub default_clipboard: Clipboard,
+    /// Which sessions are recorded, where and how.
+    pub recording: crate::config::Recording,
+    /// This instance's name, in recordings' headers.
+    pub instance: String,
 }
 
 impl Context {
@@ -83,6 +87,8 @@ impl Context {
             default_view_only: false,
             splice: true,
             default_clipboard: Clipboard::Both,
+            recording: crate::config::Recording::default(),
+            instance: String::new(),
         }
     }
 }

@@ -31,6 +31,7 @@ use tracing::Instrument;
 
 use crate::ops::audit::Event;
 use crate::ops::metrics::Metrics;
+use crate::recording::{self, Recorder, Written};
 use crate::relay::splice::Tcp;
 use crate::relay::Browser;
 use crate::token::{Grant, SessionSlot, TokenHash};
@@ -100,8 +101,16 @@ impl Session {
     {
         let started = Instant::now();
         let mut scheme = None;
-        let ending = self.phases(context, upgrade, &mut scheme).await;
-        self.finish(context, started, scheme, ending);
+        let mut recorder = None;
+        let ending = self
+            .phases(context, upgrade, &mut scheme, &mut recorder)
+            .await;
+        // Finished whatever phase the session ended in: the file is whole, then audited.
+        let recording = match recorder {
+            Some(recorder) => Some(recorder.close().await),
+            None => None,
+        };
+        self.finish(context, started, scheme, ending, recording);
     }
 
     /// Upgrade → greet and connect → open → relay, each phase ending the session with a
@@ -111,6 +120,7 @@ impl Session {
         context: &Context,
         upgrade: impl Future<Output = Result<Browser<R, W>, hyper::Error>>,
         scheme: &mut Option<&'static str>,
+        recorder: &mut Option<Recorder>,
     ) -> ending::Ending
     where
         R: AsyncRead + Unpin + Send + 'static,
@@ -126,10 +136,11 @@ impl Session {
         let target = self.grant.target.clone();
         tracing::info!(target = %target, token = %self.hash.short(), "session opened");
         let deadline = Instant::now() + context.timers.handshake_timeout;
-        let (pipelined, mut backend) = match self.connect(context, &mut ws, deadline).await {
-            Ok(connected) => connected,
-            Err(reason) => return ending::Ending::Failed(reason),
-        };
+        let (pipelined, mut backend) =
+            match self.connect(context, &mut ws, deadline, recorder).await {
+                Ok(connected) => connected,
+                Err(reason) => return ending::Ending::Failed(reason),
+            };
         *scheme = Some(backend.scheme_name());
         tracing::info!(target = %target, scheme = backend.scheme_name(), "console server authenticated");
         context.metrics.session_opened(started.elapsed());
@@ -157,6 +168,12 @@ impl Session {
             Err(reason) => return ending::Ending::closed_at_start(reason),
         };
 
+        let mut filters = filters;
+        if let Some(recorder) = recorder.as_ref() {
+            let (to_browser, to_server) = recorder.taps(context.recording.required);
+            filters.taps.to_browser = Some(Box::new(to_browser));
+            filters.taps.to_server = Some(Box::new(to_server));
+        }
         self.relay(context, ws, backend, filters, policy).await
     }
 }
@@ -169,6 +186,7 @@ impl Session {
         started: Instant,
         scheme: Option<&'static str>,
         ending: ending::Ending,
+        recording: Option<Result<Option<Written>, recording::Error>>,
     ) {
         let target = &self.grant.target;
         let duration = started.elapsed();
@@ -176,6 +194,7 @@ impl Session {
             ending::Ending::Failed(reason) => {
                 tracing::info!(target = %target, %reason, "session closed before it opened");
                 let mut failed = Event::now(crate::ops::audit::Kind::SessionFailed);
+                recorded(&mut failed, recording);
                 failed.duration_s = Some(duration.as_secs_f64());
                 failed.reason = Some(reason);
                 self.record(context, failed, scheme);
@@ -195,6 +214,7 @@ impl Session {
                     "session closed"
                 );
                 let mut closed = Event::now(crate::ops::audit::Kind::SessionClose);
+                recorded(&mut closed, recording);
                 closed.bytes_to_browser = Some(bytes_down);
                 closed.bytes_to_server = Some(bytes_up);
                 closed.duration_s = Some(duration.as_secs_f64());
@@ -216,6 +236,26 @@ impl Session {
         event.scheme = scheme;
         event.instance_uuid.clone_from(&self.grant.instance);
         audit.record(&event);
+    }
+}
+
+/// Names a session's recording in its closing event: the file, its size and SHA-256, or why
+/// there is none.
+fn recorded(event: &mut Event, recording: Option<Result<Option<Written>, recording::Error>>) {
+    match recording {
+        None => {}
+        Some(Ok(Some(written))) => {
+            event.recording = Some(written.path.display().to_string());
+            event.recording_bytes = Some(written.size);
+            event.recording_sha256 = Some(written.sha256);
+        }
+        Some(Ok(None)) => {
+            event.recording_error = Some("dropped: the disk did not keep up".into());
+        }
+        Some(Err(error)) => {
+            tracing::warn!(error = %chain(&error), "recording not finished");
+            event.recording_error = Some(chain(&error).to_string());
+        }
     }
 }
 

@@ -31,6 +31,9 @@ pub struct Grant {
     pub schemes: Option<Vec<AuthScheme>>,
     /// nova's instance UUID, when the token is a nova row.
     pub instance: Option<String>,
+    /// Whether its sessions are recorded: `Some` when the token source says, else the
+    /// configuration's `record` decides.
+    pub record: Option<bool>,
 }
 
 impl Grant {

@@ -127,6 +127,8 @@ pub struct Request {
     pub instance_uuid: Option<String>,
     /// Consumed by its first session.
     pub single_use: bool,
+    /// Whether its sessions are recorded; `None` leaves it to `[vncgate] record`.
+    pub record: Option<bool>,
 }
 
 impl Request {
@@ -198,6 +200,7 @@ pub async fn issue(store: &SqlStore, base: &BaseUrls, request: &Request) -> Resu
         reach: request.reach.clone(),
         view_only: request.view_only,
         clipboard: request.clipboard,
+        record: request.record,
         expires,
         instance_uuid: request
             .instance_uuid

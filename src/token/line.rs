@@ -70,6 +70,7 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
         password: None,
         schemes: None,
         instance: None,
+        record: None,
     };
     for word in words {
         match word.split_once('=') {
@@ -100,6 +101,7 @@ fn attribute(grant: &mut Grant, key: &str, value: &str) -> Result<(), LineError>
         }
         "password" if !value.is_empty() => grant.password = Some(Secret::new(value)),
         "view_only" => grant.view_only = Some(flag(value)?),
+        "record" => grant.record = Some(flag(value)?),
         "clipboard" => {
             grant.clipboard = Some(Clipboard::from_name(value).ok_or(LineError::BadAttribute)?);
         }

@@ -18,6 +18,7 @@ mod node_isolation;
 mod operations;
 mod pki_cli;
 mod qemu_end_to_end;
+mod recording;
 mod reload;
 mod revocation;
 mod rfb_hostile;

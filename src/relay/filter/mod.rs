@@ -99,6 +99,8 @@ pub struct Filters {
     pub to_server: Filter,
     /// Console server → browser.
     pub to_browser: Filter,
+    /// What sees each direction after its filter (a recording).
+    pub taps: super::tap::Taps,
 }
 
 impl Filters {
@@ -115,6 +117,7 @@ impl Filters {
         Self {
             to_server,
             to_browser: Filter::Pass,
+            taps: super::tap::Taps::default(),
         }
     }
 
@@ -127,6 +130,7 @@ impl Filters {
             return Self {
                 to_server: Filter::shared_client_init(),
                 to_browser: Filter::Pass,
+                taps: super::tap::Taps::default(),
             };
         }
         let cell = (!policy.clipboard.from_guest()).then(PixelCell::default);
@@ -137,6 +141,7 @@ impl Filters {
         Self {
             to_server: Filter::Client(Box::new(ClientFilter::new(policy, max, cell))),
             to_browser,
+            taps: super::tap::Taps::default(),
         }
     }
 }

@@ -123,6 +123,7 @@ fn clipboard_text_flows_only_the_way_the_policy_allows() {
         let Filters {
             mut to_server,
             mut to_browser,
+            ..
         } = Filters::rfb(policy(false, clipboard), 1024);
         let sent = [&[0u8][..], &set_encodings(&asked), CUT].concat();
         let passed = run(&mut to_server, &sent);
@@ -154,6 +155,7 @@ fn the_browsers_pixel_format_sizes_the_servers_rectangles() {
     let Filters {
         mut to_server,
         mut to_browser,
+        ..
     } = Filters::rfb(policy(false, Clipboard::None), 1024);
     let rgb565 = [16, 16, 0, 1, 0, 31, 0, 63, 0, 31, 11, 5, 0, 0, 0, 0];
     let set_pixel_format = [&[0u8, 0, 0, 0][..], &rgb565].concat();
@@ -246,6 +248,7 @@ fn no_clipboard_text_passes_whatever_format_and_server() {
                         let Filters {
                             mut to_server,
                             mut to_browser,
+                            ..
                         } = Filters::rfb(policy(true, Clipboard::None), 1024);
                         let asked = [
                             &[1u8, 0, 0, 0, 0][..],

@@ -210,6 +210,7 @@ impl SqlStore {
         let access_path: Option<String> = row.try_get(6).ok().flatten();
         let view_only = reach::view_only_of(access_path.as_deref());
         let clipboard = reach::clipboard_of(access_path.as_deref());
+        let record = reach::record_of(access_path.as_deref());
         let Some(reach) = reach::reach_of(kind, access_path.as_deref()) else {
             tracing::info!(
                 console_type,
@@ -226,6 +227,7 @@ impl SqlStore {
             reach,
             view_only,
             clipboard,
+            record,
             tls_port: row
                 .try_get::<Option<i64>, _>(7)
                 .ok()

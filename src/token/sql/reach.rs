@@ -26,11 +26,12 @@ struct TicketPath {
 }
 
 /// The JSON vncgate stores for a token it issues, when there is anything to store: a WebMKS
-/// ticket's path and thumbprint, `view_only` and `clipboard`.
+/// ticket's path and thumbprint, `view_only`, `clipboard` and `record`.
 pub(super) fn stored_path(
     reach: &Reach,
     view_only: bool,
     clipboard: Option<Clipboard>,
+    record: Option<bool>,
 ) -> Option<String> {
     let mut stored = serde_json::Map::new();
     if let Reach::WebMks { path, thumbprint } = reach {
@@ -43,6 +44,9 @@ pub(super) fn stored_path(
     if let Some(clipboard) = clipboard {
         stored.insert("clipboard".into(), clipboard.name().into());
     }
+    if let Some(record) = record {
+        stored.insert("record".into(), record.into());
+    }
     (!stored.is_empty()).then(|| serde_json::Value::Object(stored).to_string())
 }
 
@@ -50,6 +54,13 @@ pub(super) fn stored_path(
 pub(super) fn view_only_of(internal_access_path: Option<&str>) -> Option<bool> {
     let value: serde_json::Value = serde_json::from_str(internal_access_path?).ok()?;
     value.get("view_only")?.as_bool()
+}
+
+/// The `record` flag vncgate stored, if it stored one (nova's rows have none: the
+/// configuration's `record` decides).
+pub(super) fn record_of(internal_access_path: Option<&str>) -> Option<bool> {
+    let value: serde_json::Value = serde_json::from_str(internal_access_path?).ok()?;
+    value.get("record")?.as_bool()
 }
 
 /// The `clipboard` vncgate stored, if it stored one (nova's rows have none).
@@ -115,10 +126,11 @@ mod tests {
             path: Secret::new("/ticket/abc"),
             thumbprint: pin.clone(),
         };
-        let stored = stored_path(&ticket, true, None).expect("stored");
+        let stored = stored_path(&ticket, true, None, None).expect("stored");
         assert_eq!(view_only_of(Some(&stored)), Some(true));
-        assert_eq!(stored_path(&Reach::Direct, false, None), None);
-        let watch = stored_path(&Reach::Direct, true, Some(Clipboard::None)).expect("stored");
+        assert_eq!(stored_path(&Reach::Direct, false, None, None), None);
+        let watch =
+            stored_path(&Reach::Direct, true, Some(Clipboard::None), Some(true)).expect("stored");
         assert_eq!(clipboard_of(Some(&watch)), Some(Clipboard::None));
         assert_eq!(clipboard_of(Some(&stored)), None);
         assert_eq!(
@@ -127,6 +139,8 @@ mod tests {
         );
         assert_eq!(view_only_of(Some(&watch)), Some(true));
         assert_eq!(view_only_of(Some("/websockify")), None);
+        assert_eq!(record_of(Some(&watch)), Some(true));
+        assert_eq!(record_of(Some(&stored)), None);
         assert_eq!(
             reach_of(ConsoleKind::Novnc, Some(&stored)),
             Some(Reach::WebMks {

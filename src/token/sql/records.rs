@@ -39,6 +39,8 @@ pub struct NewToken {
     pub view_only: bool,
     /// Which way its sessions' clipboard may flow, when the issuer said.
     pub clipboard: Option<crate::console::Clipboard>,
+    /// Whether its sessions are recorded, when the issuer said.
+    pub record: Option<bool>,
     /// When it expires.
     pub expires: SystemTime,
     /// nova's instance UUID column; vncgate's own tokens put a placeholder there.

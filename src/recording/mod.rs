@@ -1,0 +1,193 @@
+//! Session recording: what a console server sent (and, with `record_input`, what the browser
+//! sent), timestamped, one file per session, written as an age file to the configured
+//! recipients, so that the host that writes a recording cannot read it back.
+//!
+//! The relay hands each chunk to a [`Tap`], which queues it for the session's writer thread
+//! without waiting: a disk that cannot keep up ends a session that must be recorded (or drops
+//! a best-effort recording), and never slows the relay. [`Recorder::close`] finishes the file
+//! and gives its name, size and SHA-256 to the session's closing audit event.
+
+mod error;
+mod format;
+mod output;
+mod tap;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::config::Recording as Settings;
+use crate::console::ConsoleKind;
+pub use error::Error;
+use format::Encoder;
+pub use format::Header;
+pub use tap::{Overflow, Tap};
+
+/// Chunks a session may have queued for its writer.
+const QUEUE: usize = 4096;
+
+/// Bytes a session may have queued for its writer: past this the disk is not keeping up.
+const QUEUED_BYTES: usize = 32 << 20;
+
+/// How long the end of a session waits for its recording to be finished and hashed.
+const FINISH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Who and what a recording is of, for its header.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// The session's id within its instance.
+    pub session: u64,
+    /// The instance that recorded it.
+    pub instance: String,
+    /// The token's hash prefix (never the token).
+    pub token: String,
+    /// The console kind.
+    pub kind: ConsoleKind,
+    /// The console server.
+    pub target: String,
+    /// The client's address.
+    pub client: std::net::IpAddr,
+}
+
+/// What a finished recording is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size on disk.
+    pub size: u64,
+    /// The SHA-256 of the file as stored (the ciphertext, when encrypted), hex.
+    pub sha256: String,
+}
+
+/// What goes to the writer thread.
+enum Item {
+    /// Bytes from the console server.
+    Server(Duration, Bytes),
+    /// Bytes from the browser (as relayed, after the policy's filter).
+    Client(Duration, Bytes),
+}
+
+/// One session's recording while it runs.
+pub struct Recorder {
+    sender: mpsc::SyncSender<Item>,
+    queued: Arc<AtomicUsize>,
+    dropped: Arc<AtomicBool>,
+    started: Instant,
+    kind: ConsoleKind,
+    input: bool,
+    path: PathBuf,
+    writer: tokio::task::JoinHandle<Result<Written, Error>>,
+}
+
+impl Recorder {
+    /// Creates the session's file (0600, never over an existing one) and starts its writer.
+    ///
+    /// # Errors
+    /// The directory cannot be made or written, or a recipient does not parse.
+    pub fn start(settings: &Settings, subject: &Subject) -> Result<Self, Error> {
+        let header = Header::new(subject, settings.input);
+        let encrypted = !settings.recipients.is_empty();
+        let path = settings.dir.join(file_name(subject, &header, encrypted));
+        let out = output::Output::create(&settings.dir, &path, &settings.recipients)?;
+        let mut encoder = Encoder::new(subject.kind, header);
+        let (sender, receiver) = mpsc::sync_channel(QUEUE);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let writer = {
+            let queued = queued.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut out = out;
+                out.write(&encoder.header()?)?;
+                for item in receiver {
+                    let (at, bytes, server) = match item {
+                        Item::Server(at, bytes) => (at, bytes, true),
+                        Item::Client(at, bytes) => (at, bytes, false),
+                    };
+                    queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+                    out.write(&encoder.event(at, server, &bytes))?;
+                }
+                out.finish()
+            })
+        };
+        Ok(Self {
+            sender,
+            queued,
+            dropped: Arc::default(),
+            started: Instant::now(),
+            kind: subject.kind,
+            input: settings.input,
+            path,
+            writer,
+        })
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The taps for the relay: toward the browser, toward the server. `required` says what a
+    /// full queue does: end the session (`true`) or drop the recording.
+    pub fn taps(&self, required: bool) -> (Tap, Tap) {
+        let tap = |server| {
+            Tap::new(
+                self.sender.clone(),
+                self.queued.clone(),
+                self.dropped.clone(),
+                self.started,
+                server,
+                tap::Upstream::new(self.kind, self.input),
+                required,
+            )
+        };
+        (tap(true), tap(false))
+    }
+
+    /// Finishes the file once the taps are gone: `Ok(None)` for a best-effort recording that
+    /// was dropped (its file is removed).
+    ///
+    /// # Errors
+    /// The file could not be written or finished.
+    pub async fn close(self) -> Result<Option<Written>, Error> {
+        drop(self.sender);
+        let written = match tokio::time::timeout(FINISH_TIMEOUT, self.writer).await {
+            Err(_) => return Err(Error::FinishTimeout),
+            Ok(Err(join)) => return Err(Error::Writer(join.to_string())),
+            Ok(Ok(written)) => written?,
+        };
+        if self.dropped.load(Ordering::Relaxed) {
+            let _ = std::fs::remove_file(&written.path);
+            return Ok(None);
+        }
+        Ok(Some(written))
+    }
+}
+
+/// `20261207T120000Z-INSTANCE-ID-TOKEN.vncrec[.age]`: sortable by time, unique per instance.
+fn file_name(subject: &Subject, header: &Header, encrypted: bool) -> String {
+    let instance: String = subject
+        .instance
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let extension = match subject.kind {
+        ConsoleKind::Serial => "cast",
+        _ => "vncrec",
+    };
+    let age = if encrypted { ".age" } else { "" };
+    format!(
+        "{}-{instance}-{}-{}.{extension}{age}",
+        header.compact_start(),
+        subject.session,
+        subject.token
+    )
+}

@@ -1,0 +1,292 @@
+//! Session recording against real peers: a QEMU serial guest recorded as asciicast, decrypted
+//! with Debian's `age` and read back with `asciinema cat`; an Xvnc session whose keystrokes
+//! stay out of the recording unless `record_input` says; a recording directory that cannot be
+//! written refuses the session with a reason; the closing audit event names the file, its size
+//! and its SHA-256.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::qemu;
+use crate::common::serial::SerialGuest;
+use crate::common::xvnc::Xvnc;
+use crate::common::*;
+
+fn tools_present(tools: &[&str]) -> bool {
+    let missing: Vec<&&str> = tools
+        .iter()
+        .filter(|tool| Command::new(tool).arg("--version").output().is_err())
+        .collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{missing:?} missing in CI: scripts/install-deps installs them"
+        );
+        eprintln!("skipped: {missing:?} not installed (apt install age asciinema)");
+    }
+    missing.is_empty()
+}
+
+/// A fresh age identity in `dir`: its file and its public key.
+fn age_identity(dir: &Path) -> (PathBuf, String) {
+    let key = dir.join("recordings.key");
+    let out = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .expect("age-keygen");
+    assert!(out.status.success(), "{out:?}");
+    let public = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&key)
+        .output()
+        .expect("age-keygen -y");
+    (
+        key,
+        String::from_utf8_lossy(&public.stdout).trim().to_owned(),
+    )
+}
+
+/// The closing events of `log`, once there are `count`.
+async fn closed(log: &Path, count: usize) -> Vec<serde_json::Value> {
+    let events = || {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|event| event["event"] == "session_close" || event["event"] == "session_failed")
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), || events().len() >= count).await,
+        "no closing event in {}",
+        log.display()
+    );
+    events()
+}
+
+/// The recording an event names, checked against the size and SHA-256 it states.
+fn recording_of(event: &serde_json::Value) -> PathBuf {
+    let path = PathBuf::from(event["recording"].as_str().expect("recording named"));
+    let bytes = std::fs::read(&path).expect("recording file");
+    assert_eq!(event["recording_bytes"].as_u64(), Some(bytes.len() as u64));
+    assert_eq!(
+        event["recording_sha256"].as_str(),
+        Some(hex::encode(Sha256::digest(&bytes)).as_str())
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    path
+}
+
+#[tokio::test]
+async fn a_serial_session_is_recorded_encrypted_and_reads_back_with_age_and_asciinema() {
+    if !qemu::available() || !tools_present(&["age", "asciinema"]) {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let (key, public) = age_identity(work.path());
+    let guest = SerialGuest::start(work.path(), None);
+    let proxy = start_proxy(
+        &format!(
+            "[serial_console]\nenabled = true\n[vncgate]\nrecord = all\n\
+             recording_dir = @DIR@/recordings\nrecording_recipients = {public}\n\
+             audit_log = @DIR@/audit.log\n"
+        ),
+        &format!("s: 127.0.0.1:{} kind=serial\n", guest.port),
+    )
+    .await;
+    let addr = proxy.serial_addr.expect("serial port");
+    let (mut socket, _) = ws(
+        addr,
+        "/websockify",
+        &[("Cookie", "token=s"), ("Sec-WebSocket-Protocol", "binary")],
+    )
+    .await
+    .expect("upgrade");
+    let marker = "recorded-echo-4711";
+    for byte in format!("{marker}\r").bytes() {
+        socket
+            .send(Message::binary(vec![byte]))
+            .await
+            .expect("send");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains(marker) {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+            Ok(Some(Ok(Message::Binary(data)))) => seen.extend_from_slice(&data),
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no echo: {other:?}"),
+        }
+    }
+    socket.close(None).await.expect("close");
+    drop(socket);
+
+    let events = closed(&proxy.dir.path().join("audit.log"), 1).await;
+    let file = recording_of(&events[0]);
+    assert!(
+        file.to_string_lossy().ends_with(".cast.age"),
+        "{}",
+        file.display()
+    );
+    let raw = std::fs::read(&file).expect("read");
+    assert!(
+        !String::from_utf8_lossy(&raw).contains(marker),
+        "the file on disk is not encrypted"
+    );
+    let plain = work.path().join("session.cast");
+    let decrypted = Command::new("age")
+        .args(["-d", "-i"])
+        .arg(&key)
+        .arg("-o")
+        .arg(&plain)
+        .arg(&file)
+        .output()
+        .expect("age -d");
+    assert!(decrypted.status.success(), "{decrypted:?}");
+    // asciinema reads its terminal: it gets one from script(1).
+    let cat = Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!("asciinema cat '{}'", plain.display()))
+        .arg("/dev/null")
+        .output()
+        .expect("asciinema cat");
+    assert!(cat.status.success(), "{cat:?}");
+    assert!(
+        String::from_utf8_lossy(&cat.stdout).contains(marker),
+        "asciinema cat: {}",
+        String::from_utf8_lossy(&cat.stdout)
+    );
+    // The header says who and what, and that input was not recorded.
+    let text = std::fs::read_to_string(&plain).expect("plain");
+    let header: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("header")).expect("json");
+    assert_eq!(header["version"], 2);
+    assert_eq!(header["vncgate"]["console"], "serial");
+    assert_eq!(header["vncgate"]["input"], false);
+    assert_eq!(header["vncgate"]["token"], events[0]["token_hash"]);
+    assert!(text.lines().skip(1).all(|line| line.contains("\"o\"")));
+}
+
+/// Sends `marker` as key presses to an Xvnc session recorded with `record_input`, and returns
+/// what the recording holds of the browser's side, decoded.
+async fn recorded_browser_bytes(input: bool, marker: &str) -> Vec<u8> {
+    let work = tempfile::tempdir().expect("tempdir");
+    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    let proxy = start_proxy(
+        &format!(
+            "[vncgate]\nrecord_input = {input}\nrecording_dir = @DIR@/recordings\n\
+             audit_log = @DIR@/audit.log\n"
+        ),
+        &format!("r: {} record=true\n", server.addr),
+    )
+    .await;
+    let (socket, _) = ws(proxy.addr, "/?token=r", &[]).await.expect("upgrade");
+    let mut console = crate::common::rfb::WsBytes::new(socket);
+    let init = console.handshake().await.expect("handshake");
+    for key in marker.bytes() {
+        for down in [1, 0] {
+            console.write(&[4, down, 0, 0, 0, 0, 0, key]).await;
+        }
+    }
+    console
+        .write(&crate::common::rfb::update_request(
+            false,
+            init.width,
+            init.height,
+        ))
+        .await;
+    let _ = console.drain_bytes(Duration::from_millis(500)).await;
+    drop(console);
+    let events = closed(&proxy.dir.path().join("audit.log"), 1).await;
+    let file = recording_of(&events[0]);
+    assert!(
+        file.to_string_lossy().ends_with(".vncrec"),
+        "{}",
+        file.display()
+    );
+    let text = std::fs::read_to_string(&file).expect("plain recording");
+    let mut lines = text.lines();
+    let header: serde_json::Value =
+        serde_json::from_str(lines.next().expect("header")).expect("json");
+    assert_eq!(header["format"], "vncgate-recording");
+    assert_eq!(header["input"], input);
+    let mut server_bytes = Vec::new();
+    let mut browser_bytes = Vec::new();
+    for line in lines {
+        let event: serde_json::Value = serde_json::from_str(line).expect("event");
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(event[2].as_str().expect("data"))
+            .expect("base64");
+        match event[1].as_str() {
+            Some("s") => server_bytes.extend_from_slice(&data),
+            Some("c") => browser_bytes.extend_from_slice(&data),
+            other => panic!("unknown event {other:?}"),
+        }
+    }
+    // The server's side starts at ServerInit: its width and height first.
+    assert_eq!(server_bytes[..2], init.width.to_be_bytes());
+    assert_eq!(server_bytes[2..4], init.height.to_be_bytes());
+    browser_bytes
+}
+
+fn holds_key(bytes: &[u8], key: u8) -> bool {
+    bytes.windows(8).any(|w| w == [4, 1, 0, 0, 0, 0, 0, key])
+}
+
+#[tokio::test]
+async fn keystrokes_stay_out_of_a_recording_unless_record_input_says() {
+    if !crate::common::xvnc::available() {
+        return;
+    }
+    let marker = "typedsecret";
+    let without = recorded_browser_bytes(false, marker).await;
+    assert_eq!(without.first(), Some(&1), "ClientInit is kept for replay");
+    for key in marker.bytes() {
+        assert!(!holds_key(&without, key), "key {key} recorded");
+    }
+    let with = recorded_browser_bytes(true, marker).await;
+    assert!(
+        marker.bytes().all(|key| holds_key(&with, key)),
+        "record_input = true records keys"
+    );
+}
+
+#[tokio::test]
+async fn a_session_that_cannot_be_recorded_is_refused_with_a_reason() {
+    if !crate::common::xvnc::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    // A directory under a regular file can never be made.
+    let proxy = start_proxy(
+        "[vncgate]\nrecord = all\nrecording_dir = @DIR@/tokens/recordings\n\
+         audit_log = @DIR@/audit.log\n",
+        &format!("r: {}\n", server.addr),
+    )
+    .await;
+    let (socket, _) = ws(proxy.addr, "/?token=r", &[]).await.expect("upgrade");
+    let refused = open_console(socket).await.err().expect("refused");
+    assert!(
+        refused.contains("this console must be recorded and recording is unavailable"),
+        "{refused}"
+    );
+    let events = closed(&proxy.dir.path().join("audit.log"), 1).await;
+    assert_eq!(events[0]["event"], "session_failed");
+    assert!(
+        events[0]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("cannot create the recording")),
+        "{}",
+        events[0]
+    );
+}
