@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use serde::Serialize;
 
-use super::{Error, Subject};
+use super::error::Error;
 use crate::console::ConsoleKind;
 
 /// The format's name in the header.
@@ -22,6 +22,23 @@ pub(super) const FORMAT: &str = "vncgate-recording";
 
 /// The format's version.
 pub(super) const VERSION: u32 = 1;
+
+/// Who and what a recording is of, for its header.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// The session's id within its instance.
+    pub session: u64,
+    /// The instance that recorded it.
+    pub instance: String,
+    /// The token's hash prefix (never the token).
+    pub token: String,
+    /// The console kind.
+    pub kind: ConsoleKind,
+    /// The console server.
+    pub target: String,
+    /// The client's address.
+    pub client: std::net::IpAddr,
+}
 
 /// The metadata at the head of every recording.
 #[derive(Debug, Clone, Serialize)]

@@ -17,59 +17,20 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use crate::config::Recording as Settings;
 use crate::console::ConsoleKind;
 pub use error::Error;
 use format::Encoder;
-pub use format::Header;
+pub use format::{Header, Subject};
+pub use output::Written;
+use tap::Item;
 pub use tap::{Overflow, Tap};
 
 /// Chunks a session may have queued for its writer.
 const QUEUE: usize = 4096;
 
-/// Bytes a session may have queued for its writer: past this the disk is not keeping up.
-const QUEUED_BYTES: usize = 32 << 20;
-
 /// How long the end of a session waits for its recording to be finished and hashed.
 const FINISH_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Who and what a recording is of, for its header.
-#[derive(Debug, Clone)]
-pub struct Subject {
-    /// The session's id within its instance.
-    pub session: u64,
-    /// The instance that recorded it.
-    pub instance: String,
-    /// The token's hash prefix (never the token).
-    pub token: String,
-    /// The console kind.
-    pub kind: ConsoleKind,
-    /// The console server.
-    pub target: String,
-    /// The client's address.
-    pub client: std::net::IpAddr,
-}
-
-/// What a finished recording is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Written {
-    /// The file.
-    pub path: PathBuf,
-    /// Its size on disk.
-    pub size: u64,
-    /// The SHA-256 of the file as stored (the ciphertext, when encrypted), hex.
-    pub sha256: String,
-}
-
-/// What goes to the writer thread.
-enum Item {
-    /// Bytes from the console server.
-    Server(Duration, Bytes),
-    /// Bytes from the browser (as relayed, after the policy's filter).
-    Client(Duration, Bytes),
-}
 
 /// One session's recording while it runs.
 pub struct Recorder {

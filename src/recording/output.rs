@@ -9,7 +9,18 @@ use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
-use super::{Error, Written};
+use super::error::Error;
+
+/// What a finished recording is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size on disk.
+    pub size: u64,
+    /// The SHA-256 of the file as stored (the ciphertext, when encrypted), hex.
+    pub sha256: String,
+}
 
 /// The file with its running size and SHA-256.
 struct Hashed {

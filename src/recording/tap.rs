@@ -2,13 +2,23 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::{Item, QUEUED_BYTES};
 use crate::console::ConsoleKind;
 use crate::rfb::client_messages::{self, ClientMessage};
+
+/// Bytes a session may have queued for its writer: past this the disk is not keeping up.
+const QUEUED_BYTES: usize = 32 << 20;
+
+/// What goes to the writer thread.
+pub(super) enum Item {
+    /// Bytes from the console server.
+    Server(Duration, Bytes),
+    /// Bytes from the browser (as relayed, after the policy's filter).
+    Client(Duration, Bytes),
+}
 
 /// Largest browser message held to be classified: the clipboard's own limit and its header.
 const MAX_HELD: usize = (1 << 20) + 8;

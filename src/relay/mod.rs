@@ -93,14 +93,13 @@ where
     let mut bytes_up = 0u64;
     let mut bytes_down = 0u64;
     let Filters {
-        mut to_server,
+        to_server,
         to_browser,
-        taps,
+        taps: Taps {
+            to_browser: tap_down,
+            to_server: tap_up,
+        },
     } = filters;
-    let Taps {
-        to_browser: tap_down,
-        to_server: mut tap_up,
-    } = taps;
 
     let down = Down {
         writer: &mut writer,
@@ -119,8 +118,8 @@ where
     let up = Up {
         reader: &mut reader,
         backend: &mut backend_tx,
-        filter: &mut to_server,
-        tap: &mut tap_up,
+        filter: to_server,
+        tap: tap_up,
         meters: &meters,
         pongs: &pongs,
         client_timeout: timers.client_timeout,
@@ -128,17 +127,10 @@ where
     }
     .run();
 
-    let expiry = async {
-        match timers.expires {
-            Some(at) => tokio::time::sleep_until(at).await,
-            None => std::future::pending().await,
-        }
-    };
-
     let end = tokio::select! {
         end = down => end,
         end = up => end,
-        () = expiry => End::Expired,
+        () = expiry(timers.expires) => End::Expired,
         end = stop => end,
     };
 
@@ -154,6 +146,14 @@ where
         },
         linger,
     )
+}
+
+/// Resolves at `at`, or never.
+async fn expiry(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Finishes what the browser is owed (a frame cut off by the end, then `owed`), and waits for

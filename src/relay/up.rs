@@ -17,8 +17,8 @@ use crate::websocket::{Event, Reader};
 pub(super) struct Up<'a, R, BW> {
     pub reader: &'a mut Reader<R>,
     pub backend: &'a mut BW,
-    pub filter: &'a mut Filter,
-    pub tap: &'a mut Option<Box<dyn Tap>>,
+    pub filter: Filter,
+    pub tap: Option<Box<dyn Tap>>,
     pub meters: &'a Meters,
     pub pongs: &'a Pongs,
     /// Longest silence from the browser (pongs count).
@@ -32,7 +32,7 @@ where
     BW: AsyncWrite + Unpin,
 {
     /// Runs until the browser closes, goes silent, sends text, or the filter refuses.
-    pub(super) async fn run(self) -> End {
+    pub(super) async fn run(mut self) -> End {
         loop {
             let next = tokio::time::timeout(self.client_timeout, self.reader.next()).await;
             let event = match next {
@@ -50,7 +50,7 @@ where
                         Ok(data) => data,
                         Err(error) => return End::Refused(error),
                     };
-                    if tap::seen(self.tap, &data).is_err() {
+                    if tap::seen(&mut self.tap, &data).is_err() {
                         return End::Unrecorded;
                     }
                     // Flushed each time: over VeNCrypt the last TLS record would otherwise wait
