@@ -43,6 +43,12 @@ pub enum Command {
         #[command(subcommand)]
         command: SessionCommand,
     },
+    /// List, show and export session recordings.
+    Recording {
+        /// What to do.
+        #[command(subcommand)]
+        command: RecordingCommand,
+    },
     /// Create and check the certificates VeNCrypt needs.
     Pki {
         /// What to do.
@@ -84,6 +90,51 @@ pub enum SessionCommand {
         #[arg(long)]
         instance: Option<String>,
     },
+}
+
+/// `vncgate recording ...`
+#[derive(Debug, Subcommand)]
+pub enum RecordingCommand {
+    /// List the recordings in `[vncgate] recording_dir`: file, size, time, console, and
+    /// whether it is encrypted.
+    List {
+        /// Config files.
+        #[command(flatten)]
+        files: ConfigFiles,
+    },
+    /// Print a recording's header: session, instance, token hash prefix, console, target,
+    /// client, start, whether input was recorded; and its length.
+    Show {
+        /// The recording (an `.age` file needs --identity).
+        file: PathBuf,
+        /// An age identity file (`age-keygen` output) to decrypt with.
+        #[arg(long, short = 'i', value_name = "KEY")]
+        identity: Option<PathBuf>,
+    },
+    /// Write a recording in another format: `asciicast` (serial, for asciinema) or `novnc`
+    /// (RFB, the frame data noVNC's playback page reads).
+    Export {
+        /// The recording (an `.age` file needs --identity).
+        file: PathBuf,
+        /// The format to write.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// An age identity file to decrypt with.
+        #[arg(long, short = 'i', value_name = "KEY")]
+        identity: Option<PathBuf>,
+        /// Where to write; standard output when absent. An existing file is never replaced.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// `recording export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// asciicast v2, for serial recordings.
+    Asciicast,
+    /// noVNC's playback frame data (`VNC_frame_data`), for RFB recordings.
+    Novnc,
 }
 
 /// `vncgate pki ...`

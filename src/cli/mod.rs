@@ -6,6 +6,7 @@ pub mod args;
 pub mod check;
 pub mod docs;
 pub mod pki;
+pub mod recording;
 pub mod serve;
 pub mod session;
 mod startup;
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Pki { command } => pki::run(command),
         Command::Token { command } => token::run(command),
         Command::Session { command } => session::run(command),
+        Command::Recording { command } => recording::run(command),
         Command::GenerateDocs { out } => docs::run(&out),
     }
 }

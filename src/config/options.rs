@@ -216,9 +216,13 @@ fn recording(reader: &mut Reader) -> Recording {
                 .into(),
         );
     }
+    let days = reader.typed(&t::RECORDING_MAX_AGE_DAYS, |text| parse_integer(text, 0));
+    let total = reader.typed(&t::RECORDING_MAX_TOTAL_BYTES, |text| parse_integer(text, 0));
     Recording {
         all,
         dir,
+        max_age: (days > 0).then(|| Duration::from_secs(days.saturating_mul(86_400))),
+        max_total_bytes: (total > 0).then_some(total),
         recipients,
         input: reader.typed(&t::RECORD_INPUT, parse_bool),
         required: reader.typed(&t::RECORDING_REQUIRED, parse_bool),

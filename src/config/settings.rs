@@ -240,6 +240,10 @@ pub struct Recording {
     /// Whether a session whose recording fails is refused or ended (else it goes on
     /// unrecorded, and the audit trail says so).
     pub required: bool,
+    /// Recordings older than this are deleted; `None` keeps them.
+    pub max_age: Option<Duration>,
+    /// The oldest recordings are deleted past this total; `None` is no limit.
+    pub max_total_bytes: Option<u64>,
 }
 
 impl Recording {

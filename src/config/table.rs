@@ -177,7 +177,12 @@ options! {
     DRAIN_DELAY = OptionSpec::new(OWN_SECTION, "drain_delay", "0", "seconds new sessions are still accepted after SIGTERM");
     RECORD = OptionSpec::new(OWN_SECTION, "record", "none", "which sessions are recorded: none (only tokens that say record=true) or all");
     RECORD_INPUT = OptionSpec::new(OWN_SECTION, "record_input", "false", "record keystrokes, pointer events and the browser's clipboard too (passwords are typed)");
-    RECORDING_DIR = OptionSpec::new(OWN_SECTION, "recording_dir", NONE, "where recordings are written; unset is state_dir/recordings");
+    RECORDING_DIR = OptionSpec::new(OWN_SECTION, "recording_dir", NONE, "where recordings are written; unset is state_dir/recordings")
+        .restart_only();
+    RECORDING_MAX_AGE_DAYS = OptionSpec::new(OWN_SECTION, "recording_max_age_days", "0", "recordings older than this are deleted, oldest first, each deletion audited; 0 keeps them")
+        .restart_only();
+    RECORDING_MAX_TOTAL_BYTES = OptionSpec::new(OWN_SECTION, "recording_max_total_bytes", "0", "the oldest recordings are deleted while the directory holds more; 0 is no limit")
+        .restart_only();
     RECORDING_RECIPIENTS = OptionSpec::new(OWN_SECTION, "recording_recipients", "", "age X25519 public keys (age1…) recordings are encrypted to; empty writes plain files (0600)");
     RECORDING_REQUIRED = OptionSpec::new(OWN_SECTION, "recording_required", "true", "a session whose recording fails is refused or ended (true), or goes on unrecorded with an audit event (false)");
 }

@@ -15,7 +15,7 @@ use super::client;
 use super::context::{Connection, Front};
 use super::headers::Page;
 use super::pages::{
-    not_allowed, novnc_file, own_page, serial_page, static_file, xterm_file, Pages,
+    not_allowed, novnc_file, own_page, player_page, serial_page, static_file, xterm_file, Pages,
 };
 use super::response::{empty, text, Body};
 use super::upgrade::{choose_subprotocol, find_token, OriginCheck};
@@ -105,6 +105,14 @@ async fn page(
     }
     if request.uri().path().starts_with("/novnc/") && library {
         return (novnc_file(&front.pages, request).await, Page::Own);
+    }
+    // The recording player: noVNC for RFB recordings, xterm.js (which writes inline styles)
+    // for serial ones.
+    if request.uri().path().starts_with("/xterm/") && library {
+        return (xterm_file(&front.pages, request).await, Page::Serial);
+    }
+    if let Some(response) = player_page(&request) {
+        return (response, Page::Serial);
     }
     if let Some(response) = own_page(&request) {
         return (response, Page::Own);

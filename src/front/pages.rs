@@ -31,6 +31,8 @@ const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const LINK_JS: &str = include_str!("assets/link.js");
 const SERIAL_HTML: &str = include_str!("assets/serial.html");
 const SERIAL_JS: &str = include_str!("assets/serial.js");
+const PLAYER_HTML: &str = include_str!("assets/player.html");
+const PLAYER_JS: &str = include_str!("assets/player.js");
 /// xterm.js 5.5.0 (MIT, `assets/xterm/LICENSE`): Debian 12's libjs-xterm is not a browser build.
 const XTERM_JS: &str = include_str!("assets/xterm/xterm.js");
 const XTERM_CSS: &str = include_str!("assets/xterm/xterm.css");
@@ -63,6 +65,17 @@ pub(super) fn serial_page(request: &Request<Incoming>) -> Option<Response<Body>>
             ("/serial.js", SERIAL_JS, JS),
             ("/console.css", CONSOLE_CSS, CSS),
             ("/link.js", LINK_JS, JS),
+        ],
+    )
+}
+
+/// The recording player and its assets, on the console port.
+pub(super) fn player_page(request: &Request<Incoming>) -> Option<Response<Body>> {
+    embedded(
+        request,
+        &[
+            ("/player.html", PLAYER_HTML, HTML),
+            ("/player.js", PLAYER_JS, JS),
         ],
     )
 }

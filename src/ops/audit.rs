@@ -39,6 +39,8 @@ pub enum Kind {
     TokenRevoked,
     /// The configuration was reloaded, or the reload refused.
     Reload,
+    /// Retention deleted a recording (`reason` names the rule).
+    RecordingDeleted,
 }
 
 /// One event. Fields that do not apply are left out.

@@ -28,6 +28,27 @@ pub enum Error {
     /// The writer did not finish in time.
     #[error("the recording was not finished in time")]
     FinishTimeout,
+    /// A recording or identity file cannot be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An age file, and no identity to decrypt it with.
+    #[error("the recording is encrypted: pass --identity KEY (the age identity of one of its recipients)")]
+    NeedsIdentity,
+    /// age could not decrypt it (not one of its recipients, or a damaged file).
+    #[error("cannot decrypt the recording")]
+    Decrypt(#[source] age::DecryptError),
+    /// Not a recording vncgate wrote.
+    #[error("not a vncgate recording")]
+    NotRecording,
+    /// An export that does not fit the recording's console.
+    #[error("{0}")]
+    WrongExport(&'static str),
     /// The writer task failed.
     #[error("the recording's writer failed: {0}")]
     Writer(String),

@@ -10,6 +10,8 @@
 mod error;
 mod format;
 mod output;
+pub mod read;
+pub mod retention;
 mod tap;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,7 @@ pub use error::Error;
 use format::Encoder;
 pub use format::{Header, Subject};
 pub use output::Written;
+pub use retention::Live;
 use tap::Item;
 pub use tap::{Overflow, Tap};
 
@@ -41,6 +44,7 @@ pub struct Recorder {
     kind: ConsoleKind,
     input: bool,
     path: PathBuf,
+    live: Arc<Live>,
     writer: tokio::task::JoinHandle<Result<Written, Error>>,
 }
 
@@ -49,11 +53,12 @@ impl Recorder {
     ///
     /// # Errors
     /// The directory cannot be made or written, or a recipient does not parse.
-    pub fn start(settings: &Settings, subject: &Subject) -> Result<Self, Error> {
+    pub fn start(settings: &Settings, subject: &Subject, live: &Arc<Live>) -> Result<Self, Error> {
         let header = Header::new(subject, settings.input);
         let encrypted = !settings.recipients.is_empty();
         let path = settings.dir.join(file_name(subject, &header, encrypted));
         let out = output::Output::create(&settings.dir, &path, &settings.recipients)?;
+        live.add(&path);
         let mut encoder = Encoder::new(subject.kind, header);
         let (sender, receiver) = mpsc::sync_channel(QUEUE);
         let queued = Arc::new(AtomicUsize::new(0));
@@ -81,6 +86,7 @@ impl Recorder {
             kind: subject.kind,
             input: settings.input,
             path,
+            live: live.clone(),
             writer,
         })
     }
@@ -114,6 +120,8 @@ impl Recorder {
     /// The file could not be written or finished.
     pub async fn close(self) -> Result<Option<Written>, Error> {
         drop(self.sender);
+        // Finished or not, the file is retention's again after this.
+        let _live = Unlisted(&self.live, &self.path);
         let written = match tokio::time::timeout(FINISH_TIMEOUT, self.writer).await {
             Err(_) => return Err(Error::FinishTimeout),
             Ok(Err(join)) => return Err(Error::Writer(join.to_string())),
@@ -124,6 +132,15 @@ impl Recorder {
             return Ok(None);
         }
         Ok(Some(written))
+    }
+}
+
+/// Takes a file out of the live set when dropped, however `close` returns.
+struct Unlisted<'a>(&'a Live, &'a Path);
+
+impl Drop for Unlisted<'_> {
+    fn drop(&mut self) {
+        self.0.remove(self.1);
     }
 }
 

@@ -45,6 +45,8 @@ pub(super) struct Lasting {
     pub(super) stop_sessions: CancellationToken,
     /// The admin API's address: never a target.
     pub(super) own: Vec<SocketAddr>,
+    /// The recordings being written, which retention leaves alone.
+    pub(super) recordings: Arc<crate::recording::Live>,
 }
 
 /// A [`Front`] for `settings`.
@@ -145,6 +147,7 @@ fn sessions(settings: &Settings, lasting: &Lasting) -> Result<session::Context, 
     context.splice = settings.splice;
     context.default_clipboard = settings.default_clipboard;
     context.recording = settings.recording.clone();
+    context.live_recordings = lasting.recordings.clone();
     context.instance = crate::token::lease::instance_name();
     Ok(context)
 }

@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Settings;
 use crate::console::ConsoleKind;
 use crate::front::limiter::Limiter;
-use crate::ops::audit::Audit;
+use crate::ops::audit::{Audit, Event};
 use crate::ops::health::Health;
 use crate::ops::metrics::Metrics;
 use crate::session::directory::Directory;
@@ -69,6 +69,7 @@ pub async fn serve(
         });
     }
     services.tokens(&settings, stores, &lasting);
+    services.retention(&settings, &lasting);
     if let Some(reload) = control.reload.clone() {
         let (live, settings, lasting) = (live.clone(), settings.clone(), lasting.clone());
         let on_reload = control.on_reload.clone();
@@ -160,6 +161,7 @@ async fn lasting(
             .and_then(|listener| listener.local_addr().ok())
             .into_iter()
             .collect(),
+        recordings: Arc::default(),
     }))
 }
 
@@ -225,6 +227,27 @@ impl Services {
         let (registry, tokens) = (lasting.registry.clone(), lasting.tokens.clone());
         let every = settings.limits.session_recheck_interval;
         self.spawn(|stop| crate::session::recheck::run(registry, tokens, every, stop));
+    }
+
+    /// Recording retention, each deletion audited.
+    fn retention(&self, settings: &Settings, lasting: &Lasting) {
+        let limits = crate::recording::retention::Limits {
+            max_age: settings.recording.max_age,
+            max_total_bytes: settings.recording.max_total_bytes,
+        };
+        let audit = lasting.audit.clone();
+        let deleted = move |file: crate::recording::retention::Deleted| {
+            tracing::info!(file = %file.path.display(), bytes = file.size, rule = file.rule, "recording deleted");
+            if let Some(audit) = &audit {
+                let mut event = Event::now(crate::ops::audit::Kind::RecordingDeleted);
+                event.recording = Some(file.path.display().to_string());
+                event.recording_bytes = Some(file.size);
+                event.reason = Some(file.rule.to_owned());
+                audit.record(&event);
+            }
+        };
+        let (dir, live) = (settings.recording.dir.clone(), lasting.recordings.clone());
+        self.spawn(|stop| crate::recording::retention::run(dir, limits, live, deleted, stop));
     }
 
     async fn stop(self) {

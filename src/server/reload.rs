@@ -100,6 +100,19 @@ const KEPT: &[(&[OptionSpec], Keep)] = &[
     (&crate::config::PORT_OPTIONS, |new, old| {
         restore(&mut new.console_ports, &old.console_ports)
     }),
+    (
+        &[
+            t::RECORDING_DIR,
+            t::RECORDING_MAX_AGE_DAYS,
+            t::RECORDING_MAX_TOTAL_BYTES,
+        ],
+        |new, old| {
+            let (new, old) = (&mut new.recording, &old.recording);
+            let dir = restore(&mut new.dir, &old.dir);
+            let age = restore(&mut new.max_age, &old.max_age);
+            restore(&mut new.max_total_bytes, &old.max_total_bytes) | age | dir
+        },
+    ),
     (&[t::CONNECTION], |new, old| {
         restore(&mut new.database_connection, &old.database_connection)
     }),

@@ -105,7 +105,7 @@ impl Session {
             target: self.grant.target.to_string(),
             client: self.peer,
         };
-        match Recorder::start(&context.recording, &subject) {
+        match Recorder::start(&context.recording, &subject, &context.live_recordings) {
             Ok(recorder) => {
                 tracing::info!(file = %recorder.path().display(), "recording");
                 Ok(Some(recorder))

@@ -62,6 +62,8 @@ pub struct Context {
     pub recording: crate::config::Recording,
     /// This instance's name, in recordings' headers.
     pub instance: String,
+    /// The recordings being written, shared with retention.
+    pub live_recordings: Arc<crate::recording::Live>,
 }
 
 impl Context {
@@ -89,6 +91,7 @@ impl Context {
             default_clipboard: Clipboard::Both,
             recording: crate::config::Recording::default(),
             instance: String::new(),
+            live_recordings: Arc::default(),
         }
     }
 }
