@@ -13,6 +13,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The recording directory's file system has less room than a recording starts with.
+    #[error("the recording directory {dir} has {free} bytes free, under the 64 MiB a recording needs to start")]
+    NoSpace {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// Bytes free.
+        free: u64,
+    },
     /// Writing or finishing the file failed (a full disk, an I/O error).
     #[error("cannot write the recording")]
     Write(#[source] std::io::Error),

@@ -22,6 +22,10 @@ pub struct Written {
     pub sha256: String,
 }
 
+/// Free space below which no recording starts: a session is refused rather than cut short by a
+/// full disk a minute later.
+const MIN_FREE: u64 = 64 << 20;
+
 /// The file with its running size and SHA-256.
 struct Hashed {
     file: File,
@@ -73,6 +77,18 @@ impl Output {
                 path: dir.to_path_buf(),
                 source,
             })?;
+        let free = rustix::fs::statvfs(dir)
+            .map(|fs| fs.f_bavail.saturating_mul(fs.f_frsize))
+            .map_err(|errno| Error::Create {
+                path: dir.to_path_buf(),
+                source: errno.into(),
+            })?;
+        if free < MIN_FREE {
+            return Err(Error::NoSpace {
+                dir: dir.to_path_buf(),
+                free,
+            });
+        }
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -290,3 +290,354 @@ async fn a_session_that_cannot_be_recorded_is_refused_with_a_reason() {
         events[0]
     );
 }
+
+/// A proxy recording every session to `public`, with the admin API on.
+async fn recording_proxy(public: &str, tokens: &str) -> (Proxy, tempfile::TempDir) {
+    let secret_dir = tempfile::tempdir().expect("tempdir");
+    let secret = secret_dir.path().join("admin-secret");
+    std::fs::write(&secret, format!("{}\n", crate::common::admin::SECRET)).expect("secret");
+    let proxy = start_proxy(
+        &format!(
+            "[vncgate]\nrecord = all\nrecording_dir = @DIR@/recordings\n\
+             recording_recipients = {public}\naudit_log = @DIR@/audit.log\n\
+             admin_secret_file = {}\nsession_recheck_interval = 1\n",
+            secret.display()
+        ),
+        tokens,
+    )
+    .await;
+    (proxy, secret_dir)
+}
+
+/// The recording an event names, decrypted with `key`: every line parses, the server's side
+/// starts with ServerInit.
+fn whole(event: &serde_json::Value, key: &Path, width: u16) {
+    let file = recording_of(event);
+    let out = Command::new("age")
+        .args(["-d", "-i"])
+        .arg(key)
+        .arg(&file)
+        .output()
+        .expect("age -d");
+    assert!(out.status.success(), "{}: {out:?}", file.display());
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let mut lines = text.lines();
+    let header: serde_json::Value =
+        serde_json::from_str(lines.next().expect("header")).expect("header json");
+    assert_eq!(header["format"], "vncgate-recording");
+    let events: Vec<serde_json::Value> = lines
+        .map(|line| serde_json::from_str(line).expect("every line whole"))
+        .collect();
+    let first = events
+        .iter()
+        .find(|event| event[1] == "s")
+        .expect("a server event");
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(first[2].as_str().expect("data"))
+        .expect("base64");
+    assert_eq!(
+        data.get(..2),
+        Some(&width.to_be_bytes()[..]),
+        "ServerInit first"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_revocation_and_an_admin_kill_each_leave_a_whole_recording() {
+    if !crate::common::xvnc::available() || !tools_present(&["age"]) {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let (key, public) = age_identity(work.path());
+    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    let tokens = format!("revoked: {0}\nkilled: {0}\nstopped: {0}\n", server.addr);
+    let (proxy, _secret) = recording_proxy(&public, &tokens).await;
+    let log = proxy.dir.path().join("audit.log");
+    let mut open = Vec::new();
+    for token in ["revoked", "killed", "stopped"] {
+        let (socket, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
+            .await
+            .expect("upgrade");
+        let mut console = crate::common::rfb::WsBytes::new(socket);
+        let init = console.handshake().await.expect("handshake");
+        console
+            .write(&crate::common::rfb::update_request(
+                false,
+                init.width,
+                init.height,
+            ))
+            .await;
+        open.push((console, init.width));
+    }
+    let width = open[0].1;
+
+    // Revoked: the line leaves the token file.
+    std::fs::write(
+        proxy.tokens_path(),
+        format!("killed: {0}\nstopped: {0}\n", server.addr),
+    )
+    .expect("tokens");
+    let events = closed(&log, 1).await;
+    whole(&events[0], &key, width);
+
+    // Killed by an operator.
+    let (status, body) = crate::common::admin::request(
+        &proxy,
+        "GET",
+        "/v1/sessions",
+        Some(crate::common::admin::SECRET),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let sessions: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let id = sessions[0]["id"].as_u64().expect("a live session");
+    let (status, _) = crate::common::admin::request(
+        &proxy,
+        "DELETE",
+        &format!("/v1/sessions/{id}?reason=audit"),
+        Some(crate::common::admin::SECRET),
+        "",
+    )
+    .await;
+    assert_eq!(status, 204);
+    let events = closed(&log, 2).await;
+    whole(&events[1], &key, width);
+
+    // Shutdown.
+    proxy.shutdown.cancel();
+    let events = closed(&log, 3).await;
+    whole(&events[2], &key, width);
+    let reasons: Vec<&str> = events.iter().filter_map(|e| e["reason"].as_str()).collect();
+    assert!(reasons.iter().any(|r| r.contains("revoked")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("administrator")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("shutdown")),
+        "{reasons:?}"
+    );
+    drop(open);
+}
+
+/// A tmpfs of `size` mounted on `at`, taken down when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(at).expect("mount point");
+        let mounted = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .status()
+            .is_ok_and(|status| status.success());
+        if !mounted {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "mounting a tmpfs needs root; CI runs as root"
+            );
+            eprintln!("skipped: cannot mount a tmpfs (not root)");
+            return None;
+        }
+        Some(Self(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_recording_directory_refuses_the_session_and_keeps_what_it_holds() {
+    if !crate::common::xvnc::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let Some(_tmpfs) = Tmpfs::mount(&work.path().join("recordings"), "4m") else {
+        return;
+    };
+    let kept = work
+        .path()
+        .join("recordings/20260101T000000Z-earlier-1-abcdef01.vncrec");
+    std::fs::write(&kept, b"{\"format\":\"vncgate-recording\"}\n").expect("earlier");
+    let before = std::fs::read(&kept).expect("read");
+    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    let proxy = start_proxy(
+        &format!(
+            "[vncgate]\nrecord = all\nrecording_dir = {}\naudit_log = @DIR@/audit.log\n",
+            work.path().join("recordings").display()
+        ),
+        &format!("r: {}\n", server.addr),
+    )
+    .await;
+    let (socket, _) = ws(proxy.addr, "/?token=r", &[]).await.expect("upgrade");
+    let refused = open_console(socket).await.err().expect("refused");
+    assert!(
+        refused.contains("this console must be recorded and recording is unavailable"),
+        "{refused}"
+    );
+    let events = closed(&proxy.dir.path().join("audit.log"), 1).await;
+    assert_eq!(events[0]["event"], "session_failed");
+    assert!(
+        events[0]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("bytes free")),
+        "{}",
+        events[0]
+    );
+    assert_eq!(std::fs::read(&kept).expect("kept"), before);
+    let names: Vec<_> = std::fs::read_dir(work.path().join("recordings"))
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+}
+
+#[tokio::test]
+async fn retention_deletes_the_oldest_first_and_audits_each_deletion() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let dir = work.path().join("recordings");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let now = std::time::SystemTime::now();
+    let day = Duration::from_secs(86_400);
+    let mut files = Vec::new();
+    for (name, days) in [
+        ("20261101T000000Z-a-1-00000001.vncrec.age", 30),
+        ("20261120T000000Z-a-2-00000002.cast.age", 10),
+        ("20261206T000000Z-a-3-00000003.vncrec.age", 1),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, vec![7u8; 1000]).expect("write");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("open")
+            .set_modified(now - day * days)
+            .expect("mtime");
+        files.push(path);
+    }
+    let proxy = start_proxy(
+        &format!(
+            "[vncgate]\nrecording_dir = {}\nrecording_max_age_days = 20\n\
+             recording_max_total_bytes = 1500\naudit_log = @DIR@/audit.log\n",
+            dir.display()
+        ),
+        "",
+    )
+    .await;
+    let log = proxy.dir.path().join("audit.log");
+    let deletions = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|event| event["event"] == "recording_deleted")
+            .collect::<Vec<_>>()
+    };
+    assert!(wait_until(Duration::from_secs(10), || deletions().len() >= 2).await);
+    let events = deletions();
+    assert_eq!(events[0]["recording"], files[0].display().to_string());
+    assert_eq!(events[0]["reason"], "recording_max_age_days");
+    assert_eq!(events[1]["recording"], files[1].display().to_string());
+    assert_eq!(events[1]["reason"], "recording_max_total_bytes");
+    assert_eq!(events[0]["recording_bytes"], 1000);
+    assert!(!files[0].exists() && !files[1].exists() && files[2].exists());
+}
+
+#[tokio::test]
+async fn the_command_line_shows_and_exports_what_only_the_key_holder_can_read() {
+    if !crate::common::xvnc::available() || !tools_present(&["age"]) {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let (key, public) = age_identity(work.path());
+    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    let (proxy, _secret) = recording_proxy(&public, &format!("r: {}\n", server.addr)).await;
+    let (socket, _) = ws(proxy.addr, "/?token=r", &[]).await.expect("upgrade");
+    let mut console = crate::common::rfb::WsBytes::new(socket);
+    let init = console.handshake().await.expect("handshake");
+    drop(console);
+    let events = closed(&proxy.dir.path().join("audit.log"), 1).await;
+    let file = recording_of(&events[0]);
+    let file = file.to_str().expect("path");
+
+    let listed = vncgate_cli(&[
+        "recording",
+        "list",
+        "--config-file",
+        proxy.config_path().to_str().expect("p"),
+    ]);
+    assert!(listed.status.success(), "{listed:?}");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let name = Path::new(file)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("name");
+    assert!(listed.contains(name) && listed.contains("yes"), "{listed}");
+
+    let without = vncgate_cli(&["recording", "show", file]);
+    assert!(!without.status.success());
+    assert!(String::from_utf8_lossy(&without.stderr).contains("--identity"));
+    let shown = vncgate_cli(&["recording", "show", file, "-i", key.to_str().expect("key")]);
+    assert!(shown.status.success(), "{shown:?}");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains(&format!("\"target\": \"{}\"", server.addr)),
+        "{shown}"
+    );
+
+    let js = work.path().join("frames.js");
+    let exported = vncgate_cli(&[
+        "recording",
+        "export",
+        file,
+        "--format",
+        "novnc",
+        "-i",
+        key.to_str().expect("key"),
+        "-o",
+        js.to_str().expect("js"),
+    ]);
+    assert!(exported.status.success(), "{exported:?}");
+    let frames = std::fs::read_to_string(&js).expect("frames");
+    assert!(frames.contains("var VNC_frame_data = [") && frames.contains("'{0{UkZCIDAwMy4wMDgK',"));
+    // The handshake's three frames, then what the server sent: ServerInit at least.
+    assert!(
+        frames.lines().filter(|l| l.starts_with("'{")).count() > 3,
+        "{frames}"
+    );
+    let _ = init;
+    let wrong = vncgate_cli(&[
+        "recording",
+        "export",
+        file,
+        "--format",
+        "asciicast",
+        "-i",
+        key.to_str().expect("key"),
+    ]);
+    assert!(!wrong.status.success());
+    // An export never replaces a file.
+    let again = vncgate_cli(&[
+        "recording",
+        "export",
+        file,
+        "--format",
+        "novnc",
+        "-i",
+        key.to_str().expect("key"),
+        "-o",
+        js.to_str().expect("js"),
+    ]);
+    assert!(!again.status.success());
+}
