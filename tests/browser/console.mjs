@@ -11,9 +11,14 @@
 //   serial    serial.html: wait for "Connected", type a line, read the terminal's text
 //   reconnect wait for "Connected", print {"ready":true}, then until standard input closes count
 //             each loss of "Connected" and time how long until it came back
+//   record    as type (a change is not required), then write the canvas's last pixels (RGBA) to
+//             the file given as the fourth argument, and close the page
+//   player    player.html: open the recording given as the fifth argument, play it at 8×, and
+//             write the canvas's pixels at its end to the fourth argument
 import { chromium } from 'playwright-core';
 
-const [scenario, url, screenshot] = process.argv.slice(2);
+const [scenario, url, screenshot, pixelsOut, recording] = process.argv.slice(2);
+import { writeFileSync } from 'node:fs';
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -59,7 +64,55 @@ try {
     return { width: c.width, height: c.height, colours: colours.size, changed };
   }, mark);
 
-  if (scenario === 'display' || scenario === 'type' || scenario === 'lite') {
+  // The canvas's pixels, RGBA, into `path`.
+  const savePixels = async (path) => {
+    const { width, height, data } = await page.evaluate(() => {
+      const c = document.querySelector('canvas');
+      const pixels = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let binary = '';
+      for (let i = 0; i < pixels.length; i += 8192) {
+        binary += String.fromCharCode.apply(null, pixels.subarray(i, i + 8192));
+      }
+      return { width: c.width, height: c.height, data: btoa(binary) };
+    });
+    writeFileSync(path, Buffer.from(data, 'base64'));
+    result.width = width;
+    result.height = height;
+  };
+
+  if (scenario === 'record') {
+    result.status = await waitForStatus(/Connected/, 30000);
+    let frame = await canvas();
+    for (let i = 0; i < 50 && frame.colours < 2; i++) {
+      await page.waitForTimeout(200);
+      frame = await canvas();
+    }
+    result.colours = frame.colours;
+    await page.locator('canvas').click();
+    await page.waitForTimeout(500);
+    await canvas(true);
+    await page.keyboard.type('recorded through vncgate', { delay: 30 });
+    await page.keyboard.press('Enter');
+    let changed = 0;
+    for (let i = 0; i < 15 && changed === 0; i++) {
+      await page.waitForTimeout(200);
+      changed = (await canvas()).changed;
+    }
+    result.changed = changed;
+    // Quiet, so that the last frame drawn is the last the server sent.
+    await page.waitForTimeout(1500);
+    await savePixels(pixelsOut);
+  } else if (scenario === 'player') {
+    await page.setInputFiles('#file', recording);
+    result.status = await waitForStatus(/Loaded/, 15000);
+    await page.selectOption('#speed', '8');
+    await page.click('#play');
+    await page.waitForFunction(() => window.vncgatePlayer && window.vncgatePlayer.finished, null, { timeout: 120000 });
+    // noVNC draws on animation frames: let the last ones land.
+    await page.waitForTimeout(1500);
+    result.status = await statusText();
+    await savePixels(pixelsOut);
+  } else if (scenario === 'display' || scenario === 'type' || scenario === 'lite') {
     result.status = await waitForStatus(/Connected/, 30000);
     // Give the first framebuffer update time to be drawn.
     let frame = await canvas();

@@ -18,7 +18,7 @@ fn field<'a>(found: &'a serde_json::Value, name: &str) -> &'a str {
     found[name].as_str().unwrap_or_default()
 }
 
-fn https_vencrypt_config(pki: &TestPki, extra: &str) -> String {
+pub(crate) fn https_vencrypt_config(pki: &TestPki, extra: &str) -> String {
     format!(
         "[DEFAULT]\ncert = {}\nkey = {}\nweb = {NOVNC}\n{}[vncgate]\nnovnc_dir = {NOVNC}\n{extra}",
         pki.https_cert().display(),
@@ -27,7 +27,7 @@ fn https_vencrypt_config(pki: &TestPki, extra: &str) -> String {
     )
 }
 
-fn tls_qemu(work: &Path, pki: &TestPki) -> Qemu {
+pub(crate) fn tls_qemu(work: &Path, pki: &TestPki) -> Qemu {
     let object = format!(
         "tls-creds-x509,id=tls0,dir={},endpoint=server,verify-peer=yes",
         pki.compute().display()
@@ -36,7 +36,7 @@ fn tls_qemu(work: &Path, pki: &TestPki) -> Qemu {
 }
 
 /// Xvnc with an xterm running `cat`, behind VeNCrypt X509None with the test PKI's certificate.
-async fn xterm_over_vencrypt(work: &std::path::Path, pki: &TestPki) -> Xvnc {
+pub(crate) async fn xterm_over_vencrypt(work: &std::path::Path, pki: &TestPki) -> Xvnc {
     let compute = pki.compute();
     let mut server = Xvnc::start(
         work,
@@ -53,7 +53,7 @@ async fn xterm_over_vencrypt(work: &std::path::Path, pki: &TestPki) -> Xvnc {
     server
 }
 
-fn console_url(proxy: &Proxy, token: &str) -> String {
+pub(crate) fn console_url(proxy: &Proxy, token: &str) -> String {
     format!(
         "https://localhost:{}/console.html?path=%3Ftoken%3D{token}",
         proxy.addr.port()

@@ -35,18 +35,29 @@ pub fn available() -> bool {
 
 /// Runs a scenario of tests/browser/console.mjs off the async threads and returns its findings.
 pub async fn browse(scenario: &'static str, url: String, name: &'static str) -> serde_json::Value {
-    tokio::task::spawn_blocking(move || browse_blocking(scenario, &url, name))
+    browse_with(scenario, url, name, Vec::new()).await
+}
+
+/// [`browse`] with the scenario's further arguments (files it reads or writes).
+pub async fn browse_with(
+    scenario: &'static str,
+    url: String,
+    name: &'static str,
+    extra: Vec<String>,
+) -> serde_json::Value {
+    tokio::task::spawn_blocking(move || browse_blocking(scenario, &url, name, &extra))
         .await
         .expect("join")
 }
 
-fn browse_blocking(scenario: &str, url: &str, name: &str) -> serde_json::Value {
+fn browse_blocking(scenario: &str, url: &str, name: &str, extra: &[String]) -> serde_json::Value {
     let output = Command::new("node")
         .current_dir(dir())
         .arg("console.mjs")
         .arg(scenario)
         .arg(url)
         .arg(screenshot(name))
+        .args(extra)
         .output()
         .expect("node");
     let stdout = String::from_utf8_lossy(&output.stdout);
