@@ -73,6 +73,17 @@ for title, scenario in [("Raw 1024×768 updates", "rfb-down-0"), ("Hextile, raw 
     )
 
 lines.append("")
+lines.append("| Recording every session (age, to one recipient) | MB/s not recorded | MB/s recorded | recorded/not | CPU s/GB not recorded | CPU s/GB recorded |")
+lines.append("|---|---|---|---|---|---|")
+for title, scenario in [("downstream, 1 session", "down"), ("downstream, 20 sessions", "down20"), ("RFB Raw updates, 1 session", "rfb-down-0")]:
+    plain = median("vncgate", scenario, "mb_per_s")
+    recorded = median("vncgate-recorded", scenario, "mb_per_s")
+    lines.append(
+        f"| {title} | {fmt(plain)} | {fmt(recorded)} | {ratio(recorded, plain)} | "
+        f"{fmt(cpu_per_gb('vncgate', scenario), 2)} | {fmt(cpu_per_gb('vncgate-recorded', scenario), 2)} |"
+    )
+
+lines.append("")
 lines.append("| proxy CPU per GB relayed (CPU seconds) | plain TCP relay | websockify | vncgate | vncgate TLS+VeNCrypt | MB/s one vncgate core relays |")
 lines.append("|---|---|---|---|---|---|")
 for title, scenario in [("downstream, 1 session", "down"), ("downstream, 20 sessions", "down20"), ("upstream, 1 session", "up")]:

@@ -89,6 +89,9 @@ pub struct Event {
     /// Its SHA-256, hex, as stored (the ciphertext when encrypted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_sha256: Option<String>,
+    /// Whether the recording holds the browser's input (`record_input`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_input: Option<bool>,
     /// Why a session that was to be recorded has no recording (a best-effort recording dropped
     /// or failed).
     #[serde(skip_serializing_if = "Option::is_none")]

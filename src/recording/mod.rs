@@ -97,8 +97,12 @@ impl Recorder {
     }
 
     /// The taps for the relay: toward the browser, toward the server. `required` says what a
-    /// full queue does: end the session (`true`) or drop the recording.
-    pub fn taps(&self, required: bool) -> (Tap, Tap) {
+    /// full queue does: end the session (`true`) or drop the recording. A SPICE channel has
+    /// none: its recording is the header alone (nothing here could replay its channels).
+    pub fn taps(&self, required: bool) -> Option<(Tap, Tap)> {
+        if self.kind == ConsoleKind::SpiceHtml5 {
+            return None;
+        }
         let tap = |server| {
             Tap::new(
                 self.sender.clone(),
@@ -110,7 +114,7 @@ impl Recorder {
                 required,
             )
         };
-        (tap(true), tap(false))
+        Some((tap(true), tap(false)))
     }
 
     /// Finishes the file once the taps are gone: `Ok(None)` for a best-effort recording that
@@ -131,7 +135,10 @@ impl Recorder {
             let _ = std::fs::remove_file(&written.path);
             return Ok(None);
         }
-        Ok(Some(written))
+        Ok(Some(Written {
+            input: self.input,
+            ..written
+        }))
     }
 }
 

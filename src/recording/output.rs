@@ -20,6 +20,8 @@ pub struct Written {
     pub size: u64,
     /// The SHA-256 of the file as stored (the ciphertext, when encrypted), hex.
     pub sha256: String,
+    /// Whether the browser's input is in it (`record_input`).
+    pub input: bool,
 }
 
 /// Free space below which no recording starts: a session is refused rather than cut short by a
@@ -147,6 +149,7 @@ impl Output {
             path: self.path,
             size: hashed.size,
             sha256: hex::encode(hashed.hash.finalize()),
+            input: false,
         })
     }
 }

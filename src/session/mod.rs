@@ -169,8 +169,10 @@ impl Session {
         };
 
         let mut filters = filters;
-        if let Some(recorder) = recorder.as_ref() {
-            let (to_browser, to_server) = recorder.taps(context.recording.required);
+        if let Some((to_browser, to_server)) = recorder
+            .as_ref()
+            .and_then(|recorder| recorder.taps(context.recording.required))
+        {
             filters.taps.to_browser = Some(Box::new(to_browser));
             filters.taps.to_server = Some(Box::new(to_server));
         }
@@ -248,6 +250,7 @@ fn recorded(event: &mut Event, recording: Option<Result<Option<Written>, recordi
             event.recording = Some(written.path.display().to_string());
             event.recording_bytes = Some(written.size);
             event.recording_sha256 = Some(written.sha256);
+            event.recording_input = Some(written.input);
         }
         Some(Ok(None)) => {
             event.recording_error = Some("dropped: the disk did not keep up".into());

@@ -773,3 +773,160 @@ async fn a_recorded_qemu_session_over_vencrypt_replays_in_the_player() {
         "{differ} pixels differ between the live page and the player"
     );
 }
+
+/// `record` travels with issued tokens: the admin API's `"record"`, `token issue --record`;
+/// nova-style rows without it follow `[vncgate] record` (`none` here).
+#[tokio::test]
+async fn issued_tokens_say_whether_their_sessions_are_recorded() {
+    use crate::common::admin::{request, SECRET};
+    if !crate::common::xvnc::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    let port = server.addr.port();
+    let secret = work.path().join("admin-secret");
+    std::fs::write(&secret, format!("{SECRET}\n")).expect("secret");
+    let proxy = start_proxy(
+        &format!(
+            "[vncgate]\nrecord = none\nrecording_dir = @DIR@/recordings\n\
+             audit_log = @DIR@/audit.log\nadmin_secret_file = {}\n",
+            secret.display()
+        ),
+        "",
+    )
+    .await;
+    let issue =
+        |record: &str| format!(r#"{{"host": "127.0.0.1", "port": {port}, "ttl": 300{record}}}"#);
+    let mut tokens = Vec::new();
+    for record in [r#", "record": true"#, r#", "record": false"#, ""] {
+        let (status, answer) =
+            request(&proxy, "POST", "/v1/tokens", Some(SECRET), &issue(record)).await;
+        assert_eq!(status, 201, "{answer}");
+        let issued: serde_json::Value = serde_json::from_str(&answer).expect("json");
+        tokens.push(issued["token"].as_str().expect("token").to_owned());
+    }
+    let (from_cli, _) = issue_token(&proxy, port, &["--record"]);
+    tokens.push(from_cli);
+    for token in &tokens {
+        let (socket, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
+            .await
+            .expect("upgrade");
+        let mut console = crate::common::rfb::WsBytes::new(socket);
+        console.handshake().await.expect("handshake");
+        drop(console);
+    }
+    let events = closed(&proxy.dir.path().join("audit.log"), tokens.len()).await;
+    let recorded: Vec<bool> = tokens
+        .iter()
+        .map(|token| {
+            let prefix = &hex::encode(Sha256::digest(token.as_bytes()))[..8];
+            let event = events
+                .iter()
+                .find(|event| event["token_hash"] == *prefix)
+                .expect("the token's session closed");
+            event.get("recording").is_some()
+        })
+        .collect();
+    assert_eq!(recorded, [true, false, false, true]);
+}
+
+/// Bytes a minute a recording takes on disk, for sizing (docs/OPERATIONS.md): a viewer asking
+/// for updates as noVNC does, against an xterm redrawn every second on Xvnc (Tight, as noVNC
+/// asks first) and QEMU's idle VGA text console; the serial guest with a line a second.
+/// `scripts/bench --recording [SECONDS]` runs it; ignored in the suite.
+#[tokio::test]
+#[ignore = "a measurement: scripts/bench --recording"]
+async fn bytes_a_minute_of_recording() {
+    let seconds: u64 = std::env::var("RECORDING_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let work = tempfile::tempdir().expect("tempdir");
+    let mut xvnc = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    xvnc.run_window(
+        "xterm",
+        &[
+            "-geometry",
+            "100x40+0+0",
+            "-e",
+            "sh",
+            "-c",
+            "while true; do clear; date; ls -l /usr/bin | head -35; sleep 1; done",
+        ],
+    );
+    let vm = qemu::Qemu::start(work.path(), "", &[]);
+    let guest = SerialGuest::start(work.path(), None);
+    let proxy = start_proxy(
+        "[serial_console]\nenabled = true\n[vncgate]\nrecord = all\n\
+         recording_dir = @DIR@/recordings\naudit_log = @DIR@/audit.log\n",
+        &format!(
+            "desktop: {}\ntext: {}\nserial: 127.0.0.1:{} kind=serial\n",
+            xvnc.addr, vm.addr, guest.port
+        ),
+    )
+    .await;
+    let watch = |token: &'static str| {
+        let addr = proxy.addr;
+        async move {
+            let (socket, _) = ws(addr, &format!("/?token={token}"), &[])
+                .await
+                .expect("upgrade");
+            let mut console = crate::common::rfb::WsBytes::new(socket);
+            let init = console.handshake().await.expect("handshake");
+            // Tight, ZRLE, Hextile, Raw and the cursor and size pseudo-encodings, as noVNC.
+            let encodings: [i32; 7] = [7, 16, 5, 0, -239, -223, -308];
+            let mut set = vec![2, 0, 0, encodings.len() as u8];
+            for encoding in encodings {
+                set.extend_from_slice(&encoding.to_be_bytes());
+            }
+            console.write(&set).await;
+            let end = tokio::time::Instant::now() + Duration::from_secs(seconds);
+            let mut incremental = false;
+            while tokio::time::Instant::now() < end {
+                console
+                    .write(&crate::common::rfb::update_request(
+                        incremental,
+                        init.width,
+                        init.height,
+                    ))
+                    .await;
+                incremental = true;
+                let _ = console.drain_bytes(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let serial = async {
+        let (mut socket, _) = ws(
+            proxy.serial_addr.expect("serial"),
+            "/websockify",
+            &[
+                ("Cookie", "token=serial"),
+                ("Sec-WebSocket-Protocol", "binary"),
+            ],
+        )
+        .await
+        .expect("upgrade");
+        for line in 0..seconds {
+            for byte in format!("line {line} of a serial console session\r").bytes() {
+                socket
+                    .send(Message::binary(vec![byte]))
+                    .await
+                    .expect("send");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    };
+    tokio::join!(watch("desktop"), watch("text"), serial);
+    let events = closed(&proxy.dir.path().join("audit.log"), 3).await;
+    for event in &events {
+        let bytes = event["recording_bytes"].as_u64().unwrap_or(0);
+        let lasted = event["duration_s"].as_f64().unwrap_or(1.0);
+        println!(
+            "{{\"console\":\"{}\",\"target\":\"{}\",\"seconds\":{lasted:.1},\"bytes\":{bytes},\"bytes_per_minute\":{:.0}}}",
+            event["console"].as_str().unwrap_or_default(),
+            event["target"].as_str().unwrap_or_default(),
+            bytes as f64 / lasted * 60.0
+        );
+    }
+}
