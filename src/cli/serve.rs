@@ -25,7 +25,13 @@ pub fn run(files: &ConfigFiles) -> ExitCode {
         tracing::warn!("{warning}");
     }
     raise_descriptor_limit(settings.limits.max_connections);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Each recorded session has a writer on a blocking thread for as long as it lasts: as many
+    // as sessions may be open, beside the pool's own 512.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(512 + settings.limits.max_connections.max(4096))
+        .build();
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("cannot start the runtime: {error}");

@@ -149,8 +149,11 @@ impl Encoder {
 
     /// The line of one chunk, `at` after the start; `server` says which way it went.
     pub(super) fn event(&mut self, at: Duration, server: bool, bytes: &[u8]) -> Vec<u8> {
-        let seconds = (at.as_micros() as f64) / 1e6;
-        let line = if self.kind == ConsoleKind::Serial {
+        use std::fmt::Write;
+        // Written out rather than through a JSON value: this runs for every chunk of a session.
+        let seconds = at.as_secs_f64();
+        let mut line = String::with_capacity(bytes.len() * 4 / 3 + 32);
+        if self.kind == ConsoleKind::Serial {
             let carry = if server {
                 &mut self.carry_out
             } else {
@@ -161,15 +164,16 @@ impl Encoder {
                 return Vec::new();
             }
             let code = if server { "o" } else { "i" };
-            serde_json::json!([seconds, code, text])
+            let text = serde_json::Value::String(text);
+            let _ = write!(line, "[{seconds:.6}, \"{code}\", {text}]");
         } else {
             let code = if server { "s" } else { "c" };
-            let data = base64::engine::general_purpose::STANDARD.encode(bytes);
-            serde_json::json!([seconds, code, data])
-        };
-        let mut out = line.to_string().into_bytes();
-        out.push(b'\n');
-        out
+            let _ = write!(line, "[{seconds:.6},\"{code}\",\"");
+            base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut line);
+            line.push_str("\"]");
+        }
+        line.push('\n');
+        line.into_bytes()
     }
 }
 

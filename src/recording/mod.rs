@@ -2,10 +2,11 @@
 //! sent), timestamped, one file per session, written as an age file to the configured
 //! recipients, so that the host that writes a recording cannot read it back.
 //!
-//! The relay hands each chunk to a [`Tap`], which queues it for the session's writer thread
-//! without waiting: a disk that cannot keep up ends a session that must be recorded (or drops
-//! a best-effort recording), and never slows the relay. [`Recorder::close`] finishes the file
-//! and gives its name, size and SHA-256 to the session's closing audit event.
+//! The relay hands each chunk to a [`Tap`], which queues it for the session's writer thread at
+//! once while the session's 32 MiB queue has room. A burst that fills it slows that direction
+//! to the disk's pace, and nothing is lost; a writer that makes no progress for 10 s ends a
+//! session that must be recorded (or drops a best-effort recording). [`Recorder::close`]
+//! finishes the file and gives its name, size and SHA-256 to the session's closing audit event.
 
 mod error;
 mod format;
@@ -15,7 +16,7 @@ pub mod retention;
 mod tap;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -27,18 +28,15 @@ pub use format::{Header, Subject};
 pub use output::Written;
 pub use retention::Live;
 use tap::Item;
-pub use tap::{Overflow, Tap};
-
-/// Chunks a session may have queued for its writer.
-const QUEUE: usize = 4096;
+pub use tap::Tap;
 
 /// How long the end of a session waits for its recording to be finished and hashed.
 const FINISH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One session's recording while it runs.
 pub struct Recorder {
-    sender: mpsc::SyncSender<Item>,
-    queued: Arc<AtomicUsize>,
+    sender: mpsc::Sender<Item>,
+    queue: Arc<tokio::sync::Semaphore>,
     dropped: Arc<AtomicBool>,
     started: Instant,
     kind: ConsoleKind,
@@ -60,27 +58,28 @@ impl Recorder {
         let out = output::Output::create(&settings.dir, &path, &settings.recipients)?;
         live.add(&path);
         let mut encoder = Encoder::new(subject.kind, header);
-        let (sender, receiver) = mpsc::sync_channel(QUEUE);
-        let queued = Arc::new(AtomicUsize::new(0));
+        let (sender, receiver) = mpsc::channel::<Item>();
+        let queue = Arc::new(tokio::sync::Semaphore::new(tap::QUEUED_BYTES));
         let writer = {
-            let queued = queued.clone();
+            let queue = queue.clone();
             tokio::task::spawn_blocking(move || {
                 let mut out = out;
                 out.write(&encoder.header()?)?;
                 for item in receiver {
+                    let room = item.room();
                     let (at, bytes, server) = match item {
                         Item::Server(at, bytes) => (at, bytes, true),
                         Item::Client(at, bytes) => (at, bytes, false),
                     };
-                    queued.fetch_sub(bytes.len(), Ordering::Relaxed);
                     out.write(&encoder.event(at, server, &bytes))?;
+                    queue.add_permits(room as usize);
                 }
                 out.finish()
             })
         };
         Ok(Self {
             sender,
-            queued,
+            queue,
             dropped: Arc::default(),
             started: Instant::now(),
             kind: subject.kind,
@@ -103,15 +102,18 @@ impl Recorder {
         if self.kind == ConsoleKind::SpiceHtml5 {
             return None;
         }
+        let shared = tap::Shared {
+            sender: self.sender.clone(),
+            queue: self.queue.clone(),
+            dropped: self.dropped.clone(),
+            started: self.started,
+            required,
+        };
         let tap = |server| {
             Tap::new(
-                self.sender.clone(),
-                self.queued.clone(),
-                self.dropped.clone(),
-                self.started,
+                shared.clone(),
                 server,
                 tap::Upstream::new(self.kind, self.input),
-                required,
             )
         };
         Some((tap(true), tap(false)))

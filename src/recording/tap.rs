@@ -1,18 +1,26 @@
-//! The relay's side of a recording: each chunk queued for the writer without waiting.
+//! The relay's side of a recording: each chunk handed to the writer at once while the
+//! session's queue has room. A queue that is full holds the relay back until the writer catches
+//! up (a burst is slowed to the disk's pace, never lost); a writer that makes no progress for
+//! [`STALL`] ends a session that must be recorded, or drops a best-effort recording.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
+use tokio::sync::Semaphore;
 
 use crate::console::ConsoleKind;
+use crate::relay::tap::{Seen, Unrecorded};
 use crate::rfb::client_messages::{self, ClientMessage};
 
-/// Bytes a session may have queued for its writer: past this the disk is not keeping up.
-const QUEUED_BYTES: usize = 32 << 20;
+/// Bytes a session may have queued for its writer.
+pub(super) const QUEUED_BYTES: usize = 32 << 20;
 
-/// What goes to the writer thread.
+/// How long a full queue may stay full before the recording counts as failed.
+pub(super) const STALL: Duration = Duration::from_secs(10);
+
+/// What goes to the writer thread, and the queue room it holds.
 pub(super) enum Item {
     /// Bytes from the console server.
     Server(Duration, Bytes),
@@ -20,53 +28,74 @@ pub(super) enum Item {
     Client(Duration, Bytes),
 }
 
+impl Item {
+    /// The queue room it holds, given back once it is written.
+    pub(super) fn room(&self) -> u32 {
+        let (Self::Server(_, bytes) | Self::Client(_, bytes)) = self;
+        room(bytes.len())
+    }
+}
+
+fn room(length: usize) -> u32 {
+    u32::try_from(length.min(QUEUED_BYTES)).unwrap_or(u32::MAX)
+}
+
 /// Largest browser message held to be classified: the clipboard's own limit and its header.
 const MAX_HELD: usize = (1 << 20) + 8;
 
-/// A recording that must go on could not keep up, or its writer failed: the session ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the recording could not keep up, and this console must be recorded")]
-pub struct Overflow;
+/// What a tap shares with its recording.
+#[derive(Clone)]
+pub(super) struct Shared {
+    pub(super) sender: mpsc::Sender<Item>,
+    pub(super) queue: Arc<Semaphore>,
+    pub(super) dropped: Arc<AtomicBool>,
+    pub(super) started: Instant,
+    pub(super) required: bool,
+}
+
+impl Shared {
+    /// A recording that cannot go on: the session ends if it must be recorded, else the
+    /// recording is dropped and the session goes on.
+    fn failed(&self) -> Result<(), Unrecorded> {
+        if self.required {
+            return Err(Unrecorded);
+        }
+        if !self.dropped.swap(true, Ordering::Relaxed) {
+            tracing::warn!("recording dropped: the disk did not keep up");
+        }
+        Ok(())
+    }
+
+    fn send(&self, item: Item) -> Result<(), Unrecorded> {
+        match self.sender.send(item) {
+            Ok(()) => Ok(()),
+            // The writer stopped: the file could not be written.
+            Err(_) => self.failed(),
+        }
+    }
+}
 
 /// One direction of a session's recording.
 pub struct Tap {
-    sender: mpsc::SyncSender<Item>,
-    queued: Arc<AtomicUsize>,
-    dropped: Arc<AtomicBool>,
-    started: Instant,
+    shared: Shared,
     server: bool,
     upstream: Upstream,
-    required: bool,
 }
 
 impl Tap {
-    pub(super) fn new(
-        sender: mpsc::SyncSender<Item>,
-        queued: Arc<AtomicUsize>,
-        dropped: Arc<AtomicBool>,
-        started: Instant,
-        server: bool,
-        upstream: Upstream,
-        required: bool,
-    ) -> Self {
+    pub(super) fn new(shared: Shared, server: bool, upstream: Upstream) -> Self {
         Self {
-            sender,
-            queued,
-            dropped,
-            started,
+            shared,
             server,
             upstream,
-            required,
         }
     }
+}
 
-    /// Queues what of `chunk` is recorded.
-    ///
-    /// # Errors
-    /// The queue is full or the writer is gone, and the recording is required.
-    pub fn record(&mut self, chunk: &Bytes) -> Result<(), Overflow> {
-        if self.dropped.load(Ordering::Relaxed) {
-            return Ok(());
+impl crate::relay::tap::Tap for Tap {
+    fn seen(&mut self, chunk: &Bytes) -> Seen {
+        if self.shared.dropped.load(Ordering::Relaxed) {
+            return Seen::Taken;
         }
         let kept = if self.server {
             chunk.clone()
@@ -74,26 +103,37 @@ impl Tap {
             self.upstream.kept(chunk)
         };
         if kept.is_empty() {
-            return Ok(());
+            return Seen::Taken;
         }
-        let at = self.started.elapsed();
-        let length = kept.len();
-        let full = self.queued.fetch_add(length, Ordering::Relaxed) + length > QUEUED_BYTES;
+        let at = self.shared.started.elapsed();
         let item = if self.server {
             Item::Server(at, kept)
         } else {
             Item::Client(at, kept)
         };
-        if full || self.sender.try_send(item).is_err() {
-            self.queued.fetch_sub(length, Ordering::Relaxed);
-            if self.required {
-                return Err(Overflow);
+        let need = item.room();
+        match self.shared.queue.try_acquire_many(need) {
+            Ok(permit) => {
+                permit.forget();
+                match self.shared.send(item) {
+                    Ok(()) => Seen::Taken,
+                    Err(Unrecorded) => Seen::Unrecorded,
+                }
             }
-            if !self.dropped.swap(true, Ordering::Relaxed) {
-                tracing::warn!("recording dropped: the disk did not keep up");
+            Err(_) => {
+                let shared = self.shared.clone();
+                Seen::Later(Box::pin(async move {
+                    let queue = shared.queue.clone();
+                    match tokio::time::timeout(STALL, queue.acquire_many_owned(need)).await {
+                        Ok(Ok(permit)) => {
+                            permit.forget();
+                            shared.send(item)
+                        }
+                        _ => shared.failed(),
+                    }
+                }))
             }
         }
-        Ok(())
     }
 }
 
@@ -170,18 +210,57 @@ impl Upstream {
     }
 }
 
-impl crate::relay::tap::Tap for Tap {
-    fn seen(&mut self, chunk: &Bytes) -> Result<(), crate::relay::tap::Unrecorded> {
-        self.record(chunk)
-            .map_err(|Overflow| crate::relay::tap::Unrecorded)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::Upstream;
+    use super::{Shared, Tap, Upstream};
     use crate::console::ConsoleKind;
+    use crate::relay::tap::{Seen, Tap as _, Unrecorded};
     use bytes::Bytes;
+    use std::sync::{mpsc, Arc};
+
+    fn tap_with(room: usize, required: bool) -> (Tap, mpsc::Receiver<super::Item>, Shared) {
+        let (sender, receiver) = mpsc::channel();
+        let shared = Shared {
+            sender,
+            queue: Arc::new(tokio::sync::Semaphore::new(room)),
+            dropped: Arc::default(),
+            started: std::time::Instant::now(),
+            required,
+        };
+        (
+            Tap::new(shared.clone(), true, Upstream::All),
+            receiver,
+            shared,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_queue_holds_the_relay_until_the_writer_catches_up_or_stalls() {
+        let chunk = Bytes::from_static(&[0; 8]);
+        let (mut tap, receiver, shared) = tap_with(10, true);
+        assert!(matches!(tap.seen(&chunk), Seen::Taken));
+        let Seen::Later(waiting) = tap.seen(&chunk) else {
+            panic!("a second chunk fits only once the first is written");
+        };
+        let first = receiver.recv().expect("the first chunk");
+        shared.queue.add_permits(first.room() as usize);
+        assert_eq!(waiting.await, Ok(()));
+        // Nothing is written any more: a recording that must go on fails after STALL.
+        let Seen::Later(stalled) = tap.seen(&chunk) else {
+            panic!("no room");
+        };
+        assert_eq!(stalled.await, Err(Unrecorded));
+
+        // A best-effort recording is dropped instead, and takes nothing more.
+        let (mut tap, _receiver, shared) = tap_with(10, false);
+        assert!(matches!(tap.seen(&chunk), Seen::Taken));
+        let Seen::Later(stalled) = tap.seen(&chunk) else {
+            panic!("no room");
+        };
+        assert_eq!(stalled.await, Ok(()));
+        assert!(shared.dropped.load(std::sync::atomic::Ordering::Relaxed));
+        assert!(matches!(tap.seen(&chunk), Seen::Taken));
+    }
 
     #[test]
     fn only_what_replay_needs_is_kept_of_the_browsers_bytes() {

@@ -6,7 +6,7 @@ use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Instant;
 
@@ -15,7 +15,7 @@ use super::filter::Filter;
 use super::meters::Meters;
 use super::pongs::Pongs;
 use super::splice::{Splicer, Tcp};
-use super::tap::{self, Tap};
+use super::tap::{Seen, Taking, Tap};
 use crate::websocket::FrameWriter;
 
 /// Reads from the VNC server start at this size: a quiet console then costs little memory,
@@ -53,12 +53,22 @@ pub(super) struct Down<'a, W, R> {
     pub backend: &'a mut R,
     pub filter: Filter,
     pub tap: Option<Box<dyn Tap>>,
+    /// A chunk the tap has not taken yet, and the wait for it.
+    pub held: Held,
     pub meters: &'a Meters,
     pub pongs: &'a Pongs,
     pub ping_interval: Duration,
     /// Whether the splice path may be taken.
     pub splice: bool,
     pub bytes: &'a mut u64,
+}
+
+/// A chunk the tap has not taken yet, and the wait for it: kept across a ping or a pong that
+/// interrupts the wait.
+#[derive(Default)]
+pub(super) struct Held {
+    data: Option<Bytes>,
+    waiting: Option<Taking>,
 }
 
 impl<W, R> Down<'_, W, R>
@@ -125,6 +135,9 @@ where
         size: &mut ReadSize,
         splice: bool,
     ) -> Option<End> {
+        if self.held.data.is_some() {
+            return self.release().await;
+        }
         if splice && size.0 >= SPLICE_FROM {
             self.spliced(size).await
         } else {
@@ -159,14 +172,6 @@ where
             Ok(data) => data,
             Err(error) => return Some(End::Refused(error)),
         };
-        if tap::seen(&mut self.tap, &data).is_err() {
-            return Some(End::Unrecorded);
-        }
-        if !data.is_empty() {
-            if let Err(error) = self.writer.binary(data).await {
-                return Some(End::BrowserGone(error.to_string()));
-            }
-        }
         let next = size.after(count);
         if splice && next >= SPLICE_FROM {
             // A burst: the next reads are spliced and need no buffer.
@@ -177,7 +182,41 @@ where
         } else {
             buf.reserve(next);
         }
+        if data.is_empty() {
+            return None;
+        }
+        if let Some(end) = self.hold(data) {
+            return Some(end);
+        }
+        self.release().await
+    }
+
+    /// Hands `data` to the tap, and holds it until the tap has taken it.
+    fn hold(&mut self, data: Bytes) -> Option<End> {
+        match self.tap.as_mut().map(|tap| tap.seen(&data)) {
+            Some(Seen::Unrecorded) => return Some(End::Unrecorded),
+            Some(Seen::Later(taken)) => self.held.waiting = Some(taken),
+            None | Some(Seen::Taken) => {}
+        }
+        self.held.data = Some(data);
         None
+    }
+
+    /// Writes the held chunk once its tap has taken it. Cancel-safe: a wait cut short by a ping
+    /// stays in `held` with its chunk, for the next turn of the loop.
+    async fn release(&mut self) -> Option<End> {
+        if let Some(taken) = self.held.waiting.as_mut() {
+            let taken = taken.await;
+            self.held.waiting = None;
+            if taken.is_err() {
+                return Some(End::Unrecorded);
+            }
+        }
+        let data = self.held.data.take()?;
+        match self.writer.binary(data).await {
+            Ok(()) => None,
+            Err(error) => Some(End::BrowserGone(error.to_string())),
+        }
     }
 
     /// One frame of the server's bytes through a pipe; `Some` when the relay ends.

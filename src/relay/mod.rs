@@ -107,6 +107,7 @@ where
         backend: &mut backend_rx,
         filter: to_browser,
         tap: tap_down,
+        held: down::Held::default(),
         meters: &meters,
         pongs: &pongs,
         ping_interval: timers.ping_interval,

@@ -1,5 +1,9 @@
 //! What sees each chunk the relay moves one way, after the filter: a session's recording. A
-//! tap never waits; one that cannot keep up and must not lose anything ends the relay.
+//! tap takes a chunk at once while it has room; when it has none the relay waits for it (the
+//! direction is slowed, nothing is lost), and a tap that cannot take it at all ends the relay.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use bytes::Bytes;
 
@@ -7,13 +11,23 @@ use bytes::Bytes;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unrecorded;
 
+/// A tap's promise to take a chunk once it has room.
+pub type Taking = Pin<Box<dyn Future<Output = Result<(), Unrecorded>> + Send>>;
+
+/// What a tap did with a chunk.
+pub enum Seen {
+    /// Taken.
+    Taken,
+    /// Taken once this resolves: the relay waits for it before the next chunk.
+    Later(Taking),
+    /// Not taken, and it may not be lost.
+    Unrecorded,
+}
+
 /// Sees each chunk relayed one way.
 pub trait Tap: Send {
-    /// Takes `chunk` without waiting.
-    ///
-    /// # Errors
-    /// [`Unrecorded`] when the chunk could not be taken and must not be lost.
-    fn seen(&mut self, chunk: &Bytes) -> Result<(), Unrecorded>;
+    /// Takes `chunk`, or says when it will.
+    fn seen(&mut self, chunk: &Bytes) -> Seen;
 }
 
 /// The taps of one relay, one per direction.
@@ -42,10 +56,11 @@ impl Taps {
     }
 }
 
-/// Passes `chunk` to `tap`, if any.
-pub(super) fn seen(tap: &mut Option<Box<dyn Tap>>, chunk: &Bytes) -> Result<(), Unrecorded> {
-    match tap {
-        Some(tap) => tap.seen(chunk),
-        None => Ok(()),
+/// Passes `chunk` to `tap`, if any, waiting while it has no room.
+pub(super) async fn seen(tap: &mut Option<Box<dyn Tap>>, chunk: &Bytes) -> Result<(), Unrecorded> {
+    match tap.as_mut().map(|tap| tap.seen(chunk)) {
+        None | Some(Seen::Taken) => Ok(()),
+        Some(Seen::Later(taken)) => taken.await,
+        Some(Seen::Unrecorded) => Err(Unrecorded),
     }
 }

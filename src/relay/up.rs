@@ -50,7 +50,7 @@ where
                         Ok(data) => data,
                         Err(error) => return End::Refused(error),
                     };
-                    if tap::seen(&mut self.tap, &data).is_err() {
+                    if tap::seen(&mut self.tap, &data).await.is_err() {
                         return End::Unrecorded;
                     }
                     // Flushed each time: over VeNCrypt the last TLS record would otherwise wait
