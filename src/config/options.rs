@@ -140,6 +140,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         backends,
         operations: operations(reader),
         recording: recording(reader),
+        jwt: jwt(reader),
     };
     Settings {
         warnings: std::mem::take(&mut reader.warnings),
@@ -227,6 +228,26 @@ fn recording(reader: &mut Reader) -> Recording {
         input: reader.typed(&t::RECORD_INPUT, parse_bool),
         required: reader.typed(&t::RECORDING_REQUIRED, parse_bool),
     }
+}
+
+fn jwt(reader: &mut Reader) -> Option<crate::token::jwt::JwtSettings> {
+    let keys = reader.path(&t::JWT_KEYS, Exists::File);
+    let audience = text(reader, &t::JWT_AUDIENCE);
+    let leeway = reader.typed(&t::JWT_LEEWAY, parse_seconds);
+    let require_exp = reader.typed(&t::JWT_REQUIRE_EXP, parse_bool);
+    let keys = keys?;
+    if let Err(error) = crate::token::jwt::check_keys(&keys) {
+        if let Some(at) = reader.find(&t::JWT_KEYS) {
+            reader.problem(&at, crate::chain::chain(&error).to_string());
+        }
+        return None;
+    }
+    Some(crate::token::jwt::JwtSettings {
+        keys,
+        audience: (!audience.is_empty()).then_some(audience),
+        leeway,
+        require_exp,
+    })
 }
 
 fn operations(reader: &mut Reader) -> Operations {

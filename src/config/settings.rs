@@ -224,6 +224,8 @@ pub struct Settings {
     pub operations: Operations,
     /// Session recording.
     pub recording: Recording,
+    /// JWTs as tokens, when `jwt_keys` is set.
+    pub jwt: Option<crate::token::jwt::JwtSettings>,
 }
 
 /// Session recording (`[vncgate] record`, `record_input`, `recording_*`).

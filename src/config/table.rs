@@ -132,6 +132,10 @@ options! {
     MKSPROXY_BASE_URL = OptionSpec::new("mks", "mksproxy_base_url", "http://127.0.0.1:6090/", "public URL of the MKS console; its port is where they are served")
         .restart_only();
     TOKEN_SOURCE = OptionSpec::new(OWN_SECTION, "token_source", NONE, "websockify-format token file or directory");
+    JWT_KEYS = OptionSpec::new(OWN_SECTION, "jwt_keys", NONE, "JWTs as tokens (websockify's JWTTokenApi): a PEM public key (RSA, EC, Ed25519), a JWKS file (keys by kid), or an HMAC secret file");
+    JWT_AUDIENCE = OptionSpec::new(OWN_SECTION, "jwt_audience", "", "the aud a JWT must carry; empty: not checked");
+    JWT_LEEWAY = OptionSpec::new(OWN_SECTION, "jwt_leeway", "30", "clock skew allowed on a JWT's exp and nbf, seconds");
+    JWT_REQUIRE_EXP = OptionSpec::new(OWN_SECTION, "jwt_require_exp", "true", "refuse a JWT without exp (websockify accepts one)");
     VENCRYPT_VERIFY_HOSTNAME = OptionSpec::new(OWN_SECTION, "vencrypt_verify_hostname", "false", "check VNC server certificate names");
     CONNECT_TIMEOUT = OptionSpec::new(OWN_SECTION, "connect_timeout", "5", "TCP connect deadline, seconds");
     HANDSHAKE_TIMEOUT = OptionSpec::new(OWN_SECTION, "handshake_timeout", "10", "deadline of each handshake phase, seconds");

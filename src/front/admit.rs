@@ -16,14 +16,14 @@ use crate::session::channels::Joined;
 use crate::token::{Refusal, RefusalReason, Token};
 
 /// Whether the token of a console a channel joins is still live: a revoked token opens no
-/// more channels. A single-use token's row was consumed by the console's first channel, so
-/// there is nothing to ask; its expiry was checked on joining.
+/// more channels. A single-use token's row was consumed by the console's first channel, and a
+/// JWT is in no source, so there is nothing to ask; its expiry was checked on joining.
 pub(super) async fn still_live(
     front: &Front,
     joined: &Joined,
     hash: crate::token::TokenHash,
 ) -> Result<(), Refusal> {
-    if joined.single_use {
+    if joined.settled {
         return Ok(());
     }
     let asked = within_handshake(front, async {
@@ -113,7 +113,7 @@ pub(super) async fn admit(
             Ok(admission) => {
                 let joined = Joined {
                     grant: admission.grant,
-                    single_use: admission.single_use,
+                    settled: admission.settled,
                     slot: Arc::new(admission.slot),
                 };
                 if spice {

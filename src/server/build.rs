@@ -63,8 +63,16 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         settings.limits.max_connections_per_ip,
         settings.limits.max_refusals_per_ip_per_minute,
     );
+    // Read again on each reload: a portal's new key (a new kid) is taken with SIGHUP.
+    let jwt = match &settings.jwt {
+        Some(jwt) => Some(Arc::new(
+            crate::token::jwt::JwtSource::load(jwt.clone()).map_err(Error::JwtKeys)?,
+        )),
+        None => None,
+    };
     let tokens = Arc::new(lasting.tokens.load().rebuilt(
         settings.token_source.clone(),
+        jwt,
         settings.max_sessions_per_token,
     ));
     lasting.tokens.store(tokens.clone());

@@ -17,4 +17,7 @@ pub enum Error {
     /// The audit log cannot be opened.
     #[error("[vncgate] audit_log cannot be opened")]
     Audit(#[source] std::io::Error),
+    /// The JWT keys cannot be used.
+    #[error("[vncgate] jwt_keys cannot be used")]
+    JwtKeys(#[source] crate::token::jwt::KeyError),
 }

@@ -27,7 +27,7 @@ pub struct Channels {
 #[derive(Debug)]
 struct Joinable {
     grant: Grant,
-    single_use: bool,
+    settled: bool,
     /// Alive while any channel is: the console's slot and admission.
     slot: Weak<SessionSlot>,
 }
@@ -37,8 +37,8 @@ struct Joinable {
 pub struct Joined {
     /// The console's grant.
     pub grant: Grant,
-    /// Whether its token was single-use.
-    pub single_use: bool,
+    /// Whether there is nothing to ask again about its token (single use, or a JWT).
+    pub settled: bool,
     /// Its slot, shared by every channel.
     pub slot: Arc<SessionSlot>,
 }
@@ -74,7 +74,7 @@ impl Channels {
         }
         Some(Ok(Joined {
             grant: entry.grant.clone(),
-            single_use: entry.single_use,
+            settled: entry.settled,
             slot,
         }))
     }
@@ -87,7 +87,7 @@ impl Channels {
             (hash, client),
             Joinable {
                 grant: console.grant.clone(),
-                single_use: console.single_use,
+                settled: console.settled,
                 slot: Arc::downgrade(&console.slot),
             },
         );
@@ -126,12 +126,12 @@ mod tests {
         let there: IpAddr = "192.0.2.2".parse().expect("ip");
         let main = Joined {
             grant: grant(),
-            single_use: true,
+            settled: true,
             slot: Arc::new(SessionSlot::uncounted()),
         };
         channels.opened(hash, here, &main);
         let display = channels.join(hash, here).expect("joins").expect("admitted");
-        assert!(display.single_use);
+        assert!(display.settled);
         assert!(
             Arc::ptr_eq(&display.slot, &main.slot),
             "one slot for the console"
@@ -160,7 +160,7 @@ mod tests {
         let here: IpAddr = "192.0.2.1".parse().expect("ip");
         let main = Joined {
             grant: grant(),
-            single_use: false,
+            settled: false,
             slot: Arc::new(SessionSlot::uncounted()),
         };
         channels.opened(hash, here, &main);
@@ -177,7 +177,7 @@ mod tests {
         expired.expires = Some(SystemTime::now() - std::time::Duration::from_secs(1));
         let late = Joined {
             grant: expired,
-            single_use: false,
+            settled: false,
             slot: Arc::new(SessionSlot::uncounted()),
         };
         let other = TokenHash::of("late");

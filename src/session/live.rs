@@ -55,7 +55,7 @@ impl Session {
             self.id,
             self.hash,
             self.grant.expires,
-            !self.single_use,
+            !self.settled,
             info,
             bytes.clone(),
         );

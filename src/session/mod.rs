@@ -41,7 +41,7 @@ pub struct Session {
     id: u64,
     peer: IpAddr,
     grant: Grant,
-    single_use: bool,
+    settled: bool,
     /// The target's addresses, as checked before the upgrade.
     addresses: Option<Vec<SocketAddr>>,
     hash: TokenHash,
@@ -64,7 +64,7 @@ impl Session {
             id: context.registry.next_id(),
             peer,
             grant: admission.grant,
-            single_use: admission.single_use,
+            settled: admission.settled,
             addresses,
             hash,
             _slot: admission.slot,

@@ -205,6 +205,7 @@ pub struct Admission {
     pub grant: Grant,
     /// Its slot under `max_sessions_per_token`.
     pub slot: SessionSlot,
-    /// Whether it was a single-use token, consumed by this admission.
-    pub single_use: bool,
+    /// Whether there is nothing to ask again about it: a single-use token consumed by this
+    /// admission, or a JWT (no source holds it; its `exp` bounds it).
+    pub settled: bool,
 }

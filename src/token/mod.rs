@@ -9,6 +9,7 @@ mod admission;
 mod file;
 mod grant;
 pub mod issue;
+pub mod jwt;
 pub mod lease;
 mod line;
 mod secret;

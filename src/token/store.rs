@@ -4,21 +4,26 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long the jti of a JWT without `exp` is remembered (`jwt_require_exp = false`).
+const JTI_WITHOUT_EXP: Duration = Duration::from_secs(30 * 86_400);
 
 use super::admission::{Admission, Claim, LocalCount, Refusal, SessionSlot};
 use super::file::FileSource;
 use super::grant::Grant;
+use super::jwt::{self, JwtSource};
 use super::lease::Leases;
 use super::secret::{Token, TokenHash};
 use super::sql::{SqlStore, StoreError};
 use crate::console::ConsoleKind;
 
-/// All token sources: the websockify-format files first (they win a clash: they are local and
-/// explicit), then the SQL store.
+/// All token sources, asked in a fixed order: the websockify-format files first (they win a
+/// clash: they are local and explicit), then a JWT by its shape, then the SQL store.
 #[derive(Debug, Default)]
 pub struct TokenStore {
     files: Option<FileSource>,
+    jwt: Option<Arc<JwtSource>>,
     sql: Option<SqlStore>,
     max_sessions: usize,
     counts: Arc<Mutex<HashMap<TokenHash, usize>>>,
@@ -31,11 +36,18 @@ impl TokenStore {
     pub fn new(files: Option<PathBuf>, sql: Option<SqlStore>, max_sessions: usize) -> Self {
         Self {
             files: files.map(FileSource::new),
+            jwt: None,
             sql,
             max_sessions,
             counts: Arc::default(),
             leases: None,
         }
+    }
+
+    /// This store, taking JWTs signed for `jwt`'s keys.
+    pub fn with_jwt(mut self, jwt: Option<Arc<JwtSource>>) -> Self {
+        self.jwt = jwt;
+        self
     }
 
     /// This store, counting `max_sessions_per_token` with `leases` across every instance that
@@ -47,9 +59,15 @@ impl TokenStore {
 
     /// A store with new files and a new session cap, and this one's database and live session
     /// counts (a reload).
-    pub fn rebuilt(&self, files: Option<PathBuf>, max_sessions: usize) -> Self {
+    pub fn rebuilt(
+        &self,
+        files: Option<PathBuf>,
+        jwt: Option<Arc<JwtSource>>,
+        max_sessions: usize,
+    ) -> Self {
         Self {
             files: files.map(FileSource::new),
+            jwt,
             sql: self.sql.clone(),
             max_sessions,
             counts: self.counts.clone(),
@@ -81,15 +99,22 @@ impl TokenStore {
         }
     }
 
-    async fn find(&self, token: &Token, serves: &[ConsoleKind]) -> Result<(Grant, bool), Refusal> {
+    /// The grant of `token` and how it is used once: `Consumed::No` for a token looked up
+    /// again later, else the key its single use is recorded under.
+    async fn find(&self, token: &Token, serves: &[ConsoleKind]) -> Result<(Grant, Once), Refusal> {
         let hash = token.hash();
         let mut found = match &self.files {
-            Some(files) => files.lookup(&hash).await.map(|grant| (grant, false)),
+            Some(files) => files.lookup(&hash).await.map(|grant| (grant, Once::No)),
             None => None,
         };
+        if let (None, Some(jwt), true) = (&found, &self.jwt, jwt::looks_like(token.expose())) {
+            found = Some(jwt_grant(jwt, token)?);
+        }
         if found.is_none() {
             if let Some(sql) = &self.sql {
-                found = sql.lookup(&hash).await.map_err(Refusal::unavailable)?;
+                found = sql.lookup(&hash).await.map_err(Refusal::unavailable)?.map(
+                    |(grant, single)| (grant, if single { Once::Row(hash) } else { Once::No }),
+                );
             }
         }
         match found {
@@ -108,21 +133,38 @@ impl TokenStore {
     /// The reason for refusal.
     pub async fn admit(&self, token: &Token, serves: &[ConsoleKind]) -> Result<Admission, Refusal> {
         let hash = token.hash();
-        let (grant, single_use) = self.find(token, serves).await?;
+        let (grant, once) = self.find(token, serves).await?;
         if !grant.is_live(SystemTime::now()) {
             return Err(Refusal::Expired);
         }
         let slot = self.take_slot(hash).await?;
-        if single_use {
-            let sql = self.sql.as_ref().ok_or(Refusal::Unknown)?;
-            if !sql.consume(&hash).await.map_err(Refusal::unavailable)? {
-                return Err(Refusal::AlreadyUsed);
+        let won = match once {
+            Once::No | Once::Jwt(None) => true,
+            Once::Row(key) => {
+                let sql = self.sql.as_ref().ok_or(Refusal::Unknown)?;
+                sql.consume(&key).await.map_err(Refusal::unavailable)?
             }
+            Once::Jwt(Some(key)) => {
+                // A jti without a database to record it in cannot be held to single use.
+                let sql = self.sql.as_ref().ok_or(Refusal::Unknown)?;
+                let until = grant
+                    .expires
+                    .unwrap_or_else(|| SystemTime::now() + JTI_WITHOUT_EXP)
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let until = i64::try_from(until).unwrap_or(i64::MAX);
+                sql.claim_once(&key, until)
+                    .await
+                    .map_err(Refusal::unavailable)?
+            }
+        };
+        if !won {
+            return Err(Refusal::AlreadyUsed);
         }
         Ok(Admission {
             grant,
             slot,
-            single_use,
+            settled: once != Once::No,
         })
     }
 
@@ -188,5 +230,32 @@ impl TokenStore {
                 },
             },
         })
+    }
+}
+
+/// How a token is used once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Once {
+    /// Not single use: looked up again while its sessions live.
+    No,
+    /// A single-use row, consumed under its hash.
+    Row(TokenHash),
+    /// A JWT: in no source to look up again; single use under its `jti` when it has one.
+    Jwt(Option<TokenHash>),
+}
+
+/// A JWT's grant; a refusal says why, with the token's hash and never the token.
+fn jwt_grant(jwt: &JwtSource, token: &Token) -> Result<(Grant, Once), Refusal> {
+    match jwt.grant(token.expose()) {
+        Ok((grant, jti)) => {
+            // Keyed apart from token hashes, so that a jti cannot collide with a token.
+            let key = jti.map(|jti| TokenHash::of(&format!("jti:{jti}")));
+            Ok((grant, Once::Jwt(key)))
+        }
+        Err(error) if error.expired() => Err(Refusal::Expired),
+        Err(error) => {
+            tracing::info!(token = %token.hash().short(), reason = error.reason(), error = %crate::chain::chain(&error), "JWT refused");
+            Err(Refusal::Unknown)
+        }
     }
 }

@@ -71,7 +71,7 @@ async fn bad_unknown_expired_or_missing_token_is_403_with_empty_body() {
         assert_eq!(status, 403, "{path}");
         assert!(body.is_empty(), "{path}: body {body:?}");
     }
-    let long = format!("/?token={}", "a".repeat(300));
+    let long = format!("/?token={}", "a".repeat(2100));
     assert_eq!(refusal(ws(proxy.addr, &long, &[]).await).0, 403);
 }
 

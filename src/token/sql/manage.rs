@@ -170,10 +170,49 @@ impl SqlStore {
             "DELETE FROM console_auth_tokens WHERE expires <= {}",
             self.param(1)
         );
-        Ok(sqlx::query(&sql)
+        let deleted = sqlx::query(&sql)
             .bind(now_seconds())
             .execute(&self.pool)
             .await?
-            .rows_affected())
+            .rows_affected();
+        // Used jtis are kept until their token expires: a database without the table has none.
+        let sql = format!(
+            "DELETE FROM {} WHERE expires <= {}",
+            super::schema::JTI_TABLE,
+            self.param(1)
+        );
+        let _ = sqlx::query(&sql)
+            .bind(now_seconds())
+            .execute(&self.pool)
+            .await;
+        Ok(deleted)
+    }
+
+    /// Records the single use of a JWT's `jti` (its hash `key`) until `expires`: exactly one
+    /// caller, across every proxy sharing the database, gets `true`.
+    ///
+    /// # Errors
+    /// The database failed, or has no `vncgate_used_jti` table (`vncgate token init-db`).
+    pub async fn claim_once(
+        &self,
+        key: &crate::token::TokenHash,
+        expires: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "INSERT INTO {} (jti_hash, expires) VALUES ({}, {})",
+            super::schema::JTI_TABLE,
+            self.param(1),
+            self.param(2)
+        );
+        match sqlx::query(&sql)
+            .bind(key.to_hex())
+            .bind(expires)
+            .execute(&self.pool)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(false),
+            Err(error) => Err(error.into()),
+        }
     }
 }

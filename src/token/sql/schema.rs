@@ -7,6 +7,9 @@ use super::url::Dialect;
 /// vncgate's session leases (see `lease.rs`).
 pub(super) const LEASE_TABLE: &str = "vncgate_session_leases";
 
+/// vncgate's own: the `jti`s of single-use JWTs already used, until they expire.
+pub(super) const JTI_TABLE: &str = "vncgate_used_jti";
+
 /// vncgate's published live sessions (see `sessions.rs`).
 pub(super) const SESSION_TABLE: &str = "vncgate_live_sessions";
 
@@ -31,6 +34,9 @@ pub(super) fn schema(dialect: Dialect) -> Vec<String> {
     )];
     // vncgate's own: which tokens are single-use. nova's table stays as nova defines it.
     statements.push("CREATE TABLE IF NOT EXISTS vncgate_single_use (token_hash VARCHAR(255) NOT NULL PRIMARY KEY)".into());
+    statements.push(format!(
+        "CREATE TABLE IF NOT EXISTS {JTI_TABLE} (jti_hash VARCHAR(64) NOT NULL PRIMARY KEY, expires BIGINT NOT NULL)"
+    ));
     // vncgate's own: the live sessions' slots under max_sessions_per_token, across instances.
     statements.push(format!(
         "CREATE TABLE IF NOT EXISTS {LEASE_TABLE} (token_hash VARCHAR(64) NOT NULL, slot INTEGER NOT NULL, \
