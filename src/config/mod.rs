@@ -6,6 +6,7 @@
 //! that `check-config` can print them all at once.
 
 mod edge;
+mod features;
 mod options;
 pub mod oslo;
 mod ports;

@@ -7,13 +7,13 @@ use std::time::Duration;
 use config::Config;
 
 use super::edge;
+use super::features;
 use super::oslo::OsloFile;
 use super::ports;
 use super::problem::{file_problem, ConfigError, Problem};
 use super::reader::{Exists, Reader};
 use super::settings::{
-    AuditTarget, BackendPolicy, FrontTls, Operations, Recording, Settings, TlsMinimum,
-    VencryptFiles,
+    AuditTarget, BackendPolicy, FrontTls, Operations, Settings, TlsMinimum, VencryptFiles,
 };
 use super::table::{self as t, OptionSpec};
 use super::value::{
@@ -139,8 +139,8 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         edge: edge::edge(reader),
         backends,
         operations: operations(reader),
-        recording: recording(reader),
-        jwt: jwt(reader),
+        recording: features::recording(reader),
+        jwt: features::jwt(reader),
     };
     Settings {
         warnings: std::mem::take(&mut reader.warnings),
@@ -186,68 +186,6 @@ fn backend_auth(reader: &mut Reader) -> (Vec<AuthScheme>, BackendPolicy, Option<
         auth_schemes_by_network: by_network,
     };
     (auth_schemes, backends, vencrypt)
-}
-
-fn recording(reader: &mut Reader) -> Recording {
-    let recipients: Vec<String> = reader.typed(&t::RECORDING_RECIPIENTS, |text| {
-        let keys = parse_list(text);
-        for key in &keys {
-            if key.parse::<age::x25519::Recipient>().is_err() {
-                return Err(format!(
-                    "{key:?} is not an age X25519 public key; accepted values: age1…, as `age-keygen -y` prints"
-                ));
-            }
-        }
-        Ok(keys)
-    });
-    let all = reader.typed(&t::RECORD, |text| {
-        parse_choice(text, &["none", "all"]).map(|word| word == "all")
-    });
-    let state_dir = PathBuf::from(text(reader, &t::STATE_DIR));
-    let dir = reader
-        .typed(&t::RECORDING_DIR, |text| {
-            let text = text.trim();
-            Ok((!text.is_empty()).then(|| PathBuf::from(text)))
-        })
-        .unwrap_or_else(|| state_dir.join("recordings"));
-    if all && recipients.is_empty() {
-        reader.warnings.push(
-            "[vncgate] record = all and no recording_recipients: recordings are plain files \
-             (0600) that anyone with root on this host can read; list age public keys"
-                .into(),
-        );
-    }
-    let days = reader.typed(&t::RECORDING_MAX_AGE_DAYS, |text| parse_integer(text, 0));
-    let total = reader.typed(&t::RECORDING_MAX_TOTAL_BYTES, |text| parse_integer(text, 0));
-    Recording {
-        all,
-        dir,
-        max_age: (days > 0).then(|| Duration::from_secs(days.saturating_mul(86_400))),
-        max_total_bytes: (total > 0).then_some(total),
-        recipients,
-        input: reader.typed(&t::RECORD_INPUT, parse_bool),
-        required: reader.typed(&t::RECORDING_REQUIRED, parse_bool),
-    }
-}
-
-fn jwt(reader: &mut Reader) -> Option<crate::token::jwt::JwtSettings> {
-    let keys = reader.path(&t::JWT_KEYS, Exists::File);
-    let audience = text(reader, &t::JWT_AUDIENCE);
-    let leeway = reader.typed(&t::JWT_LEEWAY, parse_seconds);
-    let require_exp = reader.typed(&t::JWT_REQUIRE_EXP, parse_bool);
-    let keys = keys?;
-    if let Err(error) = crate::token::jwt::check_keys(&keys) {
-        if let Some(at) = reader.find(&t::JWT_KEYS) {
-            reader.problem(&at, crate::chain::chain(&error).to_string());
-        }
-        return None;
-    }
-    Some(crate::token::jwt::JwtSettings {
-        keys,
-        audience: (!audience.is_empty()).then_some(audience),
-        leeway,
-        require_exp,
-    })
 }
 
 fn operations(reader: &mut Reader) -> Operations {

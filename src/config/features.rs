@@ -1,0 +1,80 @@
+//! The options of what vncgate adds to nova's proxies, typed: session recording and the token
+//! sources beyond token files and nova's table.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::reader::{Exists, Reader};
+use super::settings::Recording;
+use super::table as t;
+use super::value::{parse_bool, parse_choice, parse_integer, parse_list, parse_seconds};
+
+/// A text option, trimmed.
+fn text(reader: &mut Reader, spec: &t::OptionSpec) -> String {
+    reader.typed(spec, |text| Ok(text.trim().to_owned()))
+}
+
+/// `[vncgate] record`, `record_input`, `recording_*`.
+pub(super) fn recording(reader: &mut Reader) -> Recording {
+    let recipients: Vec<String> = reader.typed(&t::RECORDING_RECIPIENTS, |text| {
+        let keys = parse_list(text);
+        for key in &keys {
+            if key.parse::<age::x25519::Recipient>().is_err() {
+                return Err(format!(
+                    "{key:?} is not an age X25519 public key; accepted values: age1…, as `age-keygen -y` prints"
+                ));
+            }
+        }
+        Ok(keys)
+    });
+    let all = reader.typed(&t::RECORD, |text| {
+        parse_choice(text, &["none", "all"]).map(|word| word == "all")
+    });
+    let state_dir = PathBuf::from(text(reader, &t::STATE_DIR));
+    let dir = reader
+        .typed(&t::RECORDING_DIR, |text| {
+            let text = text.trim();
+            Ok((!text.is_empty()).then(|| PathBuf::from(text)))
+        })
+        .unwrap_or_else(|| state_dir.join("recordings"));
+    if all && recipients.is_empty() {
+        reader.warnings.push(
+            "[vncgate] record = all and no recording_recipients: recordings are plain files \
+             (0600) that anyone with root on this host can read; list age public keys"
+                .into(),
+        );
+    }
+    let days = reader.typed(&t::RECORDING_MAX_AGE_DAYS, |text| parse_integer(text, 0));
+    let total = reader.typed(&t::RECORDING_MAX_TOTAL_BYTES, |text| parse_integer(text, 0));
+    Recording {
+        all,
+        dir,
+        max_age: (days > 0).then(|| Duration::from_secs(days.saturating_mul(86_400))),
+        max_total_bytes: (total > 0).then_some(total),
+        recipients,
+        input: reader.typed(&t::RECORD_INPUT, parse_bool),
+        required: reader.typed(&t::RECORDING_REQUIRED, parse_bool),
+    }
+}
+
+/// `[vncgate] jwt_keys`, `jwt_audience`, `jwt_leeway`, `jwt_require_exp`: `None` without keys
+/// (or with keys that cannot be used, a problem then).
+pub(super) fn jwt(reader: &mut Reader) -> Option<crate::token::jwt::JwtSettings> {
+    let keys = reader.path(&t::JWT_KEYS, Exists::File);
+    let audience = text(reader, &t::JWT_AUDIENCE);
+    let leeway = reader.typed(&t::JWT_LEEWAY, parse_seconds);
+    let require_exp = reader.typed(&t::JWT_REQUIRE_EXP, parse_bool);
+    let keys = keys?;
+    if let Err(error) = crate::token::jwt::check_keys(&keys) {
+        if let Some(at) = reader.find(&t::JWT_KEYS) {
+            reader.problem(&at, crate::chain::chain(&error).to_string());
+        }
+        return None;
+    }
+    Some(crate::token::jwt::JwtSettings {
+        keys,
+        audience: (!audience.is_empty()).then_some(audience),
+        leeway,
+        require_exp,
+    })
+}
