@@ -78,3 +78,20 @@ pub(super) fn jwt(reader: &mut Reader) -> Option<crate::token::jwt::JwtSettings>
         require_exp,
     })
 }
+
+/// `[vncgate] redis_url`, `redis_key_prefix`.
+pub(super) fn redis(reader: &mut Reader) -> Option<(crate::console::Secret, String)> {
+    let prefix = text(reader, &t::REDIS_KEY_PREFIX);
+    let url = reader.typed(&t::REDIS_URL, |text| {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        // The parser's message could quote the password: only the shape is named.
+        redis::Client::open(text).map_err(|_| {
+            "not a Redis URL; accepted values: redis://[:password@]host:port/db".to_owned()
+        })?;
+        Ok(Some(crate::console::Secret::new(text)))
+    });
+    url.map(|url| (url, prefix))
+}

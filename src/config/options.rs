@@ -141,6 +141,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         operations: operations(reader),
         recording: features::recording(reader),
         jwt: features::jwt(reader),
+        redis: features::redis(reader),
     };
     Settings {
         warnings: std::mem::take(&mut reader.warnings),

@@ -226,6 +226,9 @@ pub struct Settings {
     pub recording: Recording,
     /// JWTs as tokens, when `jwt_keys` is set.
     pub jwt: Option<crate::token::jwt::JwtSettings>,
+    /// Tokens in Redis, when `redis_url` is set: the URL (it may hold a password) and the key
+    /// prefix.
+    pub redis: Option<(Secret, String)>,
 }
 
 /// Session recording (`[vncgate] record`, `record_input`, `recording_*`).

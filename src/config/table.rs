@@ -135,6 +135,8 @@ options! {
     JWT_KEYS = OptionSpec::new(OWN_SECTION, "jwt_keys", NONE, "JWTs as tokens (websockify's JWTTokenApi): a PEM public key (RSA, EC, Ed25519), a JWKS file (keys by kid), or an HMAC secret file");
     JWT_AUDIENCE = OptionSpec::new(OWN_SECTION, "jwt_audience", "", "the aud a JWT must carry; empty: not checked");
     JWT_LEEWAY = OptionSpec::new(OWN_SECTION, "jwt_leeway", "30", "clock skew allowed on a JWT's exp and nbf, seconds");
+    REDIS_URL = OptionSpec::new(OWN_SECTION, "redis_url", NONE, "tokens in Redis (websockify's TokenRedis): redis://[:password@]host:port/db");
+    REDIS_KEY_PREFIX = OptionSpec::new(OWN_SECTION, "redis_key_prefix", "", "websockify's namespace: keys are PREFIX:TOKEN; empty: the token alone");
     JWT_REQUIRE_EXP = OptionSpec::new(OWN_SECTION, "jwt_require_exp", "true", "refuse a JWT without exp (websockify accepts one)");
     VENCRYPT_VERIFY_HOSTNAME = OptionSpec::new(OWN_SECTION, "vencrypt_verify_hostname", "false", "check VNC server certificate names");
     CONNECT_TIMEOUT = OptionSpec::new(OWN_SECTION, "connect_timeout", "5", "TCP connect deadline, seconds");

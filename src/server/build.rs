@@ -70,11 +70,23 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         )),
         None => None,
     };
-    let tokens = Arc::new(lasting.tokens.load().rebuilt(
-        settings.token_source.clone(),
-        jwt,
-        settings.max_sessions_per_token,
-    ));
+    let redis = match &settings.redis {
+        Some((url, prefix)) => Some(Arc::new(
+            crate::token::redis::RedisSource::new(url.expose(), prefix).map_err(Error::Store)?,
+        )),
+        None => None,
+    };
+    let tokens = Arc::new(
+        lasting
+            .tokens
+            .load()
+            .rebuilt(
+                settings.token_source.clone(),
+                jwt,
+                settings.max_sessions_per_token,
+            )
+            .with_redis(redis),
+    );
     lasting.tokens.store(tokens.clone());
     certificate_expiries(settings, &lasting.metrics);
     Ok(Front {

@@ -12,6 +12,7 @@ pub mod issue;
 pub mod jwt;
 pub mod lease;
 mod line;
+pub mod redis;
 mod secret;
 pub mod sql;
 mod store;

@@ -14,6 +14,7 @@ use super::file::FileSource;
 use super::grant::Grant;
 use super::jwt::{self, JwtSource};
 use super::lease::Leases;
+use super::redis::RedisSource;
 use super::secret::{Token, TokenHash};
 use super::sql::{SqlStore, StoreError};
 use crate::console::ConsoleKind;
@@ -24,6 +25,7 @@ use crate::console::ConsoleKind;
 pub struct TokenStore {
     files: Option<FileSource>,
     jwt: Option<Arc<JwtSource>>,
+    redis: Option<Arc<RedisSource>>,
     sql: Option<SqlStore>,
     max_sessions: usize,
     counts: Arc<Mutex<HashMap<TokenHash, usize>>>,
@@ -37,6 +39,7 @@ impl TokenStore {
         Self {
             files: files.map(FileSource::new),
             jwt: None,
+            redis: None,
             sql,
             max_sessions,
             counts: Arc::default(),
@@ -47,6 +50,12 @@ impl TokenStore {
     /// This store, taking JWTs signed for `jwt`'s keys.
     pub fn with_jwt(mut self, jwt: Option<Arc<JwtSource>>) -> Self {
         self.jwt = jwt;
+        self
+    }
+
+    /// This store, asking `redis` for tokens after the files and JWTs.
+    pub fn with_redis(mut self, redis: Option<Arc<RedisSource>>) -> Self {
+        self.redis = redis;
         self
     }
 
@@ -68,6 +77,7 @@ impl TokenStore {
         Self {
             files: files.map(FileSource::new),
             jwt,
+            redis: None,
             sql: self.sql.clone(),
             max_sessions,
             counts: self.counts.clone(),
@@ -109,6 +119,13 @@ impl TokenStore {
         };
         if let (None, Some(jwt), true) = (&found, &self.jwt, jwt::looks_like(token.expose())) {
             found = Some(jwt_grant(jwt, token)?);
+        }
+        if let (None, Some(redis)) = (&found, &self.redis) {
+            found = redis
+                .lookup(token)
+                .await
+                .map_err(Refusal::unavailable)?
+                .map(|grant| (grant, Once::Jwt(None)));
         }
         if found.is_none() {
             if let Some(sql) = &self.sql {
@@ -240,7 +257,8 @@ enum Once {
     No,
     /// A single-use row, consumed under its hash.
     Row(TokenHash),
-    /// A JWT: in no source to look up again; single use under its `jti` when it has one.
+    /// In no source that can be asked by hash again (a JWT, a Redis key): single use under a
+    /// JWT's `jti` when it has one.
     Jwt(Option<TokenHash>),
 }
 

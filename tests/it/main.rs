@@ -28,6 +28,7 @@ mod spice;
 mod static_and_tls;
 mod systemd_unit;
 mod token_jwt;
+mod token_redis;
 mod token_shared_db;
 mod token_store;
 mod vencrypt_qemu;

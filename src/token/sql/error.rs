@@ -39,6 +39,9 @@ pub enum StoreError {
     /// The database has no `console_auth_tokens` table: a new database nobody initialised.
     #[error("token database has no console_auth_tokens table: run `vncgate token init-db`, or point [database] connection at nova's cell database")]
     NoTokenTable(#[source] sqlx::Error),
+    /// Redis (`redis_url`) failed or is unreachable.
+    #[error("Redis token source failed")]
+    Redis(#[source] redis::RedisError),
     /// The database failed or is unreachable.
     #[error("token database failed")]
     Database(#[source] sqlx::Error),

@@ -1,0 +1,170 @@
+//! Tokens in Redis, as websockify's TokenRedis reads them, against Debian's `redis-server`:
+//! both value forms open a real QEMU console through vncgate and through websockify itself with
+//! the same keys; an outage is a 503 and a live session goes on.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::common::daemon::free_port;
+use crate::common::qemu::{self, Qemu};
+use crate::common::*;
+
+/// Debian's redis-server on a free port, without persistence; killed when dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    async fn start() -> Option<Self> {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "redis-server missing in CI: scripts/install-deps installs it"
+            );
+            eprintln!("skipped: redis-server not installed (apt install redis-server)");
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        let up = wait_for(Duration::from_secs(10), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
+        assert!(up, "redis-server did not listen");
+        Some(Self { child, port })
+    }
+
+    fn set(&self, key: &str, value: &str) {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "set", key, value])
+            .output()
+            .expect("redis-cli");
+        assert!(out.status.success(), "{out:?}");
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python() -> Option<PathBuf> {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
+    let ready = Command::new(&python)
+        .args(["-c", "import redis, websockify"])
+        .status()
+        .is_ok_and(|status| status.success());
+    if !ready {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "target/pyenv missing in CI"
+        );
+        eprintln!("skipped: target/pyenv with websockify and redis missing (scripts/install-deps)");
+    }
+    ready.then_some(python)
+}
+
+#[tokio::test]
+async fn websockify_redis_keys_open_a_qemu_console_through_vncgate_and_websockify() {
+    if !qemu::available() {
+        return;
+    }
+    let Some(python) = python() else { return };
+    let Some(mut redis) = Redis::start().await else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("tempdir");
+    let vm = Qemu::start(work.path(), "", &[]);
+    let target = format!("127.0.0.1:{}", vm.addr.port());
+    redis.set("ns:json-token", &format!(r#"{{"host": "{target}"}}"#));
+    redis.set("ns:plain-token", &target);
+    let proxy = start_proxy(
+        &format!(
+            "[vncgate]\nredis_url = redis://127.0.0.1:{}/0\nredis_key_prefix = ns\n",
+            redis.port
+        ),
+        "",
+    )
+    .await;
+    let mut live = None;
+    for token in ["json-token", "plain-token"] {
+        let (socket, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
+            .await
+            .expect("upgrade");
+        live = Some(open_console(socket).await.expect(token));
+    }
+    assert_eq!(refusal(ws(proxy.addr, "/?token=other", &[]).await).0, 403);
+
+    // websockify, on the same keys.
+    let port = free_port();
+    let mut websockify = Command::new(&python)
+        .args([
+            "-m",
+            "websockify",
+            "--token-plugin",
+            "TokenRedis",
+            "--token-source",
+        ])
+        .arg(format!("127.0.0.1:{}:0::ns", redis.port))
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("websockify");
+    let up = wait_for(Duration::from_secs(15), || async move {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+    })
+    .await;
+    assert!(up, "websockify did not listen");
+    for token in ["json-token", "plain-token"] {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let (socket, _) = ws(
+            addr,
+            &format!("/?token={token}"),
+            &[("Sec-WebSocket-Protocol", "binary")],
+        )
+        .await
+        .expect("websockify upgrade");
+        let mut console = crate::common::rfb::WsBytes::new(socket);
+        assert_eq!(
+            console.read(12).await.as_deref(),
+            Ok(&b"RFB 003.008\n"[..]),
+            "{token}"
+        );
+    }
+    let _ = websockify.kill();
+    let _ = websockify.wait();
+
+    // An outage: new sessions get 503, the live one goes on.
+    let _ = redis.child.kill();
+    let _ = redis.child.wait();
+    assert_eq!(
+        refusal(ws(proxy.addr, "/?token=json-token", &[]).await).0,
+        503
+    );
+    let mut live = live.expect("a live session");
+    live.write(&crate::common::rfb::update_request(false, 8, 8))
+        .await;
+    assert!(
+        live.read(4).await.is_ok(),
+        "the live session ended with Redis"
+    );
+}
