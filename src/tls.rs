@@ -282,3 +282,26 @@ pub fn backend_config(
         .map_err(|source| Error::Rustls { context, source })?;
     Ok(Arc::new(config))
 }
+
+/// The client TLS toward the token API: the server's certificate checked against the CAs in
+/// `ca` (a bundle, such as the system's), host name included.
+///
+/// # Errors
+/// The file cannot be read or holds no usable CA.
+pub fn api_client_config(ca: &Path) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let context = "token API client TLS";
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(load_certificates(ca)?);
+    if added == 0 {
+        return Err(Error::Certificates {
+            path: ca.display().to_string(),
+            reason: "no CA certificate in it".into(),
+        });
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|source| Error::Rustls { context, source })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}

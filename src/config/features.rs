@@ -95,3 +95,30 @@ pub(super) fn redis(reader: &mut Reader) -> Option<(crate::console::Secret, Stri
     });
     url.map(|url| (url, prefix))
 }
+
+/// `[vncgate] token_api_url`, `token_api_cache_ttl`, `token_api_ca`, `token_api_bearer_file`.
+pub(super) fn token_api(reader: &mut Reader) -> Option<crate::token::api::ApiSettings> {
+    let cache_ttl = reader.typed(&t::TOKEN_API_CACHE_TTL, parse_seconds);
+    let ca = PathBuf::from(text(reader, &t::TOKEN_API_CA));
+    let bearer_file = reader.path(&t::TOKEN_API_BEARER_FILE, Exists::File);
+    let url = reader.typed(&t::TOKEN_API_URL, |text| {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let parsed = url::Url::parse(&text.replace("%s", "token"))
+            .map_err(|_| format!("{text:?} is not a URL"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || !text.contains("%s") {
+            return Err(format!(
+                "{text:?}: accepted values: an http:// or https:// URL with %s where the token goes"
+            ));
+        }
+        Ok(Some(text.to_owned()))
+    })?;
+    Some(crate::token::api::ApiSettings {
+        url,
+        cache_ttl,
+        ca,
+        bearer_file,
+    })
+}

@@ -142,6 +142,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         recording: features::recording(reader),
         jwt: features::jwt(reader),
         redis: features::redis(reader),
+        token_api: features::token_api(reader),
     };
     Settings {
         warnings: std::mem::take(&mut reader.warnings),

@@ -226,6 +226,8 @@ pub struct Settings {
     pub recording: Recording,
     /// JWTs as tokens, when `jwt_keys` is set.
     pub jwt: Option<crate::token::jwt::JwtSettings>,
+    /// Tokens looked up over HTTP, when `token_api_url` is set.
+    pub token_api: Option<crate::token::api::ApiSettings>,
     /// Tokens in Redis, when `redis_url` is set: the URL (it may hold a password) and the key
     /// prefix.
     pub redis: Option<(Secret, String)>,

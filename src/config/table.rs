@@ -135,6 +135,10 @@ options! {
     JWT_KEYS = OptionSpec::new(OWN_SECTION, "jwt_keys", NONE, "JWTs as tokens (websockify's JWTTokenApi): a PEM public key (RSA, EC, Ed25519), a JWKS file (keys by kid), or an HMAC secret file");
     JWT_AUDIENCE = OptionSpec::new(OWN_SECTION, "jwt_audience", "", "the aud a JWT must carry; empty: not checked");
     JWT_LEEWAY = OptionSpec::new(OWN_SECTION, "jwt_leeway", "30", "clock skew allowed on a JWT's exp and nbf, seconds");
+    TOKEN_API_URL = OptionSpec::new(OWN_SECTION, "token_api_url", NONE, "tokens looked up over HTTP (websockify's BaseTokenAPI, JSONTokenApi): a URL with %s for the token");
+    TOKEN_API_CACHE_TTL = OptionSpec::new(OWN_SECTION, "token_api_cache_ttl", "5", "seconds a token API answer is kept, an unknown token's too; 0 asks every time");
+    TOKEN_API_CA = OptionSpec::new(OWN_SECTION, "token_api_ca", "/etc/ssl/certs/ca-certificates.crt", "the CAs an HTTPS token API's certificate is checked against");
+    TOKEN_API_BEARER_FILE = OptionSpec::new(OWN_SECTION, "token_api_bearer_file", NONE, "a file holding a bearer token sent to the token API");
     REDIS_URL = OptionSpec::new(OWN_SECTION, "redis_url", NONE, "tokens in Redis (websockify's TokenRedis): redis://[:password@]host:port/db");
     REDIS_KEY_PREFIX = OptionSpec::new(OWN_SECTION, "redis_key_prefix", "", "websockify's namespace: keys are PREFIX:TOKEN; empty: the token alone");
     JWT_REQUIRE_EXP = OptionSpec::new(OWN_SECTION, "jwt_require_exp", "true", "refuse a JWT without exp (websockify accepts one)");

@@ -70,6 +70,10 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         )),
         None => None,
     };
+    let api = match &settings.token_api {
+        Some(api) => Some(Arc::new(token_api(api)?)),
+        None => None,
+    };
     let redis = match &settings.redis {
         Some((url, prefix)) => Some(Arc::new(
             crate::token::redis::RedisSource::new(url.expose(), prefix).map_err(Error::Store)?,
@@ -85,6 +89,7 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
                 jwt,
                 settings.max_sessions_per_token,
             )
+            .with_api(api)
             .with_redis(redis),
     );
     lasting.tokens.store(tokens.clone());
@@ -221,4 +226,23 @@ fn pages(settings: &Settings) -> Pages {
         xterm_files: library(&settings.xterm_dir, "xterm.js"),
         spice_files: library(&settings.spice_html5_dir, "spice_auto.html"),
     }
+}
+
+/// The token API source: its TLS roots (for an https URL) and bearer read now.
+fn token_api(api: &crate::token::api::ApiSettings) -> Result<crate::token::api::ApiSource, Error> {
+    let tls = if api.url.starts_with("https:") {
+        Some(tls::api_client_config(&api.ca)?)
+    } else {
+        None
+    };
+    let bearer = match &api.bearer_file {
+        Some(file) => Some(crate::admin::read_secret(file).map_err(Error::AdminSecret)?),
+        None => None,
+    };
+    Ok(crate::token::api::ApiSource::new(
+        api.url.clone(),
+        tls,
+        bearer,
+        api.cache_ttl,
+    ))
 }

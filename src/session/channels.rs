@@ -97,24 +97,15 @@ impl Channels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::{ConsoleKind, Reach, Target};
+    use crate::console::{ConsoleKind, Target};
 
     fn grant() -> Grant {
         Grant {
             kind: ConsoleKind::SpiceHtml5,
-            target: Target {
+            ..Grant::direct(Target {
                 host: "127.0.0.1".into(),
                 port: 5930,
-            },
-            reach: Reach::Direct,
-            view_only: None,
-            clipboard: None,
-            tls_port: None,
-            expires: None,
-            password: None,
-            schemes: None,
-            record: None,
-            instance: None,
+            })
         }
     }
 

@@ -36,7 +36,55 @@ pub struct Grant {
     pub record: Option<bool>,
 }
 
+/// The optional fields the token sources beyond files and nova's table carry (a JWT's claims,
+/// a Redis value, the token API's JSON), with the names the token files use.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Extras {
+    /// nova's console type.
+    pub kind: Option<String>,
+    /// A SPICE server's TLS port.
+    pub tls_port: Option<u16>,
+    /// A watch link.
+    pub view_only: Option<bool>,
+    /// Which way the clipboard may flow.
+    pub clipboard: Option<String>,
+    /// Whether sessions are recorded.
+    pub record: Option<bool>,
+}
+
 impl Grant {
+    /// A grant of a noVNC console at `target`, reached directly, everything else left to the
+    /// configuration.
+    pub fn direct(target: Target) -> Self {
+        Self {
+            kind: ConsoleKind::Novnc,
+            target,
+            reach: Reach::Direct,
+            view_only: None,
+            clipboard: None,
+            tls_port: None,
+            expires: None,
+            password: None,
+            schemes: None,
+            instance: None,
+            record: None,
+        }
+    }
+
+    /// This grant with `extras` applied; `None` for an unknown kind or clipboard name.
+    pub fn with(mut self, extras: Extras) -> Option<Self> {
+        if let Some(kind) = extras.kind.as_deref() {
+            self.kind = ConsoleKind::from_nova_name(kind)?;
+        }
+        if let Some(clipboard) = extras.clipboard.as_deref() {
+            self.clipboard = Some(Clipboard::from_name(clipboard)?);
+        }
+        self.tls_port = extras.tls_port.filter(|port| *port > 0);
+        self.view_only = extras.view_only;
+        self.record = extras.record;
+        Some(self)
+    }
+
     /// Whether the grant is still valid at `now`.
     pub fn is_live(&self, now: SystemTime) -> bool {
         self.expires.is_none_or(|expires| expires > now)

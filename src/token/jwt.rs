@@ -15,8 +15,8 @@ use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
-use super::grant::Grant;
-use crate::console::{Clipboard, ConsoleKind, Reach, Target};
+use super::grant::{Extras, Grant};
+use crate::console::Target;
 
 /// Why a JWT-shaped token was refused. Its label goes to the log and the refusal metric; the
 /// token itself never does.
@@ -243,13 +243,10 @@ enum Port {
 struct Claims {
     host: Option<String>,
     port: Option<Port>,
-    kind: Option<String>,
-    tls_port: Option<u16>,
-    view_only: Option<bool>,
-    clipboard: Option<String>,
-    record: Option<bool>,
     jti: Option<String>,
     exp: Option<u64>,
+    #[serde(flatten)]
+    extras: Extras,
 }
 
 impl Claims {
@@ -265,32 +262,10 @@ impl Claims {
                 .parse()
                 .map_err(|_| JwtError::Claims("port is not a number"))?,
         };
-        let kind = match self.kind.as_deref() {
-            None => ConsoleKind::Novnc,
-            Some(name) => {
-                ConsoleKind::from_nova_name(name).ok_or(JwtError::Claims("unknown kind"))?
-            }
-        };
-        let clipboard = match self.clipboard.as_deref() {
-            None => None,
-            Some(name) => {
-                Some(Clipboard::from_name(name).ok_or(JwtError::Claims("unknown clipboard"))?)
-            }
-        };
-        let expires = self.exp.map(|exp| UNIX_EPOCH + Duration::from_secs(exp));
-        let grant = Grant {
-            kind,
-            target: Target { host, port },
-            reach: Reach::Direct,
-            view_only: self.view_only,
-            clipboard,
-            tls_port: self.tls_port.filter(|port| *port > 0),
-            expires,
-            password: None,
-            schemes: None,
-            instance: None,
-            record: self.record,
-        };
+        let mut grant = Grant::direct(Target { host, port })
+            .with(self.extras)
+            .ok_or(JwtError::Claims("unknown kind or clipboard"))?;
+        grant.expires = self.exp.map(|exp| UNIX_EPOCH + Duration::from_secs(exp));
         Ok((grant, self.jti))
     }
 }

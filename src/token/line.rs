@@ -5,8 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::grant::Grant;
 use crate::console::{
-    ticket_target, AuthScheme, BadTicket, Clipboard, ConsoleKind, Reach, Secret, Target,
-    Unenforceable,
+    ticket_target, AuthScheme, BadTicket, Clipboard, ConsoleKind, Secret, Target, Unenforceable,
 };
 
 /// Why a line of a token file was skipped. Never holds the line, which holds a token.
@@ -59,19 +58,7 @@ pub fn parse_line(line: &str) -> Result<Option<(String, Grant)>, LineError> {
         return Err(LineError::NoSeparator);
     }
     let mut thumbprint = None;
-    let mut grant = Grant {
-        kind: ConsoleKind::Novnc,
-        target,
-        reach: Reach::Direct,
-        view_only: None,
-        clipboard: None,
-        tls_port: None,
-        expires: None,
-        password: None,
-        schemes: None,
-        instance: None,
-        record: None,
-    };
+    let mut grant = Grant::direct(target);
     for word in words {
         match word.split_once('=') {
             Some(("thumbprint", hex)) if ticket.is_some() => thumbprint = Some(hex),
@@ -158,6 +145,7 @@ fn parse_target(text: &str) -> Result<Target, LineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::console::Reach;
     use std::time::SystemTime;
 
     fn entry(line: &str) -> (String, Grant) {

@@ -6,6 +6,7 @@
 //! hashed before it leaves the front end.
 
 mod admission;
+pub mod api;
 mod file;
 mod grant;
 pub mod issue;

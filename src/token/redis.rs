@@ -9,10 +9,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use super::grant::Grant;
+use super::grant::{Extras, Grant};
 use super::secret::Token;
 use super::sql::StoreError;
-use crate::console::{Clipboard, ConsoleKind, Reach, Target};
+use crate::console::Target;
 
 /// How long a Redis lookup, connection included, may take.
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -37,11 +37,8 @@ impl std::fmt::Debug for RedisSource {
 #[derive(Deserialize)]
 struct Value {
     host: String,
-    kind: Option<String>,
-    tls_port: Option<u16>,
-    view_only: Option<bool>,
-    clipboard: Option<String>,
-    record: Option<bool>,
+    #[serde(flatten)]
+    extras: Extras,
 }
 
 impl RedisSource {
@@ -109,12 +106,11 @@ impl RedisSource {
 /// The grant a value names, as websockify parses it: JSON with `host` as `host:port`, or plain
 /// `host:port`. A value that is neither grants nothing (as in websockify).
 fn grant(value: &str) -> Option<Grant> {
-    let (hostport, extra) = if value.starts_with('{') {
+    let (hostport, extras) = if value.starts_with('{') {
         let parsed: Value = serde_json::from_str(value).ok()?;
-        let host = parsed.host.clone();
-        (host, Some(parsed))
+        (parsed.host, parsed.extras)
     } else {
-        (value.to_owned(), None)
+        (value.to_owned(), Extras::default())
     };
     let (host, port) = hostport.rsplit_once(':')?;
     let port: u16 = port.trim().parse().ok()?;
@@ -122,34 +118,11 @@ fn grant(value: &str) -> Option<Grant> {
     if host.is_empty() || host.contains(char::is_whitespace) {
         return None;
     }
-    let mut grant = Grant {
-        kind: ConsoleKind::Novnc,
-        target: Target {
-            host: host.to_owned(),
-            port,
-        },
-        reach: Reach::Direct,
-        view_only: None,
-        clipboard: None,
-        tls_port: None,
-        expires: None,
-        password: None,
-        schemes: None,
-        instance: None,
-        record: None,
-    };
-    if let Some(extra) = extra {
-        if let Some(kind) = extra.kind.as_deref() {
-            grant.kind = ConsoleKind::from_nova_name(kind)?;
-        }
-        if let Some(clipboard) = extra.clipboard.as_deref() {
-            grant.clipboard = Some(Clipboard::from_name(clipboard)?);
-        }
-        grant.tls_port = extra.tls_port.filter(|port| *port > 0);
-        grant.view_only = extra.view_only;
-        grant.record = extra.record;
-    }
-    Some(grant)
+    Grant::direct(Target {
+        host: host.to_owned(),
+        port,
+    })
+    .with(extras)
 }
 
 #[cfg(test)]

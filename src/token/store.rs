@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const JTI_WITHOUT_EXP: Duration = Duration::from_secs(30 * 86_400);
 
 use super::admission::{Admission, Claim, LocalCount, Refusal, SessionSlot};
+use super::api::ApiSource;
 use super::file::FileSource;
 use super::grant::Grant;
 use super::jwt::{self, JwtSource};
@@ -25,6 +26,7 @@ use crate::console::ConsoleKind;
 pub struct TokenStore {
     files: Option<FileSource>,
     jwt: Option<Arc<JwtSource>>,
+    api: Option<Arc<ApiSource>>,
     redis: Option<Arc<RedisSource>>,
     sql: Option<SqlStore>,
     max_sessions: usize,
@@ -39,6 +41,7 @@ impl TokenStore {
         Self {
             files: files.map(FileSource::new),
             jwt: None,
+            api: None,
             redis: None,
             sql,
             max_sessions,
@@ -53,7 +56,13 @@ impl TokenStore {
         self
     }
 
-    /// This store, asking `redis` for tokens after the files and JWTs.
+    /// This store, asking the token API after the files and JWTs.
+    pub fn with_api(mut self, api: Option<Arc<ApiSource>>) -> Self {
+        self.api = api;
+        self
+    }
+
+    /// This store, asking `redis` for tokens after the files, JWTs and the token API.
     pub fn with_redis(mut self, redis: Option<Arc<RedisSource>>) -> Self {
         self.redis = redis;
         self
@@ -77,6 +86,7 @@ impl TokenStore {
         Self {
             files: files.map(FileSource::new),
             jwt,
+            api: None,
             redis: None,
             sql: self.sql.clone(),
             max_sessions,
@@ -119,6 +129,13 @@ impl TokenStore {
         };
         if let (None, Some(jwt), true) = (&found, &self.jwt, jwt::looks_like(token.expose())) {
             found = Some(jwt_grant(jwt, token)?);
+        }
+        if let (None, Some(api)) = (&found, &self.api) {
+            found = api
+                .lookup(token)
+                .await
+                .map_err(|error| Refusal::unavailable(StoreError::Api(error)))?
+                .map(|grant| (grant, Once::Jwt(None)));
         }
         if let (None, Some(redis)) = (&found, &self.redis) {
             found = redis

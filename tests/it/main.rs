@@ -27,6 +27,7 @@ mod sessions_api;
 mod spice;
 mod static_and_tls;
 mod systemd_unit;
+mod token_api;
 mod token_jwt;
 mod token_redis;
 mod token_shared_db;

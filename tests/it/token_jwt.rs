@@ -8,25 +8,8 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::common::qemu::{self, Qemu};
+use crate::common::websockify::{python, Websockify};
 use crate::common::*;
-
-/// The Python with PyJWT, cryptography and websockify that `scripts/install-deps` makes.
-fn python() -> Option<PathBuf> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
-    let ready = Command::new(&python)
-        .args(["-c", "import jwt, cryptography, websockify, jwcrypto"])
-        .status()
-        .is_ok_and(|status| status.success());
-    if !ready {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "target/pyenv missing in CI: scripts/install-deps makes it"
-        );
-        eprintln!("skipped: target/pyenv with PyJWT and websockify missing (scripts/install-deps)");
-        return None;
-    }
-    Some(python)
-}
 
 fn now() -> u64 {
     SystemTime::now()
@@ -127,61 +110,11 @@ async fn through_vncgate(proxy: &Proxy, token: &str) -> Result<(), String> {
     open_console(socket).await.map(|_| ())
 }
 
-/// Websockify itself with its JWT plugin on `key`, on a free port.
-struct Websockify(std::process::Child, u16);
-
-impl Websockify {
-    async fn start(python: &Path, key: &Path) -> Self {
-        let port = crate::common::daemon::free_port();
-        let child = Command::new(python)
-            .args([
-                "-m",
-                "websockify",
-                "--token-plugin",
-                "JWTTokenApi",
-                "--token-source",
-            ])
-            .arg(key)
-            .arg(format!("127.0.0.1:{port}"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("websockify");
-        let up = wait_for(std::time::Duration::from_secs(15), || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-        })
-        .await;
-        assert!(up, "websockify did not listen");
-        Self(child, port)
-    }
-
-    /// The first bytes of the console behind `token`: the server's RFB version.
-    async fn version(&self, token: &str) -> Result<Vec<u8>, String> {
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.1));
-        let (socket, _) = ws(
-            addr,
-            &format!("/?token={token}"),
-            &[("Sec-WebSocket-Protocol", "binary")],
-        )
-        .await
-        .map_err(|error| format!("{error}"))?;
-        let mut console = crate::common::rfb::WsBytes::new(socket);
-        console.read(12).await
-    }
-}
-
-impl Drop for Websockify {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn tokens_minted_by_pyjwt_open_a_qemu_console_through_vncgate_and_websockify() {
-    let Some(python) = python() else { return };
+    let Some(python) = python("jwt, cryptography, websockify, jwcrypto") else {
+        return;
+    };
     if !qemu::available() {
         return;
     }
@@ -198,7 +131,8 @@ async fn tokens_minted_by_pyjwt_open_a_qemu_console_through_vncgate_and_websocki
             Ok(()),
             "{alg} through vncgate"
         );
-        let websockify = Websockify::start(&python, &public).await;
+        let websockify =
+            Websockify::start(&python, "JWTTokenApi", &public.display().to_string()).await;
         let version = websockify.version(&token).await;
         assert_eq!(
             version.as_deref(),
@@ -210,7 +144,9 @@ async fn tokens_minted_by_pyjwt_open_a_qemu_console_through_vncgate_and_websocki
 
 #[tokio::test]
 async fn bad_jwts_are_refused_each_with_its_reason_logged() {
-    let Some(python) = python() else { return };
+    let Some(python) = python("jwt, cryptography, websockify, jwcrypto") else {
+        return;
+    };
     let work = tempfile::tempdir().expect("tempdir");
     let backend = closed_port().await;
     let (private, public) = keys(work.path(), "RS256");
@@ -330,7 +266,9 @@ impl TapDir for PathBuf {
 
 #[tokio::test]
 async fn a_jti_opens_one_session_and_a_token_without_exp_only_when_allowed() {
-    let Some(python) = python() else { return };
+    let Some(python) = python("jwt, cryptography, websockify, jwcrypto") else {
+        return;
+    };
     let work = tempfile::tempdir().expect("tempdir");
     let backend = crate::common::fake_vnc::echo().await;
     let (private, public) = keys(work.path(), "ES256");

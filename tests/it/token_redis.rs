@@ -2,12 +2,12 @@
 //! both value forms open a real QEMU console through vncgate and through websockify itself with
 //! the same keys; an outage is a 503 and a live session goes on.
 
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::common::daemon::free_port;
 use crate::common::qemu::{self, Qemu};
+use crate::common::websockify::{python, Websockify};
 use crate::common::*;
 
 /// Debian's redis-server on a free port, without persistence; killed when dropped.
@@ -64,28 +64,14 @@ impl Drop for Redis {
     }
 }
 
-fn python() -> Option<PathBuf> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
-    let ready = Command::new(&python)
-        .args(["-c", "import redis, websockify"])
-        .status()
-        .is_ok_and(|status| status.success());
-    if !ready {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "target/pyenv missing in CI"
-        );
-        eprintln!("skipped: target/pyenv with websockify and redis missing (scripts/install-deps)");
-    }
-    ready.then_some(python)
-}
-
 #[tokio::test]
 async fn websockify_redis_keys_open_a_qemu_console_through_vncgate_and_websockify() {
     if !qemu::available() {
         return;
     }
-    let Some(python) = python() else { return };
+    let Some(python) = python("redis, websockify") else {
+        return;
+    };
     let Some(mut redis) = Redis::start().await else {
         return;
     };
@@ -112,46 +98,13 @@ async fn websockify_redis_keys_open_a_qemu_console_through_vncgate_and_websockif
     assert_eq!(refusal(ws(proxy.addr, "/?token=other", &[]).await).0, 403);
 
     // websockify, on the same keys.
-    let port = free_port();
-    let mut websockify = Command::new(&python)
-        .args([
-            "-m",
-            "websockify",
-            "--token-plugin",
-            "TokenRedis",
-            "--token-source",
-        ])
-        .arg(format!("127.0.0.1:{}:0::ns", redis.port))
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("websockify");
-    let up = wait_for(Duration::from_secs(15), || async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-    })
-    .await;
-    assert!(up, "websockify did not listen");
+    let source = format!("127.0.0.1:{}:0::ns", redis.port);
+    let websockify = Websockify::start(&python, "TokenRedis", &source).await;
     for token in ["json-token", "plain-token"] {
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let (socket, _) = ws(
-            addr,
-            &format!("/?token={token}"),
-            &[("Sec-WebSocket-Protocol", "binary")],
-        )
-        .await
-        .expect("websockify upgrade");
-        let mut console = crate::common::rfb::WsBytes::new(socket);
-        assert_eq!(
-            console.read(12).await.as_deref(),
-            Ok(&b"RFB 003.008\n"[..]),
-            "{token}"
-        );
+        let version = websockify.version(token).await;
+        assert_eq!(version.as_deref(), Ok(&b"RFB 003.008\n"[..]), "{token}");
     }
-    let _ = websockify.kill();
-    let _ = websockify.wait();
+    drop(websockify);
 
     // An outage: new sessions get 503, the live one goes on.
     let _ = redis.child.kill();
@@ -161,10 +114,5 @@ async fn websockify_redis_keys_open_a_qemu_console_through_vncgate_and_websockif
         503
     );
     let mut live = live.expect("a live session");
-    live.write(&crate::common::rfb::update_request(false, 8, 8))
-        .await;
-    assert!(
-        live.read(4).await.is_ok(),
-        "the live session ended with Redis"
-    );
+    assert!(live.answers().await, "the live session ended with Redis");
 }

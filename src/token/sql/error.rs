@@ -39,6 +39,9 @@ pub enum StoreError {
     /// The database has no `console_auth_tokens` table: a new database nobody initialised.
     #[error("token database has no console_auth_tokens table: run `vncgate token init-db`, or point [database] connection at nova's cell database")]
     NoTokenTable(#[source] sqlx::Error),
+    /// The token API (`token_api_url`) failed or is unreachable.
+    #[error("token API lookup failed")]
+    Api(#[source] crate::token::api::ApiError),
     /// Redis (`redis_url`) failed or is unreachable.
     #[error("Redis token source failed")]
     Redis(#[source] redis::RedisError),

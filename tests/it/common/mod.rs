@@ -12,6 +12,7 @@ pub mod pki;
 pub mod qemu;
 pub mod rfb;
 pub mod serial;
+pub mod websockify;
 pub mod xvnc;
 
 use std::net::SocketAddr;

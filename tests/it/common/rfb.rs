@@ -150,6 +150,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsBytes<S> {
         }
     }
 
+    /// Whether an RFB session still answers: a full update request gets bytes back.
+    pub async fn answers(&mut self) -> bool {
+        self.write(&update_request(false, 8, 8)).await;
+        self.read(4).await.is_ok()
+    }
+
     /// Whatever arrives until nothing has for `quiet`, or the close as `Err`.
     pub async fn drain_bytes(&mut self, quiet: Duration) -> Result<Vec<u8>, String> {
         let mut bytes = std::mem::take(&mut self.buffer);

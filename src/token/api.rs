@@ -1,0 +1,278 @@
+//! Tokens looked up over HTTP, as websockify's `BaseTokenAPI` and `JSONTokenApi` do: GET
+//! `token_api_url` with the token in place of `%s`; the answer is `host:port` as text, or JSON
+//! `{"host", "port"}` with vncgate's optional fields. 404, 403, 401 and 410 mean an unknown
+//! token; anything else that is not a 2xx, a timeout or a failed connection is an outage (503,
+//! never an admission). Answers are cached for `token_api_cache_ttl`, unknown tokens too.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+
+use super::grant::{Extras, Grant};
+use super::secret::{Token, TokenHash};
+use crate::console::{Secret, Target};
+
+/// How long a lookup, connection included, may take.
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The largest answer read.
+const MAX_ANSWER: usize = 16 << 10;
+
+/// Answers kept at most: past this the cache starts again.
+const MAX_CACHED: usize = 10_000;
+
+/// Why the API could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The URL made with the token does not parse.
+    #[error("token_api_url does not make a URL")]
+    Url,
+    /// No connection (refused, unresolvable, timed out).
+    #[error("cannot connect to the token API")]
+    Connect(#[source] std::io::Error),
+    /// TLS failed (an untrusted certificate).
+    #[error("TLS with the token API failed")]
+    Tls(#[source] std::io::Error),
+    /// HTTP failed.
+    #[error("the token API's HTTP failed")]
+    Http(#[source] hyper::Error),
+    /// No answer within the deadline.
+    #[error("the token API did not answer in time")]
+    Timeout,
+    /// An answer that is neither a grant nor a refusal.
+    #[error("the token API answered HTTP {0}")]
+    Status(u16),
+}
+
+/// What the configuration says about the token API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSettings {
+    /// `token_api_url`, with `%s` where the token goes.
+    pub url: String,
+    /// `token_api_cache_ttl`: how long an answer is kept.
+    pub cache_ttl: Duration,
+    /// `token_api_ca`: the CAs an HTTPS API's certificate is checked against.
+    pub ca: std::path::PathBuf,
+    /// `token_api_bearer_file`: a bearer token sent with each lookup.
+    pub bearer_file: Option<std::path::PathBuf>,
+}
+
+/// The HTTP lookup source.
+pub struct ApiSource {
+    template: String,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    bearer: Option<Secret>,
+    ttl: Duration,
+    cache: Mutex<HashMap<TokenHash, (Instant, Option<Grant>)>>,
+}
+
+impl std::fmt::Debug for ApiSource {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ApiSource")
+            .field("template", &self.template)
+            .finish_non_exhaustive()
+    }
+}
+
+/// JSON answers: websockify's `host` and `port`, and vncgate's optional fields.
+#[derive(Deserialize)]
+struct Answer {
+    host: String,
+    port: PortField,
+    #[serde(flatten)]
+    extras: Extras,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PortField {
+    Number(u16),
+    Text(String),
+}
+
+impl ApiSource {
+    /// A source on `template` (with `%s`), verifying HTTPS with `tls`.
+    pub fn new(
+        template: String,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        bearer: Option<Secret>,
+        ttl: Duration,
+    ) -> Self {
+        Self {
+            template,
+            tls,
+            bearer,
+            ttl,
+            cache: Mutex::default(),
+        }
+    }
+
+    /// The grant of `token`, if the API knows it.
+    ///
+    /// # Errors
+    /// The API could not answer.
+    pub async fn lookup(&self, token: &Token) -> Result<Option<Grant>, ApiError> {
+        let hash = token.hash();
+        if let Some(cached) = self.cached(&hash) {
+            return Ok(cached);
+        }
+        let answer = match tokio::time::timeout(TIMEOUT, self.fetch(token)).await {
+            Ok(answer) => answer?,
+            Err(_) => return Err(ApiError::Timeout),
+        };
+        let grant = answer.and_then(|(json, body)| grant(json, &body));
+        if !self.ttl.is_zero() {
+            if let Ok(mut cache) = self.cache.lock() {
+                if cache.len() >= MAX_CACHED {
+                    cache.clear();
+                }
+                cache.insert(hash, (Instant::now(), grant.clone()));
+            }
+        }
+        Ok(grant)
+    }
+
+    fn cached(&self, hash: &TokenHash) -> Option<Option<Grant>> {
+        let cache = self.cache.lock().ok()?;
+        let (at, grant) = cache.get(hash)?;
+        (at.elapsed() < self.ttl).then(|| grant.clone())
+    }
+
+    /// The answer's body and whether it is JSON, or `None` for an unknown token.
+    async fn fetch(&self, token: &Token) -> Result<Option<(bool, Bytes)>, ApiError> {
+        let encoded: String =
+            url::form_urlencoded::byte_serialize(token.expose().as_bytes()).collect();
+        let url =
+            url::Url::parse(&self.template.replace("%s", &encoded)).map_err(|_| ApiError::Url)?;
+        let host = url.host_str().ok_or(ApiError::Url)?.to_owned();
+        let port = url.port_or_known_default().ok_or(ApiError::Url)?;
+        let tcp = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port))
+            .await
+            .map_err(ApiError::Connect)?;
+        let _ = tcp.set_nodelay(true);
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let mut request = http::Request::get(path)
+            .header(http::header::HOST, url.authority())
+            .header(http::header::ACCEPT, "application/json, text/plain");
+        if let Some(bearer) = &self.bearer {
+            request = request.header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", bearer.expose()),
+            );
+        }
+        let request = request
+            .body(Full::new(Bytes::new()))
+            .map_err(|_| ApiError::Url)?;
+        let response = if url.scheme() == "https" {
+            let config = self.tls.clone().ok_or(ApiError::Url)?;
+            let name =
+                rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+                    .map_err(|_| ApiError::Url)?;
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
+                .await
+                .map_err(ApiError::Tls)?;
+            send(tls, request).await?
+        } else {
+            send(tcp, request).await?
+        };
+        let status = response.status();
+        let json = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.contains("json"));
+        match status.as_u16() {
+            200..=299 => {}
+            401 | 403 | 404 | 410 => return Ok(None),
+            other => return Err(ApiError::Status(other)),
+        }
+        let body = Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|_| ApiError::Status(status.as_u16()))?
+            .to_bytes();
+        Ok(Some((json, body)))
+    }
+}
+
+async fn send<S>(
+    stream: S,
+    request: http::Request<Full<Bytes>>,
+) -> Result<http::Response<hyper::body::Incoming>, ApiError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(ApiError::Http)?;
+    tokio::spawn(connection);
+    sender.send_request(request).await.map_err(ApiError::Http)
+}
+
+/// The grant an answer names: JSON (by its type or its first byte) or `host:port` text, as
+/// websockify's two plugins read them. Anything else grants nothing.
+fn grant(json: bool, body: &[u8]) -> Option<Grant> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let grant = if json || text.starts_with('{') {
+        let answer: Answer = serde_json::from_str(text).ok()?;
+        let port = match answer.port {
+            PortField::Number(port) => port,
+            PortField::Text(port) => port.trim().parse().ok()?,
+        };
+        Grant::direct(Target {
+            host: answer.host,
+            port,
+        })
+        .with(answer.extras)?
+    } else {
+        let (host, port) = text.rsplit_once(':')?;
+        Grant::direct(Target {
+            host: host.trim_matches(['[', ']']).to_owned(),
+            port: port.trim().parse().ok()?,
+        })
+    };
+    let host = &grant.target.host;
+    (!host.is_empty() && !host.contains(char::is_whitespace) && grant.target.port > 0)
+        .then_some(grant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grant;
+
+    #[test]
+    fn both_answer_forms_as_websockify_reads_them() {
+        let text = grant(false, b"10.0.0.7:5905\n").expect("text");
+        assert_eq!(
+            (text.target.host.as_str(), text.target.port),
+            ("10.0.0.7", 5905)
+        );
+        let json = grant(
+            true,
+            br#"{"host": "10.0.0.7", "port": "5906", "clipboard": "none"}"#,
+        )
+        .expect("json");
+        assert_eq!(json.target.port, 5906);
+        assert_eq!(json.clipboard, Some(crate::console::Clipboard::None));
+        for bad in [
+            &b""[..],
+            b"host",
+            b"h:",
+            b"{\"host\": \"h\"}",
+            b"a b:1",
+            b"h:0",
+        ] {
+            assert!(grant(false, bad).is_none(), "{bad:?}");
+        }
+    }
+}
