@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use super::args::ConfigFiles;
 use super::startup::{load_settings, open_token_store, EX_USAGE};
+use crate::chain::chain;
 use crate::config::Settings;
 use crate::token::FileSource;
 
@@ -45,7 +46,41 @@ pub fn problems(settings: &Settings) -> Vec<String> {
             problems.push(format!("[vncgate] token_source: {problem}"));
         }
     }
+    if let Some(api) = &settings.token_api {
+        if api.url.starts_with("https:") {
+            if let Err(error) = crate::tls::api_client_config(&api.ca) {
+                problems.push(format!("[vncgate] token_api_ca: {}", chain(&error)));
+            }
+        }
+        if let Some(file) = &api.bearer_file {
+            if let Err(error) = crate::admin::read_secret(file) {
+                problems.push(format!("[vncgate] token_api_bearer_file: {error}"));
+            }
+        }
+    }
     problems
+}
+
+/// Whether Redis answers now, as a warning when it does not: `serve` runs without it, and its
+/// tokens get 503 until it answers.
+fn redis_warning(settings: &Settings) -> Option<String> {
+    let (url, prefix) = settings.redis.as_ref()?;
+    let source = match crate::token::redis::RedisSource::new(url.expose(), prefix) {
+        Ok(source) => source,
+        Err(error) => return Some(format!("[vncgate] redis_url: {}", chain(&error))),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let probe = crate::token::Token::new("vncgate-check-config")?;
+    match runtime.block_on(source.lookup(&probe)) {
+        Ok(_) => None,
+        Err(error) => Some(format!(
+            "[vncgate] redis_url: not reachable now: {}",
+            chain(&error)
+        )),
+    }
 }
 
 /// What a configured token database lacks, as warnings: the database is nova's or an operator's
@@ -104,6 +139,7 @@ pub fn run(files: &ConfigFiles) -> ExitCode {
         .warnings
         .iter()
         .chain(&database_warnings(&settings))
+        .chain(&redis_warning(&settings))
     {
         eprintln!("warning: {warning}");
     }

@@ -116,3 +116,57 @@ async fn websockify_redis_keys_open_a_qemu_console_through_vncgate_and_websockif
     let mut live = live.expect("a live session");
     assert!(live.answers().await, "the live session ended with Redis");
 }
+
+/// `check-config` names every token source problem at once: a JWT key that is no key, a token
+/// API URL without `%s`, a Redis URL that is not one; and warns of a Redis that does not answer.
+#[tokio::test]
+async fn check_config_reports_every_token_source_problem_at_once() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let not_a_key = work.path().join("not-a-key.pem");
+    std::fs::write(
+        &not_a_key,
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    )
+    .expect("key");
+    let config = work.path().join("bad.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[vncgate]\nstate_dir = {}\njwt_keys = {}\ntoken_api_url = https://portal.example/console\n\
+             redis_url = http://not-redis\n",
+            work.path().display(),
+            not_a_key.display()
+        ),
+    )
+    .expect("config");
+    let checked = vncgate_cli(&[
+        "check-config",
+        "--config-file",
+        config.to_str().expect("path"),
+    ]);
+    assert_eq!(checked.status.code(), Some(64));
+    let said = String::from_utf8_lossy(&checked.stderr);
+    for option in ["jwt_keys", "token_api_url", "redis_url"] {
+        assert!(said.contains(option), "{option} not named:\n{said}");
+    }
+
+    let down = closed_port().await;
+    let config = work.path().join("down.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[vncgate]\nstate_dir = {}\nredis_url = redis://127.0.0.1:{}/0\n",
+            work.path().display(),
+            down.port()
+        ),
+    )
+    .expect("config");
+    let checked = vncgate_cli(&[
+        "check-config",
+        "--config-file",
+        config.to_str().expect("path"),
+    ]);
+    assert!(checked.status.success(), "{checked:?}");
+    let said = String::from_utf8_lossy(&checked.stderr);
+    assert!(said.contains("redis_url: not reachable now"), "{said}");
+}
