@@ -118,6 +118,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         }),
         enforce_session_timeout: reader.typed(&t::ENFORCE_SESSION_TIMEOUT, parse_bool),
         token_source: reader.path(&t::TOKEN_SOURCE, Exists::FileOrDir),
+        token_names_dir: reader.path(&t::TOKEN_NAMES_DIR, Exists::Dir),
         database_connection,
         limits: edge::limits(reader),
         warnings: Vec::new(),

@@ -224,6 +224,8 @@ pub struct Settings {
     pub operations: Operations,
     /// Session recording.
     pub recording: Recording,
+    /// A directory of token-named files (websockify's `TokenFileName`).
+    pub token_names_dir: Option<PathBuf>,
     /// JWTs as tokens, when `jwt_keys` is set.
     pub jwt: Option<crate::token::jwt::JwtSettings>,
     /// Tokens looked up over HTTP, when `token_api_url` is set.

@@ -132,6 +132,7 @@ options! {
     MKSPROXY_BASE_URL = OptionSpec::new("mks", "mksproxy_base_url", "http://127.0.0.1:6090/", "public URL of the MKS console; its port is where they are served")
         .restart_only();
     TOKEN_SOURCE = OptionSpec::new(OWN_SECTION, "token_source", NONE, "websockify-format token file or directory");
+    TOKEN_NAMES_DIR = OptionSpec::new(OWN_SECTION, "token_names_dir", NONE, "a directory whose file names are tokens and whose files hold host:port (websockify's TokenFileName)");
     JWT_KEYS = OptionSpec::new(OWN_SECTION, "jwt_keys", NONE, "JWTs as tokens (websockify's JWTTokenApi): a PEM public key (RSA, EC, Ed25519), a JWKS file (keys by kid), or an HMAC secret file");
     JWT_AUDIENCE = OptionSpec::new(OWN_SECTION, "jwt_audience", "", "the aud a JWT must carry; empty: not checked");
     JWT_LEEWAY = OptionSpec::new(OWN_SECTION, "jwt_leeway", "30", "clock skew allowed on a JWT's exp and nbf, seconds");

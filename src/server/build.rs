@@ -89,6 +89,7 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
                 jwt,
                 settings.max_sessions_per_token,
             )
+            .with_names(settings.token_names_dir.clone())
             .with_api(api)
             .with_redis(redis),
     );

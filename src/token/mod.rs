@@ -13,6 +13,7 @@ pub mod issue;
 pub mod jwt;
 pub mod lease;
 mod line;
+pub mod names;
 pub mod redis;
 mod secret;
 pub mod sql;

@@ -15,6 +15,7 @@ use super::file::FileSource;
 use super::grant::Grant;
 use super::jwt::{self, JwtSource};
 use super::lease::Leases;
+use super::names::NamesSource;
 use super::redis::RedisSource;
 use super::secret::{Token, TokenHash};
 use super::sql::{SqlStore, StoreError};
@@ -25,6 +26,7 @@ use crate::console::ConsoleKind;
 #[derive(Debug, Default)]
 pub struct TokenStore {
     files: Option<FileSource>,
+    names: Option<NamesSource>,
     jwt: Option<Arc<JwtSource>>,
     api: Option<Arc<ApiSource>>,
     redis: Option<Arc<RedisSource>>,
@@ -40,6 +42,7 @@ impl TokenStore {
     pub fn new(files: Option<PathBuf>, sql: Option<SqlStore>, max_sessions: usize) -> Self {
         Self {
             files: files.map(FileSource::new),
+            names: None,
             jwt: None,
             api: None,
             redis: None,
@@ -48,6 +51,12 @@ impl TokenStore {
             counts: Arc::default(),
             leases: None,
         }
+    }
+
+    /// This store, taking tokens named by the files of `dir` after the token files.
+    pub fn with_names(mut self, dir: Option<PathBuf>) -> Self {
+        self.names = dir.map(NamesSource::new);
+        self
     }
 
     /// This store, taking JWTs signed for `jwt`'s keys.
@@ -85,6 +94,7 @@ impl TokenStore {
     ) -> Self {
         Self {
             files: files.map(FileSource::new),
+            names: None,
             jwt,
             api: None,
             redis: None,
@@ -127,6 +137,12 @@ impl TokenStore {
             Some(files) => files.lookup(&hash).await.map(|grant| (grant, Once::No)),
             None => None,
         };
+        if let (None, Some(names)) = (&found, &self.names) {
+            found = names
+                .lookup(token)
+                .await
+                .map(|grant| (grant, Once::Jwt(None)));
+        }
         if let (None, Some(jwt), true) = (&found, &self.jwt, jwt::looks_like(token.expose())) {
             found = Some(jwt_grant(jwt, token)?);
         }

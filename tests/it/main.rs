@@ -29,6 +29,7 @@ mod static_and_tls;
 mod systemd_unit;
 mod token_api;
 mod token_jwt;
+mod token_names;
 mod token_redis;
 mod token_shared_db;
 mod token_store;
