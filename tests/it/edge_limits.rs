@@ -96,6 +96,24 @@ async fn retries_at_the_session_cap_spend_the_refusal_budget() {
     );
 }
 
+/// A connection from `ip` that has had one keep-alive answer, and stays open.
+async fn answered(ip: &str, addr: std::net::SocketAddr) -> TcpStream {
+    let mut stream = connect_from(ip, addr).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut head = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut head))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    assert!(head
+        .get(..read)
+        .is_some_and(|h| h.starts_with(b"HTTP/1.1 200")));
+    stream
+}
+
 async fn raw_over(mut stream: TcpStream, request: &str) -> String {
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut response = vec![0u8; 1024];
@@ -109,12 +127,12 @@ async fn raw_over(mut stream: TcpStream, request: &str) -> String {
 #[tokio::test]
 async fn connections_past_the_per_client_cap_are_closed_at_accept() {
     let proxy = start_proxy("[vncgate]\nmax_connections_per_ip = 2\n", "").await;
+    // Each answered once and kept open: the proxy has accepted and counted both before the
+    // third arrives.
     let mut held = vec![
-        connect_from("127.0.0.4", proxy.addr).await,
-        connect_from("127.0.0.4", proxy.addr).await,
+        answered("127.0.0.4", proxy.addr).await,
+        answered("127.0.0.4", proxy.addr).await,
     ];
-    // Let the proxy count both before the third arrives.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let mut third = connect_from("127.0.0.4", proxy.addr).await;
     assert!(
         closed_within(&mut third, Duration::from_secs(2)).await,
@@ -125,10 +143,24 @@ async fn connections_past_the_per_client_cap_are_closed_at_accept() {
     let answer = raw_over(other, "GET /console.html HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     drop(held.pop());
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let again = connect_from("127.0.0.4", proxy.addr).await;
-    let answer = raw_over(again, "GET /console.html HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The proxy hears of the close when it reads the FIN: until then the slot is still held.
+    let freed = wait_for(Duration::from_secs(5), || async {
+        let again = connect_from("127.0.0.4", proxy.addr).await;
+        let mut again = again;
+        again
+            .write_all(b"GET /console.html HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .is_ok()
+            && {
+                let mut head = [0u8; 16];
+                matches!(
+                    tokio::time::timeout(Duration::from_secs(2), again.read(&mut head)).await,
+                    Ok(Ok(n)) if head.get(..n).is_some_and(|h| h.starts_with(b"HTTP/1.1 200"))
+                )
+            }
+    })
+    .await;
+    assert!(freed, "a freed slot was not reusable");
 }
 
 #[tokio::test]
