@@ -274,6 +274,12 @@ async fn a_session_that_cannot_be_recorded_is_refused_with_a_reason() {
         &format!("r: {}\n", server.addr),
     )
     .await;
+    refused_for_recording(&proxy, "cannot create the recording").await;
+}
+
+/// Token `r` is refused on `proxy`: the page is told the console must be recorded, and the
+/// audit trail's `session_failed` gives `why`.
+async fn refused_for_recording(proxy: &Proxy, why: &str) {
     let (socket, _) = ws(proxy.addr, "/?token=r", &[]).await.expect("upgrade");
     let refused = open_console(socket).await.err().expect("refused");
     assert!(
@@ -285,7 +291,7 @@ async fn a_session_that_cannot_be_recorded_is_refused_with_a_reason() {
     assert!(
         events[0]["reason"]
             .as_str()
-            .is_some_and(|reason| reason.contains("cannot create the recording")),
+            .is_some_and(|reason| reason.contains(why)),
         "{}",
         events[0]
     );
@@ -479,21 +485,7 @@ async fn a_full_recording_directory_refuses_the_session_and_keeps_what_it_holds(
         &format!("r: {}\n", server.addr),
     )
     .await;
-    let (socket, _) = ws(proxy.addr, "/?token=r", &[]).await.expect("upgrade");
-    let refused = open_console(socket).await.err().expect("refused");
-    assert!(
-        refused.contains("this console must be recorded and recording is unavailable"),
-        "{refused}"
-    );
-    let events = closed(&proxy.dir.path().join("audit.log"), 1).await;
-    assert_eq!(events[0]["event"], "session_failed");
-    assert!(
-        events[0]["reason"]
-            .as_str()
-            .is_some_and(|reason| reason.contains("bytes free")),
-        "{}",
-        events[0]
-    );
+    refused_for_recording(&proxy, "bytes free").await;
     assert_eq!(std::fs::read(&kept).expect("kept"), before);
     let names: Vec<_> = std::fs::read_dir(work.path().join("recordings"))
         .expect("dir")
