@@ -7,6 +7,8 @@ use std::time::Duration;
 use super::reader::{Exists, Reader};
 use super::settings::Recording;
 use super::table as t;
+use crate::token::jwt::KeyError;
+
 use super::value::{parse_bool, parse_choice, parse_integer, parse_list, parse_seconds};
 
 /// A text option, trimmed.
@@ -57,26 +59,59 @@ pub(super) fn recording(reader: &mut Reader) -> Recording {
     }
 }
 
-/// `[vncgate] jwt_keys`, `jwt_audience`, `jwt_leeway`, `jwt_require_exp`: `None` without keys
-/// (or with keys that cannot be used, a problem then).
+/// `[vncgate] jwt_keys`, `jwe_keys`, `jwt_audience`, `jwt_leeway`, `jwt_require_exp`: `None`
+/// without keys (or with keys that cannot be used, a problem then).
 pub(super) fn jwt(reader: &mut Reader) -> Option<crate::token::jwt::JwtSettings> {
     let keys = reader.path(&t::JWT_KEYS, Exists::File);
+    let jwe_keys = reader.path(&t::JWE_KEYS, Exists::File);
     let audience = text(reader, &t::JWT_AUDIENCE);
     let leeway = reader.typed(&t::JWT_LEEWAY, parse_seconds);
     let require_exp = reader.typed(&t::JWT_REQUIRE_EXP, parse_bool);
-    let keys = keys?;
-    if let Err(error) = crate::token::jwt::check_keys(&keys) {
-        if let Some(at) = reader.find(&t::JWT_KEYS) {
+    if keys.is_none() && jwe_keys.is_none() {
+        return None;
+    }
+    if let Err(error) = crate::token::jwt::check_keys(keys.as_deref(), jwe_keys.as_deref()) {
+        // Named against the file the error is about.
+        let spec = match &error {
+            KeyError::Private(_) => &t::JWE_KEYS,
+            _ if keys.is_none() => &t::JWE_KEYS,
+            _ => &t::JWT_KEYS,
+        };
+        if let Some(at) = reader.find(spec) {
             reader.problem(&at, crate::chain::chain(&error).to_string());
         }
         return None;
     }
+    if let Some(path) = &jwe_keys {
+        readable_by_owner_only(reader, &t::JWE_KEYS, path);
+    }
     Some(crate::token::jwt::JwtSettings {
         keys,
+        jwe_keys,
         audience: (!audience.is_empty()).then_some(audience),
         leeway,
         require_exp,
     })
+}
+
+/// A private key file that others may read is a problem: it decrypts every token.
+fn readable_by_owner_only(reader: &mut Reader, spec: &t::OptionSpec, path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    if meta.permissions().mode() & 0o007 != 0 {
+        if let Some(at) = reader.find(spec) {
+            reader.problem(
+                &at,
+                format!(
+                    "{} is readable by others (mode {:o}); chmod 0600 or 0640",
+                    path.display(),
+                    meta.permissions().mode() & 0o777
+                ),
+            );
+        }
+    }
 }
 
 /// `[vncgate] redis_url`, `redis_key_prefix`.

@@ -134,6 +134,7 @@ options! {
     TOKEN_SOURCE = OptionSpec::new(OWN_SECTION, "token_source", NONE, "websockify-format token file or directory");
     TOKEN_NAMES_DIR = OptionSpec::new(OWN_SECTION, "token_names_dir", NONE, "a directory whose file names are tokens and whose files hold host:port (websockify's TokenFileName)");
     JWT_KEYS = OptionSpec::new(OWN_SECTION, "jwt_keys", NONE, "JWTs as tokens (websockify's JWTTokenApi): a PEM public key (RSA, EC, Ed25519), a JWKS file (keys by kid), or an HMAC secret file");
+    JWE_KEYS = OptionSpec::new(OWN_SECTION, "jwe_keys", NONE, "encrypted JWTs as tokens (a JWE holding a signed JWT, as websockify reads them): a PEM private key (RSA, EC, X25519) or a JWKS of them; without jwt_keys, its public half verifies the signature");
     JWT_AUDIENCE = OptionSpec::new(OWN_SECTION, "jwt_audience", "", "the aud a JWT must carry; empty: not checked");
     JWT_LEEWAY = OptionSpec::new(OWN_SECTION, "jwt_leeway", "30", "clock skew allowed on a JWT's exp and nbf, seconds");
     TOKEN_API_URL = OptionSpec::new(OWN_SECTION, "token_api_url", NONE, "tokens looked up over HTTP (websockify's BaseTokenAPI, JSONTokenApi): a URL with %s for the token");

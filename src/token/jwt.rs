@@ -16,6 +16,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 use super::grant::{Extras, Grant};
+use super::jwe::{self, Decryptors, JweError};
 use crate::console::Target;
 
 /// Why a JWT-shaped token was refused. Its label goes to the log and the refusal metric; the
@@ -34,6 +35,9 @@ pub enum JwtError {
     /// `host` or `port` missing or not a console address; an unknown `kind` or `clipboard`.
     #[error("JWT claims do not name a console: {0}")]
     Claims(&'static str),
+    /// An encrypted token that could not be opened.
+    #[error(transparent)]
+    Encrypted(#[from] JweError),
 }
 
 impl JwtError {
@@ -44,6 +48,7 @@ impl JwtError {
             Self::Header(_) => "bad header",
             Self::UnknownKey(_) => "unknown kid",
             Self::Claims(_) => "bad claims",
+            Self::Encrypted(error) => error.reason(),
             Self::Invalid(error) => match error.kind() {
                 Kind::ExpiredSignature => "expired",
                 Kind::ImmatureSignature => "not yet valid",
@@ -77,6 +82,12 @@ pub enum KeyError {
     /// An HMAC secret under 32 bytes.
     #[error("{0}: an HMAC secret needs at least 32 bytes")]
     ShortSecret(String),
+    /// Neither `jwt_keys` nor `jwe_keys` is set.
+    #[error("neither jwt_keys nor jwe_keys is set")]
+    NoKeys,
+    /// `jwe_keys` cannot be used.
+    #[error(transparent)]
+    Private(#[from] jwe::KeyError),
     /// Neither a PEM, a JWKS nor a base64url HMAC secret.
     #[error("{0}: not a PEM public key, a JWKS, or an HMAC secret in base64url (a JWK's k, as websockify reads it)")]
     Secret(String),
@@ -91,8 +102,11 @@ enum Keys {
 /// What the configuration says about JWTs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwtSettings {
-    /// `jwt_keys`.
-    pub keys: std::path::PathBuf,
+    /// `jwt_keys`: the keys that verify signed tokens. Without it, the public halves of
+    /// `jwe_keys` verify them, as websockify reads one key file for both.
+    pub keys: Option<std::path::PathBuf>,
+    /// `jwe_keys`: the private keys that decrypt encrypted tokens.
+    pub jwe_keys: Option<std::path::PathBuf>,
     /// `jwt_audience`: checked when set.
     pub audience: Option<String>,
     /// `jwt_leeway`: the clock skew allowed on `exp` and `nbf`.
@@ -101,9 +115,10 @@ pub struct JwtSettings {
     pub require_exp: bool,
 }
 
-/// The JWT token source.
+/// The JWT token source: signed tokens, and signed tokens inside encrypted ones.
 pub struct JwtSource {
     keys: Keys,
+    decryptors: Option<Decryptors>,
     settings: JwtSettings,
 }
 
@@ -112,6 +127,7 @@ impl std::fmt::Debug for JwtSource {
         formatter
             .debug_struct("JwtSource")
             .field("keys", &self.settings.keys)
+            .field("jwe_keys", &self.settings.jwe_keys)
             .finish_non_exhaustive()
     }
 }
@@ -133,10 +149,23 @@ impl JwtSource {
     /// # Errors
     /// The key file cannot be read or used.
     pub fn load(settings: JwtSettings) -> Result<Self, KeyError> {
-        let name = settings.keys.display().to_string();
-        let bytes = std::fs::read(&settings.keys).map_err(|e| KeyError::Read(name.clone(), e))?;
-        let keys = keys(&name, &bytes)?;
-        Ok(Self { keys, settings })
+        let keys = verifying_keys(settings.keys.as_deref(), settings.jwe_keys.as_deref())?;
+        let decryptors = match &settings.jwe_keys {
+            Some(path) => Some(Decryptors::load(path)?),
+            None => None,
+        };
+        Ok(Self {
+            keys,
+            decryptors,
+            settings,
+        })
+    }
+
+    /// Whether `token` has the shape of a token this source reads: a JWS, or a JWE when
+    /// `jwe_keys` is set. Only those are asked of it; any other token goes on to the other
+    /// sources.
+    pub fn takes(&self, token: &str) -> bool {
+        looks_like(token) || (self.decryptors.is_some() && jwe::looks_like(token))
     }
 
     /// The console a JWT-shaped token grants, and the key of its single use (`jti`), if any.
@@ -144,6 +173,20 @@ impl JwtSource {
     /// # Errors
     /// Why the token is refused.
     pub fn grant(&self, token: &str) -> Result<(Grant, Option<String>), JwtError> {
+        match &self.decryptors {
+            Some(decryptors) if jwe::looks_like(token) => {
+                let inner = decryptors.open(token)?;
+                if !looks_like(&inner) {
+                    return Err(JweError::NotNested.into());
+                }
+                self.verify(&inner)
+            }
+            _ => self.verify(token),
+        }
+    }
+
+    /// The grant of a signed token.
+    fn verify(&self, token: &str) -> Result<(Grant, Option<String>), JwtError> {
         let header = jsonwebtoken::decode_header(token).map_err(JwtError::Header)?;
         let (key, algorithms) = match &self.keys {
             Keys::One(key, algorithms) => (key.clone(), algorithms.clone()),
@@ -187,6 +230,19 @@ pub fn looks_like(token: &str) -> bool {
         .ok()
         .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
         .is_some_and(|value| value.get("alg").is_some())
+}
+
+/// The keys that verify signatures: `jwt_keys`, else the public halves of `jwe_keys`.
+fn verifying_keys(jwt_keys: Option<&Path>, jwe_keys: Option<&Path>) -> Result<Keys, KeyError> {
+    match (jwt_keys, jwe_keys) {
+        (Some(path), _) => {
+            let name = path.display().to_string();
+            let bytes = std::fs::read(path).map_err(|e| KeyError::Read(name.clone(), e))?;
+            keys(&name, &bytes)
+        }
+        (None, Some(path)) => keys(&path.display().to_string(), &jwe::public_pem(path)?),
+        (None, None) => Err(KeyError::NoKeys),
+    }
 }
 
 fn keys(name: &str, bytes: &[u8]) -> Result<Keys, KeyError> {
@@ -270,12 +326,14 @@ impl Claims {
     }
 }
 
-/// Reads the keys of `path` as [`JwtSource::load`] would, for `check-config`.
+/// Reads the keys as [`JwtSource::load`] would, for `check-config`.
 ///
 /// # Errors
 /// As [`JwtSource::load`].
-pub fn check_keys(path: &Path) -> Result<(), KeyError> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| KeyError::Read(name.clone(), e))?;
-    keys(&name, &bytes).map(|_| ())
+pub fn check_keys(jwt_keys: Option<&Path>, jwe_keys: Option<&Path>) -> Result<(), KeyError> {
+    verifying_keys(jwt_keys, jwe_keys)?;
+    if let Some(path) = jwe_keys {
+        Decryptors::load(path)?;
+    }
+    Ok(())
 }

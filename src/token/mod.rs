@@ -10,6 +10,7 @@ pub mod api;
 mod file;
 mod grant;
 pub mod issue;
+pub mod jwe;
 pub mod jwt;
 pub mod lease;
 mod line;

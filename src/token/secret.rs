@@ -7,8 +7,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// Tokens longer than this are refused before hashing: nova's are 36 characters, ours 43, a
-/// JWT signed with a 4096-bit RSA key about 900.
-pub const MAX_TOKEN_LEN: usize = 2048;
+/// JWT signed with a 4096-bit RSA key about 900, that JWT encrypted to another 4096-bit RSA key
+/// (a JWE) about 2,100.
+pub const MAX_TOKEN_LEN: usize = 4096;
 
 /// A token as presented by a browser. `Debug` prints only its hash prefix.
 #[derive(Clone)]

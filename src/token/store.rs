@@ -13,7 +13,7 @@ use super::admission::{Admission, Claim, LocalCount, Refusal, SessionSlot};
 use super::api::ApiSource;
 use super::file::FileSource;
 use super::grant::Grant;
-use super::jwt::{self, JwtSource};
+use super::jwt::JwtSource;
 use super::lease::Leases;
 use super::names::NamesSource;
 use super::redis::RedisSource;
@@ -22,7 +22,8 @@ use super::sql::{SqlStore, StoreError};
 use crate::console::ConsoleKind;
 
 /// All token sources, asked in a fixed order: the websockify-format files first (they win a
-/// clash: they are local and explicit), then a JWT by its shape, then the SQL store.
+/// clash: they are local and explicit), then token-named files, then a JWS or JWE by its
+/// shape, then the token API, Redis, and the SQL store.
 #[derive(Debug, Default)]
 pub struct TokenStore {
     files: Option<FileSource>,
@@ -143,8 +144,10 @@ impl TokenStore {
                 .await
                 .map(|grant| (grant, Once::Jwt(None)));
         }
-        if let (None, Some(jwt), true) = (&found, &self.jwt, jwt::looks_like(token.expose())) {
-            found = Some(jwt_grant(jwt, token)?);
+        if let (None, Some(jwt)) = (&found, &self.jwt) {
+            if jwt.takes(token.expose()) {
+                found = Some(jwt_grant(jwt, token)?);
+            }
         }
         if let (None, Some(api)) = (&found, &self.api) {
             found = api

@@ -28,6 +28,7 @@ mod spice;
 mod static_and_tls;
 mod systemd_unit;
 mod token_api;
+mod token_jwe;
 mod token_jwt;
 mod token_names;
 mod token_redis;

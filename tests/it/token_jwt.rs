@@ -11,7 +11,7 @@ use crate::common::qemu::{self, Qemu};
 use crate::common::websockify::{python, Websockify};
 use crate::common::*;
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
@@ -19,7 +19,7 @@ fn now() -> u64 {
 }
 
 /// A key pair for `alg` in `dir`: (private key for PyJWT, what `jwt_keys` and websockify read).
-fn keys(dir: &Path, alg: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn keys(dir: &Path, alg: &str) -> (PathBuf, PathBuf) {
     let private = dir.join(format!("{alg}.key"));
     let public = dir.join(format!("{alg}.pub"));
     let openssl = |args: &[&str]| {
@@ -103,7 +103,7 @@ fn confused(python: &Path, public: &Path, claims: &serde_json::Value) -> String 
 }
 
 /// Opens a console with `token` through vncgate: the RFB handshake's outcome.
-async fn through_vncgate(proxy: &Proxy, token: &str) -> Result<(), String> {
+pub(crate) async fn through_vncgate(proxy: &Proxy, token: &str) -> Result<(), String> {
     let (socket, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
         .await
         .map_err(|error| format!("{error}"))?;

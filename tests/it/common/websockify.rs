@@ -12,7 +12,20 @@ use super::{wait_for, ws};
 /// The Python of `target/pyenv`, when it has `modules`; a skip with the reason otherwise (a
 /// failure in CI, where `scripts/install-deps` makes it).
 pub fn python(modules: &str) -> Option<PathBuf> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
+    python_of("pyenv", modules)
+}
+
+/// The Python of `target/pyenv-jwe`: websockify with jwcrypto 1.3.1, the last release with
+/// which its `JWTTokenApi` opens a JWE (later ones take the token for a JWS and refuse it).
+pub fn python_for_jwe(modules: &str) -> Option<PathBuf> {
+    python_of("pyenv-jwe", modules)
+}
+
+fn python_of(env: &str, modules: &str) -> Option<PathBuf> {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(env)
+        .join("bin/python");
     let ready = Command::new(&python)
         .args(["-c", &format!("import {modules}")])
         .status()
@@ -20,9 +33,9 @@ pub fn python(modules: &str) -> Option<PathBuf> {
     if !ready {
         assert!(
             std::env::var_os("CI").is_none(),
-            "target/pyenv without {modules} in CI: scripts/install-deps makes it"
+            "target/{env} without {modules} in CI: scripts/install-deps makes it"
         );
-        eprintln!("skipped: target/pyenv without {modules} (scripts/install-deps makes it)");
+        eprintln!("skipped: target/{env} without {modules} (scripts/install-deps makes it)");
     }
     ready.then_some(python)
 }
