@@ -1,4 +1,4 @@
-//! JWTs as tokens, interoperating with what websockify's portals mint: tokens made by PyJWT
+//! JWTs as tokens, interoperating with what websockify's portals mint: tokens made by PyJWT and jwcrypto
 //! (RS256, ES256, EdDSA, HS256) open a real QEMU console through vncgate, and the same tokens
 //! open it through websockify itself (`--token-plugin JWTTokenApi`); every refusal the issue
 //! names is refused with its reason logged, and the token never is.
@@ -82,6 +82,28 @@ fn mint(python: &Path, alg: &str, key: &Path, claims: &serde_json::Value) -> Str
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// The same token as jwcrypto mints it (websockify's own tests use jwcrypto): the HMAC key as a
+/// JWK `k`, the others from their PEM.
+fn mint_jwcrypto(python: &Path, alg: &str, key: &Path, claims: &serde_json::Value) -> String {
+    let script = "import base64, json, sys\n\
+                  from jwcrypto import jwk, jwt\n\
+                  alg, path, claims = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])\n\
+                  data = open(path, 'rb').read()\n\
+                  k = base64.urlsafe_b64encode(data).rstrip(b'=').decode()\n\
+                  key = jwk.JWK(kty='oct', k=k) if alg.startswith('HS') else jwk.JWK.from_pem(data)\n\
+                  token = jwt.JWT(header={'alg': alg}, claims=claims)\n\
+                  token.make_signed_token(key)\n\
+                  print(token.serialize())";
+    let out = Command::new(python)
+        .args(["-c", script, alg])
+        .arg(key)
+        .arg(claims.to_string())
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// The classic confusion: an HS256 token whose HMAC key is the RSA public key's PEM, as an
 /// attacker who has the public key makes one (PyJWT refuses to, so it is made by hand).
 fn confused(python: &Path, public: &Path, claims: &serde_json::Value) -> String {
@@ -111,7 +133,7 @@ pub(crate) async fn through_vncgate(proxy: &Proxy, token: &str) -> Result<(), St
 }
 
 #[tokio::test]
-async fn tokens_minted_by_pyjwt_open_a_qemu_console_through_vncgate_and_websockify() {
+async fn tokens_minted_by_pyjwt_and_jwcrypto_open_a_qemu_console_through_vncgate_and_websockify() {
     let Some(python) = python("jwt, cryptography, websockify, jwcrypto") else {
         return;
     };
@@ -125,20 +147,26 @@ async fn tokens_minted_by_pyjwt_open_a_qemu_console_through_vncgate_and_websocki
         let proxy = start_proxy(&format!("[vncgate]\njwt_keys = {}\n", public.display()), "").await;
         // As websockify's portals write them: the port a string, no exp.
         let websockify_style = serde_json::json!({"host": "127.0.0.1", "port": vm.addr.port().to_string(), "exp": now() + 300});
-        let token = mint(&python, alg, &private, &websockify_style);
-        assert_eq!(
-            through_vncgate(&proxy, &token).await,
-            Ok(()),
-            "{alg} through vncgate"
-        );
         let websockify =
             Websockify::start(&python, "JWTTokenApi", &public.display().to_string()).await;
-        let version = websockify.version(&token).await;
-        assert_eq!(
-            version.as_deref(),
-            Ok(&b"RFB 003.008\n"[..]),
-            "{alg} through websockify"
-        );
+        for (minter, token) in [
+            ("PyJWT", mint(&python, alg, &private, &websockify_style)),
+            (
+                "jwcrypto",
+                mint_jwcrypto(&python, alg, &private, &websockify_style),
+            ),
+        ] {
+            assert_eq!(
+                through_vncgate(&proxy, &token).await,
+                Ok(()),
+                "{alg} by {minter} through vncgate"
+            );
+            assert_eq!(
+                websockify.version(&token).await.as_deref(),
+                Ok(&b"RFB 003.008\n"[..]),
+                "{alg} by {minter} through websockify"
+            );
+        }
     }
 }
 
