@@ -10,6 +10,7 @@ pub mod policy;
 mod stream;
 pub mod tcp;
 mod tls;
+pub mod unix;
 pub mod webmks;
 pub mod ws_bytes;
 
@@ -75,6 +76,8 @@ pub enum Via {
     Authd,
     /// Plain TCP, relayed as it is.
     Tcp,
+    /// A Unix socket on this host, relayed as it is.
+    Unix,
     /// TLS with the proxy's client certificate, relayed as it is.
     Tls,
 }
@@ -86,6 +89,7 @@ impl Via {
             Self::Rfb => "rfb",
             Self::Authd => "authd",
             Self::Tcp => "tcp",
+            Self::Unix => "unix",
             Self::Tls => "tls",
         }
     }
@@ -139,6 +143,8 @@ pub struct Connector {
     pub serial_tls: bool,
     /// TLS to SPICE servers, on the token's TLS port.
     pub spice_tls: bool,
+    /// The directories whose sockets a token may name (`unix_socket_dirs`); empty: none.
+    pub unix_dirs: Vec<std::path::PathBuf>,
     /// Deadline for the TCP connect.
     pub connect_timeout: Duration,
     /// Deadline for the whole security handshake, TLS included.
@@ -151,6 +157,9 @@ impl Connector {
     /// # Errors
     /// Anything in [`Error`]: unreachable, refused, untrusted, timed out.
     pub async fn connect(&self, request: Request<'_>) -> Result<Backend, Error> {
+        if let Some(path) = request.target.unix_path() {
+            return self.connect_unix(request, path).await;
+        }
         // A SPICE server speaks TLS on a port of its own.
         let spice_tls = self.spice_tls && request.kind == ConsoleKind::SpiceHtml5;
         let target = match (spice_tls, request.tls_port) {
@@ -226,6 +235,54 @@ impl Connector {
 }
 
 impl Connector {
+    /// A console behind a Unix socket on this host, confined to `unix_socket_dirs` again now
+    /// that it is reached (a link may have changed since the upgrade was admitted). VNC goes
+    /// through the RFB security proxy with the schemes of a loopback address; serial and SPICE
+    /// are relayed as they are (SPICE's TLS port is TCP only).
+    async fn connect_unix(
+        &self,
+        request: Request<'_>,
+        path: &std::path::Path,
+    ) -> Result<Backend, Error> {
+        let resolved = unix::confine(path, &self.unix_dirs)
+            .map_err(policy::NotAllowed::Socket)?
+            .map_err(Error::Connect)?;
+        let stream = unix::connect(&resolved, self.connect_timeout)
+            .await
+            .map_err(Error::Connect)?;
+        let deadline = Instant::now() + self.handshake_timeout;
+        match (request.kind, request.reach) {
+            (ConsoleKind::Novnc, Reach::Direct) => {
+                let security = Security {
+                    server_name: rustls_pki_types::ServerName::IpAddress(
+                        std::net::IpAddr::from(Ipv4Addr::LOCALHOST).into(),
+                    ),
+                    policy: Policy {
+                        schemes: self
+                            .targets
+                            .schemes_for(request.schemes.as_deref(), Ipv4Addr::LOCALHOST.into()),
+                        password: request.password,
+                    },
+                    tls: self.tls.clone(),
+                    deadline,
+                };
+                let authenticated = driver::authenticate(stream, security).await?;
+                Ok(Backend::rfb(authenticated, |secured| {
+                    BackendStream::Other(Box::new(secured))
+                }))
+            }
+            (ConsoleKind::Serial, Reach::Direct) if !self.serial_tls => Ok(Backend::relayed(
+                BackendStream::Other(Box::new(stream)),
+                Via::Unix,
+            )),
+            (ConsoleKind::SpiceHtml5, Reach::Direct) if !self.spice_tls => Ok(Backend::relayed(
+                BackendStream::Other(Box::new(stream)),
+                Via::Unix,
+            )),
+            (kind, _) => Err(Error::Unreachable(kind)),
+        }
+    }
+
     /// The TCP connection to `target` (to the addresses checked before the upgrade, if any),
     /// with the address reached checked again: a target resolved only now.
     async fn dial(
@@ -276,6 +333,13 @@ impl Connector {
     /// [`Error::NotAllowed`] for an address outside the policy; [`Error::Resolve`] for a name
     /// that cannot be checked.
     pub async fn check_target(&self, target: &Target) -> Result<Option<Vec<SocketAddr>>, Error> {
+        if let Some(path) = target.unix_path() {
+            // A socket that is not there (the VM is not running) is a connection failure, told
+            // when it is reached.
+            let _resolved =
+                unix::confine(path, &self.unix_dirs).map_err(policy::NotAllowed::Socket)?;
+            return Ok(None);
+        }
         if !self.targets.restricts() {
             if let Ok(ip) = target.host.parse::<std::net::IpAddr>() {
                 self.targets.check(SocketAddr::new(ip, target.port))?;

@@ -34,6 +34,9 @@ pub enum NotAllowed {
     /// One of the proxy's own listeners.
     #[error("{0} is one of the proxy's own listeners")]
     Own(SocketAddr),
+    /// A Unix socket the token may not name.
+    #[error(transparent)]
+    Socket(super::unix::Confinement),
 }
 
 fn canonical(ip: IpAddr) -> IpAddr {

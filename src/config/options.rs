@@ -187,8 +187,30 @@ fn backend_auth(reader: &mut Reader) -> (Vec<AuthScheme>, BackendPolicy, Option<
     let backends = BackendPolicy {
         allowed_backends,
         auth_schemes_by_network: by_network,
+        unix_socket_dirs: reader.typed(&t::UNIX_SOCKET_DIRS, parse_socket_dirs),
     };
     (auth_schemes, backends, vencrypt)
+}
+
+/// `unix_socket_dirs`: absolute directories, none of them the root.
+fn parse_socket_dirs(text: &str) -> Result<Vec<PathBuf>, String> {
+    parse_list(text)
+        .into_iter()
+        .map(|dir| {
+            let path = PathBuf::from(&dir);
+            if !path.is_absolute()
+                || path
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+            {
+                Err(format!("{dir:?} is not an absolute path without '..'"))
+            } else if path.parent().is_none() {
+                Err("the root directory would let tokens name any socket".to_owned())
+            } else {
+                Ok(path)
+            }
+        })
+        .collect()
 }
 
 fn operations(reader: &mut Reader) -> Operations {

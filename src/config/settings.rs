@@ -137,6 +137,8 @@ pub struct BackendPolicy {
     pub allowed_backends: Vec<IpNet>,
     /// `auth_schemes` for console servers in these networks, the longest prefix winning.
     pub auth_schemes_by_network: Vec<(IpNet, Vec<AuthScheme>)>,
+    /// Directories whose Unix sockets tokens may name; empty: no Unix socket targets.
+    pub unix_socket_dirs: Vec<PathBuf>,
 }
 
 /// Everything vncgate reads from its config files, typed and checked.

@@ -175,6 +175,7 @@ options! {
     TRUSTED_PROXIES = OptionSpec::new(OWN_SECTION, "trusted_proxies", "", "load balancers whose forwarding headers are believed (CIDRs)");
     PROXY_PROTOCOL = OptionSpec::new(OWN_SECTION, "proxy_protocol", "false", "read HAProxy's PROXY header from trusted proxies");
     FORWARDED_HEADER = OptionSpec::new(OWN_SECTION, "forwarded_header", "x-forwarded-for", "the one header that names the client behind trusted proxies: x-forwarded-for or forwarded (RFC 7239); the other is ignored");
+    UNIX_SOCKET_DIRS = OptionSpec::new(OWN_SECTION, "unix_socket_dirs", "", "directories whose Unix sockets tokens may name (unix:/path targets); empty: none");
     ALLOWED_BACKENDS = OptionSpec::new(OWN_SECTION, "allowed_backends", "", "console server addresses tokens may point at (CIDRs); empty is any");
     AUTH_SCHEMES_BY_NETWORK = OptionSpec::new(OWN_SECTION, "auth_schemes_by_network", "", "per-network auth_schemes: CIDR=scheme+scheme, ...");
     SESSION_LEASE_TIMEOUT = OptionSpec::new(OWN_SECTION, "session_lease_timeout", "30", "seconds a dead instance's sessions still count under max_sessions_per_token")

@@ -2,23 +2,74 @@
 //! how the proxy authenticates to it, secrets, and peer text made safe for a log. No I/O.
 
 use std::fmt;
+use std::path::Path;
 
 use super::thumbprint::Thumbprint;
 
-/// Where a console lives.
+/// How a Unix socket target is written: `unix:/run/vm1.sock`.
+const UNIX_PREFIX: &str = "unix:";
+
+/// Where a console lives: a TCP address, or a Unix socket on this host (`host` is then
+/// `unix:PATH` and `port` 0, so that every token store keeps it in the columns it has).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// Host name or IP address (without brackets).
+    /// Host name or IP address (without brackets), or `unix:PATH`.
     pub host: String,
-    /// TCP port.
+    /// TCP port; 0 for a Unix socket.
     pub port: u16,
+}
+
+impl Target {
+    /// A console behind the Unix socket at `path`.
+    pub fn unix(path: &Path) -> Self {
+        Self {
+            host: format!("{UNIX_PREFIX}{}", path.display()),
+            port: 0,
+        }
+    }
+
+    /// The socket's path, for a Unix socket target.
+    pub fn unix_path(&self) -> Option<&Path> {
+        match (self.host.strip_prefix(UNIX_PREFIX), self.port) {
+            (Some(path), 0) => Some(Path::new(path)),
+            _ => None,
+        }
+    }
+
+    /// A target as token sources write one: `host:port`, `[ipv6]:port` or `unix:/path`.
+    /// An unbracketed host with a colon is refused (`::1:5900` is ambiguous), as are an empty
+    /// host, port 0, white space and a relative socket path.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if let Some(path) = text.strip_prefix(UNIX_PREFIX) {
+            let path = Path::new(path);
+            return path.is_absolute().then(|| Self::unix(path));
+        }
+        let (host, port) = match text.strip_prefix('[') {
+            Some(rest) => rest.split_once("]:")?,
+            None => {
+                let (host, port) = text.rsplit_once(':')?;
+                (!host.contains(':')).then_some((host, port))?
+            }
+        };
+        let port = port.parse::<u16>().ok().filter(|port| *port > 0)?;
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return None;
+        }
+        Some(Self {
+            host: host.to_owned(),
+            port,
+        })
+    }
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The host comes from a token row or file: printed safe for a log line.
         let host = printable(&self.host);
-        if host.contains(':') {
+        if self.unix_path().is_some() {
+            formatter.write_str(&host)
+        } else if host.contains(':') {
             write!(formatter, "[{host}]:{}", self.port)
         } else {
             write!(formatter, "{host}:{}", self.port)

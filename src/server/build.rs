@@ -148,6 +148,7 @@ fn sessions(settings: &Settings, lasting: &Lasting) -> Result<session::Context, 
         tls: backend_tls,
         serial_tls: settings.serial_tls,
         spice_tls: settings.spice_tls,
+        unix_dirs: settings.backends.unix_socket_dirs.clone(),
         connect_timeout: limits.connect_timeout,
         handshake_timeout: limits.handshake_timeout,
     };

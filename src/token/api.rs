@@ -84,7 +84,7 @@ impl std::fmt::Debug for ApiSource {
 #[derive(Deserialize)]
 struct Answer {
     host: String,
-    port: PortField,
+    port: Option<PortField>,
     #[serde(flatten)]
     extras: Extras,
 }
@@ -225,25 +225,30 @@ fn grant(json: bool, body: &[u8]) -> Option<Grant> {
     let text = std::str::from_utf8(body).ok()?.trim();
     let grant = if json || text.starts_with('{') {
         let answer: Answer = serde_json::from_str(text).ok()?;
-        let port = match answer.port {
-            PortField::Number(port) => port,
-            PortField::Text(port) => port.trim().parse().ok()?,
+        let target = match answer.port {
+            // A Unix socket has no port: `{"host": "unix:/path"}`.
+            None => Target::parse(&answer.host).filter(|t| t.unix_path().is_some())?,
+            Some(PortField::Number(port)) => {
+                Target::parse(&format!("{}:{port}", bracketed(&answer.host)))?
+            }
+            Some(PortField::Text(port)) => {
+                Target::parse(&format!("{}:{}", bracketed(&answer.host), port.trim()))?
+            }
         };
-        Grant::direct(Target {
-            host: answer.host,
-            port,
-        })
-        .with(answer.extras)?
+        Grant::direct(target).with(answer.extras)?
     } else {
-        let (host, port) = text.rsplit_once(':')?;
-        Grant::direct(Target {
-            host: host.trim_matches(['[', ']']).to_owned(),
-            port: port.trim().parse().ok()?,
-        })
+        Grant::direct(Target::parse(text)?)
     };
-    let host = &grant.target.host;
-    (!host.is_empty() && !host.contains(char::is_whitespace) && grant.target.port > 0)
-        .then_some(grant)
+    Some(grant)
+}
+
+/// `host` as the host part of `host:port`: an IPv6 address in brackets.
+fn bracketed(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
 }
 
 #[cfg(test)]

@@ -311,14 +311,21 @@ impl Claims {
             .host
             .filter(|h| !h.is_empty())
             .ok_or(JwtError::Claims("no host"))?;
-        let port = match self.port.ok_or(JwtError::Claims("no port"))? {
-            Port::Number(port) => port,
-            Port::Text(text) => text
-                .trim()
-                .parse()
-                .map_err(|_| JwtError::Claims("port is not a number"))?,
+        let target = match self.port {
+            // A Unix socket has no port: `"host": "unix:/path"`.
+            None => Target::parse(&host)
+                .filter(|target| target.unix_path().is_some())
+                .ok_or(JwtError::Claims("no port"))?,
+            Some(Port::Number(port)) => Target { host, port },
+            Some(Port::Text(text)) => Target {
+                host,
+                port: text
+                    .trim()
+                    .parse()
+                    .map_err(|_| JwtError::Claims("port is not a number"))?,
+            },
         };
-        let mut grant = Grant::direct(Target { host, port })
+        let mut grant = Grant::direct(target)
             .with(self.extras)
             .ok_or(JwtError::Claims("unknown kind or clipboard"))?;
         grant.expires = self.exp.map(|exp| UNIX_EPOCH + Duration::from_secs(exp));

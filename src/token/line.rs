@@ -15,7 +15,7 @@ pub enum LineError {
     #[error("expected 'token: host:port'")]
     NoSeparator,
     /// The target is not `host:port` or `[v6]:port`.
-    #[error("target is not host:port or [ipv6]:port")]
+    #[error("target is not host:port, [ipv6]:port or unix:/path")]
     BadTarget,
     /// An attribute after the target is unknown or malformed.
     #[error("unknown or malformed attribute (known: expires=UNIX_SECONDS, password=TEXT, auth=vencrypt[,vnc,none], kind=novnc|serial|spice-html5, tls_port=PORT, view_only=true, clipboard=both|to-guest|from-guest|none, thumbprint=HEX after a wss:// ticket URL)")]
@@ -122,24 +122,7 @@ fn flag(value: &str) -> Result<bool, LineError> {
 }
 
 fn parse_target(text: &str) -> Result<Target, LineError> {
-    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-        let (host, port) = rest.split_once("]:").ok_or(LineError::BadTarget)?;
-        (host, port)
-    } else {
-        let (host, port) = text.rsplit_once(':').ok_or(LineError::BadTarget)?;
-        if host.contains(':') {
-            return Err(LineError::BadTarget);
-        }
-        (host, port)
-    };
-    let port = port.parse::<u16>().map_err(|_| LineError::BadTarget)?;
-    if host.is_empty() || port == 0 {
-        return Err(LineError::BadTarget);
-    }
-    Ok(Target {
-        host: host.to_owned(),
-        port,
-    })
+    Target::parse(text).ok_or(LineError::BadTarget)
 }
 
 #[cfg(test)]
@@ -153,6 +136,18 @@ mod tests {
             Ok(Some(entry)) => entry,
             other => panic!("{line:?}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_unix_socket_target() {
+        let (_, grant) = entry("vm: unix:/run/vm1.sock kind=serial");
+        assert_eq!(
+            grant.target.unix_path(),
+            Some(std::path::Path::new("/run/vm1.sock"))
+        );
+        assert_eq!(grant.target.to_string(), "unix:/run/vm1.sock");
+        let (_, tcp) = entry("t: unix.example:5900");
+        assert_eq!(tcp.target.unix_path(), None, "a host named unix…");
     }
 
     #[test]
@@ -228,6 +223,8 @@ mod tests {
                 LineError::BadAttribute,
             ),
             (": h:1", LineError::NoSeparator),
+            ("t: unix:run/vm.sock", LineError::BadTarget),
+            ("t: unix:", LineError::BadTarget),
         ];
         for (line, expected) in cases {
             assert_eq!(parse_line(line).err(), Some(expected), "{line:?}");

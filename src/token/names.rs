@@ -1,7 +1,9 @@
 //! Tokens as file names, as websockify's `TokenFileName` reads them: a directory where each
 //! file is named by a token and holds `host:port`. The portal writes one file per console and
-//! removes it to stop new sessions.
+//! removes it to stop new sessions. A socket named by a token is that console's Unix socket, as
+//! websockify's `UnixDomainSocketDirectory` reads one.
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::PathBuf;
 
 use super::grant::Grant;
@@ -38,19 +40,16 @@ impl NamesSource {
         }
         let path = self.dir.join(name);
         let meta = tokio::fs::symlink_metadata(&path).await.ok()?;
+        // A socket named by the token is the console itself (websockify's
+        // UnixDomainSocketDirectory); it is confined to unix_socket_dirs when it is reached.
+        if meta.file_type().is_socket() {
+            return Some(Grant::direct(Target::unix(&path)));
+        }
         if !meta.is_file() || meta.len() > MAX_FILE {
             return None;
         }
         let text = tokio::fs::read_to_string(&path).await.ok()?;
-        let (host, port) = text.trim().rsplit_once(':')?;
-        let host = host.trim().trim_matches(['[', ']']);
-        if host.is_empty() || host.contains(char::is_whitespace) {
-            return None;
-        }
-        Some(Grant::direct(Target {
-            host: host.to_owned(),
-            port: port.trim().parse().ok().filter(|port| *port > 0)?,
-        }))
+        Some(Grant::direct(Target::parse(&text)?))
     }
 }
 

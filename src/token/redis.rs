@@ -104,7 +104,7 @@ impl RedisSource {
 }
 
 /// The grant a value names, as websockify parses it: JSON with `host` as `host:port`, or plain
-/// `host:port`. A value that is neither grants nothing (as in websockify).
+/// `host:port` (or `unix:/path`). A value that is neither grants nothing (as in websockify).
 fn grant(value: &str) -> Option<Grant> {
     let (hostport, extras) = if value.starts_with('{') {
         let parsed: Value = serde_json::from_str(value).ok()?;
@@ -112,17 +112,7 @@ fn grant(value: &str) -> Option<Grant> {
     } else {
         (value.to_owned(), Extras::default())
     };
-    let (host, port) = hostport.rsplit_once(':')?;
-    let port: u16 = port.trim().parse().ok()?;
-    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return None;
-    }
-    Grant::direct(Target {
-        host: host.to_owned(),
-        port,
-    })
-    .with(extras)
+    Grant::direct(Target::parse(&hostport)?).with(extras)
 }
 
 #[cfg(test)]

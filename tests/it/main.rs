@@ -34,6 +34,7 @@ mod token_names;
 mod token_redis;
 mod token_shared_db;
 mod token_store;
+mod unix_target;
 mod vencrypt_qemu;
 mod view_only;
 mod webmks;

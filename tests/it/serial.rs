@@ -51,7 +51,10 @@ where
 }
 
 /// A whole line in one message, as tempest sends it.
-async fn echoes<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, text: &str) -> Result<(), String>
+pub(crate) async fn echoes<S>(
+    ws: &mut tokio_tungstenite::WebSocketStream<S>,
+    text: &str,
+) -> Result<(), String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -70,7 +73,7 @@ where
 
 /// Tempest's serial client: `GET /websockify` with the token in a cookie and subprotocol
 /// `binary`.
-async fn tempest_connect(
+pub(crate) async fn tempest_connect(
     proxy: &Proxy,
     token: &str,
     protocols: &str,

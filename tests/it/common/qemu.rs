@@ -43,45 +43,26 @@ impl Qemu {
             if std::net::TcpListener::bind((host, port)).is_err() {
                 continue;
             }
-            let pidfile = work.join(format!("qemu-{display}.pid"));
-            let log = work.join(format!("qemu-{display}.log"));
-            let monitor = work.join(format!("qemu-{display}.mon"));
-            let status = Command::new("qemu-system-x86_64")
-                .args([
-                    "-nodefaults",
-                    "-machine",
-                    "pc",
-                    "-accel",
-                    "tcg",
-                    "-m",
-                    "64",
-                    "-vga",
-                    "std",
-                ])
-                .args(["-display", "none", "-daemonize", "-pidfile"])
-                .arg(&pidfile)
-                .arg("-D")
-                .arg(&log)
-                .arg("-monitor")
-                .arg(format!("unix:{},server,nowait", monitor.display()))
-                .args(extra)
-                .arg("-vnc")
-                .arg(format!("{host}:{display}{vnc_options}"))
-                .output()
-                .expect("run qemu");
-            if !status.status.success() {
+            let vnc = format!("{host}:{display}{vnc_options}");
+            match launch(work, &display.to_string(), &vnc, extra) {
+                Ok((pid, monitor)) => {
+                    let addr: SocketAddr = format!("{host}:{port}").parse().expect("addr");
+                    return Self { addr, pid, monitor };
+                }
                 // Most often the port was taken between the check and QEMU's bind: try another.
-                let logged = std::fs::read_to_string(&log).unwrap_or_default();
-                last_error = format!("{}{logged}", String::from_utf8_lossy(&status.stderr));
-                continue;
+                Err(error) => last_error = error,
             }
-            let pid = std::fs::read_to_string(&pidfile)
-                .ok()
-                .and_then(|p| p.trim().parse().ok());
-            let addr: SocketAddr = format!("{host}:{port}").parse().expect("addr");
-            return Self { addr, pid, monitor };
         }
         panic!("QEMU did not start on any display: {last_error}");
+    }
+
+    /// [`Qemu::start`] with the VNC server on the Unix socket `socket` (`-vnc unix:PATH`);
+    /// `addr` is then unused.
+    pub fn start_unix(work: &Path, socket: &Path, vnc_options: &str, extra: &[String]) -> Self {
+        let vnc = format!("unix:{}{vnc_options}", socket.display());
+        let (pid, monitor) = launch(work, "unix", &vnc, extra).expect("QEMU on a Unix socket");
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self { addr, pid, monitor }
     }
 
     /// Sends one command to the human monitor.
@@ -102,6 +83,53 @@ impl Qemu {
 }
 
 static NEXT_DISPLAY: AtomicU16 = AtomicU16::new(0);
+
+/// Runs QEMU daemonized with `-vnc VNC` and `extra`: its pid and monitor socket, or why it did
+/// not start.
+fn launch(
+    work: &Path,
+    tag: &str,
+    vnc: &str,
+    extra: &[String],
+) -> Result<(Option<i32>, PathBuf), String> {
+    let pidfile = work.join(format!("qemu-{tag}.pid"));
+    let log = work.join(format!("qemu-{tag}.log"));
+    let monitor = work.join(format!("qemu-{tag}.mon"));
+    let status = Command::new("qemu-system-x86_64")
+        .args([
+            "-nodefaults",
+            "-machine",
+            "pc",
+            "-accel",
+            "tcg",
+            "-m",
+            "64",
+            "-vga",
+            "std",
+        ])
+        .args(["-display", "none", "-daemonize", "-pidfile"])
+        .arg(&pidfile)
+        .arg("-D")
+        .arg(&log)
+        .arg("-monitor")
+        .arg(format!("unix:{},server,nowait", monitor.display()))
+        .args(extra)
+        .arg("-vnc")
+        .arg(vnc)
+        .output()
+        .expect("run qemu");
+    if !status.status.success() {
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        return Err(format!(
+            "{}{logged}",
+            String::from_utf8_lossy(&status.stderr)
+        ));
+    }
+    let pid = std::fs::read_to_string(&pidfile)
+        .ok()
+        .and_then(|p| p.trim().parse().ok());
+    Ok((pid, monitor))
+}
 
 impl Drop for Qemu {
     fn drop(&mut self) {

@@ -68,4 +68,25 @@ impl SerialGuest {
         let vm = Qemu::start(work, "", &extra);
         Self { vm, port }
     }
+
+    /// Boots the echo guest with COM1 on the Unix socket `serial` and its VNC display on the
+    /// Unix socket `vnc`, as a guest on the proxy's own host may be reached.
+    pub fn start_unix(work: &Path, serial: &Path, vnc: &Path) -> Qemu {
+        let image: PathBuf = work.join("serial-echo.img");
+        std::fs::write(&image, boot_sector()).expect("boot sector");
+        let extra = [
+            "-chardev".to_owned(),
+            format!(
+                "socket,id=ser0,path={},server=on,wait=off",
+                serial.display()
+            ),
+            "-serial".to_owned(),
+            "chardev:ser0".to_owned(),
+            "-drive".to_owned(),
+            format!("file={},format=raw,if=floppy", image.display()),
+            "-boot".to_owned(),
+            "a".to_owned(),
+        ];
+        Qemu::start_unix(work, vnc, "", &extra)
+    }
 }
