@@ -1,6 +1,6 @@
 //! Several proxies sharing one real MariaDB or PostgreSQL token database, as nova's cell
 //! database: rows written as nova writes them, tokens issued through one proxy used through
-//! another, a single-use token raced on two proxies, and a database outage.
+//! another, a single-use token and a JWT jti raced on two proxies, and a database outage.
 
 use crate::common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -579,5 +579,61 @@ async fn a_lease_whose_release_failed_is_not_renewed(mut db: Db) {
 async fn mariadb_a_lease_whose_release_failed_is_not_renewed() {
     if let Some(db) = Db::mariadb() {
         a_lease_whose_release_failed_is_not_renewed(db).await;
+    }
+}
+
+/// A JWT's `jti` is single use across instances sharing the database: the same token raced on
+/// two proxies opens once, and a replay on either later is refused.
+async fn jti_raced_on_two_proxies(db: Db) {
+    use base64::Engine;
+    let work = tempfile::tempdir().expect("tempdir");
+    let secret = [7u8; 32];
+    let keys = work.path().join("portal.k");
+    std::fs::write(
+        &keys,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+    )
+    .expect("key");
+    let (backend, a, b) = two_proxies(&db, &format!("jwt_keys = {}\n", keys.display())).await;
+    token_cli(&a, "init-db", &[]);
+    for round in 0..5 {
+        let claims = serde_json::json!({
+            "host": "127.0.0.1", "port": backend.port(), "jti": format!("console-{round}"),
+            "exp": now() + 300,
+        });
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(&secret),
+        )
+        .expect("JWT");
+        let path = format!("/?token={token}");
+        let (on_a, on_b) = tokio::join!(ws(a.addr, &path, &[]), ws(b.addr, &path, &[]));
+        let opened = [on_a.is_ok(), on_b.is_ok()]
+            .iter()
+            .filter(|ok| **ok)
+            .count();
+        assert_eq!(opened, 1, "round {round}: exactly one session must open");
+        for proxy in [&a, &b] {
+            assert_eq!(
+                status_of(proxy, &token).await,
+                403,
+                "round {round}: a replay"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn mariadb_jti_raced_on_two_proxies() {
+    if let Some(db) = Db::mariadb() {
+        jti_raced_on_two_proxies(db).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_jti_raced_on_two_proxies() {
+    if let Some(db) = Db::postgres() {
+        jti_raced_on_two_proxies(db).await;
     }
 }
