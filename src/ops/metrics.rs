@@ -25,6 +25,12 @@ pub struct Direction {
     direction: &'static str,
 }
 
+/// A `source` label: the token source asked.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Source {
+    source: &'static str,
+}
+
 /// A `role` label for certificates: `https`, `vencrypt_client`, `vencrypt_ca`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Role {
@@ -45,6 +51,7 @@ pub struct Metrics {
     sessions_opened: Counter,
     refusals: Family<Reason, Counter>,
     backend_failures: Family<Reason, Counter>,
+    token_lookups: Family<Source, Counter>,
     bytes: Family<Direction, Counter>,
     bytes_spliced: Counter,
     backend_handshake: Histogram,
@@ -97,6 +104,12 @@ impl Metrics {
                 "Console server connections that failed, by reason",
                 Family::default(),
             ),
+            token_lookups: series(
+                own,
+                "token_lookups",
+                "Token sources asked, by source (files, names, jwt, api, redis, sql: one database query each)",
+                Family::default(),
+            ),
             bytes: series(own, "bytes", "Console bytes relayed, by direction", Family::default()),
             bytes_spliced: series(
                 own,
@@ -140,6 +153,14 @@ impl Metrics {
         self.backend_failures
             .get_or_create(&Reason { reason })
             .inc();
+    }
+
+    /// What counts each ask of a token source, for the token store to call.
+    pub fn token_lookups(&self) -> impl Fn(&'static str) + Send + Sync + 'static {
+        let family = self.token_lookups.clone();
+        move |source| {
+            family.get_or_create(&Source { source }).inc();
+        }
     }
 
     /// A session authenticated to its console server after `handshake`.

@@ -131,11 +131,13 @@ async fn lasting(
     stores: &Stores,
     admin: Option<&tokio::net::TcpListener>,
 ) -> Result<Arc<Lasting>, Error> {
+    let metrics = Arc::new(Metrics::new(env!("VNCGATE_COMMIT")));
     let mut tokens = TokenStore::new(
         settings.token_source.clone(),
         stores.sql.clone(),
         settings.max_sessions_per_token,
-    );
+    )
+    .with_lookups(crate::token::Lookups::new(metrics.token_lookups()));
     if let Some(leases) = &stores.leases {
         tokens = tokens.with_leases(leases.clone());
         shared_cap_warning(leases, settings.max_sessions_per_token).await;
@@ -146,7 +148,7 @@ async fn lasting(
         None => None,
     };
     Ok(Arc::new(Lasting {
-        metrics: Arc::new(Metrics::new(env!("VNCGATE_COMMIT"))),
+        metrics,
         audit,
         registry: Arc::default(),
         channels: Arc::default(),

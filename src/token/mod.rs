@@ -27,4 +27,4 @@ pub use grant::Grant;
 pub use line::{parse_line, LineError};
 pub use secret::{hex_prefix, Token, TokenHash, LOG_PREFIX, MAX_TOKEN_LEN, REVOKE_PREFIX};
 pub use sql::{SqlStore, StoreError};
-pub use store::TokenStore;
+pub use store::{Lookups, TokenStore};

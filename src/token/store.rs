@@ -21,6 +21,33 @@ use super::secret::{Token, TokenHash};
 use super::sql::{SqlStore, StoreError};
 use crate::console::ConsoleKind;
 
+/// Counts each ask of a token source by the source's name (`vncgate_token_lookups_total`).
+#[derive(Clone)]
+pub struct Lookups(Arc<dyn Fn(&'static str) + Send + Sync>);
+
+impl Lookups {
+    /// Counts with `count`.
+    pub fn new(count: impl Fn(&'static str) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(count))
+    }
+
+    fn asked(&self, source: &'static str) {
+        (self.0)(source);
+    }
+}
+
+impl Default for Lookups {
+    fn default() -> Self {
+        Self::new(|_| {})
+    }
+}
+
+impl std::fmt::Debug for Lookups {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Lookups")
+    }
+}
+
 /// All token sources, asked in a fixed order: the websockify-format files first (they win a
 /// clash: they are local and explicit), then token-named files, then a JWS or JWE by its
 /// shape, then the token API, Redis, and the SQL store.
@@ -36,6 +63,7 @@ pub struct TokenStore {
     counts: Arc<Mutex<HashMap<TokenHash, usize>>>,
     /// Where the cap is counted across instances, when the database has the lease table.
     leases: Option<Arc<Leases>>,
+    lookups: Lookups,
 }
 
 impl TokenStore {
@@ -51,7 +79,14 @@ impl TokenStore {
             max_sessions,
             counts: Arc::default(),
             leases: None,
+            lookups: Lookups::default(),
         }
+    }
+
+    /// This store, counting each ask of a source with `lookups`.
+    pub fn with_lookups(mut self, lookups: Lookups) -> Self {
+        self.lookups = lookups;
+        self
     }
 
     /// This store, taking tokens named by the files of `dir` after the token files.
@@ -103,6 +138,7 @@ impl TokenStore {
             max_sessions,
             counts: self.counts.clone(),
             leases: self.leases.clone(),
+            lookups: self.lookups.clone(),
         }
     }
 
@@ -135,10 +171,14 @@ impl TokenStore {
     async fn find(&self, token: &Token, serves: &[ConsoleKind]) -> Result<(Grant, Once), Refusal> {
         let hash = token.hash();
         let mut found = match &self.files {
-            Some(files) => files.lookup(&hash).await.map(|grant| (grant, Once::No)),
+            Some(files) => {
+                self.lookups.asked("files");
+                files.lookup(&hash).await.map(|grant| (grant, Once::No))
+            }
             None => None,
         };
         if let (None, Some(names)) = (&found, &self.names) {
+            self.lookups.asked("names");
             found = names
                 .lookup(token)
                 .await
@@ -146,10 +186,12 @@ impl TokenStore {
         }
         if let (None, Some(jwt)) = (&found, &self.jwt) {
             if jwt.takes(token.expose()) {
+                self.lookups.asked("jwt");
                 found = Some(jwt_grant(jwt, token)?);
             }
         }
         if let (None, Some(api)) = (&found, &self.api) {
+            self.lookups.asked("api");
             found = api
                 .lookup(token)
                 .await
@@ -157,6 +199,7 @@ impl TokenStore {
                 .map(|grant| (grant, Once::Jwt(None)));
         }
         if let (None, Some(redis)) = (&found, &self.redis) {
+            self.lookups.asked("redis");
             found = redis
                 .lookup(token)
                 .await
@@ -165,6 +208,7 @@ impl TokenStore {
         }
         if found.is_none() {
             if let Some(sql) = &self.sql {
+                self.lookups.asked("sql");
                 found = sql.lookup(&hash).await.map_err(Refusal::unavailable)?.map(
                     |(grant, single)| (grant, if single { Once::Row(hash) } else { Once::No }),
                 );

@@ -1,5 +1,6 @@
 //! The flood test: while a real user's console streams from a real QEMU through vncgate, other
-//! loopback addresses flood it with bad tokens, hold 2,000 slowloris sockets and 1,000 idle
+//! loopback addresses flood it with bad tokens (guesses, and JWTs signed with another key, which
+//! must cost no database query), hold 2,000 slowloris sockets and 1,000 idle
 //! admin connections. The user must not notice, a new user must still get in, the flooders
 //! must get 429s, the slow sockets must be cut at `handshake_timeout`, and the proxy's memory
 //! must stay bounded. vncgate runs as its own process, as in production, so that its memory
@@ -19,16 +20,27 @@ use crate::common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-/// The proxy as a process of its own, and its admin API's address.
+/// The proxy as a process of its own, and its admin API's and metrics' addresses.
 struct Vncgate {
     daemon: Daemon,
     admin: SocketAddr,
+    metrics: SocketAddr,
 }
 
+/// The HMAC secret the proxy's `jwt_keys` holds; the flooders' JWTs are signed with another.
+const JWT_SECRET: [u8; 32] = [9; 32];
+
 async fn start_vncgate(dir: &std::path::Path, tokens: &str) -> Vncgate {
+    use base64::Engine;
     let port = free_port();
     let admin_port = free_port();
+    let metrics_port = free_port();
     std::fs::write(dir.join("tokens"), tokens).expect("tokens");
+    std::fs::write(
+        dir.join("portal.k"),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(JWT_SECRET),
+    )
+    .expect("jwt key");
     std::fs::write(dir.join("admin-secret"), "an-admin-secret-of-some-length\n").expect("secret");
     let config = dir.join("vncgate.conf");
     std::fs::write(
@@ -37,7 +49,9 @@ async fn start_vncgate(dir: &std::path::Path, tokens: &str) -> Vncgate {
             "[DEFAULT]\nweb =\n[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = {port}\n\
              [vncgate]\ntoken_source = {tokens}\nstate_dir = {state}\nnovnc_dir =\n\
              admin_listen = 127.0.0.1:{admin_port}\nadmin_secret_file = {secret}\n\
-             allowed_backends = 127.0.0.0/8\nmax_connections = 8192\n",
+             allowed_backends = 127.0.0.0/8\nmax_connections = 8192\n\
+             jwt_keys = {jwt}\nmetrics_listen = 127.0.0.1:{metrics_port}\n",
+            jwt = dir.join("portal.k").display(),
             tokens = dir.join("tokens").display(),
             state = dir.join("state").display(),
             secret = dir.join("admin-secret").display(),
@@ -45,9 +59,11 @@ async fn start_vncgate(dir: &std::path::Path, tokens: &str) -> Vncgate {
     )
     .expect("config");
     let admin: SocketAddr = format!("127.0.0.1:{admin_port}").parse().expect("addr");
+    let metrics: SocketAddr = format!("127.0.0.1:{metrics_port}").parse().expect("addr");
     Vncgate {
         daemon: Daemon::start(&config, port, &[]).await,
         admin,
+        metrics,
     }
 }
 
@@ -102,11 +118,28 @@ async fn full_update(console: &mut rfb::WsBytes<TcpStream>, width: u16, height: 
     }
 }
 
-/// One bad-token attempt: the status the proxy answered with.
-async fn bad_token(source: &str, proxy: SocketAddr, attempt: u64) -> Option<u16> {
+/// A JWT with a good shape and claims, signed with another key than the proxy's.
+fn forged_jwt(attempt: u64) -> String {
+    let claims = serde_json::json!({"host": "127.0.0.1", "port": 5900, "jti": attempt});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&[1; 32]),
+    )
+    .expect("JWT")
+}
+
+/// One bad-token attempt (a guessed token, or with `jwt` a forged JWT): the status the proxy
+/// answered with.
+async fn bad_token(source: &str, proxy: SocketAddr, attempt: u64, jwt: bool) -> Option<u16> {
     let mut stream = connect_from(source, proxy).await.ok()?;
+    let token = if jwt {
+        forged_jwt(attempt)
+    } else {
+        format!("guess{attempt}")
+    };
     let request = format!(
-        "GET /?token=guess{attempt} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET /?token={token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.ok()?;
@@ -129,11 +162,18 @@ async fn admin_status(admin: SocketAddr) -> Option<u16> {
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
+/// What one group of flooders got: 403s, 429s, anything else.
 #[derive(Default)]
-struct Counts {
+struct Answers {
     forbidden: AtomicU64,
     limited: AtomicU64,
     other: AtomicU64,
+}
+
+#[derive(Default)]
+struct Counts {
+    guesses: Answers,
+    jwts: Answers,
     slow_cut: AtomicU64,
     slow_cut_late: AtomicU64,
     slow_refused_at_accept: AtomicU64,
@@ -172,20 +212,22 @@ async fn one_stranger_cannot_take_the_console_away() {
         (longest, updates)
     });
 
-    // 20 addresses of bad tokens, as fast as they can.
+    // 20 addresses of bad tokens, as fast as they can: guesses from ten, forged JWTs from ten.
     let mut flooders = Vec::new();
     for index in 1..=20 {
         let counts = counts.clone();
         let proxy = proxy.daemon.addr;
         flooders.push(tokio::spawn(async move {
             let source = format!("127.0.1.{index}");
+            let jwt = index > 10;
+            let answers = if jwt { &counts.jwts } else { &counts.guesses };
             let mut attempt = 0u64;
             while Instant::now() < deadline {
                 attempt += 1;
-                match bad_token(&source, proxy, attempt).await {
-                    Some(403) => counts.forbidden.fetch_add(1, Ordering::Relaxed),
-                    Some(429) => counts.limited.fetch_add(1, Ordering::Relaxed),
-                    _ => counts.other.fetch_add(1, Ordering::Relaxed),
+                match bad_token(&source, proxy, attempt, jwt).await {
+                    Some(403) => answers.forbidden.fetch_add(1, Ordering::Relaxed),
+                    Some(429) => answers.limited.fetch_add(1, Ordering::Relaxed),
+                    _ => answers.other.fetch_add(1, Ordering::Relaxed),
                 };
             }
         }));
@@ -289,18 +331,33 @@ async fn one_stranger_cannot_take_the_console_away() {
     }
     peak_rss = peak_rss.max(proxy.daemon.rss_kib());
     let fresh_open = fresh_open.unwrap_or(Duration::MAX);
+    let (_, exposition) = crate::operations::get(proxy.metrics, "/metrics").await;
+    let lookups = |source| {
+        crate::operations::sample(
+            &exposition,
+            "vncgate_token_lookups_total",
+            Some(("source", source)),
+        )
+        .unwrap_or(0.0) as u64
+    };
+    let (sql_lookups, jwt_lookups) = (lookups("sql"), lookups("jwt"));
 
     let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+    let (guesses, jwts) = (&counts.guesses, &counts.jwts);
     let report = format!(
         "flood: {seconds} s; user: {updates} full updates, longest wait {} ms; new user opened in {} ms; \
-         bad tokens: {} x 403, {} x 429, {} other; slowloris: {} closed at accept, {} cut at the deadline, {} late; \
+         guessed tokens: {} x 403, {} x 429, {} other; forged JWTs: {} x 403, {} x 429, {} other; \
+         token lookups: {sql_lookups} in the database, {jwt_lookups} JWT verifications; slowloris: {} closed at accept, {} cut at the deadline, {} late; \
          admin: {} of 1000 idle connections closed during the flood, answering after it: {admin_answers}; \
          vncgate peak RSS {} KiB",
         longest_wait.as_millis(),
         fresh_open.as_millis(),
-        read(&counts.forbidden),
-        read(&counts.limited),
-        read(&counts.other),
+        read(&guesses.forbidden),
+        read(&guesses.limited),
+        read(&guesses.other),
+        read(&jwts.forbidden),
+        read(&jwts.limited),
+        read(&jwts.other),
         read(&counts.slow_refused_at_accept),
         read(&counts.slow_cut),
         read(&counts.slow_cut_late),
@@ -323,13 +380,25 @@ async fn one_stranger_cannot_take_the_console_away() {
         fresh_open < Duration::from_secs(1),
         "a new user could not get in: {report}"
     );
+    for answers in [guesses, jwts] {
+        assert!(
+            read(&answers.limited) > 0,
+            "no 429 for the flooders: {report}"
+        );
+        // Each flooder earns at most 30 refusals a minute (plus the refill over the run).
+        let allowed_403 = 10 * (30 + 30 * seconds / 60 + 1);
+        assert!(read(&answers.forbidden) <= allowed_403, "{report}");
+    }
+    // A forged JWT is refused by its signature: it never reaches the database. Only guesses
+    // that got past the limiter did (the users' tokens are in the token file).
     assert!(
-        read(&counts.limited) > 0,
-        "no 429 for the flooders: {report}"
+        sql_lookups <= read(&guesses.forbidden) + read(&guesses.other),
+        "forged JWTs reached the database: {report}"
     );
-    // Each flooder earns at most 30 refusals a minute (plus the refill over the run).
-    let allowed_403 = 20 * (30 + 30 * seconds / 60 + 1);
-    assert!(read(&counts.forbidden) <= allowed_403, "{report}");
+    assert!(
+        jwt_lookups >= read(&jwts.forbidden) && read(&jwts.forbidden) > 0,
+        "{report}"
+    );
     assert_eq!(
         read(&counts.slow_cut_late),
         0,

@@ -10,7 +10,7 @@ use crate::common::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let text = raw_http(
         addr,
         &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
@@ -26,7 +26,7 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 }
 
 /// The value of a sample in Prometheus text, parsed by `prometheus-parse`.
-fn sample(text: &str, name: &str, label: Option<(&str, &str)>) -> Option<f64> {
+pub(crate) fn sample(text: &str, name: &str, label: Option<(&str, &str)>) -> Option<f64> {
     let lines = text.lines().map(|line| Ok(line.to_owned()));
     let scrape = prometheus_parse::Scrape::parse(lines).expect("a valid exposition");
     scrape
