@@ -23,13 +23,13 @@ pub(super) async fn still_live(
     joined: &Joined,
     hash: crate::token::TokenHash,
 ) -> Result<(), Refusal> {
-    if joined.settled {
+    if !joined.recheck.asks() {
         return Ok(());
     }
     let asked = within_handshake(front, async {
         front
             .tokens
-            .live_among(&[hash])
+            .live_among(&[(hash, joined.recheck.clone())])
             .await
             .map_err(Refusal::unavailable)
     })
@@ -113,7 +113,7 @@ pub(super) async fn admit(
             Ok(admission) => {
                 let joined = Joined {
                     grant: admission.grant,
-                    settled: admission.settled,
+                    recheck: admission.recheck,
                     slot: Arc::new(admission.slot),
                 };
                 if spice {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use std::time::SystemTime;
 
-use crate::token::{Grant, Refusal, SessionSlot, TokenHash};
+use crate::token::{Grant, Recheck, Refusal, SessionSlot, TokenHash};
 
 /// The most channels one console may hold open: spice-html5 opens about six (main, display,
 /// inputs, cursor, playback, port), spice-gtk a few more with USB redirection.
@@ -27,7 +27,7 @@ pub struct Channels {
 #[derive(Debug)]
 struct Joinable {
     grant: Grant,
-    settled: bool,
+    recheck: Recheck,
     /// Alive while any channel is: the console's slot and admission.
     slot: Weak<SessionSlot>,
 }
@@ -37,8 +37,8 @@ struct Joinable {
 pub struct Joined {
     /// The console's grant.
     pub grant: Grant,
-    /// Whether there is nothing to ask again about its token (single use, or a JWT).
-    pub settled: bool,
+    /// How its token is looked up again while it lives.
+    pub recheck: Recheck,
     /// Its slot, shared by every channel.
     pub slot: Arc<SessionSlot>,
 }
@@ -74,7 +74,7 @@ impl Channels {
         }
         Some(Ok(Joined {
             grant: entry.grant.clone(),
-            settled: entry.settled,
+            recheck: entry.recheck.clone(),
             slot,
         }))
     }
@@ -87,7 +87,7 @@ impl Channels {
             (hash, client),
             Joinable {
                 grant: console.grant.clone(),
-                settled: console.settled,
+                recheck: console.recheck.clone(),
                 slot: Arc::downgrade(&console.slot),
             },
         );
@@ -117,12 +117,12 @@ mod tests {
         let there: IpAddr = "192.0.2.2".parse().expect("ip");
         let main = Joined {
             grant: grant(),
-            settled: true,
+            recheck: Recheck::Settled,
             slot: Arc::new(SessionSlot::uncounted()),
         };
         channels.opened(hash, here, &main);
         let display = channels.join(hash, here).expect("joins").expect("admitted");
-        assert!(display.settled);
+        assert!(!display.recheck.asks());
         assert!(
             Arc::ptr_eq(&display.slot, &main.slot),
             "one slot for the console"
@@ -151,7 +151,7 @@ mod tests {
         let here: IpAddr = "192.0.2.1".parse().expect("ip");
         let main = Joined {
             grant: grant(),
-            settled: false,
+            recheck: Recheck::ByHash,
             slot: Arc::new(SessionSlot::uncounted()),
         };
         channels.opened(hash, here, &main);
@@ -168,7 +168,7 @@ mod tests {
         expired.expires = Some(SystemTime::now() - std::time::Duration::from_secs(1));
         let late = Joined {
             grant: expired,
-            settled: false,
+            recheck: Recheck::ByHash,
             slot: Arc::new(SessionSlot::uncounted()),
         };
         let other = TokenHash::of("late");

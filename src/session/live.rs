@@ -55,7 +55,7 @@ impl Session {
             self.id,
             self.hash,
             self.grant.expires,
-            !self.settled,
+            self.recheck.clone(),
             info,
             bytes.clone(),
         );

@@ -34,14 +34,14 @@ use crate::ops::metrics::Metrics;
 use crate::recording::{self, Recorder, Written};
 use crate::relay::splice::Tcp;
 use crate::relay::Browser;
-use crate::token::{Grant, SessionSlot, TokenHash};
+use crate::token::{Grant, Recheck, SessionSlot, TokenHash};
 
 /// A session about to start.
 pub struct Session {
     id: u64,
     peer: IpAddr,
     grant: Grant,
-    settled: bool,
+    recheck: Recheck,
     /// The target's addresses, as checked before the upgrade.
     addresses: Option<Vec<SocketAddr>>,
     hash: TokenHash,
@@ -64,7 +64,7 @@ impl Session {
             id: context.registry.next_id(),
             peer,
             grant: admission.grant,
-            settled: admission.settled,
+            recheck: admission.recheck,
             addresses,
             hash,
             _slot: admission.slot,

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::console::{Clipboard, ConsoleKind};
 use crate::relay::SessionBytes;
-use crate::token::TokenHash;
+use crate::token::{Recheck, TokenHash};
 
 /// What an operator sees of a session.
 #[derive(Debug, Clone)]
@@ -60,9 +60,9 @@ struct Live {
     /// The token's expiry when it was admitted; past it, the token's disappearance is the
     /// expired row being cleaned up, not a revocation.
     expires: Option<SystemTime>,
-    /// Whether the token is looked up again: not for single-use tokens, whose row went with
-    /// their first session.
-    recheck: bool,
+    /// How the token is looked up again: not at all for single-use tokens, whose row went
+    /// with their first session, and JWTs.
+    recheck: Recheck,
     revoked: CancellationToken,
     info: SessionInfo,
     bytes: Arc<SessionBytes>,
@@ -128,7 +128,7 @@ impl Registry {
         id: u64,
         hash: TokenHash,
         expires: Option<SystemTime>,
-        recheck: bool,
+        recheck: Recheck,
         info: SessionInfo,
         bytes: Arc<SessionBytes>,
     ) -> Registered {
@@ -196,18 +196,20 @@ impl Registry {
         self.len() == 0
     }
 
-    /// The tokens to look up again: each once, of sessions whose token had not expired.
-    pub fn to_recheck(&self, now: SystemTime) -> Vec<TokenHash> {
-        let mut hashes: Vec<TokenHash> = self
-            .lock()
-            .values()
-            .filter(|live| live.recheck && live.expires.is_none_or(|at| at > now))
-            .map(|live| live.hash)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        hashes.sort_by_key(TokenHash::to_hex);
-        hashes
+    /// The tokens to look up again, with how: each once, of sessions whose token had not
+    /// expired.
+    pub fn to_recheck(&self, now: SystemTime) -> Vec<(TokenHash, Recheck)> {
+        let mut checked: HashMap<TokenHash, Recheck> = HashMap::new();
+        for live in self.lock().values() {
+            if live.recheck.asks() && live.expires.is_none_or(|at| at > now) {
+                checked
+                    .entry(live.hash)
+                    .or_insert_with(|| live.recheck.clone());
+            }
+        }
+        let mut checked: Vec<(TokenHash, Recheck)> = checked.into_iter().collect();
+        checked.sort_by_key(|(hash, _)| hash.to_hex());
+        checked
     }
 
     /// Ends the sessions of every token in `checked` that is not in `live`, and says how many.
@@ -215,16 +217,16 @@ impl Registry {
     /// of those checked.
     pub fn revoke(
         &self,
-        checked: &[TokenHash],
+        checked: &[(TokenHash, Recheck)],
         live: &HashSet<TokenHash>,
         now: SystemTime,
     ) -> usize {
         let mut ended = 0;
         for session in self.lock().values() {
             let unexpired = session.expires.is_none_or(|at| at > now);
-            if session.recheck
+            if session.recheck.asks()
                 && unexpired
-                && checked.contains(&session.hash)
+                && checked.iter().any(|(hash, _)| *hash == session.hash)
                 && !live.contains(&session.hash)
                 && !session.revoked.is_cancelled()
             {
@@ -264,10 +266,15 @@ mod tests {
                 Arc::default(),
             )
         };
-        let kept = register(1, "kept", later, true);
-        let gone = register(2, "gone", later, true);
-        let single = register(3, "single", later, false);
-        let expired = register(4, "old", Some(now - Duration::from_secs(1)), true);
+        let kept = register(1, "kept", later, Recheck::ByHash);
+        let gone = register(2, "gone", later, Recheck::ByHash);
+        let single = register(3, "single", later, Recheck::Settled);
+        let expired = register(
+            4,
+            "old",
+            Some(now - Duration::from_secs(1)),
+            Recheck::ByHash,
+        );
         let checked = registry.to_recheck(now);
         assert_eq!(
             checked.len(),

@@ -9,7 +9,7 @@ use http::StatusCode;
 
 use super::grant::Grant;
 use super::lease::Lease;
-use super::secret::TokenHash;
+use super::secret::{Token, TokenHash};
 use super::sql::StoreError;
 use crate::console::ConsoleKind;
 
@@ -205,7 +205,37 @@ pub struct Admission {
     pub grant: Grant,
     /// Its slot under `max_sessions_per_token`.
     pub slot: SessionSlot,
-    /// Whether there is nothing to ask again about it: a single-use token consumed by this
-    /// admission, or a JWT (no source holds it; its `exp` bounds it).
-    pub settled: bool,
+    /// How its sessions' token is looked up again to end them when it is revoked.
+    pub recheck: Recheck,
+}
+
+/// How the recheck that ends revoked sessions looks a live session's token up again.
+#[derive(Debug, Clone)]
+pub enum Recheck {
+    /// Nothing to ask: a single-use token consumed by its admission, or a JWT (no source holds
+    /// it; its `exp` bounds it).
+    Settled,
+    /// By its hash, in the token files and the SQL store.
+    ByHash,
+    /// By the token itself, in the source that granted it: a token-named file, the token API,
+    /// Redis. Held in memory while the session lives, never logged.
+    ByToken(Asked, Token),
+}
+
+impl Recheck {
+    /// Whether there is something to ask.
+    pub fn asks(&self) -> bool {
+        !matches!(self, Self::Settled)
+    }
+}
+
+/// A source asked by the token itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// `token_names_dir`.
+    Names,
+    /// `token_api_url`.
+    Api,
+    /// `redis_url`.
+    Redis,
 }

@@ -9,44 +9,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// How long the jti of a JWT without `exp` is remembered (`jwt_require_exp = false`).
 const JTI_WITHOUT_EXP: Duration = Duration::from_secs(30 * 86_400);
 
-use super::admission::{Admission, Claim, LocalCount, Refusal, SessionSlot};
+use super::admission::{Admission, Asked, Claim, LocalCount, Recheck, Refusal, SessionSlot};
 use super::api::ApiSource;
 use super::file::FileSource;
 use super::grant::Grant;
 use super::jwt::JwtSource;
 use super::lease::Leases;
+use super::lookups::Lookups;
 use super::names::NamesSource;
 use super::redis::RedisSource;
 use super::secret::{Token, TokenHash};
 use super::sql::{SqlStore, StoreError};
 use crate::console::ConsoleKind;
-
-/// Counts each ask of a token source by the source's name (`vncgate_token_lookups_total`).
-#[derive(Clone)]
-pub struct Lookups(Arc<dyn Fn(&'static str) + Send + Sync>);
-
-impl Lookups {
-    /// Counts with `count`.
-    pub fn new(count: impl Fn(&'static str) + Send + Sync + 'static) -> Self {
-        Self(Arc::new(count))
-    }
-
-    fn asked(&self, source: &'static str) {
-        (self.0)(source);
-    }
-}
-
-impl Default for Lookups {
-    fn default() -> Self {
-        Self::new(|_| {})
-    }
-}
-
-impl std::fmt::Debug for Lookups {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("Lookups")
-    }
-}
 
 /// All token sources, asked in a fixed order: the websockify-format files first (they win a
 /// clash: they are local and explicit), then token-named files, then a JWS or JWE by its
@@ -182,7 +156,7 @@ impl TokenStore {
             found = names
                 .lookup(token)
                 .await
-                .map(|grant| (grant, Once::Jwt(None)));
+                .map(|grant| (grant, Once::Asked(Asked::Names)));
         }
         if let (None, Some(jwt)) = (&found, &self.jwt) {
             if jwt.takes(token.expose()) {
@@ -196,7 +170,7 @@ impl TokenStore {
                 .lookup(token)
                 .await
                 .map_err(|error| Refusal::unavailable(StoreError::Api(error)))?
-                .map(|grant| (grant, Once::Jwt(None)));
+                .map(|grant| (grant, Once::Asked(Asked::Api)));
         }
         if let (None, Some(redis)) = (&found, &self.redis) {
             self.lookups.asked("redis");
@@ -204,7 +178,7 @@ impl TokenStore {
                 .lookup(token)
                 .await
                 .map_err(Refusal::unavailable)?
-                .map(|grant| (grant, Once::Jwt(None)));
+                .map(|grant| (grant, Once::Asked(Asked::Redis)));
         }
         if found.is_none() {
             if let Some(sql) = &self.sql {
@@ -236,7 +210,7 @@ impl TokenStore {
         }
         let slot = self.take_slot(hash).await?;
         let won = match once {
-            Once::No | Once::Jwt(None) => true,
+            Once::No | Once::Jwt(None) | Once::Asked(_) => true,
             Once::Row(key) => {
                 let sql = self.sql.as_ref().ok_or(Refusal::Unknown)?;
                 sql.consume(&key).await.map_err(Refusal::unavailable)?
@@ -261,36 +235,81 @@ impl TokenStore {
         Ok(Admission {
             grant,
             slot,
-            settled: once != Once::No,
+            recheck: match once {
+                Once::No => Recheck::ByHash,
+                Once::Asked(asked) => Recheck::ByToken(asked, token.clone()),
+                Once::Row(_) | Once::Jwt(_) => Recheck::Settled,
+            },
         })
     }
 
-    /// Which of `hashes` still name live tokens, in any source: the sessions of the others
-    /// were revoked (a line removed, a row deleted, an expiry moved into the past).
+    /// Which of the `checked` tokens are still live, each asked of its source: the sessions of
+    /// the others were revoked (a line removed, a row deleted, an expiry moved into the past, a
+    /// token-named file, Redis key or API answer gone). A source asked by the token that fails
+    /// proves nothing: its tokens count as live this time.
     ///
     /// # Errors
     /// The database failed: nothing can be said this time.
-    pub async fn live_among(&self, hashes: &[TokenHash]) -> Result<HashSet<TokenHash>, StoreError> {
+    pub async fn live_among(
+        &self,
+        checked: &[(TokenHash, Recheck)],
+    ) -> Result<HashSet<TokenHash>, StoreError> {
         let now = SystemTime::now();
         let mut live = HashSet::new();
         let mut rest = Vec::new();
-        for hash in hashes {
-            let in_files = match &self.files {
-                Some(files) => files.lookup(hash).await,
-                None => None,
-            };
-            match in_files {
-                Some(grant) if grant.is_live(now) => {
+        for (hash, recheck) in checked {
+            match recheck {
+                Recheck::Settled => {
                     live.insert(*hash);
                 }
-                Some(_) => {}
-                None => rest.push(*hash),
+                Recheck::ByToken(asked, token) => {
+                    if self.still_granted(*asked, token).await {
+                        live.insert(*hash);
+                    }
+                }
+                Recheck::ByHash => {
+                    let in_files = match &self.files {
+                        Some(files) => files.lookup(hash).await,
+                        None => None,
+                    };
+                    match in_files {
+                        Some(grant) if grant.is_live(now) => {
+                            live.insert(*hash);
+                        }
+                        Some(_) => {}
+                        None => rest.push(*hash),
+                    }
+                }
             }
         }
         if let (Some(sql), false) = (&self.sql, rest.is_empty()) {
             live.extend(sql.live_hashes(&rest).await?);
         }
         Ok(live)
+    }
+
+    /// Whether the source that granted `token` still does (or cannot say now).
+    async fn still_granted(&self, asked: Asked, token: &Token) -> bool {
+        match asked {
+            Asked::Names => match &self.names {
+                Some(names) => names.lookup(token).await.is_some(),
+                None => false,
+            },
+            Asked::Api => match &self.api {
+                Some(api) => api
+                    .lookup(token)
+                    .await
+                    .map_or(true, |grant| grant.is_some()),
+                None => false,
+            },
+            Asked::Redis => match &self.redis {
+                Some(redis) => redis
+                    .lookup(token)
+                    .await
+                    .map_or(true, |grant| grant.is_some()),
+                None => false,
+            },
+        }
     }
 
     async fn take_slot(&self, hash: TokenHash) -> Result<SessionSlot, Refusal> {
@@ -337,9 +356,10 @@ enum Once {
     No,
     /// A single-use row, consumed under its hash.
     Row(TokenHash),
-    /// In no source that can be asked by hash again (a JWT, a Redis key): single use under a
-    /// JWT's `jti` when it has one.
+    /// A JWT, in no source that can be asked again: single use under its `jti` when it has one.
     Jwt(Option<TokenHash>),
+    /// From a source asked by the token itself, asked again while its sessions live.
+    Asked(Asked),
 }
 
 /// A JWT's grant; a refusal says why, with the token's hash and never the token.

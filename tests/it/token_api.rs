@@ -5,6 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -18,6 +19,8 @@ struct Portal {
     port: u16,
     asked: Arc<std::sync::Mutex<Vec<String>>>,
     failing: Arc<AtomicBool>,
+    /// Paths answered 404 from now on: tokens the portal has revoked.
+    gone: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Portal {
@@ -28,10 +31,12 @@ impl Portal {
         let port = listener.local_addr().expect("addr").port();
         let asked: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
         let failing = Arc::new(AtomicBool::new(false));
-        let (log, fail) = (asked.clone(), failing.clone());
+        let gone: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let (log, fail, revoked) = (asked.clone(), failing.clone(), gone.clone());
         tokio::spawn(async move {
             while let Ok((mut tcp, _)) = listener.accept().await {
                 let (log, fail, target) = (log.clone(), fail.clone(), target.clone());
+                let revoked = revoked.clone();
                 tokio::spawn(async move {
                     let mut head = vec![0u8; 4096];
                     let read = tcp.read(&mut head).await.unwrap_or(0);
@@ -40,6 +45,8 @@ impl Portal {
                     log.lock().expect("log").push(path.clone());
                     let (status, kind, body) = if fail.load(Ordering::Relaxed) {
                         ("500 Internal Server Error", "text/plain", String::new())
+                    } else if revoked.lock().expect("gone").contains(&path) {
+                        ("404 Not Found", "text/plain", String::new())
                     } else if path == "/t/text-token" {
                         ("200 OK", "text/plain", target.clone())
                     } else if path == "/t/json-token" {
@@ -64,6 +71,7 @@ impl Portal {
             port,
             asked,
             failing,
+            gone,
         }
     }
 
@@ -127,4 +135,49 @@ async fn the_portals_lookup_opens_a_qemu_console_through_vncgate_and_websockify(
     );
     let mut live = live.expect("a live session");
     assert!(live.answers().await, "the live session ended with the API");
+}
+
+#[tokio::test]
+async fn a_token_the_portal_stops_answering_ends_its_session_and_an_outage_ends_none() {
+    let backend = crate::common::fake_vnc::echo().await;
+    let portal = Portal::start(format!("127.0.0.1:{}", backend.port())).await;
+    let proxy = start_proxy(
+        &format!(
+            "[vncgate]\ntoken_api_url = http://127.0.0.1:{}/t/%s\ntoken_api_cache_ttl = 0\n\
+             session_recheck_interval = 0.5\n",
+            portal.port
+        ),
+        "",
+    )
+    .await;
+    let mut open = Vec::new();
+    for token in ["json-token", "text-token"] {
+        let (socket, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
+            .await
+            .expect("upgrade");
+        open.push(open_console(socket).await.expect(token));
+    }
+    let (Some(mut live), Some(mut revoked)) = (open.pop(), open.pop()) else {
+        panic!("two consoles");
+    };
+    portal
+        .gone
+        .lock()
+        .expect("gone")
+        .push("/t/json-token".into());
+    let close = tokio::time::timeout(Duration::from_secs(5), next_close(&mut revoked.ws)).await;
+    assert_eq!(
+        close.ok().flatten().map(|(_, reason)| reason).as_deref(),
+        Some("the console access was revoked")
+    );
+    // The API fails: that proves nothing about the live session, through several rechecks.
+    portal.failing.store(true, Ordering::Relaxed);
+    let asked = portal.asked("/t/text-token");
+    let rechecked = wait_until(Duration::from_secs(5), || {
+        portal.asked("/t/text-token") >= asked + 2
+    })
+    .await;
+    assert!(rechecked, "the live session's token was not asked again");
+    live.write(b"still here").await;
+    assert_eq!(live.read(10).await.expect("echo"), b"still here");
 }

@@ -1,6 +1,6 @@
 //! Tokens as file names, as websockify's TokenFileName reads them: the same directory opens a
 //! real QEMU console through vncgate and through websockify itself; a removed file stops new
-//! sessions; a name that leaves the directory opens nothing.
+//! sessions and ends the live one; a name that leaves the directory opens nothing.
 
 use crate::common::qemu::{self, Qemu};
 use crate::common::websockify::{python, Websockify};
@@ -29,14 +29,17 @@ async fn token_named_files_open_a_qemu_console_through_vncgate_and_websockify() 
     )
     .expect("outside");
     let proxy = start_proxy(
-        &format!("[vncgate]\ntoken_names_dir = {}\n", names.display()),
+        &format!(
+            "[vncgate]\ntoken_names_dir = {}\nsession_recheck_interval = 0.5\n",
+            names.display()
+        ),
         "",
     )
     .await;
     let (socket, _) = ws(proxy.addr, "/?token=vm-7f3a", &[])
         .await
         .expect("upgrade");
-    open_console(socket).await.expect("console");
+    let mut live = open_console(socket).await.expect("console");
     for path in ["/?token=..%2Foutside", "/?token=nothing"] {
         assert_eq!(refusal(ws(proxy.addr, path, &[]).await).0, 403, "{path}");
     }
@@ -48,4 +51,10 @@ async fn token_named_files_open_a_qemu_console_through_vncgate_and_websockify() 
     );
     std::fs::remove_file(names.join("vm-7f3a")).expect("remove");
     assert_eq!(refusal(ws(proxy.addr, "/?token=vm-7f3a", &[]).await).0, 403);
+    let close =
+        tokio::time::timeout(std::time::Duration::from_secs(5), next_close(&mut live.ws)).await;
+    assert_eq!(
+        close.ok().flatten().map(|(_, reason)| reason).as_deref(),
+        Some("the console access was revoked")
+    );
 }

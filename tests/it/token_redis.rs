@@ -49,8 +49,13 @@ impl Redis {
     }
 
     fn set(&self, key: &str, value: &str) {
+        self.cli(&["set", key, value]);
+    }
+
+    fn cli(&self, args: &[&str]) {
         let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "set", key, value])
+            .args(["-p", &self.port.to_string()])
+            .args(args)
             .output()
             .expect("redis-cli");
         assert!(out.status.success(), "{out:?}");
@@ -82,20 +87,24 @@ async fn websockify_redis_keys_open_a_qemu_console_through_vncgate_and_websockif
     redis.set("ns:plain-token", &target);
     let proxy = start_proxy(
         &format!(
-            "[vncgate]\nredis_url = redis://127.0.0.1:{}/0\nredis_key_prefix = ns\n",
+            "[vncgate]\nredis_url = redis://127.0.0.1:{}/0\nredis_key_prefix = ns\n\
+             session_recheck_interval = 0.5\n",
             redis.port
         ),
         "",
     )
     .await;
-    let mut live = None;
+    let mut consoles = Vec::new();
     for token in ["json-token", "plain-token"] {
         let (socket, _) = ws(proxy.addr, &format!("/?token={token}"), &[])
             .await
             .expect("upgrade");
-        live = Some(open_console(socket).await.expect(token));
+        consoles.push(open_console(socket).await.expect(token));
     }
     assert_eq!(refusal(ws(proxy.addr, "/?token=other", &[]).await).0, 403);
+    let (Some(mut live), Some(mut revoked)) = (consoles.pop(), consoles.pop()) else {
+        panic!("two consoles");
+    };
 
     // websockify, on the same keys.
     let source = format!("127.0.0.1:{}:0::ns", redis.port);
@@ -106,14 +115,24 @@ async fn websockify_redis_keys_open_a_qemu_console_through_vncgate_and_websockif
     }
     drop(websockify);
 
-    // An outage: new sessions get 503, the live one goes on.
+    // The portal deletes a key: that console's session ends at the next recheck, the other's
+    // goes on.
+    redis.cli(&["del", "ns:json-token"]);
+    let close = tokio::time::timeout(Duration::from_secs(5), next_close(&mut revoked.ws)).await;
+    assert_eq!(
+        close.ok().flatten().map(|(_, reason)| reason).as_deref(),
+        Some("the console access was revoked")
+    );
+    assert!(live.answers().await, "the other session ended");
+
+    // An outage: new sessions get 503, and the live one goes on through rechecks.
     let _ = redis.child.kill();
     let _ = redis.child.wait();
     assert_eq!(
-        refusal(ws(proxy.addr, "/?token=json-token", &[]).await).0,
+        refusal(ws(proxy.addr, "/?token=plain-token", &[]).await).0,
         503
     );
-    let mut live = live.expect("a live session");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(live.answers().await, "the live session ended with Redis");
 }
 
