@@ -28,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod front;
+pub mod libvirt;
 pub mod ops;
 pub mod recording;
 pub mod relay;

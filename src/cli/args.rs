@@ -49,6 +49,12 @@ pub enum Command {
         #[command(subcommand)]
         command: RecordingCommand,
     },
+    /// What the libvirt inventory sees (`[libvirt] uris`): the operator's first check.
+    Domains {
+        /// What to do.
+        #[command(subcommand)]
+        command: DomainsCommand,
+    },
     /// Create and check the certificates VeNCrypt needs.
     Pki {
         /// What to do.
@@ -89,6 +95,18 @@ pub enum SessionCommand {
         /// one whose admin API is called (instances sharing one database).
         #[arg(long)]
         instance: Option<String>,
+    },
+}
+
+/// `vncgate domains ...`
+#[derive(Debug, Subcommand)]
+pub enum DomainsCommand {
+    /// Every domain of every hypervisor in `[libvirt] uris`: name, state, console kinds and
+    /// their live ports. Exits 1 when a hypervisor cannot be asked.
+    List {
+        /// Config files.
+        #[command(flatten)]
+        files: ConfigFiles,
     },
 }
 

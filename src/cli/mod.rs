@@ -5,6 +5,7 @@
 pub mod args;
 pub mod check;
 pub mod docs;
+pub mod domains;
 pub mod pki;
 pub mod recording;
 pub mod serve;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Token { command } => token::run(command),
         Command::Session { command } => session::run(command),
         Command::Recording { command } => recording::run(command),
+        Command::Domains { command } => domains::run(command),
         Command::GenerateDocs { out } => docs::run(&out),
     }
 }

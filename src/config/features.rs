@@ -157,3 +157,27 @@ pub(super) fn token_api(reader: &mut Reader) -> Option<crate::token::api::ApiSet
         bearer_file,
     })
 }
+
+/// `[libvirt] uris`, `pki_path`, `timeout`: `None` without hypervisors.
+pub(super) fn libvirt(reader: &mut Reader) -> Option<crate::libvirt::LibvirtSettings> {
+    let hypervisors = reader.typed(&t::LIBVIRT_URIS, |text| {
+        let mut hypervisors: Vec<crate::libvirt::Hypervisor> = Vec::new();
+        for entry in parse_list(text) {
+            let hypervisor = crate::libvirt::Hypervisor::parse(&entry).ok_or_else(|| {
+                format!("{entry:?} is not a libvirt URI; accepted values: qemu:///system, qemu+tls://HOST/system, NAME=URI")
+            })?;
+            if hypervisors.iter().any(|h| h.name == hypervisor.name) {
+                return Err(format!("two hypervisors named {:?}: name them, NAME=URI", hypervisor.name));
+            }
+            hypervisors.push(hypervisor);
+        }
+        Ok(hypervisors)
+    });
+    let pki_path = reader.path(&t::LIBVIRT_PKI_PATH, Exists::Dir);
+    let timeout = reader.typed(&t::LIBVIRT_TIMEOUT, parse_seconds);
+    (!hypervisors.is_empty()).then_some(crate::libvirt::LibvirtSettings {
+        hypervisors,
+        pki_path,
+        timeout,
+    })
+}

@@ -142,6 +142,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         operations: operations(reader),
         recording: features::recording(reader),
         jwt: features::jwt(reader),
+        libvirt: features::libvirt(reader),
         redis: features::redis(reader),
         token_api: features::token_api(reader),
     };

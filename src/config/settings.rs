@@ -228,6 +228,8 @@ pub struct Settings {
     pub recording: Recording,
     /// A directory of token-named files (websockify's `TokenFileName`).
     pub token_names_dir: Option<PathBuf>,
+    /// Consoles named by their libvirt domain, when `[libvirt] uris` is set.
+    pub libvirt: Option<crate::libvirt::LibvirtSettings>,
     /// JWTs as tokens, when `jwt_keys` is set.
     pub jwt: Option<crate::token::jwt::JwtSettings>,
     /// Tokens looked up over HTTP, when `token_api_url` is set.

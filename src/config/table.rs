@@ -175,6 +175,9 @@ options! {
     TRUSTED_PROXIES = OptionSpec::new(OWN_SECTION, "trusted_proxies", "", "load balancers whose forwarding headers are believed (CIDRs)");
     PROXY_PROTOCOL = OptionSpec::new(OWN_SECTION, "proxy_protocol", "false", "read HAProxy's PROXY header from trusted proxies");
     FORWARDED_HEADER = OptionSpec::new(OWN_SECTION, "forwarded_header", "x-forwarded-for", "the one header that names the client behind trusted proxies: x-forwarded-for or forwarded (RFC 7239); the other is ignored");
+    LIBVIRT_URIS = OptionSpec::new("libvirt", "uris", "", "hypervisors whose domains tokens may name (libvirt:NAME targets): libvirt URIs, each optionally NAME=URI");
+    LIBVIRT_PKI_PATH = OptionSpec::new("libvirt", "pki_path", NONE, "libvirt's client PKI directory (cacert.pem, clientcert.pem, clientkey.pem) for qemu+tls:// URIs");
+    LIBVIRT_TIMEOUT = OptionSpec::new("libvirt", "timeout", "5", "deadline of each libvirt call, seconds");
     UNIX_SOCKET_DIRS = OptionSpec::new(OWN_SECTION, "unix_socket_dirs", "", "directories whose Unix sockets tokens may name (unix:/path targets); empty: none");
     ALLOWED_BACKENDS = OptionSpec::new(OWN_SECTION, "allowed_backends", "", "console server addresses tokens may point at (CIDRs); empty is any");
     AUTH_SCHEMES_BY_NETWORK = OptionSpec::new(OWN_SECTION, "auth_schemes_by_network", "", "per-network auth_schemes: CIDR=scheme+scheme, ...");

@@ -8,9 +8,12 @@ use super::thumbprint::Thumbprint;
 
 /// How a Unix socket target is written: `unix:/run/vm1.sock`.
 const UNIX_PREFIX: &str = "unix:";
+/// How a target named by its libvirt domain is written: `libvirt:vds1`.
+const LIBVIRT_PREFIX: &str = "libvirt:";
 
-/// Where a console lives: a TCP address, or a Unix socket on this host (`host` is then
-/// `unix:PATH` and `port` 0, so that every token store keeps it in the columns it has).
+/// Where a console lives: a TCP address, a Unix socket on this host (`host` is then
+/// `unix:PATH` and `port` 0, so that every token store keeps it in the columns it has), or a
+/// libvirt domain (`libvirt:NAME`, port 0), found when a session starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// Host name or IP address (without brackets), or `unix:PATH`.
@@ -36,7 +39,13 @@ impl Target {
         }
     }
 
-    /// A target as token sources write one: `host:port`, `[ipv6]:port` or `unix:/path`.
+    /// Whether it names a libvirt domain, to be found when a session starts.
+    pub fn is_libvirt(&self) -> bool {
+        self.port == 0 && self.host.starts_with(LIBVIRT_PREFIX)
+    }
+
+    /// A target as token sources write one: `host:port`, `[ipv6]:port`, `unix:/path` or
+    /// `libvirt:DOMAIN` (`libvirt://HYPERVISOR/DOMAIN`).
     /// An unbracketed host with a colon is refused (`::1:5900` is ambiguous), as are an empty
     /// host, port 0, white space and a relative socket path.
     pub fn parse(text: &str) -> Option<Self> {
@@ -44,6 +53,14 @@ impl Target {
         if let Some(path) = text.strip_prefix(UNIX_PREFIX) {
             let path = Path::new(path);
             return path.is_absolute().then(|| Self::unix(path));
+        }
+        if let Some(domain) = text.strip_prefix(LIBVIRT_PREFIX) {
+            let plain =
+                !domain.trim_start_matches('/').is_empty() && !domain.contains(char::is_whitespace);
+            return plain.then(|| Self {
+                host: text.to_owned(),
+                port: 0,
+            });
         }
         let (host, port) = match text.strip_prefix('[') {
             Some(rest) => rest.split_once("]:")?,
@@ -67,7 +84,7 @@ impl fmt::Display for Target {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The host comes from a token row or file: printed safe for a log line.
         let host = printable(&self.host);
-        if self.unix_path().is_some() {
+        if self.unix_path().is_some() || self.is_libvirt() {
             formatter.write_str(&host)
         } else if host.contains(':') {
             write!(formatter, "[{host}]:{}", self.port)

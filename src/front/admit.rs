@@ -10,6 +10,7 @@ use http::StatusCode;
 
 use super::context::{Connection, Front};
 use super::limiter::Reservation;
+use super::locate::{locate, Unlocated};
 use crate::backend;
 use crate::console::ConsoleKind;
 use crate::session::channels::Joined;
@@ -71,6 +72,25 @@ pub(super) fn refuse(
     status
 }
 
+/// The status for a `libvirt:` target not found: 403 for the token's or the guest's matter
+/// (not running, no such domain), 503 for the hypervisor's, with the client's refusal given back.
+fn unlocated_status(
+    front: &Front,
+    peer: IpAddr,
+    hash: &crate::token::TokenHash,
+    unlocated: &Unlocated,
+    reservation: Reservation,
+) -> StatusCode {
+    tracing::info!(%peer, token = %hash.short(), reason = unlocated.public_reason(), error = %chain(unlocated), "refused: virtual machine");
+    front.refused(peer, unlocated.reason(), Some(hash));
+    if unlocated.refuses() {
+        StatusCode::FORBIDDEN
+    } else {
+        reservation.give_back();
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
 /// Admits the token of an upgrade from `peer`: a further channel of an open SPICE console
 /// joins it (while its token holds), any other is looked up and admitted; then the session's
 /// policy and the console server are checked. The client's reserved refusal is given back
@@ -110,7 +130,16 @@ pub(super) async fn admit(
     let admission = match joined {
         Some(joined) => joined,
         None => match within_handshake(front, front.tokens.admit(token, connection.serves)).await {
-            Ok(admission) => {
+            Ok(mut admission) => {
+                if let Err(unlocated) = locate(front, &mut admission.grant).await {
+                    return Err(unlocated_status(
+                        front,
+                        peer,
+                        &hash,
+                        &unlocated,
+                        reservation,
+                    ));
+                }
                 let joined = Joined {
                     grant: admission.grant,
                     recheck: admission.recheck,

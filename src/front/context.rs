@@ -49,6 +49,8 @@ pub struct Front {
     pub tokens: Arc<TokenStore>,
     /// What sessions started here need.
     pub sessions: Arc<session::Context>,
+    /// The hypervisors whose domains tokens may name (`[libvirt] uris`).
+    pub libvirt: Option<Arc<crate::libvirt::Inventory>>,
     /// The SPICE consoles open here, which their other channels join.
     pub channels: Arc<session::channels::Channels>,
     /// The series refusals count in.

@@ -150,6 +150,28 @@ async fn token_status(
                 }
             };
             let hash = token.as_ref().map(Token::hash);
+            // A libvirt domain is asked where its console is, so that the page can say a
+            // guest is not running.
+            let checked = match checked {
+                Ok(mut grant) => match super::locate::locate(front, &mut grant).await {
+                    Ok(()) => Ok(grant),
+                    Err(unlocated) => {
+                        front.refused(client.ip, unlocated.reason(), hash.as_ref());
+                        let status = if unlocated.refuses() {
+                            StatusCode::FORBIDDEN
+                        } else {
+                            reservation.give_back();
+                            StatusCode::SERVICE_UNAVAILABLE
+                        };
+                        return token_status_response(
+                            status,
+                            false,
+                            Some(unlocated.public_reason()),
+                        );
+                    }
+                },
+                Err(refusal) => Err(refusal),
+            };
             match checked {
                 Ok(grant) if front.sessions.enforceable(&grant).is_err() => {
                     front.refused(
@@ -168,12 +190,27 @@ async fn token_status(
             }
         }
     };
+    token_status_response(status, view_only, None)
+}
+
+/// `/token-status`'s answer: the status, whether the token is a watch link, and why it is
+/// refused when the page can say more than "rejected" (a virtual machine that is not running).
+fn token_status_response(
+    status: StatusCode,
+    view_only: bool,
+    reason: Option<&'static str>,
+) -> Response<Body> {
     let mut response = empty(status);
     // The page shows a watch link as such (the proxy enforces it whatever the page does).
     if view_only {
         response
             .headers_mut()
             .insert("x-console-view-only", HeaderValue::from_static("true"));
+    }
+    if let Some(reason) = reason {
+        response
+            .headers_mut()
+            .insert("x-console-reason", HeaderValue::from_static(reason));
     }
     response
         .headers_mut()

@@ -7,6 +7,7 @@ mod context;
 pub mod headers;
 pub(crate) mod http;
 pub mod limiter;
+mod locate;
 pub mod pages;
 pub mod proxy_header;
 mod response;

@@ -112,6 +112,10 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         pages: pages(settings),
         tokens,
         sessions,
+        libvirt: settings
+            .libvirt
+            .as_ref()
+            .map(|libvirt| Arc::new(crate::libvirt::Inventory::new(libvirt))),
         channels: lasting.channels.clone(),
         metrics: lasting.metrics.clone(),
         health: lasting.health.clone(),

@@ -49,12 +49,18 @@ pub enum RefusalReason {
     BackendNotAllowed,
     /// A console server whose name does not resolve.
     BackendUnresolvable,
+    /// A token's libvirt domain is not running, not there, or has no such console.
+    VmUnavailable,
+    /// The hypervisor of a token's libvirt domain cannot be asked.
+    HypervisorUnavailable,
 }
 
 impl RefusalReason {
     /// The label.
     pub fn label(self) -> &'static str {
         match self {
+            Self::VmUnavailable => "vm_unavailable",
+            Self::HypervisorUnavailable => "hypervisor_unavailable",
             Self::MissingToken => "missing_token",
             Self::UnknownToken => "unknown_token",
             Self::Expired => "expired",

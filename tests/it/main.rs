@@ -14,6 +14,7 @@ mod config_files;
 mod edge_limits;
 mod flood;
 mod framing;
+mod libvirt;
 mod node_isolation;
 mod operations;
 mod pki_cli;

@@ -146,16 +146,6 @@ fn tls_config(pki: &TestPki, extra: &str) -> String {
     )
 }
 
-async fn tls_connect(
-    proxy: std::net::SocketAddr,
-    ca_pem: &str,
-) -> tokio_rustls::client::TlsStream<TcpStream> {
-    let connector = TlsConnector::from(tls_client(ca_pem));
-    let tcp = TcpStream::connect(proxy).await.expect("connect");
-    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
-    connector.connect(name, tcp).await.expect("TLS handshake")
-}
-
 #[tokio::test]
 async fn https_and_http_share_the_port() {
     let root = tempfile::tempdir().expect("tempdir");

@@ -29,18 +29,19 @@ export function target() {
 }
 
 // 204: the token would be admitted; 403: rejected, expired or used; 503: try later. A 204 says
-// whether the token is a watch link (view only), which the proxy enforces whatever the page does.
+// whether the token is a watch link (view only), which the proxy enforces whatever the page does;
+// a 403 or 503 may say why the console cannot open (a virtual machine that is not running).
 export async function tokenInfo(query) {
   try {
     const response = await fetch(`/token-status${query}`, { cache: 'no-store', credentials: 'same-origin' });
-    return { status: response.status, viewOnly: response.headers.get('x-console-view-only') === 'true' };
+    return {
+      status: response.status,
+      viewOnly: response.headers.get('x-console-view-only') === 'true',
+      reason: response.headers.get('x-console-reason') || '',
+    };
   } catch (e) {
-    return { status: 0, viewOnly: false };
+    return { status: 0, viewOnly: false, reason: '' };
   }
-}
-
-export async function tokenStatus(query) {
-  return (await tokenInfo(query)).status;
 }
 
 // The "Paste…" button shows and hides the paste box.
@@ -90,14 +91,19 @@ export class Retry {
       setStatus(`Disconnected: ${reason}.`, 'error');
       return;
     }
-    const status = await tokenStatus(where.query);
+    const { status, reason: refusal } = await tokenInfo(where.query);
+    // The proxy said why (the virtual machine is not running): that, not "invalid link".
+    if (status === 403 && refusal) {
+      setStatus(`${connected ? 'Disconnected' : 'The console cannot open'}: ${refusal}. Reload the page to try again.`, 'error');
+      return;
+    }
     if (status === 403) {
       setStatus(connected
         ? `Disconnected: ${why}. The console link is no longer valid; request a new one.`
         : 'The console link is invalid or has expired: the token was rejected. Request a new console link.', 'error');
       return;
     }
-    this.schedule(where, status === 503 ? 'the console service is unavailable' : why);
+    this.schedule(where, status === 503 ? (refusal || 'the console service is unavailable') : why);
   }
 
   stop() {

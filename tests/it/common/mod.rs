@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod db;
 pub mod esxi;
 pub mod fake_vnc;
+pub mod libvirt;
 pub mod pki;
 pub mod qemu;
 pub mod rfb;
@@ -264,6 +265,17 @@ pub async fn raw_http_head(proxy: SocketAddr, request: &str) -> String {
         }
     }
     String::from_utf8_lossy(&response).into_owned()
+}
+
+/// A TLS connection to `proxy` as `localhost`, its certificate checked against `ca_pem`.
+pub async fn tls_connect(
+    proxy: SocketAddr,
+    ca_pem: &str,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let connector = tokio_rustls::TlsConnector::from(tls_client(ca_pem));
+    let tcp = TcpStream::connect(proxy).await.expect("connect");
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    connector.connect(name, tcp).await.expect("TLS handshake")
 }
 
 /// A rustls client config trusting only `ca_pem`.
