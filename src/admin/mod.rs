@@ -38,6 +38,11 @@ struct IssueBody {
     url: Option<String>,
     /// The ESXi host certificate's thumbprint, with `url`.
     thumbprint: Option<String>,
+    /// A libvirt domain (name or UUID) instead of host and port: its console is found in its
+    /// live XML when a session starts.
+    domain: Option<String>,
+    /// The hypervisor holding `domain`, by its name in `[libvirt] uris`.
+    uri: Option<String>,
     /// nova's console type: `novnc` (the default), `serial` or `spice-html5`.
     kind: Option<String>,
     /// A SPICE server's TLS port.
@@ -125,12 +130,21 @@ async fn issue_token(
         Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
     let ttl = body.ttl.map_or(api.default_ttl, Duration::from_secs);
-    let destination = issue::destination(
-        body.host.as_deref(),
-        body.port,
-        body.url.as_deref(),
-        body.thumbprint.as_deref(),
-    );
+    let destination = match (&body.domain, &body.host, &body.url) {
+        (Some(domain), None, None) => {
+            issue::domain_target(domain, body.uri.as_deref()).map(|target| (target, Reach::Direct))
+        }
+        (Some(_), _, _) => Err("give a domain, or host and port, or a WebMKS url".to_owned()),
+        (None, _, _) if body.uri.is_some() => {
+            Err("uri names the hypervisor of a domain".to_owned())
+        }
+        (None, _, _) => issue::destination(
+            body.host.as_deref(),
+            body.port,
+            body.url.as_deref(),
+            body.thumbprint.as_deref(),
+        ),
+    };
     let (target, reach) = match destination {
         Ok(destination) => destination,
         Err(message) => return error(StatusCode::UNPROCESSABLE_ENTITY, message),

@@ -279,11 +279,19 @@ pub enum TokenCommand {
         #[command(flatten)]
         files: ConfigFiles,
         /// The VNC server's host name or address.
-        #[arg(long, required_unless_present = "url", conflicts_with = "url")]
+        #[arg(long, required_unless_present_any = ["url", "domain"], conflicts_with_all = ["url", "domain"])]
         host: Option<String>,
         /// The VNC server's port.
-        #[arg(long, value_parser = clap::value_parser!(u16).range(1..), required_unless_present = "url", conflicts_with = "url")]
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..), required_unless_present_any = ["url", "domain"], conflicts_with_all = ["url", "domain"])]
         port: Option<u16>,
+        /// A libvirt domain (name or UUID) of `[libvirt] uris`, instead of --host/--port: its
+        /// console is found in its live XML when a session starts.
+        #[arg(long, conflicts_with = "url")]
+        domain: Option<String>,
+        /// The hypervisor holding --domain, by its name in `[libvirt] uris`, when several hold
+        /// the same domain name.
+        #[arg(long, requires = "domain", value_name = "NAME")]
+        uri: Option<String>,
         /// A WebMKS ticket URL, wss://HOST[:PORT]/ticket/TICKET, instead of --host/--port. The
         /// token is single-use: a ticket is good once.
         #[arg(long, requires = "thumbprint")]

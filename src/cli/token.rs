@@ -26,6 +26,25 @@ pub fn run(command: TokenCommand) -> ExitCode {
     block_on("token", execute(&settings, command))
 }
 
+/// The target of `--domain` (and `--uri`): `libvirt:DOMAIN` or `libvirt://NAME/DOMAIN`, once
+/// the configuration has that hypervisor.
+fn libvirt_target(
+    settings: &Settings,
+    domain: &str,
+    hypervisor: Option<&str>,
+) -> Result<crate::console::Target, String> {
+    let libvirt = settings
+        .libvirt
+        .as_ref()
+        .ok_or("--domain needs [libvirt] uris in the configuration")?;
+    if let Some(name) = hypervisor {
+        if !libvirt.hypervisors.iter().any(|h| h.name == name) {
+            return Err(format!("no hypervisor {name:?} in [libvirt] uris"));
+        }
+    }
+    issue::domain_target(domain, hypervisor)
+}
+
 async fn open(settings: &Settings, init: bool) -> Result<SqlStore, String> {
     open_token_store(settings, init)
         .await
@@ -39,6 +58,8 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             port,
             url,
             thumbprint,
+            domain,
+            uri,
             kind,
             tls_port,
             view_only,
@@ -49,8 +70,18 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             record,
             ..
         } => {
-            let (target, reach) =
-                issue::destination(host.as_deref(), port, url.as_deref(), thumbprint.as_deref())?;
+            let (target, reach) = match domain {
+                Some(domain) => (
+                    libvirt_target(settings, &domain, uri.as_deref())?,
+                    Reach::Direct,
+                ),
+                None => issue::destination(
+                    host.as_deref(),
+                    port,
+                    url.as_deref(),
+                    thumbprint.as_deref(),
+                )?,
+            };
             // A ticket is good once.
             let single_use = single_use || reach != Reach::Direct;
             let request = Request {

@@ -69,6 +69,25 @@ pub fn destination(
     }
 }
 
+/// The target of a libvirt domain (name or UUID), on the hypervisor named `hypervisor` when
+/// given: `libvirt:DOMAIN` or `libvirt://HYPERVISOR/DOMAIN`.
+///
+/// # Errors
+/// A name a target cannot carry.
+pub fn domain_target(domain: &str, hypervisor: Option<&str>) -> Result<Target, String> {
+    let text = match hypervisor {
+        Some(name) if !name.is_empty() && !name.contains('/') => {
+            format!("libvirt://{name}/{domain}")
+        }
+        Some(name) => return Err(format!("{name:?} is not a hypervisor name")),
+        None => format!("libvirt:{domain}"),
+    };
+    let plain = !domain.is_empty() && !domain.contains('/');
+    Target::parse(&text)
+        .filter(|_| plain)
+        .ok_or_else(|| format!("{domain:?} is not a domain name or UUID"))
+}
+
 /// The public URL of each console kind's port, as nova hands them out.
 #[derive(Debug, Clone)]
 pub struct BaseUrls {

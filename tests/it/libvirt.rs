@@ -72,14 +72,14 @@ async fn libvirt_domains_are_found_live_and_refused_when_stopped() {
     let proxy = start_proxy(
         &format!(
             "[DEFAULT]\ncert = {}\nkey = {}\nweb = {NOVNC}\n{}[vncgate]\nnovnc_dir = {NOVNC}\n\
-             [serial_console]\nenabled = true\n[libvirt]\nuris = {URI}\n",
+             [serial_console]\nenabled = true\n[spice]\nenabled = true\n[libvirt]\nuris = {URI}\n",
             pki.https_cert().display(),
             pki.https_key().display(),
             pki.vencrypt_config("none"),
         ),
         &format!(
             "vm: libvirt:{name}\nby-uuid: libvirt:{}\nnamed: libvirt://local/{name}\n\
-             serial: libvirt:{name} kind=serial\nghost: libvirt:no-such-domain-{}\n",
+             serial: libvirt:{name} kind=serial\nspice: libvirt:{name} kind=spice-html5\nghost: libvirt:no-such-domain-{}\n",
             guest.uuid,
             std::process::id()
         ),
@@ -103,7 +103,24 @@ async fn libvirt_domains_are_found_live_and_refused_when_stopped() {
         "{listed_text}"
     );
 
-    for token in ["vm", "by-uuid", "named"] {
+    // Issued for the domain, as an operator does.
+    let issued = token_cli(&proxy, "issue", &["--domain", &name, "--uri", "local"]);
+    let issued = issued
+        .lines()
+        .find_map(|line| line.strip_prefix("token:"))
+        .expect("token line")
+        .trim()
+        .to_owned();
+    let unknown_uri = token_command(
+        &proxy.config_path(),
+        "issue",
+        &["--domain", &name, "--uri", "elsewhere"],
+    );
+    assert!(
+        !unknown_uri.status.success(),
+        "a hypervisor not in [libvirt] uris"
+    );
+    for token in ["vm", "by-uuid", "named", issued.as_str()] {
         let desktop = desktop_name(&proxy, &ca, token).await.expect(token);
         assert!(desktop.contains(&name), "{token}: {desktop:?}");
     }
@@ -112,6 +129,25 @@ async fn libvirt_domains_are_found_live_and_refused_when_stopped() {
         .await
         .expect("the guest's serial port through a libvirt: token");
     drop(serial_ws);
+    // SPICE: QEMU's SPICE server, found on its autoport, answers a link message.
+    let spice = tls_connect(proxy.spice_addr.expect("SPICE port"), &ca).await;
+    let (mut spice, _) = ws_over(spice, "localhost", "/websockify?token=spice", &[])
+        .await
+        .expect("the guest's SPICE server through a libvirt: token");
+    use futures_util::{SinkExt, StreamExt};
+    spice
+        .send(tokio_tungstenite::tungstenite::Message::binary(
+            crate::spice::link_message(1),
+        ))
+        .await
+        .expect("link");
+    match tokio::time::timeout(Duration::from_secs(10), spice.next()).await {
+        Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(data)))) => {
+            assert_eq!(data.get(..4), Some(&b"REDQ"[..]), "SPICE's link reply");
+        }
+        other => panic!("no SPICE link reply: {other:?}"),
+    }
+    drop(spice);
     if browser::available() {
         let found = browse("display", console_url(&proxy, "vm"), "console-libvirt").await;
         assert!(

@@ -254,7 +254,7 @@ async fn nova_spice_rows_and_each_port_its_own_kind() {
 }
 
 /// A link message as spice-html5 sends it (AUTH_SELECTION, MINI_HEADER) for `channel_type`.
-fn link_message(channel_type: u8) -> Vec<u8> {
+pub(crate) fn link_message(channel_type: u8) -> Vec<u8> {
     let mut link = b"REDQ".to_vec();
     for word in [2u32, 2, 22, 0] {
         link.extend_from_slice(&word.to_le_bytes());
