@@ -227,9 +227,29 @@ mod admin_api {
             "{listed}"
         );
 
+        // A libvirt guest by its domain: a token whose target is found when a session starts
+        // (this proxy has no [libvirt] uris, so it is refused then, with the reason).
+        let (status, issued) = request(
+            &proxy,
+            "POST",
+            "/v1/tokens",
+            Some(SECRET),
+            r#"{"domain": "web-1", "uri": "kvm2"}"#,
+        )
+        .await;
+        assert_eq!(status, 201, "{issued}");
+        let (_, listed) = request(&proxy, "GET", "/v1/tokens", Some(SECRET), "").await;
+        assert!(listed.contains("libvirt://kvm2/web-1"), "{listed}");
+        let domain_token: serde_json::Value = serde_json::from_str(&issued).expect("json");
+        let domain_token = domain_token["token"].as_str().expect("token");
+        assert_eq!(connects(&proxy, domain_token).await, Err(403));
+
         for (bad, wanted) in [
             ("{not json", 400),
             (r#"{"host": "h"}"#, 422),
+            (r#"{"domain": "web-1", "host": "h", "port": 1}"#, 422),
+            (r#"{"host": "h", "port": 1, "uri": "kvm2"}"#, 422),
+            (r#"{"domain": "a/b"}"#, 422),
             (r#"{"host": "h", "port": 0}"#, 422),
             (r#"{"host": "h", "port": 1, "colour": "red"}"#, 422),
         ] {
