@@ -158,19 +158,11 @@ async fn bad_jwes_are_refused_each_with_its_reason_logged() {
     let other_dir = work.path().join("other");
     std::fs::create_dir_all(&other_dir).expect("dir");
     let (other, other_public) = keys(&other_dir, "RS256");
-    let port = crate::common::daemon::free_port();
-    let config = work.path().join("vncgate.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = {port}\n\
-             [vncgate]\nstate_dir = {}\njwe_keys = {}\n",
-            work.path().join("state").display(),
-            private.display()
-        ),
+    let (daemon, log) = crate::common::daemon::Daemon::with_options(
+        work.path(),
+        &format!("jwe_keys = {}\n", private.display()),
     )
-    .expect("config");
-    let daemon = crate::common::daemon::Daemon::start(&config, port, &[]).await;
+    .await;
     let claims =
         serde_json::json!({"host": "127.0.0.1", "port": backend.port(), "exp": now() + 300});
     let good = Mint {
@@ -224,7 +216,7 @@ async fn bad_jwes_are_refused_each_with_its_reason_logged() {
     let refused = refusal(ws(daemon.addr, &format!("/?token={expired}"), &[]).await);
     assert_eq!(refused.0, 403, "expired inside a JWE");
     drop(daemon);
-    let log = std::fs::read_to_string(config.with_extension("log")).unwrap_or_default();
+    let log = std::fs::read_to_string(log).unwrap_or_default();
     assert!(log.contains("reason=expired"), "no expiry logged:\n{log}");
     for (reason, token) in &tokens {
         assert!(

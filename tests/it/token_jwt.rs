@@ -179,19 +179,14 @@ async fn bad_jwts_are_refused_each_with_its_reason_logged() {
     let backend = closed_port().await;
     let (private, public) = keys(work.path(), "RS256");
     let (other, _) = keys(&work.path().join("other").tap_dir(), "RS256");
-    let port = crate::common::daemon::free_port();
-    let config = work.path().join("vncgate.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = {port}\n\
-             [vncgate]\nstate_dir = {}\njwt_keys = {}\njwt_audience = consoles\njwt_leeway = 5\n",
-            work.path().join("state").display(),
+    let (daemon, log) = crate::common::daemon::Daemon::with_options(
+        work.path(),
+        &format!(
+            "jwt_keys = {}\njwt_audience = consoles\njwt_leeway = 5\n",
             public.display()
         ),
     )
-    .expect("config");
-    let daemon = crate::common::daemon::Daemon::start(&config, port, &[]).await;
+    .await;
     let claims = |extra: serde_json::Value| {
         let mut claims = serde_json::json!({"host": "127.0.0.1", "port": backend.port(), "aud": "consoles", "exp": now() + 300});
         if let (Some(claims), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
@@ -268,7 +263,7 @@ async fn bad_jwts_are_refused_each_with_its_reason_logged() {
         assert_eq!(refused.0, 403, "{reason}");
     }
     drop(daemon);
-    let log = std::fs::read_to_string(config.with_extension("log")).unwrap_or_default();
+    let log = std::fs::read_to_string(log).unwrap_or_default();
     for (reason, token) in &cases {
         if *reason != "expired" {
             assert!(

@@ -107,17 +107,19 @@ async fn nova_rows_and_two_proxies(db: Db) {
     assert_eq!(status_of(&a, &issued).await, 403);
 }
 
+/// `token` presented to `a` and `b` at once: how many sessions opened.
+async fn raced(a: &Proxy, b: &Proxy, token: &str) -> usize {
+    let path = format!("/?token={token}");
+    let (on_a, on_b) = tokio::join!(ws(a.addr, &path, &[]), ws(b.addr, &path, &[]));
+    usize::from(on_a.is_ok()) + usize::from(on_b.is_ok())
+}
+
 async fn single_use_raced_on_two_proxies(db: Db) {
     let (backend, a, b) = two_proxies(&db, "").await;
     token_cli(&a, "init-db", &[]);
     for round in 0..10 {
         let token = issue_token(&a, backend.port(), &["--single-use"]).0;
-        let path = format!("/?token={token}");
-        let (on_a, on_b) = tokio::join!(ws(a.addr, &path, &[]), ws(b.addr, &path, &[]));
-        let opened = [on_a.is_ok(), on_b.is_ok()]
-            .iter()
-            .filter(|ok| **ok)
-            .count();
+        let opened = raced(&a, &b, &token).await;
         assert_eq!(opened, 1, "round {round}: exactly one session must open");
     }
 }
@@ -607,12 +609,7 @@ async fn jti_raced_on_two_proxies(db: Db) {
             &jsonwebtoken::EncodingKey::from_secret(&secret),
         )
         .expect("JWT");
-        let path = format!("/?token={token}");
-        let (on_a, on_b) = tokio::join!(ws(a.addr, &path, &[]), ws(b.addr, &path, &[]));
-        let opened = [on_a.is_ok(), on_b.is_ok()]
-            .iter()
-            .filter(|ok| **ok)
-            .count();
+        let opened = raced(&a, &b, &token).await;
         assert_eq!(opened, 1, "round {round}: exactly one session must open");
         for proxy in [&a, &b] {
             assert_eq!(

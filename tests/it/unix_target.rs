@@ -86,20 +86,15 @@ async fn sockets_a_token_may_not_name_are_refused_with_the_reason_logged() {
         ),
     )
     .expect("tokens");
-    let port = crate::common::daemon::free_port();
-    let config = work.path().join("vncgate.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = {port}\n\
-             [vncgate]\nstate_dir = {}\ntoken_source = {}\nunix_socket_dirs = {}\n",
-            work.path().join("state").display(),
+    let (daemon, log) = crate::common::daemon::Daemon::with_options(
+        work.path(),
+        &format!(
+            "token_source = {}\nunix_socket_dirs = {}\n",
             tokens.display(),
             sockets.display()
         ),
     )
-    .expect("config");
-    let daemon = crate::common::daemon::Daemon::start(&config, port, &[]).await;
+    .await;
     let cases = [
         ("outside", "is outside unix_socket_dirs"),
         ("link", "is outside unix_socket_dirs"),
@@ -110,7 +105,7 @@ async fn sockets_a_token_may_not_name_are_refused_with_the_reason_logged() {
         assert_eq!(refused.0, 403, "{token}");
     }
     drop(daemon);
-    let log = std::fs::read_to_string(config.with_extension("log")).unwrap_or_default();
+    let log = std::fs::read_to_string(log).unwrap_or_default();
     for (token, reason) in cases {
         assert!(
             log.lines()

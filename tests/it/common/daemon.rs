@@ -20,6 +20,26 @@ impl Drop for Daemon {
 }
 
 impl Daemon {
+    /// Starts vncgate on a free loopback port with a config of its own in `work`: its state in
+    /// `work/state` and `vncgate_options` in `[vncgate]`. Also the file its log goes to.
+    pub async fn with_options(work: &Path, vncgate_options: &str) -> (Self, std::path::PathBuf) {
+        let port = free_port();
+        let config = work.join("vncgate.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = {port}\n\
+                 [vncgate]\nstate_dir = {}\n{vncgate_options}",
+                work.join("state").display()
+            ),
+        )
+        .expect("config");
+        (
+            Self::start(&config, port, &[]).await,
+            config.with_extension("log"),
+        )
+    }
+
     /// Starts `vncgate serve --config-file config`, whose console port is `port`, with extra
     /// environment `env`, its standard error in `config` with `.log` for an extension; waits
     /// for the port.

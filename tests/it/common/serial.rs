@@ -32,6 +32,23 @@ fn boot_sector() -> Vec<u8> {
     code
 }
 
+/// QEMU's arguments for COM1 on the socket `chardev` (id `ser0`) and the echo's boot floppy,
+/// written into `work`.
+fn com1_and_disk(work: &Path, chardev: String) -> Vec<String> {
+    let image: PathBuf = work.join("serial-echo.img");
+    std::fs::write(&image, boot_sector()).expect("boot sector");
+    vec![
+        "-chardev".to_owned(),
+        chardev,
+        "-serial".to_owned(),
+        "chardev:ser0".to_owned(),
+        "-drive".to_owned(),
+        format!("file={},format=raw,if=floppy", image.display()),
+        "-boot".to_owned(),
+        "a".to_owned(),
+    ]
+}
+
 /// A QEMU guest running the echo, its COM1 a socket chardev on `port`.
 pub struct SerialGuest {
     pub vm: Qemu,
@@ -42,8 +59,6 @@ impl SerialGuest {
     /// Boots the echo guest; with `pki`, COM1 demands TLS and a client certificate from that
     /// PKI's CA (`verify-peer=yes`).
     pub fn start(work: &Path, pki: Option<&TestPki>) -> Self {
-        let image: PathBuf = work.join("serial-echo.img");
-        std::fs::write(&image, boot_sector()).expect("boot sector");
         let port = free_port();
         let mut chardev = format!("socket,id=ser0,host=127.0.0.1,port={port},server=on,wait=off");
         let mut extra = Vec::new();
@@ -55,16 +70,7 @@ impl SerialGuest {
                 pki.compute().display()
             ));
         }
-        extra.extend([
-            "-chardev".to_owned(),
-            chardev,
-            "-serial".to_owned(),
-            "chardev:ser0".to_owned(),
-            "-drive".to_owned(),
-            format!("file={},format=raw,if=floppy", image.display()),
-            "-boot".to_owned(),
-            "a".to_owned(),
-        ]);
+        extra.extend(com1_and_disk(work, chardev));
         let vm = Qemu::start(work, "", &extra);
         Self { vm, port }
     }
@@ -72,21 +78,10 @@ impl SerialGuest {
     /// Boots the echo guest with COM1 on the Unix socket `serial` and its VNC display on the
     /// Unix socket `vnc`, as a guest on the proxy's own host may be reached.
     pub fn start_unix(work: &Path, serial: &Path, vnc: &Path) -> Qemu {
-        let image: PathBuf = work.join("serial-echo.img");
-        std::fs::write(&image, boot_sector()).expect("boot sector");
-        let extra = [
-            "-chardev".to_owned(),
-            format!(
-                "socket,id=ser0,path={},server=on,wait=off",
-                serial.display()
-            ),
-            "-serial".to_owned(),
-            "chardev:ser0".to_owned(),
-            "-drive".to_owned(),
-            format!("file={},format=raw,if=floppy", image.display()),
-            "-boot".to_owned(),
-            "a".to_owned(),
-        ];
-        Qemu::start_unix(work, vnc, "", &extra)
+        let chardev = format!(
+            "socket,id=ser0,path={},server=on,wait=off",
+            serial.display()
+        );
+        Qemu::start_unix(work, vnc, "", &com1_and_disk(work, chardev))
     }
 }
