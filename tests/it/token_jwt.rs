@@ -72,14 +72,11 @@ fn mint(python: &Path, alg: &str, key: &Path, claims: &serde_json::Value) -> Str
                   alg, path, claims = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])\n\
                   key = open(path, 'rb').read()\n\
                   print(jwt.encode(claims, key, algorithm=alg))";
-    let out = Command::new(python)
-        .args(["-c", script, alg])
-        .arg(key)
-        .arg(claims.to_string())
-        .output()
-        .expect("python");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    run_script(
+        python,
+        script,
+        &[alg.as_ref(), key.as_os_str(), claims.to_string().as_ref()],
+    )
 }
 
 /// The same token as jwcrypto mints it (websockify's own tests use jwcrypto): the HMAC key as a
@@ -94,10 +91,18 @@ fn mint_jwcrypto(python: &Path, alg: &str, key: &Path, claims: &serde_json::Valu
                   token = jwt.JWT(header={'alg': alg}, claims=claims)\n\
                   token.make_signed_token(key)\n\
                   print(token.serialize())";
+    run_script(
+        python,
+        script,
+        &[alg.as_ref(), key.as_os_str(), claims.to_string().as_ref()],
+    )
+}
+
+/// What `script` prints, run by `python` with `args`.
+fn run_script(python: &Path, script: &str, args: &[&std::ffi::OsStr]) -> String {
     let out = Command::new(python)
-        .args(["-c", script, alg])
-        .arg(key)
-        .arg(claims.to_string())
+        .args(["-c", script])
+        .args(args)
         .output()
         .expect("python");
     assert!(out.status.success(), "{out:?}");
@@ -114,14 +119,11 @@ fn confused(python: &Path, public: &Path, claims: &serde_json::Value) -> String 
                   body = b64(sys.argv[2].encode())\n\
                   mac = hmac.new(key, (head + '.' + body).encode(), hashlib.sha256).digest()\n\
                   print(head + '.' + body + '.' + b64(mac))";
-    let out = Command::new(python)
-        .args(["-c", script])
-        .arg(public)
-        .arg(claims.to_string())
-        .output()
-        .expect("python");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    run_script(
+        python,
+        script,
+        &[public.as_os_str(), claims.to_string().as_ref()],
+    )
 }
 
 /// Opens a console with `token` through vncgate: the RFB handshake's outcome.
