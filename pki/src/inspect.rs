@@ -71,6 +71,7 @@ fn check_dir(dir: &Path, expect: &Expectations, report: &mut Report) {
     }
     crate::isolation::check_layout(dir, &hosts, report);
     check_https(dir, expect, report);
+    crate::libvirt::check(dir, expect, report);
 }
 
 /// The sub-directories of `dir`, by name.

@@ -8,6 +8,7 @@
 //! DIR/clients/<name>/{ca-cert.pem,client-cert.pem,client-key.pem}   (pki issue client)
 //! DIR/https-ca/{ca-cert.pem,ca-key.pem}                             (--https)
 //! DIR/https/{cert.pem,key.pem}                                      (--https)
+//! DIR/libvirt/...                                                   (--libvirt: libvirt.rs)
 //! ```
 //!
 //! Compute nodes are isolated: each node's server certificate comes from that node's own CA, and
@@ -57,6 +58,8 @@ pub struct InitPlan {
     pub key_type: KeyType,
     /// Replace existing files.
     pub force: bool,
+    /// Also write libvirt's layout and the `qemu.conf` lines (`DIR/libvirt/`).
+    pub libvirt: bool,
 }
 
 /// Paths inside a PKI directory.
@@ -292,6 +295,15 @@ pub fn init(plan: &InitPlan) -> Result<Vec<PathBuf>, PkiError> {
             dir.join("https/key.pem"),
             issued,
         ));
+    }
+    if plan.libvirt {
+        let hosts: Vec<&str> = plan
+            .servers
+            .iter()
+            .filter_map(|names| names.first().map(String::as_str))
+            .collect();
+        let copies = crate::libvirt::files(dir, &hosts, &files);
+        files.extend(copies);
     }
     store::write_all(&files, plan.force)?;
     Ok(files.into_iter().map(|file| file.path).collect())

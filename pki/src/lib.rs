@@ -24,6 +24,7 @@ pub mod inspect;
 pub mod isolation;
 pub mod issue;
 pub mod layout;
+pub mod libvirt;
 mod pair;
 pub mod profile;
 mod report;

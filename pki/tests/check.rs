@@ -23,6 +23,7 @@ fn plan(dir: &Path, servers: &[&[&str]], https: Option<&[&str]>, key_type: KeyTy
         days: 90,
         key_type,
         force: false,
+        libvirt: false,
     }
 }
 
@@ -97,6 +98,7 @@ fn init_twice_without_force_changes_nothing() {
         days: 90,
         key_type: KeyType::EcdsaP256,
         force: false,
+        libvirt: false,
     };
     let error = layout::init(&plan).expect_err("must refuse").to_string();
     assert!(
@@ -107,6 +109,7 @@ fn init_twice_without_force_changes_nothing() {
     // With --force it replaces.
     layout::init(&InitPlan {
         force: true,
+        libvirt: false,
         ..plan
     })
     .expect("forced");
@@ -231,6 +234,7 @@ fn expiring_soon_is_a_warning_only() {
         days: 10,
         key_type: KeyType::EcdsaP256,
         force: false,
+        libvirt: false,
     })
     .expect("init");
     let report = check(&[dir]);
@@ -553,4 +557,55 @@ fn the_https_leaf_is_valid_at_most_397_days_and_a_longer_one_is_flagged() {
     write(&dir.join("https/cert.pem"), &by_hand.pem(), 0o644);
     write(&dir.join("https/key.pem"), &key.serialize_pem(), 0o600);
     assert!(lifetime(&check(&[dir])));
+}
+
+#[test]
+fn the_libvirt_layout_is_written_with_libvirts_names_and_checked() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("pki");
+    layout::init(&InitPlan {
+        libvirt: true,
+        ..plan(
+            &dir,
+            &[&["compute1", "127.0.0.1"]],
+            None,
+            KeyType::EcdsaP256,
+        )
+    })
+    .expect("init --libvirt");
+    let node = dir.join("libvirt/compute1");
+    let mode = |path: PathBuf| {
+        std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(node.join("libvirt/private/serverkey.pem")), 0o600);
+    assert_eq!(mode(dir.join("libvirt/client/clientkey.pem")), 0o600);
+    assert_eq!(mode(node.join("libvirt/servercert.pem")), 0o644);
+    assert_eq!(
+        std::fs::read(node.join("libvirt/servercert.pem")).expect("cert"),
+        std::fs::read(dir.join("compute/compute1/server-cert.pem")).expect("cert"),
+    );
+    let qemu_conf = std::fs::read_to_string(node.join("qemu.conf")).expect("qemu.conf");
+    for line in [
+        "vnc_tls = 1",
+        "vnc_tls_x509_verify = 1",
+        "spice_tls = 1",
+        "chardev_tls = 1",
+    ] {
+        assert!(qemu_conf.contains(line), "{line}: {qemu_conf}");
+    }
+    assert!(errors(&check(&[dir.clone()])).is_empty());
+    // A key that is not the certificate's, under libvirt's name: caught.
+    std::fs::copy(
+        dir.join("libvirt/client/clientkey.pem"),
+        node.join("libvirt/private/serverkey.pem"),
+    )
+    .expect("swap");
+    assert_error(
+        &check(&[dir]),
+        "does not belong to the certificate beside it",
+    );
 }

@@ -234,6 +234,10 @@ pub struct PkiInit {
     /// Also write DIR/https/{cert,key}.pem for the proxy's browser-facing HTTPS.
     #[arg(long, value_name = "HOST[,SAN...]")]
     pub https: Option<String>,
+    /// Also write libvirt's layout (DIR/libvirt/<host>/ for `libvirtd --listen` and the node's
+    /// qemu.conf lines, DIR/libvirt/client/ for `[libvirt] pki_path`).
+    #[arg(long)]
+    pub libvirt: bool,
 }
 
 /// `vncgate pki issue server|client`

@@ -71,6 +71,7 @@ fn init(init: &PkiInit) -> Result<(), vncgate_pki::PkiError> {
         days: init.issue.days,
         key_type: init.issue.key_type,
         force: init.issue.force,
+        libvirt: init.libvirt,
     };
     let files = layout::init(&plan)?;
     print_written(&files);
@@ -91,6 +92,9 @@ fn init(init: &PkiInit) -> Result<(), vncgate_pki::PkiError> {
          vencrypt_verify_hostname = true\n",
         proxy = proxy.display()
     );
+    if init.libvirt {
+        print_libvirt_steps(dir, &servers);
+    }
     if init.https.is_some() {
         println!(
             "For the browser-facing HTTPS of the proxy (its own CA, {0}/https-ca/, which browsers \
@@ -134,6 +138,25 @@ fn print_server_steps(dir: &Path, host: &str) {
              -vnc ...,tls-creds=vnc-tls,tls-authz=vnc-authz"
         );
     }
+}
+
+/// Where `pki init --libvirt`'s files go.
+fn print_libvirt_steps(dir: &std::path::Path, servers: &[Vec<String>]) {
+    for host in servers.iter().filter_map(|names| names.first()) {
+        let at = vncgate_pki::libvirt::node_dir(dir, host);
+        println!(
+            "\nOn {host}, for libvirtd --listen (listen_tls = 1) and TLS on every guest console:\n  \
+             copy {at}/CA/cacert.pem to /etc/pki/CA/cacert.pem\n  \
+             copy {at}/libvirt/ to /etc/pki/libvirt/ (private/serverkey.pem stays 0600)\n  \
+             copy {compute}/ to /etc/pki/qemu/ and add {at}/qemu.conf to /etc/libvirt/qemu.conf",
+            at = at.display(),
+            compute = vncgate_pki::layout::compute_dir(dir, host).display(),
+        );
+    }
+    println!(
+        "\nOn the console proxy: [libvirt] pki_path = {} (a copy of it), uris = qemu+tls://HOST/system",
+        vncgate_pki::libvirt::client_dir(dir).display()
+    );
 }
 
 fn check(check: &PkiCheck) -> ExitCode {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::browser_console::console_url;
 use crate::common::browser::{self, browse, NOVNC};
 use crate::common::daemon::free_port;
-use crate::common::libvirt::{Guest, Libvirtd, URI};
+use crate::common::libvirt::{tls_listen_conf, Guest, Libvirtd, URI};
 use crate::common::pki::TestPki;
 use crate::common::*;
 
@@ -202,11 +202,62 @@ async fn libvirt_domains_are_found_live_and_refused_when_stopped() {
     live.framebuffer_update(init.width, init.height)
         .await
         .expect("the live session goes on without libvirtd");
-    libvirtd.restart_libvirtd();
+    // Back, listening for TLS with the layout `pki init --libvirt` wrote.
+    let pki_dir = work.path().join("libvirt-pki");
+    let foreign_dir = work.path().join("foreign-pki");
+    for dir in [&pki_dir, &foreign_dir] {
+        let made = vncgate_cli(&[
+            "pki",
+            "init",
+            "--dir",
+            dir.to_str().expect("path"),
+            "--server",
+            "localhost,127.0.0.1",
+            "--libvirt",
+        ]);
+        assert!(made.status.success(), "{made:?}");
+    }
+    let tls_port = free_port();
+    let conf = work.path().join("libvirtd.conf");
+    std::fs::write(&conf, tls_listen_conf(&pki_dir, "localhost", tls_port)).expect("conf");
+    libvirtd.restart_libvirtd(&["--listen", "-f", conf.to_str().expect("path")]);
     let recovered = wait_for(Duration::from_secs(40), || async {
         status_and_reason(&proxy, &ca, "vm").await.0 == 204
     })
     .await;
     assert!(recovered, "no recovery after libvirtd came back");
+
+    // qemu+tls:// with the proxy's client files: the guest is listed; another PKI's client
+    // certificate is refused by libvirtd.
+    let over_tls = |client: &std::path::Path| {
+        let config = work.path().join("over-tls.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "[vncgate]\nstate_dir = {}\n[libvirt]\nuris = tls=qemu+tls://127.0.0.1:{tls_port}/system\npki_path = {}\n",
+                work.path().join("state-tls").display(),
+                client.display()
+            ),
+        )
+        .expect("config");
+        vncgate_cli(&[
+            "domains",
+            "list",
+            "--config-file",
+            config.to_str().expect("path"),
+        ])
+    };
+    let listed = over_tls(&pki_dir.join("libvirt/client"));
+    let listed_text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success() && listed_text.contains(&name),
+        "{listed_text}{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let foreign = over_tls(&foreign_dir.join("libvirt/client"));
+    assert!(
+        !foreign.status.success(),
+        "a foreign client certificate was accepted: {foreign:?}"
+    );
     drop(guest);
 }

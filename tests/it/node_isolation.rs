@@ -25,6 +25,7 @@ fn init(root: &Path) -> PathBuf {
         days: 30,
         key_type: Default::default(),
         force: false,
+        libvirt: false,
     };
     layout::init(&plan).expect("pki init");
     dir

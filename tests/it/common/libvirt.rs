@@ -66,9 +66,15 @@ impl Libvirtd {
         }
     }
 
-    /// Starts libvirtd again after [`Libvirtd::kill_libvirtd`].
-    pub fn restart_libvirtd(&mut self) {
-        self.started.push(spawn("/usr/sbin/libvirtd"));
+    /// Starts libvirtd again after [`Libvirtd::kill_libvirtd`], with `args`.
+    pub fn restart_libvirtd(&mut self, args: &[&str]) {
+        let libvirtd = Command::new("/usr/sbin/libvirtd")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("libvirtd");
+        self.started.push(libvirtd);
         assert!(
             self.answers(Duration::from_secs(30)),
             "libvirtd did not come back"
@@ -85,6 +91,19 @@ impl Libvirtd {
         }
         false
     }
+}
+
+/// A `libvirtd.conf` for `libvirtd --listen`: TLS on `port` on loopback with the server files
+/// of a `pki init --libvirt` directory's node `host`, no TCP.
+pub fn tls_listen_conf(pki: &Path, host: &str, port: u16) -> String {
+    let node = pki.join("libvirt").join(host);
+    format!(
+        "listen_tls = 1\nlisten_tcp = 0\nlisten_addr = \"127.0.0.1\"\ntls_port = \"{port}\"\n\
+         auth_tls = \"none\"\nkey_file = \"{}\"\ncert_file = \"{}\"\nca_file = \"{}\"\n",
+        node.join("libvirt/private/serverkey.pem").display(),
+        node.join("libvirt/servercert.pem").display(),
+        node.join("CA/cacert.pem").display(),
+    )
 }
 
 fn spawn(program: &str) -> Child {

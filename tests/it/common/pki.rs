@@ -22,6 +22,7 @@ impl TestPki {
             days: 30,
             key_type: KeyType::EcdsaP256,
             force: false,
+            libvirt: false,
         };
         layout::init(&plan).expect("pki init");
         Self { dir }

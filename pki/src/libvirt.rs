@@ -1,0 +1,150 @@
+//! `pki init --libvirt`: the same certificates under the names libvirt reads, for `libvirtd
+//! --listen` and for the proxy's `qemu+tls://` connections, and the `qemu.conf` lines that put
+//! every guest console behind TLS with the node's CA.
+//!
+//! ```text
+//! DIR/libvirt/<host>/CA/cacert.pem                     -> /etc/pki/CA/cacert.pem
+//! DIR/libvirt/<host>/libvirt/servercert.pem            -> /etc/pki/libvirt/servercert.pem
+//! DIR/libvirt/<host>/libvirt/private/serverkey.pem     -> /etc/pki/libvirt/private/serverkey.pem
+//! DIR/libvirt/<host>/qemu.conf                         lines for /etc/libvirt/qemu.conf
+//! DIR/libvirt/client/{cacert.pem,clientcert.pem,clientkey.pem}   the proxy's [libvirt] pki_path
+//! ```
+//!
+//! They are copies of `compute/<host>/` and `proxy/`: libvirtd accepts the proxy's client
+//! certificate (its `cacert.pem` holds the proxy-client CA) and nothing another node holds, and
+//! the proxy trusts each node's libvirtd through that node's CA. The client's `cacert.pem` also
+//! holds the proxy-client CA, since libvirt checks its own certificate against it.
+
+use std::path::Path;
+
+use crate::layout::{compute_dir, proxy_dir};
+use crate::pair::{check_pair, Chain};
+use crate::report::{Expectations, Report, Role};
+use crate::store::{Mode, Planned};
+
+/// A node's libvirt directory.
+pub fn node_dir(dir: &Path, host: &str) -> std::path::PathBuf {
+    dir.join("libvirt").join(host)
+}
+
+/// The proxy's libvirt client directory (`[libvirt] pki_path`).
+pub fn client_dir(dir: &Path) -> std::path::PathBuf {
+    dir.join("libvirt/client")
+}
+
+/// The `qemu.conf` lines for a node whose QEMU certificates are in `/etc/pki/qemu` (a copy of
+/// `compute/<host>/`): VNC, SPICE and serial chardevs on TLS, client certificates required.
+pub const QEMU_CONF: &str = "\
+# vncgate pki init --libvirt: every guest console on TLS, the proxy's client certificate required.
+# Copy compute/<host>/ (ca-cert.pem, server-cert.pem, server-key.pem) to /etc/pki/qemu/.
+default_tls_x509_cert_dir = \"/etc/pki/qemu\"
+default_tls_x509_verify = 1
+vnc_tls = 1
+vnc_tls_x509_cert_dir = \"/etc/pki/qemu\"
+vnc_tls_x509_verify = 1
+spice_tls = 1
+spice_tls_x509_cert_dir = \"/etc/pki/qemu\"
+chardev_tls = 1
+chardev_tls_x509_cert_dir = \"/etc/pki/qemu\"
+chardev_tls_x509_verify = 1
+";
+
+/// The libvirt copies of the files planned under `compute/<host>/` and `proxy/`, and each
+/// node's `qemu.conf` lines.
+pub(crate) fn files(dir: &Path, hosts: &[&str], planned: &[Planned]) -> Vec<Planned> {
+    let copy = |from: &Path, to: std::path::PathBuf| {
+        planned
+            .iter()
+            .find(|file| file.path == from)
+            .map(|file| Planned {
+                path: to,
+                contents: file.contents.clone(),
+                mode: file.mode,
+            })
+    };
+    let mut files = Vec::new();
+    for host in hosts {
+        let compute = compute_dir(dir, host);
+        let at = node_dir(dir, host);
+        files.extend(copy(&compute.join("ca-cert.pem"), at.join("CA/cacert.pem")));
+        files.extend(copy(
+            &compute.join("server-cert.pem"),
+            at.join("libvirt/servercert.pem"),
+        ));
+        files.extend(copy(
+            &compute.join("server-key.pem"),
+            at.join("libvirt/private/serverkey.pem"),
+        ));
+        files.push(Planned {
+            path: at.join("qemu.conf"),
+            contents: QEMU_CONF.to_owned(),
+            mode: Mode::Public,
+        });
+    }
+    let proxy = proxy_dir(dir);
+    let client = client_dir(dir);
+    // libvirt checks the client's own certificate against this file too: it holds the nodes'
+    // CAs and the proxy-client CA.
+    let text = |path: &Path| {
+        planned
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.contents.clone())
+    };
+    if let (Some(nodes), Some(own)) = (
+        text(&proxy.join("ca-cert.pem")),
+        text(&crate::layout::ca_cert(dir)),
+    ) {
+        files.push(Planned {
+            path: client.join("cacert.pem"),
+            contents: format!("{nodes}{own}"),
+            mode: Mode::Public,
+        });
+    }
+    files.extend(copy(
+        &proxy.join("client-cert.pem"),
+        client.join("clientcert.pem"),
+    ));
+    files.extend(copy(
+        &proxy.join("client-key.pem"),
+        client.join("clientkey.pem"),
+    ));
+    files
+}
+
+/// Checks the libvirt layout of a `pki init --libvirt` directory, when there is one: each
+/// node's server certificate and key under libvirt's names, chained to its `cacert.pem`, and
+/// the proxy's client files.
+pub(crate) fn check(dir: &Path, expect: &Expectations, report: &mut Report) {
+    let Ok(entries) = std::fs::read_dir(dir.join("libvirt")) else {
+        return;
+    };
+    let mut nodes: Vec<std::path::PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir() && path.file_name().is_some_and(|name| name != "client"))
+        .collect();
+    nodes.sort();
+    for node in nodes {
+        let ca = node.join("CA/cacert.pem");
+        check_pair(
+            &node.join("libvirt/servercert.pem"),
+            &node.join("libvirt/private/serverkey.pem"),
+            Role::Server,
+            Some((&ca, Chain::Required)),
+            expect,
+            report,
+        );
+    }
+    let client = client_dir(dir);
+    if client.is_dir() {
+        check_pair(
+            &client.join("clientcert.pem"),
+            &client.join("clientkey.pem"),
+            Role::Client,
+            Some((&client.join("cacert.pem"), Chain::IfPresent)),
+            expect,
+            report,
+        );
+    }
+}
