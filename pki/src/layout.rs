@@ -219,6 +219,68 @@ pub(crate) fn node_ca_certs(dir: &Path) -> Result<String, PkiError> {
     Ok(bundle)
 }
 
+/// The libvirt copies of the files planned under `compute/<host>/` and `proxy/`, and each
+/// node's `qemu.conf` lines.
+fn libvirt_copies(dir: &Path, servers: &[Vec<String>], planned: &[Planned]) -> Vec<Planned> {
+    use crate::libvirt::{client_dir, node_dir, QEMU_CONF};
+    let hosts = servers.iter().filter_map(|names| names.first());
+    let copy = |from: &Path, to: std::path::PathBuf| {
+        planned
+            .iter()
+            .find(|file| file.path == from)
+            .map(|file| Planned {
+                path: to,
+                contents: file.contents.clone(),
+                mode: file.mode,
+            })
+    };
+    let mut files = Vec::new();
+    for host in hosts {
+        let compute = compute_dir(dir, host);
+        let at = node_dir(dir, host);
+        files.extend(copy(&compute.join("ca-cert.pem"), at.join("CA/cacert.pem")));
+        files.extend(copy(
+            &compute.join("server-cert.pem"),
+            at.join("libvirt/servercert.pem"),
+        ));
+        files.extend(copy(
+            &compute.join("server-key.pem"),
+            at.join("libvirt/private/serverkey.pem"),
+        ));
+        files.push(Planned {
+            path: at.join("qemu.conf"),
+            contents: QEMU_CONF.to_owned(),
+            mode: Mode::Public,
+        });
+    }
+    let proxy = proxy_dir(dir);
+    let client = client_dir(dir);
+    // libvirt checks the client's own certificate against this file too: it holds the nodes'
+    // CAs and the proxy-client CA.
+    let text = |path: &Path| {
+        planned
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.contents.clone())
+    };
+    if let (Some(nodes), Some(own)) = (text(&proxy.join("ca-cert.pem")), text(&ca_cert(dir))) {
+        files.push(Planned {
+            path: client.join("cacert.pem"),
+            contents: format!("{nodes}{own}"),
+            mode: Mode::Public,
+        });
+    }
+    files.extend(copy(
+        &proxy.join("client-cert.pem"),
+        client.join("clientcert.pem"),
+    ));
+    files.extend(copy(
+        &proxy.join("client-key.pem"),
+        client.join("clientkey.pem"),
+    ));
+    files
+}
+
 /// Creates the CA and every certificate of `plan`, writing all files or none.
 ///
 /// # Errors
@@ -297,12 +359,7 @@ pub fn init(plan: &InitPlan) -> Result<Vec<PathBuf>, PkiError> {
         ));
     }
     if plan.libvirt {
-        let hosts: Vec<&str> = plan
-            .servers
-            .iter()
-            .filter_map(|names| names.first().map(String::as_str))
-            .collect();
-        let copies = crate::libvirt::files(dir, &hosts, &files);
+        let copies = libvirt_copies(dir, &plan.servers, &files);
         files.extend(copies);
     }
     store::write_all(&files, plan.force)?;

@@ -17,10 +17,8 @@
 
 use std::path::Path;
 
-use crate::layout::{compute_dir, proxy_dir};
 use crate::pair::{check_pair, Chain};
 use crate::report::{Expectations, Report, Role};
-use crate::store::{Mode, Planned};
 
 /// A node's libvirt directory.
 pub fn node_dir(dir: &Path, host: &str) -> std::path::PathBuf {
@@ -48,69 +46,6 @@ chardev_tls = 1
 chardev_tls_x509_cert_dir = \"/etc/pki/qemu\"
 chardev_tls_x509_verify = 1
 ";
-
-/// The libvirt copies of the files planned under `compute/<host>/` and `proxy/`, and each
-/// node's `qemu.conf` lines.
-pub(crate) fn files(dir: &Path, hosts: &[&str], planned: &[Planned]) -> Vec<Planned> {
-    let copy = |from: &Path, to: std::path::PathBuf| {
-        planned
-            .iter()
-            .find(|file| file.path == from)
-            .map(|file| Planned {
-                path: to,
-                contents: file.contents.clone(),
-                mode: file.mode,
-            })
-    };
-    let mut files = Vec::new();
-    for host in hosts {
-        let compute = compute_dir(dir, host);
-        let at = node_dir(dir, host);
-        files.extend(copy(&compute.join("ca-cert.pem"), at.join("CA/cacert.pem")));
-        files.extend(copy(
-            &compute.join("server-cert.pem"),
-            at.join("libvirt/servercert.pem"),
-        ));
-        files.extend(copy(
-            &compute.join("server-key.pem"),
-            at.join("libvirt/private/serverkey.pem"),
-        ));
-        files.push(Planned {
-            path: at.join("qemu.conf"),
-            contents: QEMU_CONF.to_owned(),
-            mode: Mode::Public,
-        });
-    }
-    let proxy = proxy_dir(dir);
-    let client = client_dir(dir);
-    // libvirt checks the client's own certificate against this file too: it holds the nodes'
-    // CAs and the proxy-client CA.
-    let text = |path: &Path| {
-        planned
-            .iter()
-            .find(|f| f.path == path)
-            .map(|f| f.contents.clone())
-    };
-    if let (Some(nodes), Some(own)) = (
-        text(&proxy.join("ca-cert.pem")),
-        text(&crate::layout::ca_cert(dir)),
-    ) {
-        files.push(Planned {
-            path: client.join("cacert.pem"),
-            contents: format!("{nodes}{own}"),
-            mode: Mode::Public,
-        });
-    }
-    files.extend(copy(
-        &proxy.join("client-cert.pem"),
-        client.join("clientcert.pem"),
-    ));
-    files.extend(copy(
-        &proxy.join("client-key.pem"),
-        client.join("clientkey.pem"),
-    ));
-    files
-}
 
 /// Checks the libvirt layout of a `pki init --libvirt` directory, when there is one: each
 /// node's server certificate and key under libvirt's names, chained to its `cacert.pem`, and

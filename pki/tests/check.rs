@@ -597,7 +597,7 @@ fn the_libvirt_layout_is_written_with_libvirts_names_and_checked() {
     ] {
         assert!(qemu_conf.contains(line), "{line}: {qemu_conf}");
     }
-    assert!(errors(&check(&[dir.clone()])).is_empty());
+    assert!(errors(&check(std::slice::from_ref(&dir))).is_empty());
     // A key that is not the certificate's, under libvirt's name: caught.
     std::fs::copy(
         dir.join("libvirt/client/clientkey.pem"),

@@ -121,16 +121,9 @@ async fn require_bearer(State(api): State<Api>, request: HttpRequest, next: Next
     next.run(request).await
 }
 
-async fn issue_token(
-    State(api): State<Api>,
-    body: Result<Json<IssueBody>, JsonRejection>,
-) -> Response {
-    let Json(body) = match body {
-        Ok(body) => body,
-        Err(rejection) => return error(rejection.status(), rejection.body_text()),
-    };
-    let ttl = body.ttl.map_or(api.default_ttl, Duration::from_secs);
-    let destination = match (&body.domain, &body.host, &body.url) {
+/// Where a token of `body` leads: a libvirt domain, host and port, or a WebMKS ticket.
+fn destination(body: &IssueBody) -> Result<(crate::console::Target, Reach), String> {
+    match (&body.domain, &body.host, &body.url) {
         (Some(domain), None, None) => {
             issue::domain_target(domain, body.uri.as_deref()).map(|target| (target, Reach::Direct))
         }
@@ -144,8 +137,19 @@ async fn issue_token(
             body.url.as_deref(),
             body.thumbprint.as_deref(),
         ),
+    }
+}
+
+async fn issue_token(
+    State(api): State<Api>,
+    body: Result<Json<IssueBody>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return error(rejection.status(), rejection.body_text()),
     };
-    let (target, reach) = match destination {
+    let ttl = body.ttl.map_or(api.default_ttl, Duration::from_secs);
+    let (target, reach) = match destination(&body) {
         Ok(destination) => destination,
         Err(message) => return error(StatusCode::UNPROCESSABLE_ENTITY, message),
     };

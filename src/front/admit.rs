@@ -72,6 +72,27 @@ pub(super) fn refuse(
     status
 }
 
+/// A console just admitted: its `libvirt:` target located, and, for SPICE, recorded for its
+/// other channels to join.
+async fn opened(
+    front: &Front,
+    peer: IpAddr,
+    hash: crate::token::TokenHash,
+    spice: bool,
+    mut admission: crate::token::Admission,
+) -> Result<Joined, Unlocated> {
+    locate(front, &mut admission.grant).await?;
+    let joined = Joined {
+        grant: admission.grant,
+        recheck: admission.recheck,
+        slot: Arc::new(admission.slot),
+    };
+    if spice {
+        front.channels.opened(hash, peer, &joined);
+    }
+    Ok(joined)
+}
+
 /// The status for a `libvirt:` target not found: 403 for the token's or the guest's matter
 /// (not running, no such domain), 503 for the hypervisor's, with the client's refusal given back.
 fn unlocated_status(
@@ -130,26 +151,18 @@ pub(super) async fn admit(
     let admission = match joined {
         Some(joined) => joined,
         None => match within_handshake(front, front.tokens.admit(token, connection.serves)).await {
-            Ok(mut admission) => {
-                if let Err(unlocated) = locate(front, &mut admission.grant).await {
+            Ok(admission) => match opened(front, peer, hash, spice, admission).await {
+                Ok(joined) => joined,
+                Err(unlocated) => {
                     return Err(unlocated_status(
                         front,
                         peer,
                         &hash,
                         &unlocated,
                         reservation,
-                    ));
+                    ))
                 }
-                let joined = Joined {
-                    grant: admission.grant,
-                    recheck: admission.recheck,
-                    slot: Arc::new(admission.slot),
-                };
-                if spice {
-                    front.channels.opened(hash, peer, &joined);
-                }
-                joined
-            }
+            },
             Err(refusal) => {
                 tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: token");
                 return Err(refuse(front, peer, &refusal, Some(&hash), reservation));

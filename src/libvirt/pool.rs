@@ -10,7 +10,9 @@ use virt::domain::Domain;
 use virt::enumutil::Enum;
 use virt::error::ErrorNumber;
 
-use super::{pick, xml, DomainRef, Error, Found, Hypervisor, LibvirtSettings};
+use super::error::Error;
+use super::target::{pick, DomainRef, Found, Hypervisor, LibvirtSettings};
+use super::xml;
 use crate::console::ConsoleKind;
 
 /// The longest pause before a failed hypervisor is asked again.
