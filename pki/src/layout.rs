@@ -238,15 +238,13 @@ fn libvirt_copies(dir: &Path, servers: &[Vec<String>], planned: &[Planned]) -> V
     for host in hosts {
         let compute = compute_dir(dir, host);
         let at = node_dir(dir, host);
-        files.extend(copy(&compute.join("ca-cert.pem"), at.join("CA/cacert.pem")));
-        files.extend(copy(
-            &compute.join("server-cert.pem"),
-            at.join("libvirt/servercert.pem"),
-        ));
-        files.extend(copy(
-            &compute.join("server-key.pem"),
-            at.join("libvirt/private/serverkey.pem"),
-        ));
+        for (from, to) in [
+            ("ca-cert.pem", "CA/cacert.pem"),
+            ("server-cert.pem", "libvirt/servercert.pem"),
+            ("server-key.pem", "libvirt/private/serverkey.pem"),
+        ] {
+            files.extend(copy(&compute.join(from), at.join(to)));
+        }
         files.push(Planned {
             path: at.join("qemu.conf"),
             contents: QEMU_CONF.to_owned(),
@@ -257,12 +255,7 @@ fn libvirt_copies(dir: &Path, servers: &[Vec<String>], planned: &[Planned]) -> V
     let client = client_dir(dir);
     // libvirt checks the client's own certificate against this file too: it holds the nodes'
     // CAs and the proxy-client CA.
-    let text = |path: &Path| {
-        planned
-            .iter()
-            .find(|f| f.path == path)
-            .map(|f| f.contents.clone())
-    };
+    let text = |path: &Path| copy(path, PathBuf::new()).map(|file| file.contents);
     if let (Some(nodes), Some(own)) = (text(&proxy.join("ca-cert.pem")), text(&ca_cert(dir))) {
         files.push(Planned {
             path: client.join("cacert.pem"),
@@ -270,14 +263,12 @@ fn libvirt_copies(dir: &Path, servers: &[Vec<String>], planned: &[Planned]) -> V
             mode: Mode::Public,
         });
     }
-    files.extend(copy(
-        &proxy.join("client-cert.pem"),
-        client.join("clientcert.pem"),
-    ));
-    files.extend(copy(
-        &proxy.join("client-key.pem"),
-        client.join("clientkey.pem"),
-    ));
+    for (from, to) in [
+        ("client-cert.pem", "clientcert.pem"),
+        ("client-key.pem", "clientkey.pem"),
+    ] {
+        files.extend(copy(&proxy.join(from), client.join(to)));
+    }
     files
 }
 

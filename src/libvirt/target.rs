@@ -138,18 +138,14 @@ pub(super) fn pick(
         ConsoleKind::Webmks => None,
     };
     let graphics = graphics.ok_or(Error::NoConsole(kind))?;
-    let target = match (&graphics.listen, graphics.port) {
+    let target = match (&graphics.listen, graphics.port.or(graphics.tls_port)) {
         (xml::Listen::Socket(path), _) if hypervisor.is_local() => {
             Target::unix(std::path::Path::new(path))
         }
+        // The plain port, or a SPICE server's TLS port when it has only that.
         (xml::Listen::Address(listen), Some(port)) => Target {
             host: address(listen),
             port,
-        },
-        // A SPICE server with only a TLS port is reached there.
-        (xml::Listen::Address(listen), None) if graphics.tls_port.is_some() => Target {
-            host: address(listen),
-            port: graphics.tls_port.unwrap_or_default(),
         },
         _ => return Err(Error::NoConsole(kind)),
     };

@@ -82,9 +82,9 @@ pub fn domain_target(domain: &str, hypervisor: Option<&str>) -> Result<Target, S
         Some(name) => return Err(format!("{name:?} is not a hypervisor name")),
         None => format!("libvirt:{domain}"),
     };
-    let plain = !domain.is_empty() && !domain.contains('/');
+    // The same rule the session's lookup applies.
     Target::parse(&text)
-        .filter(|_| plain)
+        .filter(|target| crate::libvirt::DomainRef::of(target).is_some())
         .ok_or_else(|| format!("{domain:?} is not a domain name or UUID"))
 }
 

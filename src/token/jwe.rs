@@ -142,12 +142,7 @@ impl Decryptors {
     /// # Errors
     /// Why it cannot be decrypted or is refused.
     pub fn open(&self, token: &str) -> Result<String, JweError> {
-        let header = token.split('.').next().ok_or(JweError::Header)?;
-        let header: Header = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(header)
-            .ok()
-            .and_then(|json| serde_json::from_slice(&json).ok())
-            .ok_or(JweError::Header)?;
+        let header: Header = header(token).ok_or(JweError::Header)?;
         if header.zip.is_some() {
             return Err(JweError::Compressed);
         }
@@ -182,19 +177,17 @@ impl Decryptors {
 /// Whether `token` has a compact JWE's shape: five base64url parts, the first a JSON object
 /// with `enc`.
 pub fn looks_like(token: &str) -> bool {
-    let mut parts = token.split('.');
-    let header = parts.next();
-    if parts.count() != 4 {
-        return false;
-    }
-    header
-        .and_then(|header| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(header)
-                .ok()
-        })
-        .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
-        .is_some_and(|value| value.get("enc").is_some())
+    token.split('.').count() == 5
+        && header::<serde_json::Value>(token).is_some_and(|value| value.get("enc").is_some())
+}
+
+/// The protected header of a compact JWS or JWE (its first part, base64url JSON), as `T`.
+pub fn header<T: serde::de::DeserializeOwned>(token: &str) -> Option<T> {
+    let first = token.split('.').next()?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(first)
+        .ok()?;
+    serde_json::from_slice(&json).ok()
 }
 
 /// A PEM private key with its decrypters; `None` if it is no RSA (≥ 2048 bits), EC or X25519

@@ -219,17 +219,8 @@ impl JwtSource {
 /// Whether `token` has a JWT's shape: three base64url parts, the first a JSON object with `alg`.
 /// Only those are asked of [`JwtSource`]; any other token goes on to the other sources.
 pub fn looks_like(token: &str) -> bool {
-    let mut parts = token.split('.');
-    let (Some(header), Some(_), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()
-        .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
-        .is_some_and(|value| value.get("alg").is_some())
+    token.split('.').count() == 3
+        && jwe::header::<serde_json::Value>(token).is_some_and(|value| value.get("alg").is_some())
 }
 
 /// The keys that verify signatures: `jwt_keys`, else the public halves of `jwe_keys`.
