@@ -127,6 +127,9 @@ pub struct Request<'a> {
     pub schemes: Option<Vec<AuthScheme>>,
     /// A SPICE server's TLS port.
     pub tls_port: Option<u16>,
+    /// Whether a serial or SPICE console's stream is TLS, when the grant knows; otherwise
+    /// `serial_tls` and `spice_tls` decide.
+    pub tls: Option<bool>,
     /// The target's addresses as checked before the upgrade, if they were.
     pub addresses: Option<Vec<SocketAddr>>,
 }
@@ -161,7 +164,10 @@ impl Connector {
             return self.connect_unix(request, path).await;
         }
         // A SPICE server speaks TLS on a port of its own.
-        let spice_tls = self.spice_tls && request.kind == ConsoleKind::SpiceHtml5;
+        let spice_tls =
+            request.kind == ConsoleKind::SpiceHtml5 && request.tls.unwrap_or(self.spice_tls);
+        let serial_tls =
+            request.kind == ConsoleKind::Serial && request.tls.unwrap_or(self.serial_tls);
         let target = match (spice_tls, request.tls_port) {
             (false, _) => request.target.clone(),
             (true, Some(port)) => Target {
@@ -220,7 +226,7 @@ impl Connector {
                     Via::Authd,
                 ))
             }
-            (ConsoleKind::Serial, Reach::Direct) if self.serial_tls => {
+            (ConsoleKind::Serial, Reach::Direct) if serial_tls => {
                 self.relayed_over_tls(tcp, &target, deadline).await
             }
             (ConsoleKind::SpiceHtml5, Reach::Direct) if spice_tls => {
@@ -271,14 +277,15 @@ impl Connector {
                     BackendStream::Other(Box::new(secured))
                 }))
             }
-            (ConsoleKind::Serial, Reach::Direct) if !self.serial_tls => Ok(Backend::relayed(
-                BackendStream::Other(Box::new(stream)),
-                Via::Unix,
-            )),
-            (ConsoleKind::SpiceHtml5, Reach::Direct) if !self.spice_tls => Ok(Backend::relayed(
-                BackendStream::Other(Box::new(stream)),
-                Via::Unix,
-            )),
+            (ConsoleKind::Serial, Reach::Direct) if !request.tls.unwrap_or(self.serial_tls) => Ok(
+                Backend::relayed(BackendStream::Other(Box::new(stream)), Via::Unix),
+            ),
+            (ConsoleKind::SpiceHtml5, Reach::Direct) if !request.tls.unwrap_or(self.spice_tls) => {
+                Ok(Backend::relayed(
+                    BackendStream::Other(Box::new(stream)),
+                    Via::Unix,
+                ))
+            }
             (kind, _) => Err(Error::Unreachable(kind)),
         }
     }

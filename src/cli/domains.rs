@@ -38,13 +38,14 @@ pub fn run(command: DomainsCommand) -> ExitCode {
                         };
                         let _ = writeln!(
                             out,
-                            "{hypervisor:<12} {:<24} {state:<8} {}",
+                            "{:<12} {:<24} {state:<8} {}",
+                            hypervisor.name,
                             domain.name,
-                            consoles(&domain.consoles)
+                            consoles(&domain.consoles, hypervisor.vnc_tls)
                         );
                     }
                 }
-                Err(error) => failed.push(format!("{hypervisor}: {}", chain(&error))),
+                Err(error) => failed.push(format!("{}: {}", hypervisor.name, chain(&error))),
             }
         }
         print!("{out}");
@@ -56,8 +57,9 @@ pub fn run(command: DomainsCommand) -> ExitCode {
     })
 }
 
-/// `vnc 127.0.0.1:5901, spice 127.0.0.1:5902 tls 5903, serial 127.0.0.1:4555`, or `-`.
-fn consoles(consoles: &xml::Consoles) -> String {
+/// `vnc 127.0.0.1:5901, spice 127.0.0.1:5902 tls 5903, serial 127.0.0.1:4555`, or `-`; a VNC
+/// server on a `vnc_tls` hypervisor and a serial port with TLS say `vencrypt` and `tls`.
+fn consoles(consoles: &xml::Consoles, vnc_tls: bool) -> String {
     let graphics = |name: &str, graphics: &xml::Graphics| {
         let at = match &graphics.listen {
             xml::Listen::Address(address) => match graphics.port {
@@ -73,13 +75,15 @@ fn consoles(consoles: &xml::Consoles) -> String {
     };
     let mut parts = Vec::new();
     if let Some(vnc) = &consoles.vnc {
-        parts.push(graphics("vnc", vnc));
+        let vnc = graphics("vnc", vnc);
+        parts.push(if vnc_tls { vnc + " vencrypt" } else { vnc });
     }
     if let Some(spice) = &consoles.spice {
         parts.push(graphics("spice", spice));
     }
     if let Some(serial) = &consoles.serial {
-        parts.push(format!("serial {}:{}", serial.host, serial.port));
+        let tls = if serial.tls { " tls" } else { "" };
+        parts.push(format!("serial {}:{}{tls}", serial.host, serial.port));
     }
     if parts.is_empty() {
         "-".to_owned()

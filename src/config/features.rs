@@ -158,9 +158,9 @@ pub(super) fn token_api(reader: &mut Reader) -> Option<crate::token::api::ApiSet
     })
 }
 
-/// `[libvirt] uris`, `pki_path`, `timeout`: `None` without hypervisors.
+/// `[libvirt] uris`, `pki_path`, `timeout`, `vnc_tls`: `None` without hypervisors.
 pub(super) fn libvirt(reader: &mut Reader) -> Option<crate::libvirt::LibvirtSettings> {
-    let hypervisors = reader.typed(&t::LIBVIRT_URIS, |text| {
+    let mut hypervisors = reader.typed(&t::LIBVIRT_URIS, |text| {
         let mut hypervisors: Vec<crate::libvirt::Hypervisor> = Vec::new();
         for entry in parse_list(text) {
             let hypervisor = crate::libvirt::Hypervisor::parse(&entry).ok_or_else(|| {
@@ -173,6 +173,22 @@ pub(super) fn libvirt(reader: &mut Reader) -> Option<crate::libvirt::LibvirtSett
         }
         Ok(hypervisors)
     });
+    let names: Vec<String> = hypervisors.iter().map(|h| h.name.clone()).collect();
+    let vnc_tls = reader.typed(&t::LIBVIRT_VNC_TLS, |text| {
+        let listed = parse_list(text);
+        match listed.iter().find(|name| *name != "*" && !names.contains(name)) {
+            Some(unknown) => Err(format!(
+                "{unknown:?} is not a hypervisor of [libvirt] uris ({}); accepted values: their names, or *",
+                names.join(", ")
+            )),
+            None => Ok(listed),
+        }
+    });
+    for hypervisor in &mut hypervisors {
+        hypervisor.vnc_tls = vnc_tls
+            .iter()
+            .any(|name| name == "*" || *name == hypervisor.name);
+    }
     let pki_path = reader.path(&t::LIBVIRT_PKI_PATH, Exists::Dir);
     let timeout = reader.typed(&t::LIBVIRT_TIMEOUT, parse_seconds);
     (!hypervisors.is_empty()).then_some(crate::libvirt::LibvirtSettings {

@@ -159,13 +159,20 @@ fn backend_auth(reader: &mut Reader) -> (Vec<AuthScheme>, BackendPolicy, Option<
     let by_network = reader.typed(&t::AUTH_SCHEMES_BY_NETWORK, parse_by_network);
     let allowed_backends = reader.typed(&t::ALLOWED_BACKENDS, parse_networks);
     let every_list = std::iter::once(&auth_schemes).chain(by_network.iter().map(|(_, list)| list));
-    // serial_tls and spice_tls use the same client certificate and CA files.
+    // serial_tls, spice_tls and libvirt's TLS consoles use the same client certificate and CA
+    // files.
     let needs_vencrypt = every_list
         .clone()
         .any(|list| list.contains(&AuthScheme::Vencrypt))
         || reader.typed(&t::SERIAL_TLS, parse_bool)
-        || reader.typed(&t::SPICE_TLS, parse_bool);
-    let vencrypt = vencrypt(reader, needs_vencrypt);
+        || reader.typed(&t::SPICE_TLS, parse_bool)
+        || reader
+            .find(&t::LIBVIRT_VNC_TLS)
+            .is_some_and(|at| !at.text.trim().is_empty());
+    // A libvirt domain's XML may ask for TLS (a chardev's tls='yes', a SPICE tlsPort): the
+    // files are read when given.
+    let wants_vencrypt = reader.find(&t::LIBVIRT_URIS).is_some();
+    let vencrypt = vencrypt(reader, needs_vencrypt, wants_vencrypt);
     for list in every_list {
         if let Some((stronger, weaker)) = AuthScheme::downgrade_in(list) {
             reader.warnings.push(format!(
@@ -327,11 +334,12 @@ fn web(reader: &mut Reader) -> Option<PathBuf> {
     }
 }
 
-fn vencrypt(reader: &mut Reader, needed: bool) -> Option<VencryptFiles> {
+fn vencrypt(reader: &mut Reader, needed: bool, wanted: bool) -> Option<VencryptFiles> {
     let client_cert = reader.path(&t::VENCRYPT_CLIENT_CERT, Exists::File);
     let client_key = reader.path(&t::VENCRYPT_CLIENT_KEY, Exists::File);
     let ca_certs = reader.path(&t::VENCRYPT_CA_CERTS, Exists::File);
-    if !needed {
+    let given = client_cert.is_some() && client_key.is_some() && ca_certs.is_some();
+    if !(needed || (wanted && given)) {
         return None;
     }
     match (client_cert, client_key, ca_certs) {
@@ -348,7 +356,7 @@ fn vencrypt(reader: &mut Reader, needed: bool) -> Option<VencryptFiles> {
                 (&t::VENCRYPT_CA_CERTS, ca.is_none()),
             ] {
                 if missing {
-                    let message = "must be set when auth_schemes includes vencrypt (or auth_schemes_by_network does), or serial_tls or spice_tls is on".to_owned();
+                    let message = "must be set when auth_schemes includes vencrypt (or auth_schemes_by_network does), or serial_tls or spice_tls is on, or [libvirt] vnc_tls names a hypervisor".to_owned();
                     reader.missing(spec, origin.clone(), message);
                 }
             }

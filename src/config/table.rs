@@ -178,6 +178,7 @@ options! {
     LIBVIRT_URIS = OptionSpec::new("libvirt", "uris", "", "hypervisors whose domains tokens may name (libvirt:NAME targets): libvirt URIs, each optionally NAME=URI");
     LIBVIRT_PKI_PATH = OptionSpec::new("libvirt", "pki_path", NONE, "libvirt's client PKI directory (cacert.pem, clientcert.pem, clientkey.pem) for qemu+tls:// URIs");
     LIBVIRT_TIMEOUT = OptionSpec::new("libvirt", "timeout", "5", "deadline of each libvirt call, seconds");
+    LIBVIRT_VNC_TLS = OptionSpec::new("libvirt", "vnc_tls", "", "hypervisors (names from uris, or *) whose qemu.conf has vnc_tls = 1: VeNCrypt only toward their guests");
     UNIX_SOCKET_DIRS = OptionSpec::new(OWN_SECTION, "unix_socket_dirs", "", "directories whose Unix sockets tokens may name (unix:/path targets); empty: none");
     ALLOWED_BACKENDS = OptionSpec::new(OWN_SECTION, "allowed_backends", "", "console server addresses tokens may point at (CIDRs); empty is any");
     AUTH_SCHEMES_BY_NETWORK = OptionSpec::new(OWN_SECTION, "auth_schemes_by_network", "", "per-network auth_schemes: CIDR=scheme+scheme, ...");

@@ -59,5 +59,10 @@ pub(super) async fn locate(front: &Front, grant: &mut Grant) -> Result<(), Unloc
     if grant.tls_port.is_none() {
         grant.tls_port = found.tls_port;
     }
+    // TLS as the hypervisor runs the console; a token's own `auth=` still decides for VNC.
+    grant.tls = Some(found.tls);
+    if grant.schemes.is_none() {
+        grant.schemes = found.schemes;
+    }
     Ok(())
 }

@@ -10,6 +10,9 @@ pub enum Error {
     /// No hypervisor knows the domain.
     #[error("no hypervisor has a domain {0:?}")]
     Unknown(String),
+    /// Two hypervisors run different domains of this name.
+    #[error("two hypervisors run different domains named {0:?}; name the hypervisor (libvirt://HYPERVISOR/NAME) or use the UUID")]
+    Ambiguous(String),
     /// It is defined but not running.
     #[error("the virtual machine is not running")]
     NotRunning,
@@ -48,7 +51,11 @@ impl Error {
     pub fn refuses(&self) -> bool {
         matches!(
             self,
-            Self::Unknown(_) | Self::NotRunning | Self::NoConsole(_) | Self::UnknownHypervisor(_)
+            Self::Unknown(_)
+                | Self::Ambiguous(_)
+                | Self::NotRunning
+                | Self::NoConsole(_)
+                | Self::UnknownHypervisor(_)
         )
     }
 
@@ -58,6 +65,7 @@ impl Error {
             Self::NotRunning => "the virtual machine is not running",
             Self::Unknown(_) | Self::UnknownHypervisor(_) => "the virtual machine does not exist",
             Self::NoConsole(_) => "the virtual machine has no such console",
+            Self::Ambiguous(_) => "more than one virtual machine has this name",
             _ => "the hypervisor cannot be asked now",
         }
     }

@@ -7,6 +7,7 @@
 //! connection per hypervisor that is opened again (with a growing pause) after it fails.
 
 mod error;
+mod placement;
 mod pool;
 mod target;
 pub mod xml;

@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use virt::connect::Connect;
-use virt::domain::Domain;
+use virt::domain::{Domain, DomainState};
 use virt::enumutil::Enum;
 use virt::error::ErrorNumber;
 
 use super::error::Error;
+use super::placement::{place, Live, Presence};
 use super::target::{pick, DomainRef, Found, Hypervisor, LibvirtSettings};
 use super::xml;
 use crate::console::ConsoleKind;
@@ -90,11 +91,12 @@ impl Inventory {
     }
 
     /// The console of `kind` of the domain `reference` names, from its live XML: on the
-    /// hypervisor the token names, else on the first that has the domain.
+    /// hypervisor the token names, else on whichever runs it (every hypervisor is asked at
+    /// once).
     ///
     /// # Errors
-    /// Not found, not running, no such console (refusals), or a hypervisor that cannot be
-    /// asked.
+    /// Not found, not running, ambiguous, no such console (refusals), or a hypervisor that
+    /// cannot be asked.
     pub async fn console(&self, reference: &DomainRef, kind: ConsoleKind) -> Result<Found, Error> {
         let asked: Vec<&Arc<Pooled>> = match &reference.hypervisor {
             Some(name) => {
@@ -103,39 +105,22 @@ impl Inventory {
             }
             None => self.pooled.iter().collect(),
         };
-        let mut failure = None;
-        for pooled in asked {
+        let answers = futures_util::future::join_all(asked.iter().map(|pooled| {
             let domain = reference.domain.clone();
-            let looked = self
-                .call(pooled, move |connection| {
-                    let Some(found) = lookup(connection, &domain)? else {
-                        return Ok(None);
-                    };
-                    if !found.is_active()? {
-                        return Ok(Some(None));
-                    }
-                    Ok(Some(Some(found.xml_desc(0)?)))
-                })
-                .await;
-            match looked {
-                Ok(None) => {}
-                Ok(Some(None)) => return Err(Error::NotRunning),
-                Ok(Some(Some(text))) => {
-                    return pick(&pooled.hypervisor, &xml::consoles(&text)?, kind);
-                }
-                // Another hypervisor may still have it; if none does, the failure is told.
-                Err(error) => failure = Some(error),
-            }
-        }
-        Err(failure.unwrap_or_else(|| Error::Unknown(reference.domain.clone())))
+            self.call(pooled, move |connection| presence(connection, &domain))
+        }))
+        .await;
+        let hypervisors = asked.iter().map(|pooled| &pooled.hypervisor);
+        let (hypervisor, live) = place(&reference.domain, hypervisors.zip(answers))?;
+        pick(hypervisor, &xml::consoles(&live.xml)?, kind)
     }
 
     /// Every domain of every hypervisor, or why a hypervisor could not be asked.
-    pub async fn list(&self) -> Vec<(String, Result<Vec<DomainInfo>, Error>)> {
+    pub async fn list(&self) -> Vec<(Hypervisor, Result<Vec<DomainInfo>, Error>)> {
         let mut all = Vec::new();
         for pooled in &self.pooled {
             let listed = self.call(pooled, list_domains).await;
-            all.push((pooled.hypervisor.name.clone(), listed));
+            all.push((pooled.hypervisor.clone(), listed));
         }
         all
     }
@@ -222,6 +207,22 @@ fn lookup(connection: &Connect, id: &str) -> Result<Option<Domain>, virt::error:
         Err(error) if error.code() == Enum::Known(ErrorNumber::NoDomain) => Ok(None),
         Err(error) => Err(error),
     }
+}
+
+/// What `connection`'s hypervisor says about the domain `id` names.
+fn presence(connection: &Connect, id: &str) -> Result<Presence, virt::error::Error> {
+    let Some(domain) = lookup(connection, id)? else {
+        return Ok(Presence::Absent);
+    };
+    if !domain.is_active()? {
+        return Ok(Presence::Stopped);
+    }
+    let (state, _) = domain.state()?;
+    Ok(Presence::Running(Live {
+        uuid: domain.uuid_string()?,
+        paused: state == Enum::Known(DomainState::Paused),
+        xml: domain.xml_desc(0)?,
+    }))
 }
 
 fn list_domains(connection: &Connect) -> Result<Vec<DomainInfo>, virt::error::Error> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::error::Error;
 use super::xml;
-use crate::console::{ConsoleKind, Target};
+use crate::console::{AuthScheme, ConsoleKind, Target};
 
 /// How a token names a domain.
 const PREFIX: &str = "libvirt:";
@@ -18,6 +18,9 @@ pub struct Hypervisor {
     pub name: String,
     /// Its connection URI.
     pub uri: String,
+    /// Whether its `qemu.conf` has `vnc_tls = 1` (`[libvirt] vnc_tls`): the live XML does not
+    /// say, and a proxy that knows can refuse anything but VeNCrypt toward its guests.
+    pub vnc_tls: bool,
 }
 
 impl Hypervisor {
@@ -39,6 +42,7 @@ impl Hypervisor {
         Some(Self {
             name,
             uri: uri.to_owned(),
+            vnc_tls: false,
         })
     }
 
@@ -110,6 +114,12 @@ pub struct Found {
     pub target: Target,
     /// A SPICE console's TLS port.
     pub tls_port: Option<u16>,
+    /// Whether the console's own stream is TLS: a serial chardev with `tls='yes'`, a SPICE
+    /// server with a TLS port. It decides instead of `serial_tls` and `spice_tls`.
+    pub tls: bool,
+    /// VeNCrypt only, toward a VNC server on a `vnc_tls` hypervisor; `None`: the
+    /// configuration's schemes.
+    pub schemes: Option<Vec<AuthScheme>>,
 }
 
 /// The console of `kind` in `consoles`, as reached from this proxy.
@@ -133,6 +143,8 @@ pub(super) fn pick(
                     port: serial.port,
                 },
                 tls_port: None,
+                tls: serial.tls,
+                schemes: None,
             });
         }
         ConsoleKind::Webmks => None,
@@ -149,9 +161,12 @@ pub(super) fn pick(
         },
         _ => return Err(Error::NoConsole(kind)),
     };
+    let vencrypt_only = kind == ConsoleKind::Novnc && hypervisor.vnc_tls;
     Ok(Found {
         target,
         tls_port: graphics.tls_port,
+        tls: graphics.tls_port.is_some(),
+        schemes: vencrypt_only.then(|| vec![AuthScheme::Vencrypt]),
     })
 }
 
@@ -213,6 +228,13 @@ mod tests {
         };
         let found = pick(&remote, &consoles, ConsoleKind::Novnc).expect("vnc");
         assert_eq!(found.target.to_string(), "10.0.0.12:5901");
+        assert_eq!(found.schemes, None);
+        let tls_host = Hypervisor {
+            vnc_tls: true,
+            ..remote.clone()
+        };
+        let found = pick(&tls_host, &consoles, ConsoleKind::Novnc).expect("vnc");
+        assert_eq!(found.schemes, Some(vec![AuthScheme::Vencrypt]));
         assert!(matches!(
             pick(&remote, &consoles, ConsoleKind::Serial),
             Err(Error::NoConsole(ConsoleKind::Serial))

@@ -1,6 +1,10 @@
 //! What a domain's live XML says about its consoles: the VNC and SPICE graphics (port, TLS
-//! port, listen address or socket, whether libvirt's `vnc_tls` applies) and the serial ports
-//! bound to TCP. No I/O: the XML comes from `virDomainGetXMLDesc`.
+//! port, listen address or socket) and the serial ports bound to TCP, with their TLS. No I/O:
+//! the XML comes from `virDomainGetXMLDesc`.
+//!
+//! libvirt writes `tls='yes'` on a running domain's TCP chardev when `chardev_tls` applies, and a
+//! SPICE server's `tlsPort`; it writes nothing for `vnc_tls`, which the proxy learns from
+//! `[libvirt] vnc_tls` instead.
 
 use roxmltree::{Document, Node};
 
@@ -31,6 +35,8 @@ pub struct SerialPort {
     pub host: String,
     /// The port.
     pub port: u16,
+    /// Whether QEMU speaks TLS on it (`tls='yes'`: `chardev_tls` or the domain's own setting).
+    pub tls: bool,
 }
 
 /// Every console the XML describes.
@@ -104,6 +110,7 @@ fn serial(node: Node<'_, '_>) -> Option<SerialPort> {
     Some(SerialPort {
         host: source.attribute("host").unwrap_or("127.0.0.1").to_owned(),
         port: port(source, "service")?,
+        tls: source.attribute("tls") == Some("yes"),
     })
 }
 
@@ -146,7 +153,8 @@ mod tests {
             found.serial,
             Some(SerialPort {
                 host: "127.0.0.1".into(),
-                port: 4555
+                port: 4555,
+                tls: false
             })
         );
     }
@@ -165,5 +173,10 @@ mod tests {
             Some(Listen::Socket("/run/vm.sock".into()))
         );
         assert!(consoles("<domain><devices>").is_err());
+        let tls = "<domain><devices><serial type='tcp'><source mode='bind' host='127.0.0.1' service='4591' tls='yes'/></serial></devices></domain>";
+        assert_eq!(
+            consoles(tls).expect("xml").serial.map(|s| s.tls),
+            Some(true)
+        );
     }
 }

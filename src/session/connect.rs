@@ -40,6 +40,7 @@ impl Session {
             password,
             schemes: self.grant.schemes.clone(),
             tls_port: self.grant.tls_port,
+            tls: self.grant.tls,
             addresses: self.addresses.take(),
         };
         // An RFB console: the browser is greeted (None) while the server is authenticated. A

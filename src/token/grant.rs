@@ -22,6 +22,9 @@ pub struct Grant {
     pub clipboard: Option<Clipboard>,
     /// A SPICE server's TLS port (nova's `tls_port` column), used with `[vncgate] spice_tls`.
     pub tls_port: Option<u16>,
+    /// Whether a serial or SPICE console's own stream is TLS: `Some` when the source knows (a
+    /// libvirt domain's live XML), else `serial_tls` and `spice_tls` decide.
+    pub tls: Option<bool>,
     /// When the token stops being valid; `None` for file tokens without `expires=`.
     pub expires: Option<SystemTime>,
     /// VNC password for the `vnc` scheme, held by the proxy only.
@@ -63,6 +66,7 @@ impl Grant {
             view_only: None,
             clipboard: None,
             tls_port: None,
+            tls: None,
             expires: None,
             password: None,
             schemes: None,

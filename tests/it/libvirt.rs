@@ -15,7 +15,7 @@ use crate::common::pki::TestPki;
 use crate::common::*;
 
 /// `/token-status` for `token` (over HTTPS): the status and the `x-console-reason` header.
-async fn status_and_reason(proxy: &Proxy, ca: &str, token: &str) -> (u16, String) {
+pub(crate) async fn status_and_reason(proxy: &Proxy, ca: &str, token: &str) -> (u16, String) {
     let head = https_head(proxy, ca, &format!("/token-status?token={token}")).await;
     let status = head
         .split(' ')
@@ -47,7 +47,7 @@ async fn https_head(proxy: &Proxy, ca: &str, path: &str) -> String {
 }
 
 /// Opens the console of `token` to ServerInit over WSS: the desktop name.
-async fn desktop_name(proxy: &Proxy, ca: &str, token: &str) -> Result<String, String> {
+pub(crate) async fn desktop_name(proxy: &Proxy, ca: &str, token: &str) -> Result<String, String> {
     let tls = tls_connect(proxy.addr, ca).await;
     let (socket, _) = ws_over(tls, "localhost", &format!("/?token={token}"), &[])
         .await

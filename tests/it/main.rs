@@ -15,6 +15,7 @@ mod edge_limits;
 mod flood;
 mod framing;
 mod libvirt;
+mod libvirt_hosts;
 mod node_isolation;
 mod operations;
 mod pki_cli;

@@ -148,7 +148,7 @@ async fn open_via(
     assert_eq!(console.read(1).await.expect("echo"), b"x");
 }
 
-fn audit_events(path: &std::path::Path, kind: &str) -> Vec<serde_json::Value> {
+pub(crate) fn audit_events(path: &std::path::Path, kind: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()

@@ -64,7 +64,10 @@ where
 /// A character a message, as a person types. QEMU's TLS chardev hands a guest UART without a
 /// FIFO one byte of a TLS record and the rest only when more data arrives, so a whole line in
 /// one message can stall there.
-async fn typed<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>, text: &str) -> Result<(), String>
+pub(crate) async fn typed<S>(
+    ws: &mut tokio_tungstenite::WebSocketStream<S>,
+    text: &str,
+) -> Result<(), String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {

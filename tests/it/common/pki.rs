@@ -13,6 +13,15 @@ pub struct TestPki {
 
 impl TestPki {
     pub fn new(root: &Path, name: &str) -> Self {
+        Self::init(root, name, false)
+    }
+
+    /// With libvirt's layout too (`pki init --libvirt`).
+    pub fn with_libvirt(root: &Path, name: &str) -> Self {
+        Self::init(root, name, true)
+    }
+
+    fn init(root: &Path, name: &str, libvirt: bool) -> Self {
         let dir = root.join(name);
         let plan = InitPlan {
             dir: dir.clone(),
@@ -22,7 +31,7 @@ impl TestPki {
             days: 30,
             key_type: KeyType::EcdsaP256,
             force: false,
-            libvirt: false,
+            libvirt,
         };
         layout::init(&plan).expect("pki init");
         Self { dir }

@@ -32,11 +32,17 @@ fn boot_sector() -> Vec<u8> {
     code
 }
 
+/// The echo's boot floppy, written into `work`.
+pub fn echo_image(work: &Path) -> PathBuf {
+    let image: PathBuf = work.join("serial-echo.img");
+    std::fs::write(&image, boot_sector()).expect("boot sector");
+    image
+}
+
 /// QEMU's arguments for COM1 on the socket `chardev` (id `ser0`) and the echo's boot floppy,
 /// written into `work`.
 fn com1_and_disk(work: &Path, chardev: String) -> Vec<String> {
-    let image: PathBuf = work.join("serial-echo.img");
-    std::fs::write(&image, boot_sector()).expect("boot sector");
+    let image = echo_image(work);
     vec![
         "-chardev".to_owned(),
         chardev,
