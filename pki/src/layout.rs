@@ -220,9 +220,11 @@ pub(crate) fn node_ca_certs(dir: &Path) -> Result<String, PkiError> {
 }
 
 /// The libvirt copies of the files planned under `compute/<host>/` and `proxy/`, and each
-/// node's `qemu.conf` lines.
-fn libvirt_copies(dir: &Path, servers: &[Vec<String>], planned: &[Planned]) -> Vec<Planned> {
-    use crate::libvirt::{client_dir, node_dir, QEMU_CONF};
+/// node's `qemu.conf` and `libvirtd.conf` lines.
+fn libvirt_copies(plan: &InitPlan, planned: &[Planned]) -> Vec<Planned> {
+    use crate::libvirt::{client_dir, libvirtd_conf, node_dir, QEMU_CONF};
+    let dir = plan.dir.as_path();
+    let servers = &plan.servers;
     let hosts = servers.iter().filter_map(|names| names.first());
     let copy = |from: &Path, to: std::path::PathBuf| {
         planned
@@ -248,6 +250,11 @@ fn libvirt_copies(dir: &Path, servers: &[Vec<String>], planned: &[Planned]) -> V
         files.push(Planned {
             path: at.join("qemu.conf"),
             contents: QEMU_CONF.to_owned(),
+            mode: Mode::Public,
+        });
+        files.push(Planned {
+            path: at.join("libvirtd.conf"),
+            contents: libvirtd_conf(&plan.client_common_name),
             mode: Mode::Public,
         });
     }
@@ -350,7 +357,7 @@ pub fn init(plan: &InitPlan) -> Result<Vec<PathBuf>, PkiError> {
         ));
     }
     if plan.libvirt {
-        let copies = libvirt_copies(dir, &plan.servers, &files);
+        let copies = libvirt_copies(plan, &files);
         files.extend(copies);
     }
     store::write_all(&files, plan.force)?;

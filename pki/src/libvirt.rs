@@ -7,6 +7,7 @@
 //! DIR/libvirt/<host>/libvirt/servercert.pem            -> /etc/pki/libvirt/servercert.pem
 //! DIR/libvirt/<host>/libvirt/private/serverkey.pem     -> /etc/pki/libvirt/private/serverkey.pem
 //! DIR/libvirt/<host>/qemu.conf                         lines for /etc/libvirt/qemu.conf
+//! DIR/libvirt/<host>/libvirtd.conf                     lines for /etc/libvirt/libvirtd.conf
 //! DIR/libvirt/client/{cacert.pem,clientcert.pem,clientkey.pem}   the proxy's [libvirt] pki_path
 //! ```
 //!
@@ -46,6 +47,32 @@ chardev_tls = 1
 chardev_tls_x509_cert_dir = \"/etc/pki/qemu\"
 chardev_tls_x509_verify = 1
 ";
+
+/// The `libvirtd.conf` lines for `libvirtd --listen` on a node: TLS only, and of the clients
+/// the node's `cacert.pem` lets in, only the proxy's certificate (`client_common_name`). libvirt
+/// gives a TLS client with `auth_tls = "none"` full access; the proxy opens its connections
+/// read-only, and this list keeps any other certificate from the proxy-client CA out.
+pub fn libvirtd_conf(client_common_name: &str) -> String {
+    let dn = crate::profile::subject_text(client_common_name);
+    // An entry is a glob over the DN text: a name with glob or DN syntax in it is left to the
+    // operator rather than written wrong.
+    let plain = client_common_name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c));
+    let comment = if plain { "" } else { "#" };
+    format!(
+        "# vncgate pki init --libvirt: libvirtd --listen on TLS for the proxy (with systemd socket\n\
+         # activation, enable libvirtd-tls.socket instead of listen_tls). The files are libvirt's\n\
+         # defaults: /etc/pki/CA/cacert.pem, /etc/pki/libvirt/servercert.pem and\n\
+         # /etc/pki/libvirt/private/serverkey.pem. Add the DNs of other TLS clients to the list\n\
+         # (virt-pki-query-dn clientcert.pem prints one).\n\
+         listen_tls = 1\n\
+         listen_tcp = 0\n\
+         auth_tls = \"none\"\n\
+         tls_no_verify_certificate = 0\n\
+         {comment}tls_allowed_dn_list = [\"{dn}\"]\n"
+    )
+}
 
 /// Checks the libvirt layout of a `pki init --libvirt` directory, when there is one: each
 /// node's server certificate and key under libvirt's names, chained to its `cacert.pem`, and

@@ -82,6 +82,12 @@ pub fn san(name: &str) -> Result<SanType, PkiError> {
     Ok(SanType::DnsName(dns))
 }
 
+/// The subject of a client certificate for `common_name`, as libvirt and QEMU print it (GnuTLS,
+/// in certificate order): `O=vncgate,CN=NAME`. [`Profile::params`] writes it in this order.
+pub fn subject_text(common_name: &str) -> String {
+    format!("O={ORGANISATION},CN={common_name}")
+}
+
 impl Profile {
     /// The rcgen parameters for this profile, valid for `days` from an hour ago (clock skew).
     ///

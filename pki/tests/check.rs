@@ -597,6 +597,15 @@ fn the_libvirt_layout_is_written_with_libvirts_names_and_checked() {
     ] {
         assert!(qemu_conf.contains(line), "{line}: {qemu_conf}");
     }
+    // libvirtd lets in the proxy's certificate alone, by its DN as GnuTLS prints it.
+    let libvirtd_conf = std::fs::read_to_string(node.join("libvirtd.conf")).expect("libvirtd.conf");
+    let identity = vncgate_pki::inspect::qemu_identity(&dir.join("libvirt/client/clientcert.pem"))
+        .expect("subject")
+        .replace(",,", ",");
+    assert!(
+        libvirtd_conf.contains(&format!("\ntls_allowed_dn_list = [\"{identity}\"]\n")),
+        "{libvirtd_conf}"
+    );
     assert!(errors(&check(std::slice::from_ref(&dir))).is_empty());
     // A key that is not the certificate's, under libvirt's name: caught.
     std::fs::copy(

@@ -148,13 +148,15 @@ fn print_libvirt_steps(dir: &std::path::Path, servers: &[Vec<String>]) {
             "\nOn {host}, for libvirtd --listen (listen_tls = 1) and TLS on every guest console:\n  \
              copy {at}/CA/cacert.pem to /etc/pki/CA/cacert.pem\n  \
              copy {at}/libvirt/ to /etc/pki/libvirt/ (private/serverkey.pem stays 0600)\n  \
-             copy {compute}/ to /etc/pki/qemu/ and add {at}/qemu.conf to /etc/libvirt/qemu.conf",
+             copy {compute}/ to /etc/pki/qemu/ and add {at}/qemu.conf to /etc/libvirt/qemu.conf\n  \
+             add {at}/libvirtd.conf to /etc/libvirt/libvirtd.conf (TLS only, the proxy's certificate alone)",
             at = at.display(),
             compute = vncgate_pki::layout::compute_dir(dir, host).display(),
         );
     }
     println!(
-        "\nOn the console proxy: [libvirt] pki_path = {} (a copy of it), uris = qemu+tls://HOST/system",
+        "\nOn the console proxy: [libvirt] pki_path = {} (a copy of it), uris = qemu+tls://HOST/system, \
+         vnc_tls = * (the hosts with those qemu.conf lines)",
         vncgate_pki::libvirt::client_dir(dir).display()
     );
 }

@@ -259,5 +259,31 @@ async fn libvirt_domains_are_found_live_and_refused_when_stopped() {
         !foreign.status.success(),
         "a foreign client certificate was accepted: {foreign:?}"
     );
+    // Signed by the proxy-client CA too, but not the proxy's DN: tls_allowed_dn_list keeps it
+    // out.
+    let issued = vncgate_cli(&[
+        "pki",
+        "issue",
+        "client",
+        "--dir",
+        pki_dir.to_str().expect("path"),
+        "other-service",
+    ]);
+    assert!(issued.status.success(), "{issued:?}");
+    let sibling = work.path().join("sibling-client");
+    std::fs::create_dir_all(&sibling).expect("dir");
+    let issued_dir = pki_dir.join("clients/other-service");
+    for (from, to) in [
+        (pki_dir.join("libvirt/client/cacert.pem"), "cacert.pem"),
+        (issued_dir.join("client-cert.pem"), "clientcert.pem"),
+        (issued_dir.join("client-key.pem"), "clientkey.pem"),
+    ] {
+        std::fs::copy(from, sibling.join(to)).expect("copy");
+    }
+    let sibling = over_tls(&sibling);
+    assert!(
+        !sibling.status.success(),
+        "another certificate of the proxy-client CA was accepted: {sibling:?}"
+    );
     drop(guest);
 }

@@ -105,13 +105,15 @@ impl Libvirtd {
     }
 }
 
-/// A `libvirtd.conf` for `libvirtd --listen`: TLS on `port` on loopback with the server files
-/// of a `pki init --libvirt` directory's node `host`, no TCP.
+/// A `libvirtd.conf` for `libvirtd --listen`: the lines `pki init --libvirt` wrote for the node
+/// `host` (TLS only, the proxy's DN alone), listening on `port` on loopback, with that node's
+/// files where they are rather than at libvirt's default paths.
 pub fn tls_listen_conf(pki: &Path, host: &str, port: u16) -> String {
     let node = pki.join("libvirt").join(host);
+    let written = std::fs::read_to_string(node.join("libvirtd.conf")).expect("libvirtd.conf");
     format!(
-        "listen_tls = 1\nlisten_tcp = 0\nlisten_addr = \"127.0.0.1\"\ntls_port = \"{port}\"\n\
-         auth_tls = \"none\"\nkey_file = \"{}\"\ncert_file = \"{}\"\nca_file = \"{}\"\n",
+        "{written}listen_addr = \"127.0.0.1\"\ntls_port = \"{port}\"\n\
+         key_file = \"{}\"\ncert_file = \"{}\"\nca_file = \"{}\"\n",
         node.join("libvirt/private/serverkey.pem").display(),
         node.join("libvirt/servercert.pem").display(),
         node.join("CA/cacert.pem").display(),
