@@ -46,6 +46,16 @@ async fn https_head(proxy: &Proxy, ca: &str, path: &str) -> String {
     text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
 }
 
+/// `vncgate domains list` with `config`.
+pub(crate) fn domains_list(config: &std::path::Path) -> std::process::Output {
+    vncgate_cli(&[
+        "domains",
+        "list",
+        "--config-file",
+        config.to_str().expect("path"),
+    ])
+}
+
 /// Opens the console of `token` to ServerInit over WSS: the desktop name.
 pub(crate) async fn desktop_name(proxy: &Proxy, ca: &str, token: &str) -> Result<String, String> {
     let tls = tls_connect(proxy.addr, ca).await;
@@ -87,12 +97,7 @@ async fn libvirt_domains_are_found_live_and_refused_when_stopped() {
     .await;
 
     // The operator's first check.
-    let listed = vncgate_cli(&[
-        "domains",
-        "list",
-        "--config-file",
-        proxy.config_path().to_str().expect("path"),
-    ]);
+    let listed = domains_list(&proxy.config_path());
     let listed_text = String::from_utf8_lossy(&listed.stdout);
     assert!(listed.status.success(), "{listed:?}");
     assert!(
@@ -240,12 +245,7 @@ async fn libvirt_domains_are_found_live_and_refused_when_stopped() {
             ),
         )
         .expect("config");
-        vncgate_cli(&[
-            "domains",
-            "list",
-            "--config-file",
-            config.to_str().expect("path"),
-        ])
+        domains_list(&config)
     };
     let listed = over_tls(&pki_dir.join("libvirt/client"));
     let listed_text = String::from_utf8_lossy(&listed.stdout);

@@ -13,7 +13,7 @@ use crate::common::libvirt::{self, Guest, GuestSpec, PrivateLibvirtd};
 use crate::common::pki::TestPki;
 use crate::common::serial::echo_image;
 use crate::common::*;
-use crate::libvirt::{desktop_name, status_and_reason};
+use crate::libvirt::{desktop_name, domains_list, status_and_reason};
 use crate::operations::audit_events;
 use crate::serial::{tempest_connect, typed};
 
@@ -121,12 +121,7 @@ async fn a_guest_that_moves_is_followed_and_tls_follows_its_host() {
     );
 
     // The operator sees the same.
-    let listed = vncgate_cli(&[
-        "domains",
-        "list",
-        "--config-file",
-        proxy.config_path().to_str().expect("path"),
-    ]);
+    let listed = domains_list(&proxy.config_path());
     let text = String::from_utf8_lossy(&listed.stdout);
     assert!(listed.status.success(), "{listed:?}");
     let line = |hypervisor: &str| {
