@@ -11,11 +11,6 @@ use crate::token::jwt::KeyError;
 
 use super::value::{parse_bool, parse_choice, parse_integer, parse_list, parse_seconds};
 
-/// A text option, trimmed.
-fn text(reader: &mut Reader, spec: &t::OptionSpec) -> String {
-    reader.typed(spec, |text| Ok(text.trim().to_owned()))
-}
-
 /// `[vncgate] record`, `record_input`, `recording_*`.
 pub(super) fn recording(reader: &mut Reader) -> Recording {
     let recipients: Vec<String> = reader.typed(&t::RECORDING_RECIPIENTS, |text| {
@@ -32,7 +27,7 @@ pub(super) fn recording(reader: &mut Reader) -> Recording {
     let all = reader.typed(&t::RECORD, |text| {
         parse_choice(text, &["none", "all"]).map(|word| word == "all")
     });
-    let state_dir = PathBuf::from(text(reader, &t::STATE_DIR));
+    let state_dir = PathBuf::from(reader.text(&t::STATE_DIR));
     let dir = reader
         .typed(&t::RECORDING_DIR, |text| {
             let text = text.trim();
@@ -64,7 +59,7 @@ pub(super) fn recording(reader: &mut Reader) -> Recording {
 pub(super) fn jwt(reader: &mut Reader) -> Option<crate::token::jwt::JwtSettings> {
     let keys = reader.path(&t::JWT_KEYS, Exists::File);
     let jwe_keys = reader.path(&t::JWE_KEYS, Exists::File);
-    let audience = text(reader, &t::JWT_AUDIENCE);
+    let audience = reader.text(&t::JWT_AUDIENCE);
     let leeway = reader.typed(&t::JWT_LEEWAY, parse_seconds);
     let require_exp = reader.typed(&t::JWT_REQUIRE_EXP, parse_bool);
     if keys.is_none() && jwe_keys.is_none() {
@@ -95,7 +90,11 @@ pub(super) fn jwt(reader: &mut Reader) -> Option<crate::token::jwt::JwtSettings>
 }
 
 /// A private key file that others may read is a problem: it decrypts every token.
-fn readable_by_owner_only(reader: &mut Reader, spec: &t::OptionSpec, path: &std::path::Path) {
+pub(super) fn readable_by_owner_only(
+    reader: &mut Reader,
+    spec: &t::OptionSpec,
+    path: &std::path::Path,
+) {
     use std::os::unix::fs::PermissionsExt;
     let Ok(meta) = std::fs::metadata(path) else {
         return;
@@ -116,7 +115,7 @@ fn readable_by_owner_only(reader: &mut Reader, spec: &t::OptionSpec, path: &std:
 
 /// `[vncgate] redis_url`, `redis_key_prefix`.
 pub(super) fn redis(reader: &mut Reader) -> Option<(crate::console::Secret, String)> {
-    let prefix = text(reader, &t::REDIS_KEY_PREFIX);
+    let prefix = reader.text(&t::REDIS_KEY_PREFIX);
     let url = reader.typed(&t::REDIS_URL, |text| {
         let text = text.trim();
         if text.is_empty() {
@@ -134,7 +133,7 @@ pub(super) fn redis(reader: &mut Reader) -> Option<(crate::console::Secret, Stri
 /// `[vncgate] token_api_url`, `token_api_cache_ttl`, `token_api_ca`, `token_api_bearer_file`.
 pub(super) fn token_api(reader: &mut Reader) -> Option<crate::token::api::ApiSettings> {
     let cache_ttl = reader.typed(&t::TOKEN_API_CACHE_TTL, parse_seconds);
-    let ca = PathBuf::from(text(reader, &t::TOKEN_API_CA));
+    let ca = PathBuf::from(reader.text(&t::TOKEN_API_CA));
     let bearer_file = reader.path(&t::TOKEN_API_BEARER_FILE, Exists::File);
     let url = reader.typed(&t::TOKEN_API_URL, |text| {
         let text = text.trim();

@@ -13,6 +13,7 @@ mod ports;
 mod problem;
 mod reader;
 mod settings;
+mod signin;
 pub mod table;
 pub mod value;
 

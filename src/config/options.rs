@@ -15,7 +15,7 @@ use super::reader::{Exists, Reader};
 use super::settings::{
     AuditTarget, BackendPolicy, FrontTls, Operations, Settings, TlsMinimum, VencryptFiles,
 };
-use super::table::{self as t, OptionSpec};
+use super::table as t;
 use super::value::{
     cipher_names, names, parse_bool, parse_by_network, parse_choice, parse_integer, parse_list,
     parse_networks, parse_port, parse_schemes, parse_seconds, parse_url,
@@ -74,10 +74,6 @@ pub(super) fn read(files: &[PathBuf]) -> Result<Settings, ConfigError> {
     }
 }
 
-fn text(reader: &mut Reader, spec: &OptionSpec) -> String {
-    reader.typed(spec, |text| Ok(text.trim().to_owned()))
-}
-
 fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
     let ssl_only = reader.typed(&t::SSL_ONLY, parse_bool);
     let (auth_schemes, backends, vencrypt) = backend_auth(reader);
@@ -85,14 +81,14 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
     let settings = Settings {
         files: files.to_vec(),
         debug: reader.typed(&t::DEBUG, parse_bool),
-        listen_host: text(reader, &t::NOVNCPROXY_HOST),
+        listen_host: reader.text(&t::NOVNCPROXY_HOST),
         listen_port: reader.typed(&t::NOVNCPROXY_PORT, parse_port),
         source_is_ipv6: reader.typed(&t::SOURCE_IS_IPV6, parse_bool),
         tls: front_tls(reader, ssl_only),
         ssl_only,
         web: web(reader),
         base_url: reader.typed(&t::NOVNCPROXY_BASE_URL, parse_url),
-        serial_base_url: text(reader, &t::SERIAL_BASE_URL),
+        serial_base_url: reader.text(&t::SERIAL_BASE_URL),
         spice_base_url: reader.typed(&t::HTML5PROXY_BASE_URL, parse_url),
         console_ports: ports::console_ports(reader),
         serial_tls: reader.typed(&t::SERIAL_TLS, parse_bool),
@@ -123,7 +119,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         limits: edge::limits(reader),
         warnings: Vec::new(),
         // Made on first use, so it need not exist yet.
-        state_dir: PathBuf::from(text(reader, &t::STATE_DIR)),
+        state_dir: PathBuf::from(reader.text(&t::STATE_DIR)),
         admin_listen: reader.typed(&t::ADMIN_LISTEN, |text| {
             text.trim()
                 .parse::<std::net::SocketAddr>()
@@ -143,6 +139,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         recording: features::recording(reader),
         jwt: features::jwt(reader),
         libvirt: features::libvirt(reader),
+        oidc: super::signin::oidc(reader),
         redis: features::redis(reader),
         token_api: features::token_api(reader),
     };

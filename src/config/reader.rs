@@ -122,6 +122,11 @@ impl Reader {
         }
     }
 
+    /// The option's text, trimmed (its default when unset).
+    pub(super) fn text(&mut self, spec: &OptionSpec) -> String {
+        self.typed(spec, |text| Ok(text.trim().to_owned()))
+    }
+
     /// A path option that is set and not empty; it must exist as `exists` says. A path under
     /// `${CREDENTIALS_DIRECTORY}/` names a credential systemd handed over (`LoadCredential=`),
     /// so that keys readable by root alone reach an unprivileged service.

@@ -232,6 +232,8 @@ pub struct Settings {
     pub libvirt: Option<crate::libvirt::LibvirtSettings>,
     /// JWTs as tokens, when `jwt_keys` is set.
     pub jwt: Option<crate::token::jwt::JwtSettings>,
+    /// Sign-in through an OpenID Connect provider, when `[oidc] issuer` is set.
+    pub oidc: Option<crate::signin::OidcSettings>,
     /// Tokens looked up over HTTP, when `token_api_url` is set.
     pub token_api: Option<crate::token::api::ApiSettings>,
     /// Tokens in Redis, when `redis_url` is set: the URL (it may hold a password) and the key

@@ -179,6 +179,16 @@ options! {
     LIBVIRT_PKI_PATH = OptionSpec::new("libvirt", "pki_path", NONE, "libvirt's client PKI directory (cacert.pem, clientcert.pem, clientkey.pem) for qemu+tls:// URIs");
     LIBVIRT_TIMEOUT = OptionSpec::new("libvirt", "timeout", "5", "deadline of each libvirt call, seconds");
     LIBVIRT_VNC_TLS = OptionSpec::new("libvirt", "vnc_tls", "", "hypervisors (names from uris, or *) whose qemu.conf has vnc_tls = 1: VeNCrypt only toward their guests");
+    OIDC_ISSUER = OptionSpec::new("oidc", "issuer", "", "the OpenID Connect provider's issuer URL; sign-in is on when it is set");
+    OIDC_CLIENT_ID = OptionSpec::new("oidc", "client_id", "", "this proxy's client ID at the provider");
+    OIDC_CLIENT_SECRET_FILE = OptionSpec::new("oidc", "client_secret_file", NONE, "a file whose first line is the client secret; unset for a public client (PKCE alone)");
+    OIDC_REDIRECT_URL = OptionSpec::new("oidc", "redirect_url", "", "where the provider sends the browser back, as registered there: https://PROXY/oidc/callback");
+    OIDC_SCOPES = OptionSpec::new("oidc", "scopes", "openid email profile", "the scopes asked for (openid is always asked)");
+    OIDC_GROUPS_CLAIM = OptionSpec::new("oidc", "groups_claim", "groups", "the claim that lists the person's groups (ID token, else userinfo)");
+    OIDC_COOKIE_KEY_FILE = OptionSpec::new("oidc", "cookie_key_file", NONE, "a file of at least 32 random bytes that seals the sign-in cookies; the same on every instance");
+    OIDC_SESSION_LIFETIME = OptionSpec::new("oidc", "session_lifetime", "28800", "seconds a browser stays signed in");
+    OIDC_CA_FILE = OptionSpec::new("oidc", "ca_file", "/etc/ssl/certs/ca-certificates.crt", "the CAs the provider's HTTPS certificate is checked against");
+    OIDC_CLOCK_SKEW = OptionSpec::new("oidc", "clock_skew", "30", "seconds of clock difference allowed with the provider");
     UNIX_SOCKET_DIRS = OptionSpec::new(OWN_SECTION, "unix_socket_dirs", "", "directories whose Unix sockets tokens may name (unix:/path targets); empty: none");
     ALLOWED_BACKENDS = OptionSpec::new(OWN_SECTION, "allowed_backends", "", "console server addresses tokens may point at (CIDRs); empty is any");
     AUTH_SCHEMES_BY_NETWORK = OptionSpec::new(OWN_SECTION, "auth_schemes_by_network", "", "per-network auth_schemes: CIDR=scheme+scheme, ...");

@@ -49,6 +49,8 @@ pub struct Front {
     pub tokens: Arc<TokenStore>,
     /// What sessions started here need.
     pub sessions: Arc<session::Context>,
+    /// Sign-in through the identity provider (`[oidc]`).
+    pub signin: Option<Arc<crate::signin::SignIn>>,
     /// The hypervisors whose domains tokens may name (`[libvirt] uris`).
     pub libvirt: Option<Arc<crate::libvirt::Inventory>>,
     /// The SPICE consoles open here, which their other channels join.

@@ -67,6 +67,9 @@ async fn page(
         );
         return (refused, Page::Static);
     }
+    if let Some(response) = super::signin::serve(front, connection, &request).await {
+        return (response, Page::Own);
+    }
     match request.uri().path() {
         "/token-status" => return (token_status(front, connection, &request).await, Page::Own),
         "/healthz" => return (text(StatusCode::OK, "ok\n"), Page::Static),

@@ -11,6 +11,7 @@ mod locate;
 pub mod pages;
 pub mod proxy_header;
 mod response;
+mod signin;
 pub mod stream;
 pub mod upgrade;
 

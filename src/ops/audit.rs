@@ -41,6 +41,12 @@ pub enum Kind {
     Reload,
     /// Retention deleted a recording (`reason` names the rule).
     RecordingDeleted,
+    /// Someone signed in through the identity provider.
+    SignIn,
+    /// A sign-in failed (`reason`).
+    SignInFailed,
+    /// Someone signed out.
+    SignOut,
 }
 
 /// One event. Fields that do not apply are left out.
@@ -56,6 +62,12 @@ pub struct Event {
     /// The first 8 hex characters of the token's sha256.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_hash: Option<String>,
+    /// The signed-in person's subject at the identity provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Their e-mail address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// The console kind (nova's `console_type`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console: Option<&'static str>,

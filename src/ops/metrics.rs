@@ -31,6 +31,12 @@ pub struct Source {
     source: &'static str,
 }
 
+/// A `result` label for sign-ins: `ok`, or why it failed.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SignInResult {
+    result: &'static str,
+}
+
 /// A `role` label for certificates: `https`, `vencrypt_client`, `vencrypt_ca`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Role {
@@ -43,6 +49,24 @@ struct Version {
     revision: String,
 }
 
+/// The process's own series, under Prometheus' standard names.
+fn process_series(registry: &mut Registry) -> (Gauge, Gauge) {
+    let resident_memory = with_unit(
+        registry,
+        "process_resident_memory",
+        "Resident memory of the vncgate process",
+        Unit::Bytes,
+        Gauge::default(),
+    );
+    let open_fds = series(
+        registry,
+        "process_open_fds",
+        "Open file descriptors of the vncgate process",
+        Gauge::default(),
+    );
+    (resident_memory, open_fds)
+}
+
 /// Every series of one vncgate process.
 #[derive(Debug)]
 pub struct Metrics {
@@ -52,6 +76,7 @@ pub struct Metrics {
     refusals: Family<Reason, Counter>,
     backend_failures: Family<Reason, Counter>,
     token_lookups: Family<Source, Counter>,
+    signins: Family<SignInResult, Counter>,
     bytes: Family<Direction, Counter>,
     bytes_spliced: Counter,
     backend_handshake: Histogram,
@@ -66,19 +91,7 @@ impl Metrics {
     /// into `vncgate_build_info`.
     pub fn new(revision: &str) -> Self {
         let mut registry = Registry::default();
-        let resident_memory = with_unit(
-            &mut registry,
-            "process_resident_memory",
-            "Resident memory of the vncgate process",
-            Unit::Bytes,
-            Gauge::default(),
-        );
-        let open_fds = series(
-            &mut registry,
-            "process_open_fds",
-            "Open file descriptors of the vncgate process",
-            Gauge::default(),
-        );
+        let (resident_memory, open_fds) = process_series(&mut registry);
         let own = registry.sub_registry_with_prefix("vncgate");
         let build_info: Family<Version, Gauge> =
             series(own, "build_info", "The version running", Family::default());
@@ -108,6 +121,12 @@ impl Metrics {
                 own,
                 "token_lookups",
                 "Token sources asked, by source (files, names, jwt, api, redis, sql: one database query each)",
+                Family::default(),
+            ),
+            signins: series(
+                own,
+                "signins",
+                "Sign-ins through the identity provider, by result (ok, or why one failed)",
                 Family::default(),
             ),
             bytes: series(own, "bytes", "Console bytes relayed, by direction", Family::default()),
@@ -146,6 +165,11 @@ impl Metrics {
     /// A refusal, by its reason.
     pub fn refused(&self, reason: &'static str) {
         self.refusals.get_or_create(&Reason { reason }).inc();
+    }
+
+    /// A sign-in, by its result.
+    pub fn signed_in(&self, result: &'static str) {
+        self.signins.get_or_create(&SignInResult { result }).inc();
     }
 
     /// A console server that could not be reached or authenticated, by reason.

@@ -112,6 +112,10 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         pages: pages(settings),
         tokens,
         sessions,
+        signin: match &settings.oidc {
+            Some(oidc) => Some(Arc::new(signin(oidc)?)),
+            None => None,
+        },
         libvirt: settings
             .libvirt
             .as_ref()
@@ -123,6 +127,16 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         shutdown: lasting.stop_accepting.clone(),
         tracker: lasting.connections.clone(),
     })
+}
+
+/// Sign-in with `[oidc]`: the provider reached over HTTPS checked against its `ca_file`.
+fn signin(oidc: &crate::signin::OidcSettings) -> Result<crate::signin::SignIn, Error> {
+    let tls = if oidc.issuer.starts_with("https:") {
+        Some(tls::api_client_config(&oidc.ca_file)?)
+    } else {
+        None
+    };
+    crate::signin::SignIn::new(oidc.clone(), tls).ok_or(Error::CookieKey)
 }
 
 /// What sessions need: the backend connector with its TLS, the WebSocket limits, the timers.

@@ -20,4 +20,7 @@ pub enum Error {
     /// The JWT keys cannot be used.
     #[error("[vncgate] jwt_keys cannot be used")]
     JwtKeys(#[source] crate::token::jwt::KeyError),
+    /// The sign-in cookie key is too short.
+    #[error("[oidc] cookie_key_file: at least 32 bytes are needed")]
+    CookieKey,
 }

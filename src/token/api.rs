@@ -9,13 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 
 use super::grant::{Extras, Grant};
 use super::secret::{Token, TokenHash};
 use crate::console::{Secret, Target};
+use crate::http_client::HttpClient;
 
 /// How long a lookup, connection included, may take.
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -32,18 +31,9 @@ pub enum ApiError {
     /// The URL made with the token does not parse.
     #[error("token_api_url does not make a URL")]
     Url,
-    /// No connection (refused, unresolvable, timed out).
-    #[error("cannot connect to the token API")]
-    Connect(#[source] std::io::Error),
-    /// TLS failed (an untrusted certificate).
-    #[error("TLS with the token API failed")]
-    Tls(#[source] std::io::Error),
-    /// HTTP failed.
-    #[error("the token API's HTTP failed")]
-    Http(#[source] hyper::Error),
-    /// No answer within the deadline.
-    #[error("the token API did not answer in time")]
-    Timeout,
+    /// No answer: no connection, TLS or HTTP failed, too long, too late.
+    #[error("the token API did not answer")]
+    Unanswered(#[from] crate::http_client::ClientError),
     /// An answer that is neither a grant nor a refusal.
     #[error("the token API answered HTTP {0}")]
     Status(u16),
@@ -65,7 +55,7 @@ pub struct ApiSettings {
 /// The HTTP lookup source.
 pub struct ApiSource {
     template: String,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    client: HttpClient,
     bearer: Option<Secret>,
     ttl: Duration,
     cache: Mutex<HashMap<TokenHash, (Instant, Option<Grant>)>>,
@@ -106,7 +96,11 @@ impl ApiSource {
     ) -> Self {
         Self {
             template,
-            tls,
+            client: HttpClient {
+                tls,
+                timeout: TIMEOUT,
+                max_body: MAX_ANSWER,
+            },
             bearer,
             ttl,
             cache: Mutex::default(),
@@ -122,10 +116,7 @@ impl ApiSource {
         if let Some(cached) = self.cached(&hash) {
             return Ok(cached);
         }
-        let answer = match tokio::time::timeout(TIMEOUT, self.fetch(token)).await {
-            Ok(answer) => answer?,
-            Err(_) => return Err(ApiError::Timeout),
-        };
+        let answer = self.fetch(token).await?;
         let grant = answer.and_then(|(json, body)| grant(json, &body));
         if !self.ttl.is_zero() {
             if let Ok(mut cache) = self.cache.lock() {
@@ -148,43 +139,17 @@ impl ApiSource {
     async fn fetch(&self, token: &Token) -> Result<Option<(bool, Bytes)>, ApiError> {
         let encoded: String =
             url::form_urlencoded::byte_serialize(token.expose().as_bytes()).collect();
-        let url =
-            url::Url::parse(&self.template.replace("%s", &encoded)).map_err(|_| ApiError::Url)?;
-        let host = url.host_str().ok_or(ApiError::Url)?.to_owned();
-        let port = url.port_or_known_default().ok_or(ApiError::Url)?;
-        let tcp = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port))
-            .await
-            .map_err(ApiError::Connect)?;
-        let _ = tcp.set_nodelay(true);
-        let path = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_owned(),
-        };
-        let mut request = http::Request::get(path)
-            .header(http::header::HOST, url.authority())
-            .header(http::header::ACCEPT, "application/json, text/plain");
+        let url = self.template.replace("%s", &encoded);
+        let mut request =
+            http::Request::get(url).header(http::header::ACCEPT, "application/json, text/plain");
         if let Some(bearer) = &self.bearer {
             request = request.header(
                 http::header::AUTHORIZATION,
                 format!("Bearer {}", bearer.expose()),
             );
         }
-        let request = request
-            .body(Full::new(Bytes::new()))
-            .map_err(|_| ApiError::Url)?;
-        let response = if url.scheme() == "https" {
-            let config = self.tls.clone().ok_or(ApiError::Url)?;
-            let name =
-                rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
-                    .map_err(|_| ApiError::Url)?;
-            let tls = tokio_rustls::TlsConnector::from(config)
-                .connect(name, tcp)
-                .await
-                .map_err(ApiError::Tls)?;
-            send(tls, request).await?
-        } else {
-            send(tcp, request).await?
-        };
+        let request = request.body(Bytes::new()).map_err(|_| ApiError::Url)?;
+        let response = self.client.send(request).await?;
         let status = response.status();
         let json = response
             .headers()
@@ -192,31 +157,11 @@ impl ApiSource {
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.contains("json"));
         match status.as_u16() {
-            200..=299 => {}
-            401 | 403 | 404 | 410 => return Ok(None),
-            other => return Err(ApiError::Status(other)),
+            200..=299 => Ok(Some((json, response.into_body()))),
+            401 | 403 | 404 | 410 => Ok(None),
+            other => Err(ApiError::Status(other)),
         }
-        let body = Limited::new(response.into_body(), MAX_ANSWER)
-            .collect()
-            .await
-            .map_err(|_| ApiError::Status(status.as_u16()))?
-            .to_bytes();
-        Ok(Some((json, body)))
     }
-}
-
-async fn send<S>(
-    stream: S,
-    request: http::Request<Full<Bytes>>,
-) -> Result<http::Response<hyper::body::Incoming>, ApiError>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(ApiError::Http)?;
-    tokio::spawn(connection);
-    sender.send_request(request).await.map_err(ApiError::Http)
 }
 
 /// The grant an answer names: JSON (by its type or its first byte) or `host:port` text, as

@@ -26,6 +26,7 @@ mod revocation;
 mod rfb_hostile;
 mod serial;
 mod sessions_api;
+mod signin;
 mod spice;
 mod static_and_tls;
 mod systemd_unit;

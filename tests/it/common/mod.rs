@@ -9,6 +9,7 @@ pub mod db;
 pub mod esxi;
 pub mod fake_vnc;
 pub mod libvirt;
+pub mod oidc;
 pub mod pki;
 pub mod qemu;
 pub mod rfb;

@@ -1,0 +1,289 @@
+//! Sign-in through a real OpenID Connect provider (node-oidc-provider, its own login and consent
+//! forms): Chromium signs in and lands where it asked, the session cookie is `__Host-`,
+//! `HttpOnly`, `Secure`, `SameSite=Lax` and ends with `session_lifetime`; the audit trail and
+//! `vncgate_signins_total` name the person. Forged and stale callbacks (no login cookie, a
+//! wrong `state`, a changed cookie, a code the provider never issued), a provider that is
+//! down, and a sign-out from another site are refused, each with its reason.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common::browser;
+use crate::common::daemon::{free_port, Daemon};
+use crate::common::oidc::{sign_in, OidcProvider, CLIENT_ID, CLIENT_SECRET};
+use crate::common::pki::TestPki;
+use crate::common::*;
+use crate::operations::audit_events;
+
+struct Setup {
+    _work: tempfile::TempDir,
+    provider: Option<OidcProvider>,
+    daemon: Daemon,
+    ca: String,
+    port: u16,
+    audit: PathBuf,
+    metrics: std::net::SocketAddr,
+}
+
+/// The provider and vncgate (HTTPS on `localhost`), with `[oidc]` pointing at each other and
+/// `oidc_extra` added to `[oidc]`.
+async fn setup(oidc_extra: &str) -> Option<Setup> {
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let port = free_port();
+    let redirect = format!("https://localhost:{port}/oidc/callback");
+    let provider = OidcProvider::start(free_port(), &redirect)?;
+    let private = |name: &str, contents: &[u8]| {
+        use std::os::unix::fs::PermissionsExt;
+        let path = work.path().join(name);
+        std::fs::write(&path, contents).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        path
+    };
+    let secret = private("client-secret", CLIENT_SECRET.as_bytes());
+    let mut key = [0u8; 64];
+    getrandom::fill(&mut key).expect("random");
+    let key = private("cookie-key", &key);
+    let metrics = free_port();
+    let audit = work.path().join("audit.log");
+    let config = work.path().join("vncgate.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[DEFAULT]\ncert = {}\nkey = {}\n[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = {port}\n\
+             [vncgate]\nstate_dir = {}\naudit_log = {}\nmetrics_listen = 127.0.0.1:{metrics}\n\
+             [oidc]\nissuer = {}\nclient_id = {CLIENT_ID}\nclient_secret_file = {}\nredirect_url = {redirect}\n\
+             scopes = openid email groups\ncookie_key_file = {}\n{oidc_extra}",
+            pki.https_cert().display(),
+            pki.https_key().display(),
+            work.path().join("state").display(),
+            audit.display(),
+            provider.issuer,
+            secret.display(),
+            key.display(),
+        ),
+    )
+    .expect("config");
+    let daemon = Daemon::start(&config, port, &[]).await;
+    Some(Setup {
+        ca: pki.https_ca_pem(),
+        _work: work,
+        provider: Some(provider),
+        daemon,
+        port,
+        audit,
+        metrics: format!("127.0.0.1:{metrics}").parse().expect("addr"),
+    })
+}
+
+/// One HTTPS request to vncgate (`Host: localhost:PORT`): the status, the head and the body.
+async fn https(
+    setup: &Setup,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
+    let mut tls = tls_connect(setup.daemon.addr, &setup.ca).await;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\nContent-Length: 0\r\n",
+        setup.port
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    tls.write_all(request.as_bytes()).await.expect("request");
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(15), tls.read_to_end(&mut response)).await;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// The value of header `name` in `head`.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+/// The reasons of the `sign_in_failed` events, in order.
+fn failures(setup: &Setup) -> Vec<String> {
+    audit_events(&setup.audit, "sign_in_failed")
+        .iter()
+        .map(|event| event["reason"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_person_signs_in_with_the_providers_own_form_and_the_session_ends() {
+    if !browser::available() {
+        return;
+    }
+    let Some(setup) = setup("session_lifetime = 12\n").await else {
+        return;
+    };
+    let url = format!("https://localhost:{}/login?next=/consoles", setup.port);
+    let found = sign_in(url, "alice", "signin-alice", Some(Duration::from_secs(13))).await;
+    assert!(found.get("error").is_none(), "{found}");
+    assert_eq!(
+        found["landed"],
+        format!("https://localhost:{}/consoles", setup.port),
+        "{found}"
+    );
+    assert!(
+        found["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Signed in as alice@example.org (groups: ops)"),
+        "{found}"
+    );
+    let cookies = found["cookies"].as_array().expect("cookies");
+    assert_eq!(cookies.len(), 1, "only the session cookie stays: {found}");
+    let session = &cookies[0];
+    assert_eq!(session["name"], "__Host-vncgate-session");
+    assert_eq!(session["httpOnly"], true);
+    assert_eq!(session["secure"], true);
+    assert_eq!(session["sameSite"], "Lax");
+    assert_eq!(session["path"], "/");
+    // The callback sent again, login cookie and all: the provider has spent the code.
+    assert_eq!(found["replay"]["status"], 403, "{found}");
+    // Past session_lifetime, the same browser is sent to sign in again.
+    assert_eq!(found["after"]["status"], 303, "{found}");
+    assert_eq!(
+        found["after"]["location"], "/login?next=/consoles",
+        "{found}"
+    );
+
+    let signed_in = audit_events(&setup.audit, "sign_in");
+    assert_eq!(signed_in.len(), 1, "{signed_in:?}");
+    assert_eq!(failures(&setup), ["provider_refused"], "the replay");
+    assert_eq!(signed_in[0]["user"], "alice");
+    assert_eq!(signed_in[0]["email"], "alice@example.org");
+    let (_, metrics) = crate::operations::get(setup.metrics, "/metrics").await;
+    assert!(
+        metrics.contains("vncgate_signins_total{result=\"ok\"} 1")
+            && metrics.contains("vncgate_signins_total{result=\"provider_refused\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn forged_stale_and_cross_site_requests_are_refused_with_reasons() {
+    let Some(mut setup) = setup("").await else {
+        return;
+    };
+    // Not signed in: /consoles sends the browser to sign in.
+    let (status, head, _) = https(&setup, "GET", "/consoles", &[]).await;
+    assert_eq!(
+        (status, header(&head, "location")),
+        (303, Some("/login?next=/consoles"))
+    );
+
+    // A callback this browser never started (login CSRF): no login cookie.
+    let (status, _, body) = https(&setup, "GET", "/oidc/callback?code=c&state=s", &[]).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("not started in this browser"), "{body}");
+
+    // /login: to the provider, with a sealed login cookie; an outside `next` is not kept.
+    let (status, head, _) = https(&setup, "GET", "/login?next=https://evil.example/", &[]).await;
+    assert_eq!(status, 303, "{head}");
+    let location = url::Url::parse(header(&head, "location").expect("location")).expect("url");
+    assert!(location.as_str().starts_with(&format!(
+        "{}/auth?",
+        setup.provider.as_ref().expect("provider").issuer
+    )));
+    let query: std::collections::HashMap<String, String> =
+        location.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert!(query["scope"].contains("openid"));
+    let set_cookie = header(&head, "set-cookie").expect("login cookie");
+    for attribute in [
+        "__Host-vncgate-login=",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Path=/",
+    ] {
+        assert!(set_cookie.contains(attribute), "{attribute}: {set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().expect("pair").to_owned();
+    let state = &query["state"];
+
+    let callback = |state: &str| format!("/oidc/callback?code=never-issued&state={state}");
+    // Another state than this browser's sign-in sent.
+    let (status, _, _) = https(
+        &setup,
+        "GET",
+        &callback("not-the-state"),
+        &[("Cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(status, 403);
+    // The login cookie changed by one character.
+    let mut changed = cookie.clone().into_bytes();
+    let at = changed.len() - 5;
+    changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+    let changed = String::from_utf8(changed).expect("ascii");
+    let (status, _, _) = https(&setup, "GET", &callback(state), &[("Cookie", &changed)]).await;
+    assert_eq!(status, 403);
+    // The right state, but a code the provider never issued: the provider refuses it.
+    let (status, _, body) = https(&setup, "GET", &callback(state), &[("Cookie", &cookie)]).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("did not sign you in"), "{body}");
+    // The provider down: a clear page, never a session.
+    setup.provider.take().expect("provider").stop();
+    let (status, _, body) = https(&setup, "GET", &callback(state), &[("Cookie", &cookie)]).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("cannot be reached now"), "{body}");
+    assert!(!body.contains("never-issued"));
+    assert_eq!(
+        failures(&setup),
+        [
+            "no_pending_sign_in",
+            "state_mismatch",
+            "no_pending_sign_in",
+            "provider_refused",
+            "provider_unavailable"
+        ]
+    );
+
+    // Sign-out from another site's page is refused; from this one, the cookie is cleared.
+    let (status, _, _) = https(
+        &setup,
+        "POST",
+        "/logout",
+        &[("Origin", "https://evil.example")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let origin = format!("https://localhost:{}", setup.port);
+    let (status, head, _) = https(&setup, "POST", "/logout", &[("Origin", &origin)]).await;
+    assert_eq!(status, 200);
+    assert!(
+        header(&head, "set-cookie")
+            .is_some_and(|c| c.starts_with("__Host-vncgate-session=;") && c.contains("Max-Age=0")),
+        "{head}"
+    );
+    // Nothing about the cookies reaches the log.
+    let log = std::fs::read_to_string(setup.daemon_log()).unwrap_or_default();
+    let sealed = cookie.split_once('=').expect("value").1;
+    assert!(
+        !log.contains(sealed) && !log.contains(state.as_str()),
+        "{log}"
+    );
+}
+
+impl Setup {
+    fn daemon_log(&self) -> PathBuf {
+        self._work.path().join("vncgate.log")
+    }
+}
