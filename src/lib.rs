@@ -21,6 +21,7 @@
     )
 )]
 
+pub mod access;
 pub mod admin;
 pub mod backend;
 pub mod chain;

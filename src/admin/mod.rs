@@ -166,6 +166,7 @@ async fn issue_token(
         }
     };
     let request = Request {
+        person: None,
         kind,
         target,
         tls_port: body.tls_port,

@@ -332,6 +332,10 @@ pub enum TokenCommand {
         /// `[vncgate] record = all`); default `[vncgate] record`.
         #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
         record: Option<bool>,
+        /// Mint it for one person (their `sub` at the identity provider): it opens only in a
+        /// browser signed in as them through `[oidc]`.
+        #[arg(long, value_name = "SUB")]
+        user: Option<String>,
     },
     /// List live tokens: hash prefixes, targets and expiry, never the tokens.
     List {

@@ -68,6 +68,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
             instance,
             single_use,
             record,
+            user,
             ..
         } => {
             let (target, reach) = match domain {
@@ -95,6 +96,7 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 instance_uuid: instance,
                 single_use,
                 record,
+                person: user.map(|sub| crate::token::Person { sub, rule: None }),
             };
             issue_one(settings, &request).await
         }

@@ -140,6 +140,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         jwt: features::jwt(reader),
         libvirt: features::libvirt(reader),
         oidc: super::signin::oidc(reader),
+        access_policy: super::signin::access_policy(reader),
         redis: features::redis(reader),
         token_api: features::token_api(reader),
     };

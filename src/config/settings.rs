@@ -232,6 +232,8 @@ pub struct Settings {
     pub libvirt: Option<crate::libvirt::LibvirtSettings>,
     /// JWTs as tokens, when `jwt_keys` is set.
     pub jwt: Option<crate::token::jwt::JwtSettings>,
+    /// Who may open which console when signed in (`access_policy`).
+    pub access_policy: Option<std::sync::Arc<crate::access::Policy>>,
     /// Sign-in through an OpenID Connect provider, when `[oidc] issuer` is set.
     pub oidc: Option<crate::signin::OidcSettings>,
     /// Tokens looked up over HTTP, when `token_api_url` is set.

@@ -106,6 +106,28 @@ pub(super) fn oidc(reader: &mut Reader) -> Option<OidcSettings> {
     })
 }
 
+/// `[vncgate] access_policy`: the rules, read and checked now (and again at each reload).
+pub(super) fn access_policy(reader: &mut Reader) -> Option<std::sync::Arc<crate::access::Policy>> {
+    let path = reader.path(&t::ACCESS_POLICY, Exists::File)?;
+    let text = read(reader, &t::ACCESS_POLICY, &path)?;
+    let at = reader.find(&t::ACCESS_POLICY)?;
+    if reader.find(&t::OIDC_ISSUER).is_none() {
+        reader.problem(
+            &at,
+            "applies to signed-in people: set [oidc] issuer too".to_owned(),
+        );
+        return None;
+    }
+    let text = String::from_utf8_lossy(&text);
+    match crate::access::Policy::parse(&text) {
+        Ok(policy) => Some(std::sync::Arc::new(policy)),
+        Err(message) => {
+            reader.problem(&at, format!("{}: {message}", path.display()));
+            None
+        }
+    }
+}
+
 /// Scopes separated by spaces or commas, as providers and nova-style lists write them.
 fn parse_scopes(text: &str) -> Vec<String> {
     parse_list(&text.replace(' ', ","))

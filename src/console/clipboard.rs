@@ -30,6 +30,15 @@ impl Clipboard {
         }
     }
 
+    /// What both allow: the directions they share.
+    pub fn narrowest(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::Both, other) | (other, Self::Both) => other,
+            (a, b) if a == b => a,
+            _ => Self::None,
+        }
+    }
+
     /// The value named `name`.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|value| value.name() == name)

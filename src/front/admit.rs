@@ -42,6 +42,21 @@ pub(super) async fn still_live(
     }
 }
 
+/// A further channel of a SPICE console this client has open: it joins, while its token holds.
+async fn joining(
+    front: &Front,
+    peer: IpAddr,
+    hash: crate::token::TokenHash,
+) -> Result<Option<Joined>, Refusal> {
+    match front.channels.join(hash, peer) {
+        Some(Ok(joined)) => still_live(front, &joined, hash)
+            .await
+            .map(|()| Some(joined)),
+        Some(Err(refusal)) => Err(refusal),
+        None => Ok(None),
+    }
+}
+
 /// A token check under the handshake deadline: a database that does not answer in time is a
 /// 503, not a connection held open.
 pub(super) async fn within_handshake<T>(
@@ -124,33 +139,34 @@ pub(super) async fn admit(
     connection: &Connection,
     peer: IpAddr,
     token: &Token,
+    person: Option<String>,
     reservation: Reservation,
 ) -> Result<(Joined, Option<Vec<SocketAddr>>), StatusCode> {
     let hash = token.hash();
     // Another channel of a SPICE console this client has open joins it (session/channels.rs).
     let spice = connection.serves.contains(&ConsoleKind::SpiceHtml5);
     let joined = if spice {
-        front.channels.join(hash, peer)
+        joining(front, peer, hash).await
     } else {
-        None
+        Ok(None)
     };
     let joined = match joined {
-        Some(Ok(joined)) => match still_live(front, &joined, hash).await {
-            Ok(()) => Some(joined),
-            Err(refusal) => {
-                tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: SPICE channel");
-                return Err(refuse(front, peer, &refusal, Some(&hash), reservation));
-            }
-        },
-        Some(Err(refusal)) => {
+        Ok(joined) => joined,
+        Err(refusal) => {
             tracing::info!(%peer, token = %hash.short(), reason = %refusal, "refused: SPICE channel");
             return Err(refuse(front, peer, &refusal, Some(&hash), reservation));
         }
-        None => None,
     };
     let admission = match joined {
         Some(joined) => joined,
-        None => match within_handshake(front, front.tokens.admit(token, connection.serves)).await {
+        None => match within_handshake(
+            front,
+            front
+                .tokens
+                .admit(token, connection.serves, person.as_deref()),
+        )
+        .await
+        {
             Ok(admission) => match opened(front, peer, hash, spice, admission).await {
                 Ok(joined) => joined,
                 Err(unlocated) => {

@@ -49,6 +49,8 @@ pub struct Front {
     pub tokens: Arc<TokenStore>,
     /// What sessions started here need.
     pub sessions: Arc<session::Context>,
+    /// Who may open which console when signed in (`access_policy`).
+    pub access_policy: Option<Arc<crate::access::Policy>>,
     /// Sign-in through the identity provider (`[oidc]`).
     pub signin: Option<Arc<crate::signin::SignIn>>,
     /// The hypervisors whose domains tokens may name (`[libvirt] uris`).
@@ -77,6 +79,22 @@ impl Front {
             event.client_ip = Some(client);
             event.reason = Some(reason.to_owned());
             event.token_hash = token.map(TokenHash::short);
+            audit.record(&event);
+        }
+    }
+}
+
+impl Front {
+    /// Counts a refusal of a signed-in person under `reason`, and writes it to the audit trail
+    /// with who they are.
+    pub(super) fn refused_person(&self, who: &crate::signin::Identity, reason: RefusalReason) {
+        let reason = reason.label();
+        self.metrics.refused(reason);
+        if let Some(audit) = &self.audit {
+            let mut event = Event::now(crate::ops::audit::Kind::Refusal);
+            event.user = Some(who.sub.clone());
+            event.email.clone_from(&who.email);
+            event.reason = Some(reason.to_owned());
             audit.record(&event);
         }
     }

@@ -67,6 +67,9 @@ async fn page(
         );
         return (refused, Page::Static);
     }
+    if let Some(response) = super::consoles::serve(front, &request).await {
+        return (response, Page::Own);
+    }
     if let Some(response) = super::signin::serve(front, connection, &request).await {
         return (response, Page::Own);
     }
@@ -138,7 +141,9 @@ async fn token_status(
         front.forwarded_header,
         request.headers(),
     );
+    let person = signed_in(front, request.headers());
     let mut view_only = false;
+    let mut reason = None;
     let status = match front.limiter.reserve(client.ip) {
         None => {
             front.refused(client.ip, crate::token::RefusalReason::RateLimited, None);
@@ -149,7 +154,13 @@ async fn token_status(
             let checked = match &token {
                 None => Err(Refusal::Missing),
                 Some(token) => {
-                    within_handshake(front, front.tokens.check(token, connection.serves)).await
+                    within_handshake(
+                        front,
+                        front
+                            .tokens
+                            .check(token, connection.serves, person.as_deref()),
+                    )
+                    .await
                 }
             };
             let hash = token.as_ref().map(Token::hash);
@@ -189,11 +200,14 @@ async fn token_status(
                     view_only = front.sessions.policy(&grant).view_only;
                     StatusCode::NO_CONTENT
                 }
-                Err(refusal) => refuse(front, client.ip, &refusal, hash.as_ref(), reservation),
+                Err(refusal) => {
+                    reason = refusal.public_reason();
+                    refuse(front, client.ip, &refusal, hash.as_ref(), reservation)
+                }
             }
         }
     };
-    token_status_response(status, view_only, None)
+    token_status_response(status, view_only, reason)
 }
 
 /// `/token-status`'s answer: the status, whether the token is a watch link, and why it is
@@ -219,6 +233,15 @@ fn token_status_response(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The `sub` of the person signed in in the browser that sent `headers`, if sign-in is on.
+fn signed_in(front: &Front, headers: &HeaderMap) -> Option<String> {
+    front
+        .signin
+        .as_ref()?
+        .identity(headers)
+        .map(|identity| identity.sub)
 }
 
 fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -307,10 +330,12 @@ async fn upgrade(
         return empty(refuse(&front, peer, &Refusal::Missing, None, reservation));
     };
     let hash = token.hash();
-    let (admission, addresses) = match admit(&front, &connection, peer, &token, reservation).await {
-        Ok(admitted) => admitted,
-        Err(status) => return empty(status),
-    };
+    let person = signed_in(&front, request.headers());
+    let (admission, addresses) =
+        match admit(&front, &connection, peer, &token, person, reservation).await {
+            Ok(admitted) => admitted,
+            Err(status) => return empty(status),
+        };
     let offered: Vec<&str> = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()

@@ -3,6 +3,7 @@
 
 mod admit;
 pub mod client;
+mod consoles;
 mod context;
 pub mod headers;
 pub(crate) mod http;

@@ -68,6 +68,9 @@ pub struct Event {
     /// Their e-mail address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The `access_policy` rule that granted the console.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// The console kind (nova's `console_type`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console: Option<&'static str>,

@@ -112,6 +112,7 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         pages: pages(settings),
         tokens,
         sessions,
+        access_policy: settings.access_policy.clone(),
         signin: match &settings.oidc {
             Some(oidc) => Some(Arc::new(signin(oidc)?)),
             None => None,

@@ -237,6 +237,10 @@ impl Session {
         event.target = Some(self.grant.target.to_string());
         event.scheme = scheme;
         event.instance_uuid.clone_from(&self.grant.instance);
+        if let Some(person) = &self.grant.person {
+            event.user = Some(person.sub.clone());
+            event.rule.clone_from(&person.rule);
+        }
         audit.record(&event);
     }
 }

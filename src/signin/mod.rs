@@ -9,6 +9,7 @@
 
 mod error;
 mod identity;
+pub mod page;
 mod provider;
 mod routes;
 mod seal;
@@ -16,5 +17,5 @@ mod settings;
 
 pub use error::Error;
 pub use identity::Identity;
-pub use routes::{Outcome, Route, SignIn};
+pub use routes::{redirect, Outcome, Route, SignIn};
 pub use settings::{KeyBytes, OidcSettings};

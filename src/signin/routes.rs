@@ -12,6 +12,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::Error;
 use super::identity::{local_path, seconds, Identity, Pending};
+use super::page::{html, no_store, SIGN_OUT};
 use super::provider::{Provider, PENDING_FOR};
 use super::seal::Seal;
 use super::settings::OidcSettings;
@@ -35,8 +36,6 @@ pub enum Route {
     Callback,
     /// `/logout`.
     Logout,
-    /// `/consoles`: who is signed in, and what they may open.
-    Consoles,
 }
 
 /// What a route did, for the audit trail and `vncgate_signins_total`.
@@ -93,7 +92,6 @@ impl SignIn {
         match path {
             "/login" => Some(Route::Login),
             "/logout" => Some(Route::Logout),
-            "/consoles" => Some(Route::Consoles),
             _ if path == self.settings.redirect_url.path() => Some(Route::Callback),
             _ => None,
         }
@@ -150,10 +148,6 @@ impl SignIn {
                 Outcome::Nothing,
             ),
             (Route::Logout, _) => (logout_form(), Outcome::Nothing),
-            (Route::Consoles, &Method::GET) => match self.identity(headers) {
-                Some(identity) => (consoles_page(&identity), Outcome::Nothing),
-                None => (redirect("/login?next=/consoles"), Outcome::Nothing),
-            },
             _ => (
                 page(
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -261,7 +255,8 @@ fn set_cookie(response: &mut Response<String>, name: &str, value: String, max_ag
     }
 }
 
-fn redirect(location: &str) -> Response<String> {
+/// A `303 See Other` to `location`.
+pub fn redirect(location: &str) -> Response<String> {
     let mut response = Response::new(String::new());
     *response.status_mut() = StatusCode::SEE_OTHER;
     if let Ok(value) = HeaderValue::from_str(location) {
@@ -279,66 +274,9 @@ fn page(status: StatusCode, message: &'static str) -> Response<String> {
     )
 }
 
-const SIGN_OUT: &str =
-    "<form method=post action=\"/logout\"><button type=submit>Sign out</button></form>";
-
 fn logout_form() -> Response<String> {
     html(
         StatusCode::OK,
         format!("<p role=status>Sign out of the console proxy?</p>{SIGN_OUT}"),
     )
-}
-
-/// Who is signed in. No console is granted to anyone until an access policy names them.
-fn consoles_page(identity: &Identity) -> Response<String> {
-    let who = identity.email.as_deref().unwrap_or(&identity.sub);
-    let groups: Vec<String> = identity.groups.iter().map(|g| escape(g)).collect();
-    html(
-        StatusCode::OK,
-        format!(
-            "<h1>Consoles</h1><p id=who>Signed in as {} (groups: {}).</p>\
-             <p role=status>No console is granted to you.</p>{SIGN_OUT}",
-            escape(who),
-            if groups.is_empty() {
-                "none".to_owned()
-            } else {
-                groups.join(", ")
-            }
-        ),
-    )
-}
-
-/// `text` safe inside HTML text and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-fn html(status: StatusCode, body: String) -> Response<String> {
-    let mut response = Response::new(format!(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>vncgate</title>{body}</html>\n"
-    ));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    no_store(&mut response);
-    response
-}
-
-fn no_store(response: &mut Response<String>) {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }

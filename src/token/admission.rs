@@ -53,6 +53,10 @@ pub enum RefusalReason {
     VmUnavailable,
     /// The hypervisor of a token's libvirt domain cannot be asked.
     HypervisorUnavailable,
+    /// A token minted for another person than the browser's.
+    OtherPerson,
+    /// A console `access_policy` does not grant the signed-in person.
+    NotGranted,
 }
 
 impl RefusalReason {
@@ -60,6 +64,8 @@ impl RefusalReason {
     pub fn label(self) -> &'static str {
         match self {
             Self::VmUnavailable => "vm_unavailable",
+            Self::OtherPerson => "other_person",
+            Self::NotGranted => "not_granted",
             Self::HypervisorUnavailable => "hypervisor_unavailable",
             Self::MissingToken => "missing_token",
             Self::UnknownToken => "unknown_token",
@@ -101,6 +107,8 @@ pub enum Refusal {
     Unavailable(Arc<StoreError>),
     /// The lookup took longer than the handshake deadline: 503.
     TimedOut,
+    /// Minted for a person, and the browser is not signed in as them.
+    OtherPerson,
 }
 
 impl Refusal {
@@ -113,6 +121,7 @@ impl Refusal {
             | Self::Unknown
             | Self::Expired
             | Self::AlreadyUsed
+            | Self::OtherPerson
             | Self::OtherConsole(_) => StatusCode::FORBIDDEN,
         }
     }
@@ -128,6 +137,32 @@ impl Refusal {
             Self::TooManySessions(_) => RefusalReason::SessionCap,
             Self::Unavailable(_) => RefusalReason::DatabaseUnavailable,
             Self::TimedOut => RefusalReason::DatabaseTimeout,
+            Self::OtherPerson => RefusalReason::OtherPerson,
+        }
+    }
+
+    /// Refused when `grant` is expired, or minted for another person than `person` (the
+    /// browser's signed-in `sub`).
+    ///
+    /// # Errors
+    /// [`Refusal::Expired`], [`Refusal::OtherPerson`].
+    pub fn unusable(grant: &Grant, person: Option<&str>) -> Result<(), Self> {
+        if !grant.is_live(std::time::SystemTime::now()) {
+            Err(Self::Expired)
+        } else if !grant.opens_for(person) {
+            Err(Self::OtherPerson)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// What the console page may say beyond "rejected", when there is more to say.
+    pub fn public_reason(&self) -> Option<&'static str> {
+        match self {
+            Self::OtherPerson => {
+                Some("this console was opened for another person: sign in as them")
+            }
+            _ => None,
         }
     }
 
@@ -152,6 +187,9 @@ impl fmt::Display for Refusal {
             }
             Self::Unavailable(error) => write!(formatter, "token database unavailable: {error}"),
             Self::TimedOut => formatter.write_str("token lookup timed out"),
+            Self::OtherPerson => {
+                formatter.write_str("a token minted for another person, or a browser not signed in")
+            }
         }
     }
 }

@@ -122,6 +122,21 @@ impl FileSource {
         cache.scans += 1;
     }
 
+    /// The entries with a `label=`, by label, the files read again if they changed.
+    pub async fn labelled(&self) -> Vec<(String, Grant)> {
+        let source = self.clone();
+        // File reads block; keep them off the reactor threads.
+        let _ = tokio::task::spawn_blocking(move || source.scan()).await;
+        let mut labelled: Vec<(String, Grant)> = self
+            .lock()
+            .entries
+            .values()
+            .filter_map(|grant| Some((grant.label.clone()?, grant.clone())))
+            .collect();
+        labelled.sort_by(|a, b| a.0.cmp(&b.0));
+        labelled
+    }
+
     /// How many times the files were looked at.
     pub fn scans(&self) -> u64 {
         self.lock().scans

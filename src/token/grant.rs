@@ -37,6 +37,19 @@ pub struct Grant {
     /// Whether its sessions are recorded: `Some` when the token source says, else the
     /// configuration's `record` decides.
     pub record: Option<bool>,
+    /// A token-file entry's `label=`, by which `[vncgate] access_policy` grants it.
+    pub label: Option<String>,
+    /// The person it was minted for: it opens only in their signed-in browser.
+    pub person: Option<Person>,
+}
+
+/// The person a token was minted for (`/consoles`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Person {
+    /// Their subject at the identity provider.
+    pub sub: String,
+    /// The `access_policy` rule that granted the console.
+    pub rule: Option<String>,
 }
 
 /// The optional fields the token sources beyond files and nova's table carry (a JWT's claims,
@@ -72,6 +85,8 @@ impl Grant {
             schemes: None,
             instance: None,
             record: None,
+            label: None,
+            person: None,
         }
     }
 
@@ -92,6 +107,14 @@ impl Grant {
     /// Whether the grant is still valid at `now`.
     pub fn is_live(&self, now: SystemTime) -> bool {
         self.expires.is_none_or(|expires| expires > now)
+    }
+
+    /// Whether the browser of `person` (its signed-in `sub`, if any) may open it: a grant
+    /// minted for a person opens only for them.
+    pub fn opens_for(&self, person: Option<&str>) -> bool {
+        self.person
+            .as_ref()
+            .is_none_or(|bound| person == Some(bound.sub.as_str()))
     }
 
     /// Time left before expiry, if it expires.

@@ -148,6 +148,8 @@ pub struct Request {
     pub single_use: bool,
     /// Whether its sessions are recorded; `None` leaves it to `[vncgate] record`.
     pub record: Option<bool>,
+    /// The person it is minted for: it opens only in their signed-in browser.
+    pub person: Option<super::grant::Person>,
 }
 
 impl Request {
@@ -201,10 +203,31 @@ pub const NO_INSTANCE: &str = "00000000-0000-0000-0000-000000000000";
 /// # Errors
 /// A bad base URL, no randomness, or the database failed.
 pub async fn issue(store: &SqlStore, base: &BaseUrls, request: &Request) -> Result<Issued, Error> {
-    let token = generate().map_err(Error::Random)?;
+    let (token, new) = new_token(request, base.base(request.kind))?;
     let url = base
         .access_url(request.kind, &token)
         .map_err(Error::BaseUrl)?;
+    store.insert(&new).await?;
+    Ok(Issued {
+        token,
+        expires: new.expires,
+        url,
+    })
+}
+
+/// Mints a token into `store` for a page of this proxy (`/consoles`): the token only, no URL.
+///
+/// # Errors
+/// No randomness, a bad lifetime, or the database failed.
+pub async fn mint(store: &SqlStore, request: &Request) -> Result<Token, Error> {
+    let (token, new) = new_token(request, "")?;
+    store.insert(&new).await?;
+    Ok(token)
+}
+
+/// A fresh token and the row that stores it.
+fn new_token(request: &Request, access_url_base: &str) -> Result<(Token, NewToken), Error> {
+    let token = generate().map_err(Error::Random)?;
     if request.ttl.is_zero() || request.ttl > MAX_TTL {
         return Err(Error::Lifetime);
     }
@@ -225,15 +248,11 @@ pub async fn issue(store: &SqlStore, base: &BaseUrls, request: &Request) -> Resu
             .instance_uuid
             .clone()
             .unwrap_or_else(|| NO_INSTANCE.to_owned()),
-        access_url_base: base.base(request.kind).to_owned(),
+        access_url_base: access_url_base.to_owned(),
         single_use: request.single_use,
+        person: request.person.clone(),
     };
-    store.insert(&new).await?;
-    Ok(Issued {
-        token,
-        expires,
-        url,
-    })
+    Ok((token, new))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub enum LineError {
     #[error("target is not host:port, [ipv6]:port or unix:/path")]
     BadTarget,
     /// An attribute after the target is unknown or malformed.
-    #[error("unknown or malformed attribute (known: expires=UNIX_SECONDS, password=TEXT, auth=vencrypt[,vnc,none], kind=novnc|serial|spice-html5, tls_port=PORT, view_only=true, clipboard=both|to-guest|from-guest|none, thumbprint=HEX after a wss:// ticket URL)")]
+    #[error("unknown or malformed attribute (known: expires=UNIX_SECONDS, password=TEXT, auth=vencrypt[,vnc,none], kind=novnc|serial|spice-html5, tls_port=PORT, view_only=true, clipboard=both|to-guest|from-guest|none, label=NAME, thumbprint=HEX after a wss:// ticket URL)")]
     BadAttribute,
     /// A WebMKS ticket URL without a valid thumbprint, or a malformed one.
     #[error(transparent)]
@@ -88,6 +88,7 @@ fn attribute(grant: &mut Grant, key: &str, value: &str) -> Result<(), LineError>
         }
         "password" if !value.is_empty() => grant.password = Some(Secret::new(value)),
         "view_only" => grant.view_only = Some(flag(value)?),
+        "label" if valid_label(value) => grant.label = Some(value.to_owned()),
         "record" => grant.record = Some(flag(value)?),
         "clipboard" => {
             grant.clipboard = Some(Clipboard::from_name(value).ok_or(LineError::BadAttribute)?);
@@ -110,6 +111,15 @@ fn attribute(grant: &mut Grant, key: &str, value: &str) -> Result<(), LineError>
         _ => return Err(LineError::BadAttribute),
     }
     Ok(())
+}
+
+/// A label: letters, digits, `.`, `_`, `-`, at most 64.
+fn valid_label(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 /// A yes/no attribute as websockify's users write it.

@@ -24,7 +24,7 @@ mod store;
 pub use crate::console::Target;
 pub use admission::{Admission, Asked, Recheck, Refusal, RefusalReason, SessionSlot};
 pub use file::FileSource;
-pub use grant::Grant;
+pub use grant::{Grant, Person};
 pub use line::{parse_line, LineError};
 pub use lookups::Lookups;
 pub use secret::{hex_prefix, Token, TokenHash, LOG_PREFIX, MAX_TOKEN_LEN, REVOKE_PREFIX};

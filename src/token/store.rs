@@ -126,18 +126,28 @@ impl TokenStore {
         self.sql.as_ref()
     }
 
+    /// The token-file entries with a `label=`, by label.
+    pub async fn labelled(&self) -> Vec<(String, Grant)> {
+        match &self.files {
+            Some(files) => files.labelled().await,
+            None => Vec::new(),
+        }
+    }
+
     /// Whether a token would be admitted now, without consuming or counting anything: what it
     /// grants.
     ///
     /// # Errors
     /// The reason it would be refused.
-    pub async fn check(&self, token: &Token, serves: &[ConsoleKind]) -> Result<Grant, Refusal> {
+    pub async fn check(
+        &self,
+        token: &Token,
+        serves: &[ConsoleKind],
+        person: Option<&str>,
+    ) -> Result<Grant, Refusal> {
         let (grant, _) = self.find(token, serves).await?;
-        if grant.is_live(SystemTime::now()) {
-            Ok(grant)
-        } else {
-            Err(Refusal::Expired)
-        }
+        Refusal::unusable(&grant, person)?;
+        Ok(grant)
     }
 
     /// The grant of `token` and how it is used once: `Consumed::No` for a token looked up
@@ -202,12 +212,16 @@ impl TokenStore {
     ///
     /// # Errors
     /// The reason for refusal.
-    pub async fn admit(&self, token: &Token, serves: &[ConsoleKind]) -> Result<Admission, Refusal> {
+    pub async fn admit(
+        &self,
+        token: &Token,
+        serves: &[ConsoleKind],
+        person: Option<&str>,
+    ) -> Result<Admission, Refusal> {
         let hash = token.hash();
         let (grant, once) = self.find(token, serves).await?;
-        if !grant.is_live(SystemTime::now()) {
-            return Err(Refusal::Expired);
-        }
+        // Before anything is consumed: a stranger holding the link must not spend it.
+        Refusal::unusable(&grant, person)?;
         let slot = self.take_slot(hash).await?;
         let won = match once {
             Once::No | Once::Jwt(None) | Once::Asked(_) => true,

@@ -30,6 +30,11 @@ struct Setup {
 /// The provider and vncgate (HTTPS on `localhost`), with `[oidc]` pointing at each other and
 /// `oidc_extra` added to `[oidc]`.
 async fn setup(oidc_extra: &str) -> Option<Setup> {
+    setup_with(oidc_extra, "").await
+}
+
+/// [`setup`] with `vncgate_extra` added to `[vncgate]` (`@WORK@` is the work directory).
+async fn setup_with(oidc_extra: &str, vncgate_extra: &str) -> Option<Setup> {
     let work = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(work.path(), "pki");
     let port = free_port();
@@ -53,13 +58,14 @@ async fn setup(oidc_extra: &str) -> Option<Setup> {
         &config,
         format!(
             "[DEFAULT]\ncert = {}\nkey = {}\n[vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = {port}\n\
-             [vncgate]\nstate_dir = {}\naudit_log = {}\nmetrics_listen = 127.0.0.1:{metrics}\n\
+             [vncgate]\nstate_dir = {}\naudit_log = {}\nmetrics_listen = 127.0.0.1:{metrics}\n{}\
              [oidc]\nissuer = {}\nclient_id = {CLIENT_ID}\nclient_secret_file = {}\nredirect_url = {redirect}\n\
              scopes = openid email groups\ncookie_key_file = {}\n{oidc_extra}",
             pki.https_cert().display(),
             pki.https_key().display(),
             work.path().join("state").display(),
             audit.display(),
+            vncgate_extra.replace("@WORK@", &work.path().display().to_string()),
             provider.issuer,
             secret.display(),
             key.display(),
@@ -286,4 +292,102 @@ impl Setup {
     fn daemon_log(&self) -> PathBuf {
         self._work.path().join("vncgate.log")
     }
+}
+
+#[tokio::test]
+async fn consoles_are_granted_per_person_and_a_minted_link_opens_only_for_its_person() {
+    if !browser::available() || !crate::common::qemu::available() {
+        return;
+    }
+    let vm_dir = tempfile::tempdir().expect("tempdir");
+    let vm = crate::common::qemu::Qemu::start(vm_dir.path(), "", &[]);
+    let tokens = tempfile::NamedTempFile::new().expect("tokens");
+    std::fs::write(
+        tokens.path(),
+        format!(
+            "ops-alpha-entry: {} label=alpha\ndev-beta-entry: {} label=beta view_only=true\nplain: {}\n",
+            vm.addr, vm.addr, vm.addr
+        ),
+    )
+    .expect("tokens");
+    let policy = tempfile::NamedTempFile::new().expect("policy");
+    std::fs::write(
+        policy.path(),
+        "[[rules]]\nname = \"ops\"\ngroups = [\"ops\"]\nlabels = [\"alpha\"]\n\n\
+         [[rules]]\nname = \"dev-watch\"\ngroups = [\"dev\"]\nlabels = [\"beta\"]\nview_only = true\n",
+    )
+    .expect("policy");
+    let Some(setup) = setup_with(
+        "",
+        &format!(
+            "token_source = {}\naccess_policy = {}\nnovnc_dir = {}\n",
+            tokens.path().display(),
+            policy.path().display(),
+            browser::NOVNC
+        ),
+    )
+    .await
+    else {
+        return;
+    };
+    let origin = format!("https://localhost:{}", setup.port);
+    let found = tokio::task::spawn_blocking(move || {
+        let output = std::process::Command::new("node")
+            .current_dir(browser::dir())
+            .arg("consoles.mjs")
+            .arg(&origin)
+            .arg(browser::screenshot("consoles"))
+            .output()
+            .expect("node");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        serde_json::from_str::<serde_json::Value>(stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    })
+    .await
+    .expect("join");
+    assert!(found.get("error").is_none(), "{found}");
+    // Each sees what their group is granted, and nothing else.
+    let alice_list = found["alice"]["list"].as_str().unwrap_or_default();
+    assert!(
+        alice_list.contains("alpha") && !alice_list.contains("beta"),
+        "{found}"
+    );
+    let bob_list = found["bob"]["list"].as_str().unwrap_or_default();
+    assert!(
+        bob_list.contains("beta") && !bob_list.contains("alpha"),
+        "{found}"
+    );
+    assert_eq!(found["alice"]["minted"], 303, "{found}");
+    assert_eq!(found["alice"]["notGranted"], 403, "{found}");
+    // alice's link in bob's browser: refused, with the reason, and not spent.
+    assert_eq!(found["bob"]["tokenStatus"]["status"], 403, "{found}");
+    assert_eq!(
+        found["bob"]["tokenStatus"]["reason"],
+        "this console was opened for another person: sign in as them",
+        "{found}"
+    );
+    // ... and then it opens in alice's.
+    assert!(
+        found["alice"]["console"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Connected"),
+        "{found}"
+    );
+    let opened = audit_events(&setup.audit, "session_open");
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert_eq!(opened[0]["user"], "alice");
+    assert_eq!(opened[0]["rule"], "ops");
+    let refusals = audit_events(&setup.audit, "refusal");
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r["reason"] == "not_granted" && r["user"] == "alice"),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals.iter().any(|r| r["reason"] == "other_person"),
+        "{refusals:?}"
+    );
+    drop(vm);
 }

@@ -22,7 +22,13 @@ impl SqlStore {
         if flagged && !self.has_single_use_table().await? {
             return Err(StoreError::NoSingleUseTable);
         }
-        let access_path = stored_path(&token.reach, token.view_only, token.clipboard, token.record);
+        let access_path = stored_path(
+            &token.reach,
+            token.view_only,
+            token.clipboard,
+            token.record,
+            token.person.as_ref(),
+        );
         let expires = token
             .expires
             .duration_since(UNIX_EPOCH)

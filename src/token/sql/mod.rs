@@ -235,6 +235,8 @@ impl SqlStore {
                 .and_then(|port| u16::try_from(port).ok())
                 .filter(|port| *port > 0),
             tls: None,
+            label: None,
+            person: reach::person_of(access_path.as_deref()),
             // An expiry beyond what the clock can hold (a corrupt or hostile row) means no
             // expiry to keep, rather than a panic.
             expires: UNIX_EPOCH.checked_add(Duration::from_secs(expires.max(0) as u64)),

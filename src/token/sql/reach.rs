@@ -32,8 +32,12 @@ pub(super) fn stored_path(
     view_only: bool,
     clipboard: Option<Clipboard>,
     record: Option<bool>,
+    person: Option<&crate::token::grant::Person>,
 ) -> Option<String> {
     let mut stored = serde_json::Map::new();
+    if let Some(person) = person.and_then(|p| serde_json::to_value(p).ok()) {
+        stored.insert("person".into(), person);
+    }
     if let Reach::WebMks { path, thumbprint } = reach {
         stored.insert("webmks".into(), path.expose().into());
         stored.insert("thumbprint".into(), thumbprint.to_hex().into());
@@ -54,6 +58,12 @@ pub(super) fn stored_path(
 pub(super) fn view_only_of(internal_access_path: Option<&str>) -> Option<bool> {
     let value: serde_json::Value = serde_json::from_str(internal_access_path?).ok()?;
     value.get("view_only")?.as_bool()
+}
+
+/// The person a token was minted for, if vncgate stored one.
+pub(super) fn person_of(internal_access_path: Option<&str>) -> Option<crate::token::grant::Person> {
+    let value: serde_json::Value = serde_json::from_str(internal_access_path?).ok()?;
+    serde_json::from_value(value.get("person")?.clone()).ok()
 }
 
 /// The `record` flag vncgate stored, if it stored one (nova's rows have none: the
@@ -126,11 +136,23 @@ mod tests {
             path: Secret::new("/ticket/abc"),
             thumbprint: pin.clone(),
         };
-        let stored = stored_path(&ticket, true, None, None).expect("stored");
+        let stored = stored_path(&ticket, true, None, None, None).expect("stored");
         assert_eq!(view_only_of(Some(&stored)), Some(true));
-        assert_eq!(stored_path(&Reach::Direct, false, None, None), None);
-        let watch =
-            stored_path(&Reach::Direct, true, Some(Clipboard::None), Some(true)).expect("stored");
+        assert_eq!(stored_path(&Reach::Direct, false, None, None, None), None);
+        let alice = crate::token::grant::Person {
+            sub: "alice".into(),
+            rule: Some("ops".into()),
+        };
+        let watch = stored_path(
+            &Reach::Direct,
+            true,
+            Some(Clipboard::None),
+            Some(true),
+            Some(&alice),
+        )
+        .expect("stored");
+        assert_eq!(person_of(Some(&watch)), Some(alice));
+        assert_eq!(person_of(Some(&stored)), None);
         assert_eq!(clipboard_of(Some(&watch)), Some(Clipboard::None));
         assert_eq!(clipboard_of(Some(&stored)), None);
         assert_eq!(

@@ -49,6 +49,8 @@ pub struct NewToken {
     pub access_url_base: String,
     /// Consumed by the first session.
     pub single_use: bool,
+    /// The person it is minted for.
+    pub person: Option<crate::token::grant::Person>,
 }
 
 /// One session's lease: which slot, held by whom.

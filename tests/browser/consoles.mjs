@@ -1,0 +1,67 @@
+// Two people in two browsers (Chromium contexts) on the proxy's /consoles, signed in through
+// the provider's own forms. alice: her list; a console minted for her (not yet used). bob: his
+// list; alice's console link opened in his browser, and /token-status for it. alice: her link
+// opened, waiting for "Connected". Prints one JSON line (never a token or a cookie).
+// Usage: node consoles.mjs PROXY_ORIGIN SCREENSHOT_PREFIX
+import { chromium } from 'playwright-core';
+
+const [origin, shots] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+const result = {};
+
+async function signIn(login) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 } });
+  const page = await context.newPage();
+  await page.goto(`${origin}/login?next=/consoles`);
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', 'any password');
+  await page.click('button[type=submit]');
+  await page.waitForLoadState();
+  if (await page.locator('input[name=prompt][value=consent]').count()) {
+    await page.click('button[type=submit]');
+  }
+  await page.waitForURL(`${origin}/consoles`, { timeout: 15000 });
+  return { context, page };
+}
+
+const status = async (page, pattern, ms) => {
+  const deadline = Date.now() + ms;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await page.locator('#status').innerText().catch(() => '');
+    if (pattern.test(text)) break;
+    await page.waitForTimeout(200);
+  }
+  return text;
+};
+
+try {
+  const alice = await signIn('alice');
+  result.alice = { list: await alice.page.locator('ul').innerText().catch(() => '') };
+  const minted = await alice.context.request.get(`${origin}/consoles/open?label=alpha`, { maxRedirects: 0 });
+  const consoleUrl = origin + minted.headers().location;
+  result.alice.minted = minted.status();
+  const refused = await alice.context.request.get(`${origin}/consoles/open?label=beta`, { maxRedirects: 0 });
+  result.alice.notGranted = refused.status();
+
+  const bob = await signIn('bob');
+  result.bob = { list: await bob.page.locator('ul').innerText().catch(() => '') };
+  await bob.page.goto(consoleUrl);
+  result.bob.aliceLink = await status(bob.page, /another person|rejected|denied|failed/i, 10000);
+  const token = decodeURIComponent(new URL(consoleUrl).searchParams.get('path')).split('token=')[1];
+  const checked = await bob.context.request.get(`${origin}/token-status?token=${encodeURIComponent(token)}`);
+  result.bob.tokenStatus = { status: checked.status(), reason: checked.headers()['x-console-reason'] || null };
+  await bob.page.screenshot({ path: `${shots}-bob.png` });
+
+  await alice.page.goto(consoleUrl);
+  result.alice.console = await status(alice.page, /^Connected/, 20000);
+  await alice.page.screenshot({ path: `${shots}-alice.png` });
+} catch (error) {
+  result.error = String(error);
+}
+await browser.close();
+console.log(JSON.stringify(result));
