@@ -4,6 +4,7 @@
 // opened, waiting for "Connected". Prints one JSON line (never a token or a cookie).
 // Usage: node consoles.mjs PROXY_ORIGIN SCREENSHOT_PREFIX
 import { chromium } from 'playwright-core';
+import { fillProviderForms } from './provider-forms.mjs';
 
 const [origin, shots] = process.argv.slice(2);
 const browser = await chromium.launch({
@@ -17,13 +18,7 @@ async function signIn(login) {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 } });
   const page = await context.newPage();
   await page.goto(`${origin}/login?next=/consoles`);
-  await page.fill('input[name=login]', login);
-  await page.fill('input[name=password]', 'any password');
-  await page.click('button[type=submit]');
-  await page.waitForLoadState();
-  if (await page.locator('input[name=prompt][value=consent]').count()) {
-    await page.click('button[type=submit]');
-  }
+  await fillProviderForms(page, login);
   await page.waitForURL(`${origin}/consoles`, { timeout: 15000 });
   return { context, page };
 }

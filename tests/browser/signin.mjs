@@ -7,6 +7,7 @@
 // The callback request, as the browser sent it (its URL and cookies), is then sent once more:
 // {"replay":{"status"}} says what a replayed callback gets.
 import { chromium } from 'playwright-core';
+import { fillProviderForms } from './provider-forms.mjs';
 
 const [url, screenshot, login, recheckMs] = process.argv.slice(2);
 const browser = await chromium.launch({
@@ -25,14 +26,7 @@ try {
     }
   });
   await page.goto(url);
-  await page.fill('input[name=login]', login);
-  await page.fill('input[name=password]', 'any password');
-  await page.click('button[type=submit]');
-  // The consent form, the first time.
-  await page.waitForLoadState();
-  if (await page.locator('input[name=prompt][value=consent]').count()) {
-    await page.click('button[type=submit]');
-  }
+  await fillProviderForms(page, login);
   await page.waitForURL((u) => !u.href.startsWith('http://127.0.0.1'), { timeout: 15000 });
   await page.waitForLoadState();
   result.landed = page.url();
