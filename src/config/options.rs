@@ -141,6 +141,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         libvirt: features::libvirt(reader),
         oidc: super::signin::oidc(reader),
         access_policy: super::signin::access_policy(reader),
+        require_login: super::signin::require_login(reader),
         redis: features::redis(reader),
         token_api: features::token_api(reader),
     };

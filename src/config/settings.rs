@@ -232,6 +232,8 @@ pub struct Settings {
     pub libvirt: Option<crate::libvirt::LibvirtSettings>,
     /// JWTs as tokens, when `jwt_keys` is set.
     pub jwt: Option<crate::token::jwt::JwtSettings>,
+    /// Every token also needs a signed-in browser (`require_login`).
+    pub require_login: bool,
     /// Who may open which console when signed in (`access_policy`).
     pub access_policy: Option<std::sync::Arc<crate::access::Policy>>,
     /// Sign-in through an OpenID Connect provider, when `[oidc] issuer` is set.

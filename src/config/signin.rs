@@ -128,6 +128,18 @@ pub(super) fn access_policy(reader: &mut Reader) -> Option<std::sync::Arc<crate:
     }
 }
 
+/// `[vncgate] require_login`: only with `[oidc]`.
+pub(super) fn require_login(reader: &mut Reader) -> bool {
+    let required = reader.typed(&t::REQUIRE_LOGIN, super::value::parse_bool);
+    if required && reader.find(&t::OIDC_ISSUER).is_none() {
+        if let Some(at) = reader.find(&t::REQUIRE_LOGIN) {
+            reader.problem(&at, "needs sign-in: set [oidc] issuer too".to_owned());
+        }
+        return false;
+    }
+    required
+}
+
 /// Scopes separated by spaces or commas, as providers and nova-style lists write them.
 fn parse_scopes(text: &str) -> Vec<String> {
     parse_list(&text.replace(' ', ","))

@@ -189,6 +189,7 @@ options! {
     OIDC_SESSION_LIFETIME = OptionSpec::new("oidc", "session_lifetime", "28800", "seconds a browser stays signed in");
     OIDC_CA_FILE = OptionSpec::new("oidc", "ca_file", "/etc/ssl/certs/ca-certificates.crt", "the CAs the provider's HTTPS certificate is checked against");
     OIDC_CLOCK_SKEW = OptionSpec::new("oidc", "clock_skew", "30", "seconds of clock difference allowed with the provider");
+    REQUIRE_LOGIN = OptionSpec::new(OWN_SECTION, "require_login", "false", "every token, nova's too, also needs a browser signed in through [oidc]; a token naming no person is claimed by the first one");
     ACCESS_POLICY = OptionSpec::new(OWN_SECTION, "access_policy", NONE, "who may open which console when signed in ([oidc]): a TOML file of [[rules]]; reloaded with SIGHUP");
     UNIX_SOCKET_DIRS = OptionSpec::new(OWN_SECTION, "unix_socket_dirs", "", "directories whose Unix sockets tokens may name (unix:/path targets); empty: none");
     ALLOWED_BACKENDS = OptionSpec::new(OWN_SECTION, "allowed_backends", "", "console server addresses tokens may point at (CIDRs); empty is any");

@@ -161,9 +161,11 @@ pub(super) async fn admit(
         Some(joined) => joined,
         None => match within_handshake(
             front,
-            front
-                .tokens
-                .admit(token, connection.serves, person.as_deref()),
+            front.tokens.admit(
+                token,
+                connection.serves,
+                super::signin::caller(front, person.as_deref()),
+            ),
         )
         .await
         {
@@ -208,4 +210,16 @@ pub(super) async fn admit(
     };
     reservation.give_back();
     Ok((admission, addresses))
+}
+
+/// Whether `token` would be admitted now for the browser of `request` (`/token-status`).
+pub(super) async fn check(
+    front: &Front,
+    connection: &Connection,
+    request: &http::Request<hyper::body::Incoming>,
+    token: &crate::token::Token,
+) -> Result<crate::token::Grant, crate::token::Refusal> {
+    let person = super::signin::signed_in(front, request.headers());
+    let caller = super::signin::caller(front, person.as_deref());
+    within_handshake(front, front.tokens.check(token, connection.serves, caller)).await
 }

@@ -49,6 +49,9 @@ pub struct Front {
     pub tokens: Arc<TokenStore>,
     /// What sessions started here need.
     pub sessions: Arc<session::Context>,
+    /// Every token also needs a signed-in browser (`require_login`), and these claims say
+    /// whose each token is.
+    pub require_login: Option<Arc<crate::token::claims::Claims>>,
     /// Who may open which console when signed in (`access_policy`).
     pub access_policy: Option<Arc<crate::access::Policy>>,
     /// Sign-in through the identity provider (`[oidc]`).

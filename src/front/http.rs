@@ -10,7 +10,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use super::admit::{admit, refuse, within_handshake};
+use super::admit::{admit, refuse};
 use super::client;
 use super::context::{Connection, Front};
 use super::headers::Page;
@@ -120,6 +120,9 @@ async fn page(
     if let Some(response) = player_page(&request) {
         return (response, Page::Serial);
     }
+    if let Some(response) = super::signin::sign_in_first(front, &request) {
+        return (response, Page::Own);
+    }
     if let Some(response) = own_page(&request) {
         return (response, Page::Own);
     }
@@ -141,7 +144,6 @@ async fn token_status(
         front.forwarded_header,
         request.headers(),
     );
-    let person = signed_in(front, request.headers());
     let mut view_only = false;
     let mut reason = None;
     let status = match front.limiter.reserve(client.ip) {
@@ -153,15 +155,7 @@ async fn token_status(
             let token = presented_token(request);
             let checked = match &token {
                 None => Err(Refusal::Missing),
-                Some(token) => {
-                    within_handshake(
-                        front,
-                        front
-                            .tokens
-                            .check(token, connection.serves, person.as_deref()),
-                    )
-                    .await
-                }
+                Some(token) => super::admit::check(front, connection, request, token).await,
             };
             let hash = token.as_ref().map(Token::hash);
             // A libvirt domain is asked where its console is, so that the page can say a
@@ -233,15 +227,6 @@ fn token_status_response(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// The `sub` of the person signed in in the browser that sent `headers`, if sign-in is on.
-fn signed_in(front: &Front, headers: &HeaderMap) -> Option<String> {
-    front
-        .signin
-        .as_ref()?
-        .identity(headers)
-        .map(|identity| identity.sub)
 }
 
 fn header_has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -330,7 +315,7 @@ async fn upgrade(
         return empty(refuse(&front, peer, &Refusal::Missing, None, reservation));
     };
     let hash = token.hash();
-    let person = signed_in(&front, request.headers());
+    let person = super::signin::signed_in(&front, request.headers());
     let (admission, addresses) =
         match admit(&front, &connection, peer, &token, person, reservation).await {
             Ok(admitted) => admitted,

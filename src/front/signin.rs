@@ -2,13 +2,14 @@
 //! and `vncgate_signins_total`.
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
 use super::client;
 use super::context::{Connection, Front};
-use super::response::Body;
+use super::response::{empty, Body};
 use crate::ops::audit::{Event, Kind};
 use crate::signin::Outcome;
 
@@ -61,4 +62,39 @@ fn record(front: &Front, client: std::net::IpAddr, outcome: Outcome) {
         event.reason = reason.map(str::to_owned);
         audit.record(&event);
     }
+}
+
+/// Under `require_login`, the console pages send a browser that is not signed in to sign in,
+/// and back to the same page afterwards.
+pub(super) fn sign_in_first(front: &Front, request: &Request<Incoming>) -> Option<Response<Body>> {
+    let signin = front.signin.as_ref()?;
+    front.require_login.as_ref()?;
+    let path = request.uri().path();
+    let console_page = matches!(path, "/" | "/console.html" | "/vnc.html" | "/vnc_lite.html");
+    if !console_page || signin.identity(request.headers()).is_some() {
+        return None;
+    }
+    let here = request.uri().path_and_query().map_or(path, |p| p.as_str());
+    let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
+    let mut response = empty(StatusCode::SEE_OTHER);
+    let location = HeaderValue::from_str(&format!("/login?next={next}")).ok()?;
+    response.headers_mut().insert(header::LOCATION, location);
+    Some(response)
+}
+
+/// Who opens a token: the browser's person, and the claims under `require_login`.
+pub(super) fn caller<'a>(front: &'a Front, person: Option<&'a str>) -> crate::token::Caller<'a> {
+    crate::token::Caller {
+        person,
+        claims: front.require_login.as_deref(),
+    }
+}
+
+/// The `sub` of the person signed in in the browser that sent `headers`, if sign-in is on.
+pub(super) fn signed_in(front: &Front, headers: &HeaderMap) -> Option<String> {
+    front
+        .signin
+        .as_ref()?
+        .identity(headers)
+        .map(|identity| identity.sub)
 }

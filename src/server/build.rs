@@ -47,6 +47,8 @@ pub(super) struct Lasting {
     pub(super) own: Vec<SocketAddr>,
     /// The recordings being written, which retention leaves alone.
     pub(super) recordings: Arc<crate::recording::Live>,
+    /// Whose each token is, under `require_login`, across reloads.
+    pub(super) claims: Arc<crate::token::claims::Claims>,
 }
 
 /// A [`Front`] for `settings`.
@@ -113,6 +115,7 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         tokens,
         sessions,
         access_policy: settings.access_policy.clone(),
+        require_login: settings.require_login.then(|| lasting.claims.clone()),
         signin: match &settings.oidc {
             Some(oidc) => Some(Arc::new(signin(oidc)?)),
             None => None,

@@ -164,6 +164,7 @@ async fn lasting(
             .into_iter()
             .collect(),
         recordings: Arc::default(),
+        claims: Arc::default(),
     }))
 }
 

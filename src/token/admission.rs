@@ -57,6 +57,8 @@ pub enum RefusalReason {
     OtherPerson,
     /// A console `access_policy` does not grant the signed-in person.
     NotGranted,
+    /// `require_login`, and the browser is not signed in.
+    SignInRequired,
 }
 
 impl RefusalReason {
@@ -66,6 +68,7 @@ impl RefusalReason {
             Self::VmUnavailable => "vm_unavailable",
             Self::OtherPerson => "other_person",
             Self::NotGranted => "not_granted",
+            Self::SignInRequired => "sign_in_required",
             Self::HypervisorUnavailable => "hypervisor_unavailable",
             Self::MissingToken => "missing_token",
             Self::UnknownToken => "unknown_token",
@@ -107,8 +110,20 @@ pub enum Refusal {
     Unavailable(Arc<StoreError>),
     /// The lookup took longer than the handshake deadline: 503.
     TimedOut,
-    /// Minted for a person, and the browser is not signed in as them.
+    /// Minted for a person, or claimed by one, and the browser is not signed in as them.
     OtherPerson,
+    /// `require_login`, and the browser is not signed in.
+    SignInRequired,
+}
+
+/// Who opens a token: the person signed in in the browser, and the claims when
+/// `require_login` is on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caller<'a> {
+    /// The `sub` of the person signed in in the browser, if any.
+    pub person: Option<&'a str>,
+    /// `require_login`: a signed-in person is needed, and claims the tokens that name no one.
+    pub claims: Option<&'a super::claims::Claims>,
 }
 
 impl Refusal {
@@ -122,6 +137,7 @@ impl Refusal {
             | Self::Expired
             | Self::AlreadyUsed
             | Self::OtherPerson
+            | Self::SignInRequired
             | Self::OtherConsole(_) => StatusCode::FORBIDDEN,
         }
     }
@@ -138,21 +154,30 @@ impl Refusal {
             Self::Unavailable(_) => RefusalReason::DatabaseUnavailable,
             Self::TimedOut => RefusalReason::DatabaseTimeout,
             Self::OtherPerson => RefusalReason::OtherPerson,
+            Self::SignInRequired => RefusalReason::SignInRequired,
         }
     }
 
-    /// Refused when `grant` is expired, or minted for another person than `person` (the
-    /// browser's signed-in `sub`).
+    /// Refused when `grant` is expired, minted for another person than the caller's, or (with
+    /// `require_login`) opened without a signed-in person or claimed by another.
     ///
     /// # Errors
-    /// [`Refusal::Expired`], [`Refusal::OtherPerson`].
-    pub fn unusable(grant: &Grant, person: Option<&str>) -> Result<(), Self> {
+    /// [`Refusal::Expired`], [`Refusal::SignInRequired`], [`Refusal::OtherPerson`].
+    pub fn unusable(grant: &Grant, hash: TokenHash, caller: Caller<'_>) -> Result<(), Self> {
         if !grant.is_live(std::time::SystemTime::now()) {
-            Err(Self::Expired)
-        } else if !grant.opens_for(person) {
-            Err(Self::OtherPerson)
-        } else {
-            Ok(())
+            return Err(Self::Expired);
+        }
+        if caller.claims.is_some() && caller.person.is_none() {
+            return Err(Self::SignInRequired);
+        }
+        if !grant.opens_for(caller.person) {
+            return Err(Self::OtherPerson);
+        }
+        match (&grant.person, caller.person, caller.claims) {
+            (None, Some(sub), Some(claims)) if !claims.claim(hash, sub, grant.expires) => {
+                Err(Self::OtherPerson)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -162,6 +187,7 @@ impl Refusal {
             Self::OtherPerson => {
                 Some("this console was opened for another person: sign in as them")
             }
+            Self::SignInRequired => Some("this console needs you to sign in first"),
             _ => None,
         }
     }
@@ -188,7 +214,10 @@ impl fmt::Display for Refusal {
             Self::Unavailable(error) => write!(formatter, "token database unavailable: {error}"),
             Self::TimedOut => formatter.write_str("token lookup timed out"),
             Self::OtherPerson => {
-                formatter.write_str("a token minted for another person, or a browser not signed in")
+                formatter.write_str("a token minted for or claimed by another person")
+            }
+            Self::SignInRequired => {
+                formatter.write_str("require_login: the browser is not signed in")
             }
         }
     }

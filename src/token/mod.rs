@@ -7,6 +7,7 @@
 
 mod admission;
 pub mod api;
+pub mod claims;
 mod file;
 mod grant;
 pub mod issue;
@@ -22,7 +23,7 @@ pub mod sql;
 mod store;
 
 pub use crate::console::Target;
-pub use admission::{Admission, Asked, Recheck, Refusal, RefusalReason, SessionSlot};
+pub use admission::{Admission, Asked, Caller, Recheck, Refusal, RefusalReason, SessionSlot};
 pub use file::FileSource;
 pub use grant::{Grant, Person};
 pub use line::{parse_line, LineError};

@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// How long the jti of a JWT without `exp` is remembered (`jwt_require_exp = false`).
 const JTI_WITHOUT_EXP: Duration = Duration::from_secs(30 * 86_400);
 
-use super::admission::{Admission, Asked, Claim, LocalCount, Recheck, Refusal, SessionSlot};
+use super::admission::{
+    Admission, Asked, Caller, Claim, LocalCount, Recheck, Refusal, SessionSlot,
+};
 use super::api::ApiSource;
 use super::file::FileSource;
 use super::grant::Grant;
@@ -143,10 +145,10 @@ impl TokenStore {
         &self,
         token: &Token,
         serves: &[ConsoleKind],
-        person: Option<&str>,
+        caller: Caller<'_>,
     ) -> Result<Grant, Refusal> {
         let (grant, _) = self.find(token, serves).await?;
-        Refusal::unusable(&grant, person)?;
+        Refusal::unusable(&grant, token.hash(), caller)?;
         Ok(grant)
     }
 
@@ -216,12 +218,12 @@ impl TokenStore {
         &self,
         token: &Token,
         serves: &[ConsoleKind],
-        person: Option<&str>,
+        caller: Caller<'_>,
     ) -> Result<Admission, Refusal> {
         let hash = token.hash();
         let (grant, once) = self.find(token, serves).await?;
         // Before anything is consumed: a stranger holding the link must not spend it.
-        Refusal::unusable(&grant, person)?;
+        Refusal::unusable(&grant, hash, caller)?;
         let slot = self.take_slot(hash).await?;
         let won = match once {
             Once::No | Once::Jwt(None) | Once::Asked(_) => true,

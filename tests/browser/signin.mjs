@@ -1,6 +1,7 @@
 // Drives Debian's Chromium through a sign-in: the proxy's /login, the provider's own login and
 // consent forms, back to the proxy. Prints one JSON line: where the browser landed, the page's
 // text, and the proxy's cookies' names and attributes (never their values).
+// Landed on console.html, {"status"} is its status line once it says Connected or why not.
 // Usage: node signin.mjs URL SCREENSHOT LOGIN [RECHECK_MS]
 //   with RECHECK_MS, the landing page is asked for again that much later (redirects not
 //   followed): {"after":{"status","location"}} says whether the browser is still signed in.
@@ -30,6 +31,17 @@ try {
   await page.waitForURL((u) => !u.href.startsWith('http://127.0.0.1'), { timeout: 15000 });
   await page.waitForLoadState();
   result.landed = page.url();
+  // Landed on a console page: what its status line comes to.
+  if (result.landed.includes('/console.html')) {
+    const deadline = Date.now() + 15000;
+    let status = '';
+    while (Date.now() < deadline) {
+      status = await page.locator('#status').innerText().catch(() => '');
+      if (/^Connected|cannot open|another person/.test(status)) break;
+      await page.waitForTimeout(200);
+    }
+    result.status = status;
+  }
   result.text = await page.locator('body').innerText();
   result.cookies = (await context.cookies())
     .filter((c) => c.name.startsWith('__Host-vncgate'))

@@ -391,3 +391,77 @@ async fn consoles_are_granted_per_person_and_a_minted_link_opens_only_for_its_pe
     );
     drop(vm);
 }
+
+#[tokio::test]
+async fn require_login_sends_a_token_link_to_sign_in_and_the_first_person_keeps_it() {
+    if !browser::available() || !crate::common::qemu::available() {
+        return;
+    }
+    let vm_dir = tempfile::tempdir().expect("tempdir");
+    let vm = crate::common::qemu::Qemu::start(vm_dir.path(), "", &[]);
+    let tokens = tempfile::NamedTempFile::new().expect("tokens");
+    std::fs::write(tokens.path(), format!("a-nova-style-token: {}\n", vm.addr)).expect("tokens");
+    let Some(setup) = setup_with(
+        "",
+        &format!(
+            "token_source = {}\nrequire_login = true\nnovnc_dir = {}\n",
+            tokens.path().display(),
+            browser::NOVNC
+        ),
+    )
+    .await
+    else {
+        return;
+    };
+    let page = "/console.html?path=%3Ftoken%3Da-nova-style-token";
+    // Without a session: the page sends the browser to sign in, and the token alone opens
+    // nothing.
+    let (status, head, _) = https(&setup, "GET", page, &[]).await;
+    assert_eq!(status, 303, "{head}");
+    assert_eq!(
+        header(&head, "location"),
+        Some("/login?next=%2Fconsole.html%3Fpath%3D%253Ftoken%253Da-nova-style-token")
+    );
+    let (status, head, _) =
+        https(&setup, "GET", "/token-status?token=a-nova-style-token", &[]).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        header(&head, "x-console-reason"),
+        Some("this console needs you to sign in first")
+    );
+    let tls = tls_connect(setup.daemon.addr, &setup.ca).await;
+    let refused = ws_over(tls, "localhost", "/?token=a-nova-style-token", &[]).await;
+    assert_eq!(refusal(refused).0, 403);
+
+    // alice opens the link: sign-in, back to the console, connected.
+    let url = format!("https://localhost:{}{page}", setup.port);
+    let alice = sign_in(url.clone(), "alice", "require-login-alice", None).await;
+    assert!(alice.get("error").is_none(), "{alice}");
+    assert_eq!(alice["landed"], url, "{alice}");
+    assert!(
+        alice["status"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Connected"),
+        "{alice}"
+    );
+    // bob, signed in, holding the same link: refused, with the reason on the page.
+    let bob = sign_in(url, "bob", "require-login-bob", None).await;
+    assert!(
+        bob["status"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("another person"),
+        "{bob}"
+    );
+    let refusals = audit_events(&setup.audit, "refusal");
+    let reasons: Vec<&str> = refusals
+        .iter()
+        .filter_map(|r| r["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"sign_in_required") && reasons.contains(&"other_person"),
+        "{reasons:?}"
+    );
+    drop(vm);
+}
