@@ -187,12 +187,17 @@ async fn forged_stale_and_cross_site_requests_are_refused_with_reasons() {
     let Some(mut setup) = setup("").await else {
         return;
     };
-    // Not signed in: /consoles sends the browser to sign in.
-    let (status, head, _) = https(&setup, "GET", "/consoles", &[]).await;
-    assert_eq!(
-        (status, header(&head, "location")),
-        (303, Some("/login?next=/consoles"))
-    );
+    // Not signed in, or with a session cookie this proxy did not seal: /consoles sends the
+    // browser to sign in.
+    let forged = "__Host-vncgate-session=eyJzdWIiOiJhbGljZSJ9AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    for cookie in [None, Some(forged)] {
+        let headers: Vec<(&str, &str)> = cookie.map(|c| ("Cookie", c)).into_iter().collect();
+        let (status, head, _) = https(&setup, "GET", "/consoles", &headers).await;
+        assert_eq!(
+            (status, header(&head, "location")),
+            (303, Some("/login?next=/consoles"))
+        );
+    }
 
     // A callback this browser never started (login CSRF): no login cookie.
     let (status, _, body) = https(&setup, "GET", "/oidc/callback?code=c&state=s", &[]).await;
