@@ -272,6 +272,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_loads() {
+        let policy = Policy::parse(include_str!("../../conf/access-policy.toml")).expect("example");
+        let carol = person("c-1", "carol@example.org", &["web"]);
+        let granted = policy.grant(&carol, Console::Domain("web-3")).expect("web-3");
+        assert_eq!(granted.narrowing.clipboard, Some(Clipboard::None));
+    }
+
+    #[test]
     fn bad_files_say_what_is_wrong() {
         for (text, wanted) in [
             ("[[rules]]\nname = \"x\"\ndomains = [\"a\"]\n", "apply to nobody"),
