@@ -275,7 +275,9 @@ mod tests {
     fn the_shipped_example_loads() {
         let policy = Policy::parse(include_str!("../../conf/access-policy.toml")).expect("example");
         let carol = person("c-1", "carol@example.org", &["web"]);
-        let granted = policy.grant(&carol, Console::Domain("web-3")).expect("web-3");
+        let granted = policy
+            .grant(&carol, Console::Domain("web-3"))
+            .expect("web-3");
         assert_eq!(granted.narrowing.clipboard, Some(Clipboard::None));
     }
 
