@@ -56,9 +56,11 @@ async fn a_line_taken_out_of_a_token_file_closes_its_sessions() {
 async fn an_expired_token_cleaned_up_leaves_its_session_alone() {
     let backend = echo_backend().await;
     let proxy = start_proxy(FAST, "").await;
-    let (token, _) = issue_token(&proxy, backend.port(), &["--ttl", "1"]);
+    // Expiry is stored in whole seconds (cut, not rounded): a 3 s token lives 2 to 3 s, time
+    // enough to open its console on a loaded machine, and has expired 3.5 s later.
+    let (token, _) = issue_token(&proxy, backend.port(), &["--ttl", "3"]);
     let mut open = console(&proxy, &token).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     // What nova-compute's periodic task (or vncgate's) does to expired rows.
     let database = proxy.dir.path().join("state/tokens.sqlite");
     if !sqlite(&database, "DELETE FROM console_auth_tokens;") {
