@@ -6,11 +6,13 @@
 //! groups = ["ops"]            # and/or users = ["alice@example.org"] (a sub or an e-mail)
 //! labels = ["alpha"]          # token-file entries with label=alpha
 //! domains = ["web-*"]         # libvirt domain names or globs
+//! projects = ["8c1f…"]        # nova project IDs (instances.project_id)
 //! view_only = false           # optional narrowing: view_only, clipboard, record
 //! ```
 //!
 //! A rule applies to a person named in `users` (by `sub` or e-mail) or in one of its `groups`,
-//! and grants the consoles its `labels` and `domains` name. When several rules grant the same
+//! and grants the consoles its `labels`, `domains` and `projects` name. A narrowing only ever
+//! narrows: `view_only = false` leaves a watch link a watch link. When several rules grant the same
 //! console, the most restrictive wins: view-only if any says so, the narrowest clipboard, and
 //! recorded if any says so.
 
@@ -33,6 +35,7 @@ struct Rule {
     users: Vec<String>,
     labels: Vec<String>,
     domains: Vec<GlobMatcher>,
+    projects: Vec<String>,
     narrowing: Narrowing,
 }
 
@@ -54,6 +57,8 @@ pub enum Console<'a> {
     Domain(&'a str),
     /// A token-file entry, by its `label=`.
     Label(&'a str),
+    /// A nova instance, by its project's ID.
+    Project(&'a str),
 }
 
 /// What the policy grants a person on one console.
@@ -84,6 +89,8 @@ struct RuleText {
     labels: Vec<String>,
     #[serde(default)]
     domains: Vec<String>,
+    #[serde(default)]
+    projects: Vec<String>,
     view_only: Option<bool>,
     clipboard: Option<String>,
     record: Option<bool>,
@@ -109,8 +116,10 @@ impl Policy {
                     "names no users and no groups: it would apply to nobody".into(),
                 ));
             }
-            if rule.labels.is_empty() && rule.domains.is_empty() {
-                return Err(problem("grants no labels and no domains".into()));
+            if rule.labels.is_empty() && rule.domains.is_empty() && rule.projects.is_empty() {
+                return Err(problem(
+                    "grants no labels, no domains and no projects".into(),
+                ));
             }
             let domains = rule
                 .domains
@@ -131,6 +140,7 @@ impl Policy {
                 users: rule.users,
                 labels: rule.labels,
                 domains,
+                projects: rule.projects,
                 narrowing: Narrowing {
                     view_only: rule.view_only,
                     clipboard,
@@ -139,6 +149,12 @@ impl Policy {
             });
         }
         Ok(Self { rules })
+    }
+
+    /// Whether a rule grants by nova project: then, under `require_login`, a nova token opens
+    /// only for a person granted its instance's project.
+    pub fn names_projects(&self) -> bool {
+        self.rules.iter().any(|rule| !rule.projects.is_empty())
     }
 
     /// What `person` is granted on `console`, if anything.
@@ -173,13 +189,14 @@ impl Rule {
         match console {
             Console::Domain(name) => self.domains.iter().any(|glob| glob.is_match(name)),
             Console::Label(label) => self.labels.iter().any(|own| own == label),
+            Console::Project(project) => self.projects.iter().any(|own| own == project),
         }
     }
 }
 
 impl Narrowing {
     /// The more restrictive of both, setting by setting.
-    fn tighter(self, other: Self) -> Self {
+    pub fn tighter(self, other: Self) -> Self {
         let either = |a: Option<bool>, b: Option<bool>| match (a, b) {
             (Some(true), _) | (_, Some(true)) => Some(true),
             (None, None) => None,
@@ -269,6 +286,22 @@ mod tests {
                 record: Some(true),
             }
         );
+    }
+
+    #[test]
+    fn projects_are_granted_by_their_id_alone() {
+        let policy = Policy::parse(FILE).expect("policy");
+        assert!(!policy.names_projects());
+        let text = "[[rules]]\nname = \"tenant-a\"\ngroups = [\"a\"]\nprojects = [\"p-a\"]\n";
+        let policy = Policy::parse(text).expect("projects");
+        assert!(policy.names_projects());
+        let member = person("m", "m@example.org", &["a"]);
+        let other = person("o", "o@example.org", &["b"]);
+        assert!(policy.grant(&member, Console::Project("p-a")).is_some());
+        assert!(policy.grant(&member, Console::Project("p-b")).is_none());
+        assert!(policy.grant(&other, Console::Project("p-a")).is_none());
+        // A project ID is not a label of the same text.
+        assert!(policy.grant(&member, Console::Label("p-a")).is_none());
     }
 
     #[test]

@@ -32,6 +32,9 @@ struct SessionBody {
     bytes_to_server: u64,
     view_only: bool,
     clipboard: String,
+    /// The signed-in person it is for (their `sub`), when there is one.
+    user: Option<String>,
+    email: Option<String>,
 }
 
 impl SessionBody {
@@ -48,6 +51,8 @@ impl SessionBody {
             bytes_to_server: session.bytes_up,
             view_only: session.view_only,
             clipboard: session.clipboard,
+            user: session.user,
+            email: session.email,
         }
     }
 }

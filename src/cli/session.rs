@@ -54,7 +54,7 @@ async fn list(settings: &Settings) -> Result<(), String> {
     let sessions: serde_json::Value =
         serde_json::from_str(&body).map_err(|e| format!("the admin API's answer: {e}"))?;
     println!(
-        "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} {:<10} instance",
+        "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} {:<10} {:<16} user",
         "id",
         "token",
         "client",
@@ -64,13 +64,14 @@ async fn list(settings: &Settings) -> Result<(), String> {
         "to-browser",
         "to-server",
         "view-only",
-        "clipboard"
+        "clipboard",
+        "instance"
     );
     for session in sessions.as_array().into_iter().flatten() {
         let text = |name: &str| session[name].as_str().unwrap_or_default().to_owned();
         let number = |name: &str| session[name].as_u64().unwrap_or_default();
         println!(
-            "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} {:<10} {}",
+            "{:<6} {:<10} {:<40} {:<12} {:<30} {:<11} {:>12} {:>12} {:<9} {:<10} {:<16} {}",
             number("id"),
             text("token_hash_prefix"),
             text("client_ip"),
@@ -86,6 +87,11 @@ async fn list(settings: &Settings) -> Result<(), String> {
             },
             text("clipboard"),
             text("instance"),
+            // The person, by e-mail where known; "-" for a bearer link.
+            session["email"]
+                .as_str()
+                .or_else(|| session["user"].as_str())
+                .unwrap_or("-"),
         );
     }
     Ok(())

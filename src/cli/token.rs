@@ -96,7 +96,11 @@ async fn execute(settings: &Settings, command: TokenCommand) -> Result<(), Strin
                 instance_uuid: instance,
                 single_use,
                 record,
-                person: user.map(|sub| crate::token::Person { sub, rule: None }),
+                person: user.map(|sub| crate::token::Person {
+                    sub,
+                    email: None,
+                    rule: None,
+                }),
             };
             issue_one(settings, &request).await
         }

@@ -14,6 +14,7 @@ use super::locate::{locate, Unlocated};
 use crate::backend;
 use crate::console::ConsoleKind;
 use crate::session::channels::Joined;
+use crate::signin::Identity;
 use crate::token::{Refusal, RefusalReason, Token};
 
 /// Whether the token of a console a channel joins is still live: a revoked token opens no
@@ -139,7 +140,7 @@ pub(super) async fn admit(
     connection: &Connection,
     peer: IpAddr,
     token: &Token,
-    person: Option<String>,
+    person: Option<Identity>,
     reservation: Reservation,
 ) -> Result<(Joined, Option<Vec<SocketAddr>>), StatusCode> {
     let hash = token.hash();
@@ -159,16 +160,7 @@ pub(super) async fn admit(
     };
     let admission = match joined {
         Some(joined) => joined,
-        None => match within_handshake(
-            front,
-            front.tokens.admit(
-                token,
-                connection.serves,
-                super::signin::caller(front, person.as_deref()),
-            ),
-        )
-        .await
-        {
+        None => match admitted(front, connection, token, person.as_ref()).await {
             Ok(admission) => match opened(front, peer, hash, spice, admission).await {
                 Ok(joined) => joined,
                 Err(unlocated) => {
@@ -212,6 +204,40 @@ pub(super) async fn admit(
     Ok((admission, addresses))
 }
 
+/// `token` looked up and admitted for the browser's person (and held to the access policy's
+/// rules by project), under the handshake deadline.
+async fn admitted(
+    front: &Front,
+    connection: &Connection,
+    token: &Token,
+    person: Option<&Identity>,
+) -> Result<crate::token::Admission, Refusal> {
+    within_handshake(front, async {
+        let caller = super::signin::caller(front, person);
+        let mut admission = front.tokens.admit(token, connection.serves, caller).await?;
+        attribute(&mut admission.grant, person);
+        Ok(admission)
+    })
+    .await
+}
+
+/// Names the person a session is for, for the audit trail and the session list: the one the
+/// token was minted for (admission checked that they are the one signed in), else whoever is
+/// signed in in the browser; nobody for a browser without sign-in.
+fn attribute(grant: &mut crate::token::Grant, signed_in: Option<&Identity>) {
+    let Some(identity) = signed_in else {
+        return;
+    };
+    let person = grant.person.get_or_insert_with(|| crate::token::Person {
+        sub: identity.sub.clone(),
+        email: None,
+        rule: None,
+    });
+    if person.sub == identity.sub {
+        person.email.clone_from(&identity.email);
+    }
+}
+
 /// Whether `token` would be admitted now for the browser of `request` (`/token-status`).
 pub(super) async fn check(
     front: &Front,
@@ -220,6 +246,9 @@ pub(super) async fn check(
     token: &crate::token::Token,
 ) -> Result<crate::token::Grant, crate::token::Refusal> {
     let person = super::signin::signed_in(front, request.headers());
-    let caller = super::signin::caller(front, person.as_deref());
-    within_handshake(front, front.tokens.check(token, connection.serves, caller)).await
+    let caller = super::signin::caller(front, person.as_ref());
+    let mut grant =
+        within_handshake(front, front.tokens.check(token, connection.serves, caller)).await?;
+    attribute(&mut grant, person.as_ref());
+    Ok(grant)
 }

@@ -155,7 +155,7 @@ async fn open(front: &Front, identity: &Identity, uri: &http::Uri) -> Response<S
             "<p role=status>No token database to open consoles with.</p>".into(),
         );
     };
-    let request = minted(identity, grant, &granted);
+    let request = minted(front, identity, grant, &granted);
     match mint(store, &request).await {
         Ok(token) => {
             minted_event(front, identity, &granted, &request.target);
@@ -204,28 +204,25 @@ fn domain_console(
 }
 
 /// The token to mint: the entry's settings narrowed by the policy, for this person alone.
-fn minted(identity: &Identity, grant: Grant, granted: &Granted) -> Mint {
-    let narrowing = granted.narrowing;
-    let clipboard = match (grant.clipboard, narrowing.clipboard) {
-        (Some(a), Some(b)) => Some(a.narrowest(b)),
-        (a, b) => a.or(b),
-    };
+fn minted(front: &Front, identity: &Identity, mut grant: Grant, granted: &Granted) -> Mint {
+    grant.narrow(granted.narrowing);
+    let policy = front.sessions.policy(&grant);
+    let record = grant.record_wanted();
     Mint {
         kind: ConsoleKind::Novnc,
         target: grant.target,
         tls_port: grant.tls_port,
-        view_only: grant.view_only.unwrap_or(false) || narrowing.view_only.unwrap_or(false),
-        clipboard,
+        view_only: policy.view_only,
+        clipboard: Some(policy.clipboard),
         reach: Reach::Direct,
         ttl: MINTED_FOR,
         instance_uuid: None,
         single_use: true,
-        record: match (grant.record, narrowing.record) {
-            (Some(true), _) | (_, Some(true)) => Some(true),
-            (a, b) => a.or(b),
-        },
+        record,
         person: Some(Person {
             sub: identity.sub.clone(),
+            // Filled in from the browser's session at admission: nova's column is 255 long.
+            email: None,
             rule: Some(granted.rule.clone()),
         }),
     }

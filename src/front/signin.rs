@@ -11,7 +11,7 @@ use super::client;
 use super::context::{Connection, Front};
 use super::response::{empty, Body};
 use crate::ops::audit::{Event, Kind};
-use crate::signin::Outcome;
+use crate::signin::{Identity, Outcome};
 
 /// The answer to `request` if its path is a sign-in route.
 pub(super) async fn serve(
@@ -82,19 +82,26 @@ pub(super) fn sign_in_first(front: &Front, request: &Request<Incoming>) -> Optio
     Some(response)
 }
 
-/// Who opens a token: the browser's person, and the claims under `require_login`.
-pub(super) fn caller<'a>(front: &'a Front, person: Option<&'a str>) -> crate::token::Caller<'a> {
+/// Who opens a token: the browser's person, and, under `require_login`, the claims and the
+/// access policy's rules by project.
+pub(super) fn caller<'a>(
+    front: &'a Front,
+    person: Option<&'a Identity>,
+) -> crate::token::Caller<'a> {
+    let claims = front.require_login.as_deref();
+    let by_project = front
+        .access_policy
+        .as_deref()
+        .filter(|policy| claims.is_some() && policy.names_projects())
+        .zip(person);
     crate::token::Caller {
-        person,
-        claims: front.require_login.as_deref(),
+        person: person.map(|who| who.sub.as_str()),
+        claims,
+        by_project,
     }
 }
 
-/// The `sub` of the person signed in in the browser that sent `headers`, if sign-in is on.
-pub(super) fn signed_in(front: &Front, headers: &HeaderMap) -> Option<String> {
-    front
-        .signin
-        .as_ref()?
-        .identity(headers)
-        .map(|identity| identity.sub)
+/// The person signed in in the browser that sent `headers`, if sign-in is on.
+pub(super) fn signed_in(front: &Front, headers: &HeaderMap) -> Option<Identity> {
+    front.signin.as_ref()?.identity(headers)
 }

@@ -95,7 +95,7 @@ impl Session {
     /// cannot start refuses the session when `recording_required`, else the session goes on
     /// unrecorded and the log says so.
     fn start_recording(&self, context: &Context) -> Result<Option<Recorder>, recording::Error> {
-        if !context.recording.records(self.grant.record) {
+        if !context.recording.records(self.grant.record_wanted()) {
             return Ok(None);
         }
         let subject = recording::Subject {

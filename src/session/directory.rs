@@ -79,6 +79,12 @@ impl Directory {
             bytes_up: session.bytes_up,
             view_only: session.info.view_only,
             clipboard: session.info.clipboard.name().to_owned(),
+            user: session.info.user.as_ref().map(|person| person.sub.clone()),
+            email: session
+                .info
+                .user
+                .as_ref()
+                .and_then(|person| person.email.clone()),
         }
     }
 

@@ -50,6 +50,7 @@ impl Session {
             started: SystemTime::now(),
             view_only: policy.view_only,
             clipboard: policy.clipboard,
+            user: self.grant.person.clone(),
         };
         let registered = context.registry.register(
             self.id,

@@ -239,6 +239,7 @@ impl Session {
         event.instance_uuid.clone_from(&self.grant.instance);
         if let Some(person) = &self.grant.person {
             event.user = Some(person.sub.clone());
+            event.email.clone_from(&person.email);
             event.rule.clone_from(&person.rule);
         }
         audit.record(&event);

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::console::{Clipboard, ConsoleKind};
 use crate::relay::SessionBytes;
-use crate::token::{Recheck, TokenHash};
+use crate::token::{Person, Recheck, TokenHash};
 
 /// What an operator sees of a session.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub struct SessionInfo {
     pub view_only: bool,
     /// Which way its clipboard may flow.
     pub clipboard: Clipboard,
+    /// The person it is for, when the browser was signed in.
+    pub user: Option<Person>,
 }
 
 /// A live session as listed.
@@ -255,6 +257,7 @@ mod tests {
             started: now,
             view_only: false,
             clipboard: Clipboard::Both,
+            user: None,
         };
         let register = |id, token, expires, recheck| {
             registry.register(

@@ -114,6 +114,8 @@ pub enum Refusal {
     OtherPerson,
     /// `require_login`, and the browser is not signed in.
     SignInRequired,
+    /// `access_policy` grants the console to none of the signed-in person's rules.
+    NotGranted,
 }
 
 /// Who opens a token: the person signed in in the browser, and the claims when
@@ -124,6 +126,26 @@ pub struct Caller<'a> {
     pub person: Option<&'a str>,
     /// `require_login`: a signed-in person is needed, and claims the tokens that name no one.
     pub claims: Option<&'a super::claims::Claims>,
+    /// `access_policy` rules by nova project and the person they are asked for (under
+    /// `require_login`, when a rule grants by project).
+    pub by_project: Option<(&'a crate::access::Policy, &'a crate::signin::Identity)>,
+}
+
+impl Caller<'_> {
+    /// Claims a token that names no one for the signed-in person under `require_login`: the
+    /// last step of admission, after every check that could refuse it, so that a refused
+    /// stranger never claims a token.
+    ///
+    /// # Errors
+    /// [`Refusal::OtherPerson`]: another person claimed it first.
+    pub fn claim(&self, grant: &Grant, hash: TokenHash) -> Result<(), Refusal> {
+        match (&grant.person, self.person, self.claims) {
+            (None, Some(sub), Some(claims)) if !claims.claim(hash, sub, grant.expires) => {
+                Err(Refusal::OtherPerson)
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Refusal {
@@ -138,6 +160,7 @@ impl Refusal {
             | Self::AlreadyUsed
             | Self::OtherPerson
             | Self::SignInRequired
+            | Self::NotGranted
             | Self::OtherConsole(_) => StatusCode::FORBIDDEN,
         }
     }
@@ -155,29 +178,26 @@ impl Refusal {
             Self::TimedOut => RefusalReason::DatabaseTimeout,
             Self::OtherPerson => RefusalReason::OtherPerson,
             Self::SignInRequired => RefusalReason::SignInRequired,
+            Self::NotGranted => RefusalReason::NotGranted,
         }
     }
 
     /// Refused when `grant` is expired, minted for another person than the caller's, or (with
-    /// `require_login`) opened without a signed-in person or claimed by another.
+    /// `require_login`) opened without a signed-in person.
     ///
     /// # Errors
     /// [`Refusal::Expired`], [`Refusal::SignInRequired`], [`Refusal::OtherPerson`].
-    pub fn unusable(grant: &Grant, hash: TokenHash, caller: Caller<'_>) -> Result<(), Self> {
+    pub fn unusable(grant: &Grant, caller: Caller<'_>) -> Result<(), Self> {
         if !grant.is_live(std::time::SystemTime::now()) {
             return Err(Self::Expired);
         }
         if caller.claims.is_some() && caller.person.is_none() {
             return Err(Self::SignInRequired);
         }
-        if !grant.opens_for(caller.person) {
-            return Err(Self::OtherPerson);
-        }
-        match (&grant.person, caller.person, caller.claims) {
-            (None, Some(sub), Some(claims)) if !claims.claim(hash, sub, grant.expires) => {
-                Err(Self::OtherPerson)
-            }
-            _ => Ok(()),
+        if grant.opens_for(caller.person) {
+            Ok(())
+        } else {
+            Err(Self::OtherPerson)
         }
     }
 
@@ -188,6 +208,7 @@ impl Refusal {
                 Some("this console was opened for another person: sign in as them")
             }
             Self::SignInRequired => Some("this console needs you to sign in first"),
+            Self::NotGranted => Some("this console is not granted to you"),
             _ => None,
         }
     }
@@ -219,6 +240,8 @@ impl fmt::Display for Refusal {
             Self::SignInRequired => {
                 formatter.write_str("require_login: the browser is not signed in")
             }
+            Self::NotGranted => formatter
+                .write_str("access_policy grants the console to none of the person's rules"),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::access::Narrowing;
 use crate::console::{AuthScheme, Clipboard, ConsoleKind, Reach, Secret, Target};
 
 /// What a valid token grants.
@@ -41,13 +42,20 @@ pub struct Grant {
     pub label: Option<String>,
     /// The person it was minted for: it opens only in their signed-in browser.
     pub person: Option<Person>,
+    /// What `[vncgate] access_policy` narrows its sessions to, when a rule granted it on
+    /// opening (a rule by nova project); applied over the token's settings and the defaults.
+    pub narrowed: Option<Narrowing>,
 }
 
-/// The person a token was minted for (`/consoles`).
+/// The person a token was minted for (`/consoles`, `token issue --user`), or, once admitted,
+/// the person signed in in the browser that opened it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Person {
     /// Their subject at the identity provider.
     pub sub: String,
+    /// Their e-mail address, when the provider gives one (filled in at admission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// The `access_policy` rule that granted the console.
     pub rule: Option<String>,
 }
@@ -87,6 +95,26 @@ impl Grant {
             record: None,
             label: None,
             person: None,
+            narrowed: None,
+        }
+    }
+
+    /// Narrows its sessions further by `narrowing` (the tighter of both when narrowed before).
+    pub fn narrow(&mut self, narrowing: Narrowing) {
+        self.narrowed = Some(
+            self.narrowed
+                .map_or(narrowing, |before| before.tighter(narrowing)),
+        );
+    }
+
+    /// Whether its sessions are recorded, when the token or the access policy says: a rule
+    /// that records wins over a token that does not.
+    pub fn record_wanted(&self) -> Option<bool> {
+        match self.narrowed {
+            Some(Narrowing {
+                record: Some(true), ..
+            }) => Some(true),
+            _ => self.record,
         }
     }
 

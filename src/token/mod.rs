@@ -21,6 +21,7 @@ pub mod redis;
 mod secret;
 pub mod sql;
 mod store;
+mod usable;
 
 pub use crate::console::Target;
 pub use admission::{Admission, Asked, Caller, Recheck, Refusal, RefusalReason, SessionSlot};

@@ -147,8 +147,8 @@ impl TokenStore {
         serves: &[ConsoleKind],
         caller: Caller<'_>,
     ) -> Result<Grant, Refusal> {
-        let (grant, _) = self.find(token, serves).await?;
-        Refusal::unusable(&grant, token.hash(), caller)?;
+        let (mut grant, _) = self.find(token, serves).await?;
+        self.usable(&mut grant, token.hash(), caller).await?;
         Ok(grant)
     }
 
@@ -221,9 +221,10 @@ impl TokenStore {
         caller: Caller<'_>,
     ) -> Result<Admission, Refusal> {
         let hash = token.hash();
-        let (grant, once) = self.find(token, serves).await?;
-        // Before anything is consumed: a stranger holding the link must not spend it.
-        Refusal::unusable(&grant, hash, caller)?;
+        let (mut grant, once) = self.find(token, serves).await?;
+        // Before anything is consumed or claimed: a stranger holding the link must not spend
+        // it.
+        self.usable(&mut grant, hash, caller).await?;
         let slot = self.take_slot(hash).await?;
         let won = match once {
             Once::No | Once::Jwt(None) | Once::Asked(_) => true,

@@ -37,7 +37,7 @@ try {
     let status = '';
     while (Date.now() < deadline) {
       status = await page.locator('#status').innerText().catch(() => '');
-      if (/^Connected|cannot open|another person/.test(status)) break;
+      if (/^Connected|cannot open|another person|not granted/.test(status)) break;
       await page.waitForTimeout(200);
     }
     result.status = status;

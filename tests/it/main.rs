@@ -27,6 +27,7 @@ mod rfb_hostile;
 mod serial;
 mod sessions_api;
 mod signin;
+mod signin_projects;
 mod spice;
 mod static_and_tls;
 mod systemd_unit;

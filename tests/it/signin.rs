@@ -17,14 +17,14 @@ use crate::common::pki::TestPki;
 use crate::common::*;
 use crate::operations::audit_events;
 
-struct Setup {
-    _work: tempfile::TempDir,
-    provider: Option<OidcProvider>,
-    daemon: Daemon,
-    ca: String,
-    port: u16,
-    audit: PathBuf,
-    metrics: std::net::SocketAddr,
+pub(crate) struct Setup {
+    pub(crate) _work: tempfile::TempDir,
+    pub(crate) provider: Option<OidcProvider>,
+    pub(crate) daemon: Daemon,
+    pub(crate) ca: String,
+    pub(crate) port: u16,
+    pub(crate) audit: PathBuf,
+    pub(crate) metrics: std::net::SocketAddr,
 }
 
 /// The provider and vncgate (HTTPS on `localhost`), with `[oidc]` pointing at each other and
@@ -34,7 +34,7 @@ async fn setup(oidc_extra: &str) -> Option<Setup> {
 }
 
 /// [`setup`] with `vncgate_extra` added to `[vncgate]` (`@WORK@` is the work directory).
-async fn setup_with(oidc_extra: &str, vncgate_extra: &str) -> Option<Setup> {
+pub(crate) async fn setup_with(oidc_extra: &str, vncgate_extra: &str) -> Option<Setup> {
     let work = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(work.path(), "pki");
     let port = free_port();
@@ -85,7 +85,7 @@ async fn setup_with(oidc_extra: &str, vncgate_extra: &str) -> Option<Setup> {
 }
 
 /// One HTTPS request to vncgate (`Host: localhost:PORT`): the status, the head and the body.
-async fn https(
+pub(crate) async fn https(
     setup: &Setup,
     method: &str,
     path: &str,
@@ -114,7 +114,7 @@ async fn https(
 }
 
 /// The value of header `name` in `head`.
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.lines().find_map(|line| {
         let (key, value) = line.split_once(':')?;
         key.eq_ignore_ascii_case(name).then(|| value.trim())

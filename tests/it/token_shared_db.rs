@@ -492,7 +492,7 @@ async fn sessions_listed_and_ended_across_instances(db: Db) {
         let text = String::from_utf8_lossy(&listed.stdout).into_owned();
         line = text
             .lines()
-            .find(|l| l.ends_with(instance.as_str()))
+            .find(|l| l.split_whitespace().any(|word| word == instance.as_str()))
             .map(str::to_owned);
         if line.is_some() {
             break;

@@ -66,6 +66,16 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Whether an error says a column does not exist: PostgreSQL's 42703, MySQL's 42S22, SQLite's
+/// "no such column".
+pub(super) fn is_missing_column(error: &sqlx::Error) -> bool {
+    let Some(database) = error.as_database_error() else {
+        return false;
+    };
+    matches!(database.code().as_deref(), Some("42703" | "42S22"))
+        || database.message().starts_with("no such column")
+}
+
 /// Whether an error says the table does not exist, and nothing else: PostgreSQL's 42P01,
 /// MySQL's 42S02, SQLite's "no such table". A privilege error is not this.
 pub(super) fn is_missing_table(error: &sqlx::Error) -> bool {

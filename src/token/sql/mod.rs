@@ -10,6 +10,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 mod error;
+mod instances;
 mod lease;
 mod manage;
 mod probe;
@@ -37,6 +38,7 @@ pub struct SqlStore {
     single_use: Arc<TableProbe>,
     leases: Arc<TableProbe>,
     sessions: Arc<TableProbe>,
+    session_users: Arc<TableProbe>,
 }
 
 /// The single-use flag as an SQL expression: a count from vncgate's table, or 0 without it.
@@ -75,6 +77,10 @@ impl SqlStore {
             single_use: Arc::new(TableProbe::new("vncgate_single_use")),
             leases: Arc::new(TableProbe::new(schema::LEASE_TABLE)),
             sessions: Arc::new(TableProbe::new(schema::SESSION_TABLE)),
+            session_users: Arc::new(TableProbe::columns(
+                schema::SESSION_TABLE,
+                schema::SESSION_USER_COLUMNS,
+            )),
         };
         if create {
             // nova's table, if already there, is left exactly as it is: only vncgate's own
@@ -87,6 +93,13 @@ impl SqlStore {
                 if !exists || statement.contains(" vncgate_") {
                     sqlx::query(&statement).execute(&store.pool).await?;
                 }
+            }
+            // A session table made before its user columns gets them.
+            if !store.session_users.present(&store.pool).await? {
+                for statement in schema::session_user_columns() {
+                    sqlx::query(&statement).execute(&store.pool).await?;
+                }
+                store.session_users.forget();
             }
         }
         Ok(store)
@@ -237,6 +250,7 @@ impl SqlStore {
             tls: None,
             label: None,
             person: reach::person_of(access_path.as_deref()),
+            narrowed: None,
             // An expiry beyond what the clock can hold (a corrupt or hostile row) means no
             // expiry to keep, rather than a panic.
             expires: UNIX_EPOCH.checked_add(Duration::from_secs(expires.max(0) as u64)),

@@ -1,5 +1,6 @@
-//! Whether one of vncgate's own tables is in the database, asked now and then: a database of
-//! nova's may lack them until `token init-db` runs, and must then still work.
+//! Whether one of vncgate's own tables (or a column added to one later) is in the database,
+//! asked now and then: a database of nova's may lack them until `token init-db` runs, and must
+//! then still work.
 
 use crate::chain::chain;
 use std::sync::{Mutex, MutexGuard};
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::AnyPool;
 
-use super::error::{is_missing_table, StoreError};
+use super::error::{is_missing_column, is_missing_table, StoreError};
 
 /// How long a probe of one of vncgate's tables is trusted: a table made by `token init-db`
 /// while proxies run counts within this.
@@ -17,13 +18,22 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub(super) struct TableProbe {
     table: &'static str,
+    /// The columns asked for: `1` for the table alone.
+    columns: &'static str,
     last: Mutex<Option<(bool, Instant)>>,
 }
 
 impl TableProbe {
     pub(super) fn new(table: &'static str) -> Self {
+        Self::columns(table, "1")
+    }
+
+    /// A probe for `columns` (comma-separated) of `table`, added after the table was first
+    /// made: absent until `token init-db` adds them.
+    pub(super) fn columns(table: &'static str, columns: &'static str) -> Self {
         Self {
             table,
+            columns,
             last: Mutex::new(None),
         }
     }
@@ -33,6 +43,11 @@ impl TableProbe {
         self.last
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Forgets the last answer: the next [`Self::present`] asks the database.
+    pub(super) fn forget(&self) {
+        *self.lock() = None;
     }
 
     /// Whether the table is there. The answer is kept for [`PROBE_INTERVAL`]. A probe that
@@ -47,10 +62,10 @@ impl TableProbe {
             Some((present, _)) => Some(present),
             None => None,
         };
-        let sql = format!("SELECT 1 FROM {} WHERE 1 = 0", self.table);
+        let sql = format!("SELECT {} FROM {} WHERE 1 = 0", self.columns, self.table);
         let present = match sqlx::query(&sql).fetch_all(pool).await {
             Ok(_) => true,
-            Err(error) if is_missing_table(&error) => false,
+            Err(error) if is_missing_table(&error) || is_missing_column(&error) => false,
             Err(error) => {
                 tracing::debug!(error = %chain(&error), table = self.table, "table probe failed");
                 return known.ok_or(StoreError::Database(error));

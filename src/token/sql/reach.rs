@@ -141,6 +141,7 @@ mod tests {
         assert_eq!(stored_path(&Reach::Direct, false, None, None, None), None);
         let alice = crate::token::grant::Person {
             sub: "alice".into(),
+            email: Some("alice@example.org".into()),
             rule: Some("ops".into()),
         };
         let watch = stored_path(

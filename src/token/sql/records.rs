@@ -92,4 +92,8 @@ pub struct SharedSession {
     pub view_only: bool,
     /// Which way its clipboard may flow.
     pub clipboard: String,
+    /// The signed-in person's `sub`, when there was one.
+    pub user: Option<String>,
+    /// Their e-mail address, when known.
+    pub email: Option<String>,
 }

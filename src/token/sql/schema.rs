@@ -13,6 +13,15 @@ pub(super) const JTI_TABLE: &str = "vncgate_used_jti";
 /// vncgate's published live sessions (see `sessions.rs`).
 pub(super) const SESSION_TABLE: &str = "vncgate_live_sessions";
 
+/// The columns added to [`SESSION_TABLE`] after it was first made: the signed-in person.
+pub(super) const SESSION_USER_COLUMNS: &str = "user_sub, user_email";
+
+/// What adds [`SESSION_USER_COLUMNS`] to a table made before them (`token init-db`).
+pub(super) fn session_user_columns() -> [String; 2] {
+    ["user_sub", "user_email"]
+        .map(|column| format!("ALTER TABLE {SESSION_TABLE} ADD COLUMN {column} VARCHAR(255)"))
+}
+
 /// nova's table, with its constraint and indexes, for databases vncgate creates itself.
 pub(super) fn schema(dialect: Dialect) -> Vec<String> {
     let id = match dialect {
@@ -49,7 +58,8 @@ pub(super) fn schema(dialect: Dialect) -> Vec<String> {
          token_prefix VARCHAR(16) NOT NULL, client_ip VARCHAR(64) NOT NULL, console VARCHAR(32) NOT NULL, \
          target VARCHAR(300) NOT NULL, started BIGINT NOT NULL, bytes_down BIGINT NOT NULL, \
          bytes_up BIGINT NOT NULL, view_only INTEGER NOT NULL, clipboard VARCHAR(16) NOT NULL, \
-         expires BIGINT NOT NULL, end_reason VARCHAR(128), PRIMARY KEY (instance, id))"
+         expires BIGINT NOT NULL, end_reason VARCHAR(128), user_sub VARCHAR(255), \
+         user_email VARCHAR(255), PRIMARY KEY (instance, id))"
     ));
     let indexes = [
         ("console_auth_tokens_instance_uuid_idx", "instance_uuid"),

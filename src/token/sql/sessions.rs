@@ -9,7 +9,7 @@
 use sqlx::Row;
 
 use super::records::SharedSession;
-use super::schema::SESSION_TABLE as TABLE;
+use super::schema::{SESSION_TABLE as TABLE, SESSION_USER_COLUMNS as USER_COLUMNS};
 use super::{now_seconds, SqlStore, StoreError};
 
 fn as_i64(value: u64) -> i64 {
@@ -34,13 +34,20 @@ impl SqlStore {
         session: &SharedSession,
         ttl_seconds: i64,
     ) -> Result<(), StoreError> {
-        let params: Vec<String> = (1..=13).map(|n| self.param(n)).collect();
+        // A table made before its user columns still takes the session, without its person.
+        let users = self.session_users.present(&self.pool).await?;
+        let (columns, count) = if users {
+            (format!(", {USER_COLUMNS}"), 15)
+        } else {
+            (String::new(), 13)
+        };
+        let params: Vec<String> = (1..=count).map(|n| self.param(n)).collect();
         let sql = format!(
             "INSERT INTO {TABLE} (instance, id, token_prefix, client_ip, console, target, started, \
-             bytes_down, bytes_up, view_only, clipboard, expires, end_reason) VALUES ({})",
+             bytes_down, bytes_up, view_only, clipboard, expires, end_reason{columns}) VALUES ({})",
             params.join(", ")
         );
-        sqlx::query(&sql)
+        let query = sqlx::query(&sql)
             .bind(session.instance.clone())
             .bind(as_i64(session.id))
             .bind(session.token_prefix.clone())
@@ -53,9 +60,13 @@ impl SqlStore {
             .bind(i64::from(session.view_only))
             .bind(session.clipboard.clone())
             .bind(now_seconds() + ttl_seconds)
-            .bind(None::<String>)
-            .execute(&self.pool)
-            .await?;
+            .bind(None::<String>);
+        let query = if users {
+            query.bind(session.user.clone()).bind(session.email.clone())
+        } else {
+            query
+        };
+        query.execute(&self.pool).await?;
         Ok(())
     }
 
@@ -194,9 +205,14 @@ impl SqlStore {
     /// # Errors
     /// The database failed.
     pub async fn shared_sessions(&self) -> Result<Vec<SharedSession>, StoreError> {
+        let users = if self.session_users.present(&self.pool).await? {
+            USER_COLUMNS
+        } else {
+            "NULL, NULL"
+        };
         let sql = format!(
             "SELECT instance, {}, token_prefix, client_ip, console, target, {}, {}, {}, {}, \
-             clipboard FROM {TABLE} WHERE expires > {} ORDER BY started, instance, id",
+             clipboard, {users} FROM {TABLE} WHERE expires > {} ORDER BY started, instance, id",
             self.int64("id"),
             self.int64("started"),
             self.int64("bytes_down"),
@@ -223,6 +239,8 @@ impl SqlStore {
                 bytes_up: count(row.try_get(8)?),
                 view_only: row.try_get::<i64, _>(9)? != 0,
                 clipboard: row.try_get(10)?,
+                user: row.try_get(11)?,
+                email: row.try_get(12)?,
             });
         }
         Ok(sessions)

@@ -30,7 +30,18 @@ pub async fn request(
     secret: Option<&str>,
     body: &str,
 ) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(proxy.admin_addr)
+    request_at(proxy.admin_addr, method, path, secret, body).await
+}
+
+/// [`request`] to the admin API at `admin`.
+pub async fn request_at(
+    admin: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    secret: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(admin)
         .await
         .expect("admin connect");
     let auth = secret
