@@ -1,7 +1,9 @@
 // Two people in two browsers (Chromium contexts) on the proxy's /consoles, signed in through
 // the provider's own forms. alice: her list; a console minted for her (not yet used). bob: his
-// list; alice's console link opened in his browser, and /token-status for it. alice: her link
-// opened, waiting for "Connected". Prints one JSON line (never a token or a cookie).
+// list; alice's console link opened in his browser, and /token-status for it; his view-only
+// console (beta, a terminal) opened and typed into: {"changed"} counts the pixels that changed.
+// alice: her link opened, waiting for "Connected". Prints one JSON line (never a token or a
+// cookie).
 // Usage: node consoles.mjs PROXY_ORIGIN SCREENSHOT_PREFIX
 import { chromium } from 'playwright-core';
 import { fillProviderForms } from './provider-forms.mjs';
@@ -34,6 +36,32 @@ const status = async (page, pattern, ms) => {
   return text;
 };
 
+// Distinct colours of noVNC's canvas; with `mark`, its pixels are kept in the page, otherwise
+// `changed` counts the pixels that differ from the marked ones.
+const canvas = (page, mark = false) => page.evaluate((mark) => {
+  const c = document.querySelector('canvas');
+  if (!c || !c.width || !c.height) return { colours: 0, changed: 0 };
+  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const colours = new Set();
+  let changed = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+    if (window.__marked && window.__marked[i] !== data[i]) changed += 1;
+  }
+  if (mark) window.__marked = data.slice();
+  return { colours: colours.size, changed };
+}, mark);
+
+// Waits until the canvas shows something (two colours at least).
+const drawn = async (page) => {
+  let frame = await canvas(page);
+  for (let i = 0; i < 50 && frame.colours < 2; i++) {
+    await page.waitForTimeout(200);
+    frame = await canvas(page);
+  }
+  return frame.colours;
+};
+
 try {
   const alice = await signIn('alice');
   result.alice = { list: await alice.page.locator('ul').innerText().catch(() => '') };
@@ -51,9 +79,23 @@ try {
   const checked = await bob.context.request.get(`${origin}/token-status?token=${encodeURIComponent(token)}`);
   result.bob.tokenStatus = { status: checked.status(), reason: checked.headers()['x-console-reason'] || null };
   await bob.page.screenshot({ path: `${shots}-bob.png` });
+  await bob.page.goto(`${origin}/consoles/open?label=beta`);
+  const beta = { status: await status(bob.page, /^Connected/, 20000) };
+  beta.colours = await drawn(bob.page);
+  await bob.page.locator('canvas').click();
+  await bob.page.waitForTimeout(500);
+  await canvas(bob.page, true);
+  await bob.page.keyboard.type('typed by a watcher', { delay: 30 });
+  await bob.page.keyboard.press('Enter');
+  // What typing shows in a terminal shows within a second through the proxy; three are given.
+  await bob.page.waitForTimeout(3000);
+  beta.changed = (await canvas(bob.page)).changed;
+  result.bob.beta = beta;
+  await bob.page.screenshot({ path: `${shots}-bob-beta.png` });
 
   await alice.page.goto(consoleUrl);
   result.alice.console = await status(alice.page, /^Connected/, 20000);
+  result.alice.colours = await drawn(alice.page);
   await alice.page.screenshot({ path: `${shots}-alice.png` });
 } catch (error) {
   result.error = String(error);

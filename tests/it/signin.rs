@@ -35,11 +35,20 @@ async fn setup(oidc_extra: &str) -> Option<Setup> {
 
 /// [`setup`] with `vncgate_extra` added to `[vncgate]` (`@WORK@` is the work directory).
 pub(crate) async fn setup_with(oidc_extra: &str, vncgate_extra: &str) -> Option<Setup> {
+    setup_provider(oidc_extra, vncgate_extra, &serde_json::json!({})).await
+}
+
+/// [`setup_with`], the provider started with `provider` options.
+async fn setup_provider(
+    oidc_extra: &str,
+    vncgate_extra: &str,
+    provider: &serde_json::Value,
+) -> Option<Setup> {
     let work = tempfile::tempdir().expect("tempdir");
     let pki = TestPki::new(work.path(), "pki");
     let port = free_port();
     let redirect = format!("https://localhost:{port}/oidc/callback");
-    let provider = OidcProvider::start(free_port(), &redirect)?;
+    let provider = OidcProvider::start_with(free_port(), &redirect, provider)?;
     let private = |name: &str, contents: &[u8]| {
         use std::os::unix::fs::PermissionsExt;
         let path = work.path().join(name);
@@ -182,6 +191,49 @@ async fn a_person_signs_in_with_the_providers_own_form_and_the_session_ends() {
     );
 }
 
+/// A provider that signs its ID tokens with another key than the one it publishes (the keys'
+/// `kid` the same): the proxy fetches the keys again once, and still refuses. No session
+/// cookie is set, and the page says why.
+#[tokio::test]
+async fn an_id_token_signed_by_another_key_is_refused() {
+    if !browser::available() {
+        return;
+    }
+    let hostile = serde_json::json!({ "foreign_jwks": true });
+    let Some(setup) = setup_provider("", "", &hostile).await else {
+        return;
+    };
+    let url = format!("https://localhost:{}/login?next=/consoles", setup.port);
+    let found = sign_in(url, "alice", "signin-foreign-key", None).await;
+    assert!(found.get("error").is_none(), "{found}");
+    assert!(
+        found["landed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/oidc/callback"),
+        "{found}"
+    );
+    assert!(
+        found["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the identity provider's answer could not be verified"),
+        "{found}"
+    );
+    assert_eq!(
+        found["cookies"].as_array().map(Vec::len),
+        Some(0),
+        "{found}"
+    );
+    assert!(audit_events(&setup.audit, "sign_in").is_empty());
+    assert_eq!(failures(&setup)[0], "id_token_refused");
+    let (_, metrics) = crate::operations::get(setup.metrics, "/metrics").await;
+    assert!(
+        metrics.contains("vncgate_signins_total{result=\"id_token_refused\"} 1"),
+        "{metrics}"
+    );
+}
+
 #[tokio::test]
 async fn forged_stale_and_cross_site_requests_are_refused_with_reasons() {
     let Some(mut setup) = setup("").await else {
@@ -301,17 +353,25 @@ impl Setup {
 
 #[tokio::test]
 async fn consoles_are_granted_per_person_and_a_minted_link_opens_only_for_its_person() {
-    if !browser::available() || !crate::common::qemu::available() {
+    if !browser::available()
+        || !crate::common::qemu::available()
+        || !crate::common::xvnc::available()
+    {
         return;
     }
     let vm_dir = tempfile::tempdir().expect("tempdir");
     let vm = crate::common::qemu::Qemu::start(vm_dir.path(), "", &[]);
+    // beta: a terminal that would show whatever is typed into it.
+    let mut desktop =
+        crate::common::xvnc::Xvnc::start(vm_dir.path(), &["-SecurityTypes".into(), "None".into()]);
+    desktop.run_window("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
     let tokens = tempfile::NamedTempFile::new().expect("tokens");
+    // beta's entry itself is not view-only: the policy's rule makes it so.
     std::fs::write(
         tokens.path(),
         format!(
-            "ops-alpha-entry: {} label=alpha\ndev-beta-entry: {} label=beta view_only=true\nplain: {}\n",
-            vm.addr, vm.addr, vm.addr
+            "ops-alpha-entry: {} label=alpha\ndev-beta-entry: {} label=beta\nplain: {}\n",
+            vm.addr, desktop.addr, vm.addr
         ),
     )
     .expect("tokens");
@@ -379,10 +439,32 @@ async fn consoles_are_granted_per_person_and_a_minted_link_opens_only_for_its_pe
             .starts_with("Connected"),
         "{found}"
     );
+    assert!(
+        found["alice"]["colours"].as_u64().unwrap_or(0) >= 2,
+        "{found}"
+    );
+    // bob's grant of beta is view-only: the page says so, and typing changes nothing.
+    assert!(
+        found["bob"]["beta"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Connected (view only)"),
+        "{found}"
+    );
+    assert!(
+        found["bob"]["beta"]["colours"].as_u64().unwrap_or(0) >= 2,
+        "{found}"
+    );
+    assert_eq!(found["bob"]["beta"]["changed"], 0, "{found}");
     let opened = audit_events(&setup.audit, "session_open");
-    assert_eq!(opened.len(), 1, "{opened:?}");
-    assert_eq!(opened[0]["user"], "alice");
-    assert_eq!(opened[0]["rule"], "ops");
+    assert_eq!(opened.len(), 2, "{opened:?}");
+    let alice = opened
+        .iter()
+        .find(|e| e["user"] == "alice")
+        .expect("alice's");
+    assert_eq!(alice["rule"], "ops");
+    let bob = opened.iter().find(|e| e["user"] == "bob").expect("bob's");
+    assert_eq!(bob["rule"], "dev-watch");
     let refusals = audit_events(&setup.audit, "refusal");
     assert!(
         refusals

@@ -75,7 +75,12 @@ async fn nova_tokens_open_only_for_people_granted_their_instances_project() {
     let connection = format!("sqlite:///{}", database.display());
     let init = cell.path().join("init.conf");
     std::fs::write(&init, format!("[database]\nconnection = {connection}\n")).expect("config");
-    let initialised = vncgate_cli(&["token", "init-db", "--config-file", init.to_str().expect("utf8")]);
+    let initialised = vncgate_cli(&[
+        "token",
+        "init-db",
+        "--config-file",
+        init.to_str().expect("utf8"),
+    ]);
     assert!(
         initialised.status.success(),
         "{}",

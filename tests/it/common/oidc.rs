@@ -24,18 +24,26 @@ impl OidcProvider {
     /// Starts it on `port`, with the proxy's `redirect_uri` registered; `None` (a skip, a
     /// failure in CI) without node and oidc-provider.
     pub fn start(port: u16, redirect_uri: &str) -> Option<Self> {
+        Self::start_with(port, redirect_uri, &serde_json::json!({}))
+    }
+
+    /// [`Self::start`] with more of `oidc-provider.mjs`'s options (`foreign_jwks`).
+    pub fn start_with(port: u16, redirect_uri: &str, more: &serde_json::Value) -> Option<Self> {
         let installed = browser::dir().join("node_modules/oidc-provider").is_dir()
             && Command::new("node").arg("--version").output().is_ok();
         if !installed {
             super::peer_missing("node-oidc-provider (tests/browser: npm ci)");
             return None;
         }
-        let options = serde_json::json!({
+        let mut options = serde_json::json!({
             "port": port,
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,
             "redirect_uri": redirect_uri,
         });
+        if let (Some(options), Some(more)) = (options.as_object_mut(), more.as_object()) {
+            options.extend(more.clone());
+        }
         let mut child = Command::new("node")
             .current_dir(browser::dir())
             .arg("oidc-provider.mjs")
