@@ -21,13 +21,9 @@ pub struct OidcProvider {
 }
 
 impl OidcProvider {
-    /// Starts it on `port`, with the proxy's `redirect_uri` registered; `None` (a skip, a
-    /// failure in CI) without node and oidc-provider.
-    pub fn start(port: u16, redirect_uri: &str) -> Option<Self> {
-        Self::start_with(port, redirect_uri, &serde_json::json!({}))
-    }
-
-    /// [`Self::start`] with more of `oidc-provider.mjs`'s options (`foreign_jwks`).
+    /// Starts it on `port`, with the proxy's `redirect_uri` registered and `more` of
+    /// `oidc-provider.mjs`'s options (`foreign_jwks`); `None` (a skip, a failure in CI) without
+    /// node and oidc-provider.
     pub fn start_with(port: u16, redirect_uri: &str, more: &serde_json::Value) -> Option<Self> {
         let installed = browser::dir().join("node_modules/oidc-provider").is_dir()
             && Command::new("node").arg("--version").output().is_ok();
