@@ -331,6 +331,25 @@ impl Settings {
         }
     }
 
+    /// The public origin of the serial port's page (`https://host:port` from
+    /// `[serial_console] base_url`'s `wss://host:port/`), when the serial port is enabled.
+    pub fn serial_page_origin(&self) -> Option<String> {
+        self.console_ports
+            .iter()
+            .any(|port| port.kind == crate::console::ConsoleKind::Serial)
+            .then_some(())?;
+        let url = url::Url::parse(&self.serial_base_url).ok()?;
+        let scheme = match url.scheme() {
+            "wss" | "https" => "https",
+            "ws" | "http" => "http",
+            _ => return None,
+        };
+        let port = url
+            .port()
+            .map_or_else(String::new, |port| format!(":{port}"));
+        Some(format!("{scheme}://{}{port}", url.host_str()?))
+    }
+
     /// `host`:`port` to listen on, preferring IPv6 with `source_is_ipv6` as nova does.
     ///
     /// # Errors

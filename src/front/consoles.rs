@@ -1,7 +1,8 @@
 //! `/consoles`: what the signed-in person may open under `[vncgate] access_policy` (labelled
-//! token-file entries, libvirt domains with their state), and `/consoles/open`, which mints a
-//! single-use token for that person alone, good for a minute, and sends the browser to the
-//! console page with it. The policy is asked again when the console is opened.
+//! token-file entries, libvirt domains with their state; VNC, and serial when the serial port
+//! is enabled), and `/consoles/open`, which mints a single-use token for that person alone, good
+//! for a minute, and sends the browser to the console page (or the serial port's page) with it.
+//! The policy is asked again when the console is opened.
 
 use std::time::Duration;
 
@@ -48,43 +49,17 @@ async fn list(front: &Front, identity: &Identity) -> Response<String> {
     let mut unlisted = false;
     if let Some(policy) = front.access_policy.as_deref() {
         for (label, grant) in front.tokens.labelled().await {
-            if grant.kind == ConsoleKind::Novnc
+            if openable(front, grant.kind)
                 && policy.grant(identity, Console::Label(&label)).is_some()
             {
                 let query = form_urlencoded::Serializer::new(String::new())
                     .append_pair("label", &label)
+                    .append_pair("console", grant.kind.nova_name())
                     .finish();
-                rows.push(row(&label, "", Some(&query)));
+                rows.push(row(&label, kind_name(grant.kind), Some(&query)));
             }
         }
-        if let Some(inventory) = &front.libvirt {
-            for (hypervisor, listed) in inventory.list().await {
-                let Ok(domains) = listed else {
-                    unlisted = true;
-                    continue;
-                };
-                for domain in domains {
-                    if policy
-                        .grant(identity, Console::Domain(&domain.name))
-                        .is_none()
-                    {
-                        continue;
-                    }
-                    let query = form_urlencoded::Serializer::new(String::new())
-                        .append_pair("domain", &domain.name)
-                        .append_pair("hypervisor", &hypervisor.name)
-                        .finish();
-                    let (state, open) = if domain.running && domain.consoles.vnc.is_some() {
-                        ("running", Some(query.as_str()))
-                    } else if domain.running {
-                        ("running, no VNC console", None)
-                    } else {
-                        ("not running", None)
-                    };
-                    rows.push(row(&domain.name, state, open));
-                }
-            }
-        }
+        unlisted = domain_rows(front, identity, policy, &mut rows).await;
     }
     let who = identity.email.as_deref().unwrap_or(&identity.sub);
     let listing = if rows.is_empty() {
@@ -111,6 +86,76 @@ async fn list(front: &Front, identity: &Identity) -> Response<String> {
     )
 }
 
+/// The rows of the libvirt domains the policy grants `identity`; whether a hypervisor could
+/// not be listed.
+async fn domain_rows(
+    front: &Front,
+    identity: &Identity,
+    policy: &crate::access::Policy,
+    rows: &mut Vec<String>,
+) -> bool {
+    let mut unlisted = false;
+    if let Some(inventory) = &front.libvirt {
+        for (hypervisor, listed) in inventory.list().await {
+            let Ok(domains) = listed else {
+                unlisted = true;
+                continue;
+            };
+            for domain in domains {
+                if policy
+                    .grant(identity, Console::Domain(&domain.name))
+                    .is_none()
+                {
+                    continue;
+                }
+                let query = |kind: ConsoleKind| {
+                    form_urlencoded::Serializer::new(String::new())
+                        .append_pair("domain", &domain.name)
+                        .append_pair("hypervisor", &hypervisor.name)
+                        .append_pair("console", kind.nova_name())
+                        .finish()
+                };
+                let serial =
+                    domain.consoles.serial.is_some() && openable(front, ConsoleKind::Serial);
+                match (domain.running, domain.consoles.vnc.is_some(), serial) {
+                    (false, _, _) => rows.push(row(&domain.name, "not running", None)),
+                    (true, false, false) => {
+                        rows.push(row(&domain.name, "running, no console", None));
+                    }
+                    (true, vnc, serial) => {
+                        if vnc {
+                            let open = query(ConsoleKind::Novnc);
+                            rows.push(row(&domain.name, "running, screen", Some(&open)));
+                        }
+                        if serial {
+                            let open = query(ConsoleKind::Serial);
+                            rows.push(row(&domain.name, "running, serial", Some(&open)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    unlisted
+}
+
+/// Whether consoles of `kind` can be opened from here: VNC, and serial with a serial port.
+fn openable(front: &Front, kind: ConsoleKind) -> bool {
+    match kind {
+        ConsoleKind::Novnc => true,
+        ConsoleKind::Serial => front.serial_page.is_some(),
+        _ => false,
+    }
+}
+
+fn kind_name(kind: ConsoleKind) -> &'static str {
+    if kind == ConsoleKind::Serial {
+        "serial"
+    } else {
+        "screen"
+    }
+}
+
 fn row(name: &str, state: &str, open: Option<&str>) -> String {
     let state = if state.is_empty() {
         String::new()
@@ -134,10 +179,14 @@ async fn open(front: &Front, identity: &Identity, uri: &http::Uri) -> Response<S
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let granted = match (value("label"), value("domain"), value("hypervisor")) {
-        (Some(label), None, None) => labelled(front, identity, &label).await,
-        (None, Some(domain), Some(hypervisor)) => {
-            domain_console(front, identity, &domain, &hypervisor)
+    let kind = value("console")
+        .as_deref()
+        .map_or(Some(ConsoleKind::Novnc), ConsoleKind::from_nova_name)
+        .filter(|kind| openable(front, *kind));
+    let granted = match (kind, value("label"), value("domain"), value("hypervisor")) {
+        (Some(kind), Some(label), None, None) => labelled(front, identity, &label, kind).await,
+        (Some(kind), None, Some(domain), Some(hypervisor)) => {
+            domain_console(front, identity, &domain, &hypervisor, kind)
         }
         _ => None,
     };
@@ -161,7 +210,12 @@ async fn open(front: &Front, identity: &Identity, uri: &http::Uri) -> Response<S
             minted_event(front, identity, &granted, &request.target);
             let path = format!("?token={}", token.expose());
             let encoded: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
-            redirect(&format!("/console.html?path={encoded}"))
+            match (&request.kind, &front.serial_page) {
+                (ConsoleKind::Serial, Some(origin)) => {
+                    redirect(&format!("{origin}/serial.html?path={encoded}"))
+                }
+                _ => redirect(&format!("/console.html?path={encoded}")),
+            }
         }
         Err(error) => {
             tracing::warn!(error = %crate::chain::chain(&error), "a console could not be opened");
@@ -173,8 +227,13 @@ async fn open(front: &Front, identity: &Identity, uri: &http::Uri) -> Response<S
     }
 }
 
-/// The labelled entry `label`, if the policy grants it.
-async fn labelled(front: &Front, identity: &Identity, label: &str) -> Option<(Grant, Granted)> {
+/// The labelled entry `label` of `kind`, if the policy grants it.
+async fn labelled(
+    front: &Front,
+    identity: &Identity,
+    label: &str,
+    kind: ConsoleKind,
+) -> Option<(Grant, Granted)> {
     let policy = front.access_policy.as_deref()?;
     let granted = policy.grant(identity, Console::Label(label))?;
     let (_, grant) = front
@@ -182,7 +241,7 @@ async fn labelled(front: &Front, identity: &Identity, label: &str) -> Option<(Gr
         .labelled()
         .await
         .into_iter()
-        .find(|(own, grant)| own == label && grant.kind == ConsoleKind::Novnc)?;
+        .find(|(own, grant)| own == label && grant.kind == kind)?;
     Some((grant, granted))
 }
 
@@ -192,6 +251,7 @@ fn domain_console(
     identity: &Identity,
     name: &str,
     hypervisor: &str,
+    kind: ConsoleKind,
 ) -> Option<(Grant, Granted)> {
     let policy = front.access_policy.as_deref()?;
     let granted = policy.grant(identity, Console::Domain(name))?;
@@ -200,7 +260,11 @@ fn domain_console(
         port: 0,
     };
     crate::libvirt::DomainRef::of(&target)?;
-    Some((Grant::direct(target), granted))
+    let grant = Grant {
+        kind,
+        ..Grant::direct(target)
+    };
+    Some((grant, granted))
 }
 
 /// The token to mint: the entry's settings narrowed by the policy, for this person alone.
@@ -209,7 +273,7 @@ fn minted(front: &Front, identity: &Identity, mut grant: Grant, granted: &Grante
     let policy = front.sessions.policy(&grant);
     let record = grant.record_wanted();
     Mint {
-        kind: ConsoleKind::Novnc,
+        kind: grant.kind,
         target: grant.target,
         tls_port: grant.tls_port,
         view_only: policy.view_only,

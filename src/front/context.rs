@@ -54,6 +54,8 @@ pub struct Front {
     pub require_login: Option<Arc<crate::token::claims::Claims>>,
     /// Who may open which console when signed in (`access_policy`).
     pub access_policy: Option<Arc<crate::access::Policy>>,
+    /// The serial port's page origin (`https://host:port`), when the serial port is enabled.
+    pub serial_page: Option<String>,
     /// Sign-in through the identity provider (`[oidc]`).
     pub signin: Option<Arc<crate::signin::SignIn>>,
     /// The hypervisors whose domains tokens may name (`[libvirt] uris`).

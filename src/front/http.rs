@@ -94,6 +94,9 @@ async fn page(
             if library && request.uri().path().starts_with("/xterm/") {
                 return (xterm_file(&front.pages, request).await, Page::Serial);
             }
+            if let Some(response) = super::signin::sign_in_first(front, &request) {
+                return (response, Page::Own);
+            }
             return match serial_page(&request) {
                 Some(response) => (response, Page::Serial),
                 None => (not_allowed(), Page::Static),

@@ -71,13 +71,22 @@ pub(super) fn sign_in_first(front: &Front, request: &Request<Incoming>) -> Optio
     front.require_login.as_ref()?;
     let path = request.uri().path();
     let console_page = matches!(path, "/" | "/console.html" | "/vnc.html" | "/vnc_lite.html");
-    if !console_page || signin.identity(request.headers()).is_some() {
+    let serial_page = path == "/serial.html";
+    if !(console_page || serial_page) || signin.identity(request.headers()).is_some() {
         return None;
     }
     let here = request.uri().path_and_query().map_or(path, |p| p.as_str());
-    let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
+    let location = match (serial_page, &front.serial_page) {
+        // The serial port's page signs in at the console port's /login, and comes back here.
+        (true, Some(origin)) => signin.login_from(&format!("{origin}{here}")),
+        (true, None) => return None,
+        (false, _) => {
+            let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
+            format!("/login?next={next}")
+        }
+    };
     let mut response = empty(StatusCode::SEE_OTHER);
-    let location = HeaderValue::from_str(&format!("/login?next={next}")).ok()?;
+    let location = HeaderValue::from_str(&location).ok()?;
     response.headers_mut().insert(header::LOCATION, location);
     Some(response)
 }

@@ -115,9 +115,10 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         tokens,
         sessions,
         access_policy: settings.access_policy.clone(),
+        serial_page: settings.serial_page_origin(),
         require_login: settings.require_login.then(|| lasting.claims.clone()),
         signin: match &settings.oidc {
-            Some(oidc) => Some(Arc::new(signin(oidc)?)),
+            Some(oidc) => Some(Arc::new(signin(oidc, settings.serial_page_origin())?)),
             None => None,
         },
         libvirt: settings
@@ -133,14 +134,22 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
     })
 }
 
-/// Sign-in with `[oidc]`: the provider reached over HTTPS checked against its `ca_file`.
-fn signin(oidc: &crate::signin::OidcSettings) -> Result<crate::signin::SignIn, Error> {
+/// Sign-in with `[oidc]`: the provider reached over HTTPS checked against its `ca_file`; the
+/// serial port's page, when there is one, may be landed on.
+fn signin(
+    oidc: &crate::signin::OidcSettings,
+    serial_page: Option<String>,
+) -> Result<crate::signin::SignIn, Error> {
     let tls = if oidc.issuer.starts_with("https:") {
         Some(tls::api_client_config(&oidc.ca_file)?)
     } else {
         None
     };
-    crate::signin::SignIn::new(oidc.clone(), tls).ok_or(Error::CookieKey)
+    let signin = crate::signin::SignIn::new(oidc.clone(), tls).ok_or(Error::CookieKey)?;
+    Ok(match serial_page {
+        Some(origin) => signin.landing_on(origin),
+        None => signin,
+    })
 }
 
 /// What sessions need: the backend connector with its TLS, the WebSocket limits, the timers.

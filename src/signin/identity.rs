@@ -62,18 +62,26 @@ pub(super) fn seconds(at: SystemTime) -> u64 {
         .as_secs()
 }
 
-/// A path on this proxy to land on after sign-in: a local absolute path, never another site
-/// (`//host`, `/\host`, a scheme), so that sign-in cannot redirect away; `/consoles` otherwise.
-pub(super) fn local_path(next: Option<&str>) -> String {
+/// A place on this proxy to land on after sign-in: a local absolute path, or a path on one of
+/// `origins` (this proxy's other ports, such as the serial page's), never another site
+/// (`//host`, `/\\host`, another scheme or origin), so that sign-in cannot redirect away;
+/// `/consoles` otherwise.
+pub(super) fn local_path(next: Option<&str>, origins: &[String]) -> String {
+    let local = |path: &str| {
+        path.starts_with('/')
+            && !path.starts_with("//")
+            && !path.starts_with("/\\")
+            && !path.contains(|c: char| c.is_control())
+            && path.len() <= 2048
+    };
     match next {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.starts_with("/\\")
-                && !path.contains(|c: char| c.is_control())
-                && path.len() <= 2048 =>
+        Some(path) if local(path) => path.to_owned(),
+        Some(url)
+            if origins
+                .iter()
+                .any(|origin| url.strip_prefix(origin.as_str()).is_some_and(local)) =>
         {
-            path.to_owned()
+            url.to_owned()
         }
         _ => "/consoles".to_owned(),
     }
@@ -85,20 +93,32 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_landed_on() {
+        let serial = ["https://console.example.org:6083".to_owned()];
         assert_eq!(
-            local_path(Some("/console.html?path=x")),
+            local_path(Some("/console.html?path=x"), &serial),
             "/console.html?path=x"
+        );
+        assert_eq!(
+            local_path(
+                Some("https://console.example.org:6083/serial.html?path=x"),
+                &serial
+            ),
+            "https://console.example.org:6083/serial.html?path=x"
         );
         for away in [
             "//evil.example/",
             "/\\evil.example",
             "https://evil.example/",
+            "https://console.example.org:6083.evil.example/",
+            "https://console.example.org:6083//evil.example/",
+            "https://console.example.org:6083@evil.example/",
+            "https://console.example.org:60831/",
             "evil",
             "/a\nb",
         ] {
-            assert_eq!(local_path(Some(away)), "/consoles", "{away:?}");
+            assert_eq!(local_path(Some(away), &serial), "/consoles", "{away:?}");
         }
-        assert_eq!(local_path(None), "/consoles");
+        assert_eq!(local_path(None, &serial), "/consoles");
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub enum Outcome {
 /// Sign-in, as `[oidc]` configures it.
 pub struct SignIn {
     settings: Arc<OidcSettings>,
+    /// This proxy's other origins sign-in may land on (the serial port's page).
+    landings: Vec<String>,
     provider: Provider,
     seal: Seal,
 }
@@ -83,8 +85,27 @@ impl SignIn {
         Some(Self {
             provider: Provider::new(settings.clone(), http),
             settings,
+            landings: Vec::new(),
             seal,
         })
+    }
+
+    /// Where a page of another origin of this proxy (the serial port's) sends a browser to
+    /// sign in and come back to `next` (its absolute URL): `/login` at `redirect_url`'s origin,
+    /// where the login cookie must be set for the callback to find it.
+    pub fn login_from(&self, next: &str) -> String {
+        let mut login = self.settings.redirect_url.clone();
+        login.set_path("/login");
+        login.set_query(None);
+        login.query_pairs_mut().append_pair("next", next);
+        login.to_string()
+    }
+
+    /// Lets sign-in land on `origin` too (`https://host:port`, another port of this proxy).
+    #[must_use]
+    pub fn landing_on(mut self, origin: String) -> Self {
+        self.landings.push(origin);
+        self
     }
 
     /// The route `path` names, if it is one.
@@ -160,7 +181,7 @@ impl SignIn {
 
     /// Sends the browser to the provider with a new login cookie.
     async fn login(&self, uri: &Uri) -> (Response<String>, Outcome) {
-        let next = local_path(query(uri, "next").as_deref());
+        let next = local_path(query(uri, "next").as_deref(), &self.landings);
         match self.provider.authorize(next).await {
             Ok((url, pending)) => {
                 let sealed = self.seal.seal(

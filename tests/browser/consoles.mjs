@@ -96,6 +96,12 @@ try {
   await alice.page.goto(consoleUrl);
   result.alice.console = await status(alice.page, /^Connected/, 20000);
   result.alice.colours = await drawn(alice.page);
+
+  const serial = await alice.context.request.get(`${origin}/consoles/open?label=gamma&console=serial`, { maxRedirects: 0 });
+  result.alice.serial = { location: serial.headers().location || '' };
+  await alice.page.goto(result.alice.serial.location);
+  result.alice.serial.status = await status(alice.page, /^Connected/, 20000);
+  await alice.page.screenshot({ path: `${shots}-alice-serial.png` });
   await alice.page.screenshot({ path: `${shots}-alice.png` });
 } catch (error) {
   result.error = String(error);

@@ -365,12 +365,26 @@ async fn consoles_are_granted_per_person_and_a_minted_link_opens_only_for_its_pe
     let mut desktop =
         crate::common::xvnc::Xvnc::start(vm_dir.path(), &["-SecurityTypes".into(), "None".into()]);
     desktop.run_window("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
+    // gamma: a serial line (a TCP server that echoes).
+    let line = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let line_addr = line.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = line.accept().await {
+            tokio::spawn(async move {
+                let (mut read, mut write) = stream.split();
+                let _ = tokio::io::copy(&mut read, &mut write).await;
+            });
+        }
+    });
     let tokens = tempfile::NamedTempFile::new().expect("tokens");
     // beta's entry itself is not view-only: the policy's rule makes it so.
     std::fs::write(
         tokens.path(),
         format!(
-            "ops-alpha-entry: {} label=alpha\ndev-beta-entry: {} label=beta\nplain: {}\n",
+            "ops-alpha-entry: {} label=alpha\ndev-beta-entry: {} label=beta\nplain: {}\n\
+             ops-gamma-entry: {line_addr} label=gamma kind=serial\n",
             vm.addr, desktop.addr, vm.addr
         ),
     )
@@ -378,14 +392,17 @@ async fn consoles_are_granted_per_person_and_a_minted_link_opens_only_for_its_pe
     let policy = tempfile::NamedTempFile::new().expect("policy");
     std::fs::write(
         policy.path(),
-        "[[rules]]\nname = \"ops\"\ngroups = [\"ops\"]\nlabels = [\"alpha\"]\n\n\
+        "[[rules]]\nname = \"ops\"\ngroups = [\"ops\"]\nlabels = [\"alpha\", \"gamma\"]\n\n\
          [[rules]]\nname = \"dev-watch\"\ngroups = [\"dev\"]\nlabels = [\"beta\"]\nview_only = true\n",
     )
     .expect("policy");
+    let serial_port = free_port();
     let Some(setup) = setup_with(
         "",
         &format!(
-            "token_source = {}\naccess_policy = {}\nnovnc_dir = {}\n",
+            "token_source = {}\naccess_policy = {}\nnovnc_dir = {}\n\
+             [serial_console]\nenabled = true\nserialproxy_host = 127.0.0.1\n\
+             serialproxy_port = {serial_port}\nbase_url = wss://localhost:{serial_port}/\n",
             tokens.path().display(),
             policy.path().display(),
             browser::NOVNC
@@ -414,9 +431,22 @@ async fn consoles_are_granted_per_person_and_a_minted_link_opens_only_for_its_pe
     // Each sees what their group is granted, and nothing else.
     let alice_list = found["alice"]["list"].as_str().unwrap_or_default();
     assert!(
-        alice_list.contains("alpha") && !alice_list.contains("beta"),
+        alice_list.contains("alpha")
+            && alice_list.contains("gamma (serial)")
+            && !alice_list.contains("beta"),
         "{found}"
     );
+    // gamma, a serial console: opened on the serial port's page, signed in there too.
+    assert!(
+        found["alice"]["serial"]["location"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(&format!(
+                "https://localhost:{serial_port}/serial.html?path="
+            )),
+        "{found}"
+    );
+    assert_eq!(found["alice"]["serial"]["status"], "Connected", "{found}");
     let bob_list = found["bob"]["list"].as_str().unwrap_or_default();
     assert!(
         bob_list.contains("beta") && !bob_list.contains("alpha"),
@@ -457,10 +487,16 @@ async fn consoles_are_granted_per_person_and_a_minted_link_opens_only_for_its_pe
     );
     assert_eq!(found["bob"]["beta"]["changed"], 0, "{found}");
     let opened = audit_events(&setup.audit, "session_open");
-    assert_eq!(opened.len(), 2, "{opened:?}");
+    assert_eq!(opened.len(), 3, "{opened:?}");
+    assert!(
+        opened
+            .iter()
+            .any(|e| e["user"] == "alice" && e["console"] == "serial"),
+        "{opened:?}"
+    );
     let alice = opened
         .iter()
-        .find(|e| e["user"] == "alice")
+        .find(|e| e["user"] == "alice" && e["console"] == "novnc")
         .expect("alice's");
     assert_eq!(alice["rule"], "ops");
     let bob = opened.iter().find(|e| e["user"] == "bob").expect("bob's");
@@ -488,10 +524,13 @@ async fn require_login_sends_a_token_link_to_sign_in_and_the_first_person_keeps_
     let vm = crate::common::qemu::Qemu::start(vm_dir.path(), "", &[]);
     let tokens = tempfile::NamedTempFile::new().expect("tokens");
     std::fs::write(tokens.path(), format!("a-nova-style-token: {}\n", vm.addr)).expect("tokens");
+    let serial_port = free_port();
     let Some(setup) = setup_with(
         "",
         &format!(
-            "token_source = {}\nrequire_login = true\nnovnc_dir = {}\n",
+            "token_source = {}\nrequire_login = true\nnovnc_dir = {}\n\
+             [serial_console]\nenabled = true\nserialproxy_host = 127.0.0.1\n\
+             serialproxy_port = {serial_port}\nbase_url = wss://localhost:{serial_port}/\n",
             tokens.path().display(),
             browser::NOVNC
         ),
@@ -500,6 +539,37 @@ async fn require_login_sends_a_token_link_to_sign_in_and_the_first_person_keeps_
     else {
         return;
     };
+    // The serial port's page signs in at the console port's /login and comes back to itself.
+    let mut serial = tls_connect(
+        format!("127.0.0.1:{serial_port}").parse().expect("addr"),
+        &setup.ca,
+    )
+    .await;
+    serial
+        .write_all(
+            format!(
+                "GET /serial.html?path=%3Ftoken%3Dx HTTP/1.1\r\nHost: localhost:{serial_port}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("request");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), serial.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    assert_eq!(
+        header(&answer, "location"),
+        Some(
+            format!(
+                "https://localhost:{}/login?next=https%3A%2F%2Flocalhost%3A{serial_port}%2Fserial.html%3Fpath%3D%253Ftoken%253Dx",
+                setup.port
+            )
+            .as_str()
+        ),
+        "{answer}"
+    );
+    // (That /login lands there, and nowhere else, is identity.rs's unit test.)
     let page = "/console.html?path=%3Ftoken%3Da-nova-style-token";
     // Without a session: the page sends the browser to sign in, and the token alone opens
     // nothing.
