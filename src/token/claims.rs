@@ -1,6 +1,7 @@
 //! `[vncgate] require_login`: a token that names no person is claimed by the first signed-in
-//! person whose browser opens it; from then on it opens for them alone. Kept in this instance's
-//! memory until the token's expiry (a day at most for tokens that do not expire).
+//! person whose browser opens it; from then on it opens for them alone. Kept in the token
+//! database when it has the claim table (`sql/claims.rs`), else here, in this instance's memory,
+//! until the token's expiry (a day at most for tokens that do not expire).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use super::secret::TokenHash;
 
 /// How long a claim on a token that never expires is kept.
-const UNBOUNDED_FOR: Duration = Duration::from_secs(86_400);
+pub(super) const UNBOUNDED_FOR: Duration = Duration::from_secs(86_400);
 
 /// Claims kept at most: past this, expired claims are dropped first, then the oldest.
 const MAX_CLAIMS: usize = 100_000;

@@ -26,11 +26,50 @@ impl TokenStore {
     ) -> Result<(), Refusal> {
         Refusal::unusable(grant, caller)?;
         let granted = self.by_project(grant, caller).await?;
-        caller.claim(grant, hash)?;
+        self.claim(grant, hash, caller).await?;
         if let Some(granted) = granted {
             apply(grant, granted, caller);
         }
         Ok(())
+    }
+
+    /// `require_login`'s claim on a token that names no one, for the signed-in person: in the
+    /// database when it has the claim table (every instance, and a restart, knows it), else in
+    /// this instance's memory.
+    ///
+    /// # Errors
+    /// [`Refusal::OtherPerson`]: another person claimed it first; [`Refusal::Unavailable`].
+    async fn claim(
+        &self,
+        grant: &Grant,
+        hash: TokenHash,
+        caller: Caller<'_>,
+    ) -> Result<(), Refusal> {
+        let (None, Some(sub), Some(_)) = (&grant.person, caller.person, caller.claims) else {
+            return Ok(());
+        };
+        let Some(sql) = self.sql() else {
+            return caller.claim(grant, hash);
+        };
+        if !sql.has_claim_table().await.map_err(Refusal::unavailable)? {
+            return caller.claim(grant, hash);
+        }
+        // A token that never expires is claimed for a day, as in memory.
+        let until = grant
+            .expires
+            .unwrap_or_else(|| std::time::SystemTime::now() + super::claims::UNBOUNDED_FOR);
+        let until = until
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        if sql
+            .claim_token(&hash, sub, until)
+            .await
+            .map_err(Refusal::unavailable)?
+        {
+            Ok(())
+        } else {
+            Err(Refusal::OtherPerson)
+        }
     }
 
     /// What the rules by project grant `caller`'s person on `grant`: `None` when they do not

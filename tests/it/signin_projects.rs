@@ -187,6 +187,19 @@ async fn nova_tokens_open_only_for_people_granted_their_instances_project() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(published, "alice alice@example.org");
+    // Her claim on the token is in the shared database, for every instance.
+    let ops_hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b"ops-instance-token"))
+    };
+    let claims = std::process::Command::new("sqlite3")
+        .arg(&database)
+        .arg(format!(
+            "SELECT sub FROM vncgate_token_claims WHERE token_hash = '{ops_hash}'"
+        ))
+        .output()
+        .expect("sqlite3");
+    assert_eq!(String::from_utf8_lossy(&claims.stdout).trim(), "alice");
     // The identity provider goes down: the live session goes on.
     if let Some(provider) = setup.provider.take() {
         provider.stop();

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+mod claims;
 mod error;
 mod instances;
 mod lease;
@@ -39,6 +40,7 @@ pub struct SqlStore {
     leases: Arc<TableProbe>,
     sessions: Arc<TableProbe>,
     session_users: Arc<TableProbe>,
+    claims: Arc<TableProbe>,
 }
 
 /// The single-use flag as an SQL expression: a count from vncgate's table, or 0 without it.
@@ -77,6 +79,7 @@ impl SqlStore {
             single_use: Arc::new(TableProbe::new("vncgate_single_use")),
             leases: Arc::new(TableProbe::new(schema::LEASE_TABLE)),
             sessions: Arc::new(TableProbe::new(schema::SESSION_TABLE)),
+            claims: Arc::new(TableProbe::new(schema::CLAIM_TABLE)),
             session_users: Arc::new(TableProbe::columns(
                 schema::SESSION_TABLE,
                 schema::SESSION_USER_COLUMNS,

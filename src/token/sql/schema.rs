@@ -10,6 +10,9 @@ pub(super) const LEASE_TABLE: &str = "vncgate_session_leases";
 /// vncgate's own: the `jti`s of single-use JWTs already used, until they expire.
 pub(super) const JTI_TABLE: &str = "vncgate_used_jti";
 
+/// `require_login`'s claims on tokens (see `claims.rs`).
+pub(super) const CLAIM_TABLE: &str = "vncgate_token_claims";
+
 /// vncgate's published live sessions (see `sessions.rs`).
 pub(super) const SESSION_TABLE: &str = "vncgate_live_sessions";
 
@@ -51,6 +54,11 @@ pub(super) fn schema(dialect: Dialect) -> Vec<String> {
         "CREATE TABLE IF NOT EXISTS {LEASE_TABLE} (token_hash VARCHAR(64) NOT NULL, slot INTEGER NOT NULL, \
          instance VARCHAR(64) NOT NULL, lease BIGINT NOT NULL, expires BIGINT NOT NULL, \
          PRIMARY KEY (token_hash, slot))"
+    ));
+    // vncgate's own: who claimed which token under require_login, across instances.
+    statements.push(format!(
+        "CREATE TABLE IF NOT EXISTS {CLAIM_TABLE} (token_hash VARCHAR(64) NOT NULL PRIMARY KEY, \
+         sub VARCHAR(255) NOT NULL, expires BIGINT NOT NULL)"
     ));
     // vncgate's own: every instance's live sessions, for the admin API of any of them.
     statements.push(format!(
