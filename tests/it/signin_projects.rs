@@ -10,30 +10,13 @@ use crate::common::admin::request_at;
 use crate::common::browser;
 use crate::common::daemon::free_port;
 use crate::common::oidc::sign_in;
-use crate::common::{sqlite, vncgate_cli};
+use crate::common::{nova_row_sql, sqlite, vncgate_cli};
 use crate::operations::{audit_events, get};
 use crate::signin::setup_with;
 
 const OPS_INSTANCE: &str = "0d7a8f0e-0000-4000-8000-00000000a11c";
 const DEV_INSTANCE: &str = "0d7a8f0e-0000-4000-8000-000000000b0b";
 const ADMIN_SECRET: &str = "an-admin-secret-for-the-projects-test";
-
-/// A nova row for `token` on `instance`, as nova-compute writes it.
-fn nova_row(token: &str, target: std::net::SocketAddr, instance: &str) -> String {
-    use sha2::Digest;
-    let hash = hex::encode(sha2::Sha256::digest(token.as_bytes()));
-    let expires = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        + 600;
-    format!(
-        "INSERT INTO console_auth_tokens (created_at, token_hash, console_type, host, port, instance_uuid, expires) \
-         VALUES (CURRENT_TIMESTAMP, '{hash}', 'novnc', '{}', {}, '{instance}', {expires});",
-        target.ip(),
-        target.port()
-    )
-}
 
 /// The admin API's live sessions.
 async fn sessions(admin: std::net::SocketAddr) -> Vec<serde_json::Value> {
@@ -88,8 +71,8 @@ async fn nova_tokens_open_only_for_people_granted_their_instances_project() {
     );
     let rows = format!(
         "{}{}",
-        nova_row("ops-instance-token", vm.addr, OPS_INSTANCE),
-        nova_row("dev-instance-token", vm.addr, DEV_INSTANCE)
+        nova_row_sql("ops-instance-token", "novnc", vm.addr, None, OPS_INSTANCE),
+        nova_row_sql("dev-instance-token", "novnc", vm.addr, None, DEV_INSTANCE)
     );
     assert!(sqlite(&database, &rows));
     let admin = free_port();

@@ -5,7 +5,6 @@
 use sqlx::Row;
 
 use super::schema::CLAIM_TABLE as TABLE;
-use super::url::Dialect;
 use super::{now_seconds, SqlStore, StoreError, TokenHash};
 
 impl SqlStore {
@@ -40,11 +39,7 @@ impl SqlStore {
             .execute(&self.pool)
             .await?;
         // A clash on the key means "claimed already": the owner is read back below.
-        let (verb, tail) = match self.dialect {
-            Dialect::Sqlite => ("INSERT OR IGNORE", ""),
-            Dialect::MySql => ("INSERT IGNORE", ""),
-            Dialect::Postgres => ("INSERT", " ON CONFLICT DO NOTHING"),
-        };
+        let (verb, tail) = self.insert_ignoring();
         let insert = format!(
             "{verb} INTO {TABLE} (token_hash, sub, expires) VALUES ({}, {}, {}){tail}",
             self.param(1),

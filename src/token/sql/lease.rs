@@ -9,7 +9,6 @@
 
 use super::records::LeaseKey;
 use super::schema::LEASE_TABLE as TABLE;
-use super::url::Dialect;
 use super::{now_seconds, SqlStore, StoreError, TokenHash};
 
 impl SqlStore {
@@ -47,13 +46,7 @@ impl SqlStore {
             .bind(now)
             .execute(&self.pool)
             .await?;
-        // A clash on the key is the answer "taken", not an error (and not an ERROR line in
-        // the server's log).
-        let (verb, tail) = match self.dialect {
-            Dialect::Sqlite => ("INSERT OR IGNORE", ""),
-            Dialect::MySql => ("INSERT IGNORE", ""),
-            Dialect::Postgres => ("INSERT", " ON CONFLICT DO NOTHING"),
-        };
+        let (verb, tail) = self.insert_ignoring();
         let insert = format!(
             "{verb} INTO {TABLE} (token_hash, slot, instance, lease, expires) \
              VALUES ({}, {}, {}, {}, {}){tail}",

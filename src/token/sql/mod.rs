@@ -181,6 +181,17 @@ impl SqlStore {
         }
     }
 
+    /// `INSERT` that does nothing on a clash with the primary key, as the dialect writes it:
+    /// the statement's verb and its tail. A clash is then an answer ("taken"), not an error (nor
+    /// an ERROR line in the server's log).
+    pub(super) fn insert_ignoring(&self) -> (&'static str, &'static str) {
+        match self.dialect {
+            Dialect::Sqlite => ("INSERT OR IGNORE", ""),
+            Dialect::MySql => ("INSERT IGNORE", ""),
+            Dialect::Postgres => ("INSERT", " ON CONFLICT DO NOTHING"),
+        }
+    }
+
     /// An integer column read as 64 bits in every dialect.
     pub(super) fn int64(&self, column: &str) -> String {
         match self.dialect {

@@ -501,8 +501,27 @@ pub fn nova_row(
     target: SocketAddr,
     internal_access_path: Option<&str>,
 ) -> bool {
-    use sha2::Digest;
     token_cli(proxy, "list", &[]);
+    let sql = nova_row_sql(
+        token,
+        console_type,
+        target,
+        internal_access_path,
+        "a1b2c3d4-0000-4000-8000-000000000000",
+    );
+    sqlite(&proxy.dir.path().join("state/tokens.sqlite"), &sql)
+}
+
+/// The `INSERT` of a `console_auth_tokens` row as nova-compute writes it, for `instance`, ten
+/// minutes to live.
+pub fn nova_row_sql(
+    token: &str,
+    console_type: &str,
+    target: SocketAddr,
+    internal_access_path: Option<&str>,
+    instance: &str,
+) -> String {
+    use sha2::Digest;
     let hash = hex::encode(sha2::Sha256::digest(token.as_bytes()));
     let expires = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -510,11 +529,10 @@ pub fn nova_row(
         .as_secs()
         + 600;
     let path = internal_access_path.map_or("NULL".to_owned(), |path| format!("'{path}'"));
-    let sql = format!(
+    format!(
         "INSERT INTO console_auth_tokens (created_at, token_hash, console_type, host, port, internal_access_path, instance_uuid, expires) \
-         VALUES (CURRENT_TIMESTAMP, '{hash}', '{console_type}', '{}', {}, {path}, 'a1b2c3d4-0000-4000-8000-000000000000', {expires});",
+         VALUES (CURRENT_TIMESTAMP, '{hash}', '{console_type}', '{}', {}, {path}, '{instance}', {expires});",
         target.ip(),
         target.port()
-    );
-    sqlite(&proxy.dir.path().join("state/tokens.sqlite"), &sql)
+    )
 }
