@@ -147,7 +147,7 @@ async fn token_status(
         front.forwarded_header,
         request.headers(),
     );
-    let mut view_only = false;
+    let mut policy = None;
     let mut reason = None;
     let status = match front.limiter.reserve(client.ip) {
         None => {
@@ -176,7 +176,7 @@ async fn token_status(
                         };
                         return token_status_response(
                             status,
-                            false,
+                            None,
                             Some(unlocated.public_reason()),
                         );
                     }
@@ -194,7 +194,7 @@ async fn token_status(
                 }
                 Ok(grant) => {
                     reservation.give_back();
-                    view_only = front.sessions.policy(&grant).view_only;
+                    policy = Some(front.sessions.policy(&grant));
                     StatusCode::NO_CONTENT
                 }
                 Err(refusal) => {
@@ -204,22 +204,30 @@ async fn token_status(
             }
         }
     };
-    token_status_response(status, view_only, reason)
+    token_status_response(status, policy, reason)
 }
 
-/// `/token-status`'s answer: the status, whether the token is a watch link, and why it is
-/// refused when the page can say more than "rejected" (a virtual machine that is not running).
+/// `/token-status`'s answer: the status, the session's policy when it would be admitted (a
+/// watch link, which way the clipboard may flow), and why it is refused when the page can say
+/// more than "rejected" (a virtual machine that is not running).
 fn token_status_response(
     status: StatusCode,
-    view_only: bool,
+    policy: Option<crate::relay::filter::Policy>,
     reason: Option<&'static str>,
 ) -> Response<Body> {
     let mut response = empty(status);
-    // The page shows a watch link as such (the proxy enforces it whatever the page does).
-    if view_only {
-        response
-            .headers_mut()
-            .insert("x-console-view-only", HeaderValue::from_static("true"));
+    // The page shows a watch link as such, and a clipboard that may not flow (the proxy
+    // enforces both whatever the page does).
+    if let Some(policy) = policy {
+        if policy.view_only {
+            response
+                .headers_mut()
+                .insert("x-console-view-only", HeaderValue::from_static("true"));
+        }
+        response.headers_mut().insert(
+            "x-console-clipboard",
+            HeaderValue::from_static(policy.clipboard.name()),
+        );
     }
     if let Some(reason) = reason {
         response

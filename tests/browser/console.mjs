@@ -15,10 +15,15 @@
 //             the file given as the fourth argument, and close the page
 //   player    player.html: open the recording given as the fifth argument, play it at 8×, and
 //             write the canvas's pixels at its end to the fourth argument
+//   clipboard wait for "Connected", note whether leaving would ask first, set the X display's
+//             clipboard (the fourth argument: its number) with xclip, and read what the page's
+//             clipboard panel shows within five seconds; then try to leave (the dialog's type)
+//   expire also notes whether leaving would still ask once the session ended
 import { chromium } from 'playwright-core';
 
 const [scenario, url, screenshot, pixelsOut, recording] = process.argv.slice(2);
 import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -148,9 +153,31 @@ try {
     result.status = await statusText();
   } else if (scenario === 'expire') {
     result.connected = await waitForStatus(/Connected/, 30000);
+    result.leaveAsksWhileConnected = await page.evaluate(() => typeof window.onbeforeunload === 'function');
     result.status = await waitForStatus(/expired/i, 30000);
     await page.waitForTimeout(3000);
     result.sockets = sockets;
+    result.leaveAsksAfter = await page.evaluate(() => typeof window.onbeforeunload === 'function');
+  } else if (scenario === 'clipboard') {
+    result.status = await waitForStatus(/Connected/, 30000);
+    result.note = await page.locator('#clipboard-note').textContent();
+    result.sendDisabled = await page.locator('#paste-clipboard').isDisabled();
+    const copied = 'copied in the guest: grüße, 端末';
+    execFileSync('xclip', ['-selection', 'clipboard', '-i'], {
+      input: copied, env: { ...process.env, DISPLAY: `:${pixelsOut}` }, stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    let shown = '';
+    for (let i = 0; i < 25 && shown !== copied; i++) {
+      await page.waitForTimeout(200);
+      shown = await page.locator('#paste-text').inputValue();
+    }
+    result.clipboard = shown;
+    result.expected = copied;
+    // Leaving asks first while connected (after a click: browsers ask only pages used).
+    await page.locator('canvas').click();
+    page.on('dialog', async (dialog) => { result.leaveDialog = dialog.type(); await dialog.dismiss(); });
+    await page.close({ runBeforeUnload: true });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
   } else if (scenario === 'ended') {
     result.connected = await waitForStatus(/Connected/, 30000);
     result.status = await waitForStatus(/administrator/, 30000);

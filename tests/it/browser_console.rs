@@ -145,6 +145,55 @@ async fn a_watch_link_shows_view_only_and_typing_changes_nothing() {
     assert_eq!(found["changed"].as_u64(), Some(0), "{found}");
 }
 
+/// The clipboard panel shows the text the guest copies (set in Xvnc with xclip) for a token
+/// whose clipboard may flow out (`both`, `from-guest`), and nothing for `none`, where the proxy
+/// drops it; "Send to guest" is off where the clipboard may not flow in. Leaving a connected
+/// console asks first.
+#[tokio::test]
+async fn the_clipboard_panel_shows_the_guests_text_where_the_token_allows_it() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    let config = format!(
+        "[DEFAULT]\ncert = {}\nkey = {}\n[vncgate]\nnovnc_dir = {NOVNC}\n",
+        pki.https_cert().display(),
+        pki.https_key().display(),
+    );
+    for (clipboard, out, send, name) in [
+        ("both", true, true, "console-clipboard-both"),
+        ("from-guest", true, false, "console-clipboard-from-guest"),
+        ("none", false, false, "console-clipboard-off"),
+    ] {
+        let proxy = start_proxy(
+            &config,
+            &format!("x: {} clipboard={clipboard}\n", server.addr),
+        )
+        .await;
+        let found = browser::browse_with(
+            "clipboard",
+            console_url(&proxy, "x"),
+            name,
+            vec![server.display.to_string()],
+        )
+        .await;
+        assert!(field(&found, "status").starts_with("Connected"), "{found}");
+        if out {
+            assert_eq!(
+                found["clipboard"], found["expected"],
+                "{clipboard}: {found}"
+            );
+        } else {
+            assert_eq!(found["clipboard"], "", "{clipboard}: {found}");
+            assert!(field(&found, "note").contains("off"), "{found}");
+        }
+        assert_eq!(found["sendDisabled"], !send, "{clipboard}: {found}");
+        assert_eq!(found["leaveDialog"], "beforeunload", "{clipboard}: {found}");
+    }
+}
+
 #[tokio::test]
 async fn a_bad_token_shows_a_clear_message_and_does_not_loop() {
     if !browser::available() {
@@ -191,6 +240,9 @@ async fn a_token_expiring_mid_session_shows_the_reason() {
         Some(1),
         "no reconnect after expiry: {found}"
     );
+    // Leaving asked first while the session was open, and no longer once it ended.
+    assert_eq!(found["leaveAsksWhileConnected"], true, "{found}");
+    assert_eq!(found["leaveAsksAfter"], false, "{found}");
 }
 
 #[tokio::test]

@@ -37,7 +37,45 @@ let RFB = null;
 let rfb = null;
 // A watch link: the proxy drops this viewer's input; the page says so and sends none.
 let watching = false;
+// Which way the clipboard may flow (the proxy drops what may not): both, to-guest, from-guest,
+// none.
+let clipboard = 'both';
+const fromGuest = () => clipboard === 'both' || clipboard === 'from-guest';
+const toGuest = () => !watching && (clipboard === 'both' || clipboard === 'to-guest');
+
+const CLIPBOARD_NOTE = {
+  both: 'Text the guest copies shows here; edit it and send it back.',
+  'from-guest': 'Text the guest copies shows here. Sending to the guest\'s clipboard is off for this console.',
+  'to-guest': 'Copying out of this console is off; text here can be sent to the guest.',
+  none: 'The clipboard is off for this console; "Type it" types the text as keystrokes.',
+};
+
+function clipboardNote(text) {
+  document.getElementById('clipboard-note').textContent = text;
+}
+
+// The guest copied text: into the panel, and onto this computer's clipboard where the browser
+// lets the page write it (the async Clipboard API needs the page focused).
+function fromTheGuest(text) {
+  if (!fromGuest()) return;
+  document.getElementById('paste-text').value = text;
+  clipboardNote(`The guest copied ${text.length} characters.`);
+  if (navigator.clipboard && document.hasFocus()) navigator.clipboard.writeText(text).catch(() => {});
+}
+
+function applyClipboardPolicy() {
+  document.getElementById('paste-clipboard').disabled = !toGuest();
+  document.getElementById('paste-type').disabled = watching;
+  clipboardNote(CLIPBOARD_NOTE[clipboard] || CLIPBOARD_NOTE.both);
+}
 const retry = new Retry((where) => connect(where));
+
+// While a session is open, leaving the page (a closed tab, a mistyped shortcut) asks first.
+function warnBeforeLeaving(event) {
+  event.preventDefault();
+  event.returnValue = '';
+  return '';
+}
 
 function connect(where) {
   setStatus('Connecting…');
@@ -51,9 +89,11 @@ function connect(where) {
   rfb.scaleViewport = document.getElementById('scale').checked;
   rfb.viewOnly = watching || document.getElementById('view-only').checked;
   rfb.focusOnClick = true;
+  rfb.addEventListener('clipboard', (event) => fromTheGuest(event.detail.text));
   rfb.addEventListener('connect', () => {
     connected = true;
     retry.succeeded();
+    window.onbeforeunload = warnBeforeLeaving;
     setStatus(watching ? 'Connected (view only)' : 'Connected', 'ok');
     rfb.focus();
   });
@@ -65,6 +105,7 @@ function connect(where) {
   });
   rfb.addEventListener('disconnect', async (event) => {
     rfb = null;
+    window.onbeforeunload = null;
     if (retry.stopped) return;
     const why = failure || closeReason || (event.detail.clean ? 'the connection was closed' : 'the connection was lost');
     await retry.ended(where, connected, why, closeReason);
@@ -103,7 +144,19 @@ function wireControls() {
     rfb.focus();
   });
   document.getElementById('paste-clipboard').addEventListener('click', () => {
-    if (rfb) rfb.clipboardPasteFrom(document.getElementById('paste-text').value);
+    if (rfb && toGuest()) rfb.clipboardPasteFrom(document.getElementById('paste-text').value);
+  });
+  document.getElementById('copy-out').addEventListener('click', async () => {
+    const box = document.getElementById('paste-text');
+    try {
+      await navigator.clipboard.writeText(box.value);
+      clipboardNote('Copied to this computer\'s clipboard.');
+    } catch (e) {
+      // No async Clipboard API here (or refused): select it for Ctrl+C.
+      box.focus();
+      box.select();
+      clipboardNote('Press Ctrl+C (⌘C) to copy the selected text.');
+    }
   });
 }
 
@@ -129,8 +182,11 @@ async function main() {
     box.checked = true;
     box.disabled = true;
   }
+  clipboard = info.clipboard;
+  applyClipboardPolicy();
   connect(where);
 }
 
-window.addEventListener('beforeunload', () => retry.stop());
+// Not on beforeunload: a person who chose to stay keeps reconnecting.
+window.addEventListener('pagehide', () => retry.stop());
 main();

@@ -29,7 +29,8 @@ export function target() {
 }
 
 // 204: the token would be admitted; 403: rejected, expired or used; 503: try later. A 204 says
-// whether the token is a watch link (view only), which the proxy enforces whatever the page does;
+// whether the token is a watch link (view only) and which way its clipboard may flow, which the
+// proxy enforces whatever the page does;
 // a 403 or 503 may say why the console cannot open (a virtual machine that is not running).
 export async function tokenInfo(query) {
   try {
@@ -37,10 +38,12 @@ export async function tokenInfo(query) {
     return {
       status: response.status,
       viewOnly: response.headers.get('x-console-view-only') === 'true',
+      // Which way the clipboard may flow: both, to-guest, from-guest or none.
+      clipboard: response.headers.get('x-console-clipboard') || 'both',
       reason: response.headers.get('x-console-reason') || '',
     };
   } catch (e) {
-    return { status: 0, viewOnly: false, reason: '' };
+    return { status: 0, viewOnly: false, clipboard: 'both', reason: '' };
   }
 }
 

@@ -7,9 +7,12 @@
 //! - what a filter does hold (the start of a message whose end has not come) counts against
 //!   one budget for the whole process ([`held`]), so that many sessions cannot add up to
 //!   more memory than that;
-//! - a clipboard not open both ways takes the extended clipboard out of SetEncodings, since
-//!   its request/provide exchange needs both directions; the plain form then carries what
-//!   may flow;
+//! - the extended clipboard (UTF-8, any script) stays in SetEncodings when the clipboard may
+//!   flow out: the browser's requests for the guest's text (caps, request, peek, which carry
+//!   none of its own) pass, and its notify and provide, which offer or carry its text, pass only
+//!   when the clipboard may flow in; a clipboard open only toward the guest takes the extended
+//!   clipboard out (the server's provide would have to be told from its request), and the plain
+//!   (Latin-1) form carries it;
 //! - SetPixelFormat must be on the allow-list ([`PixelSize::framed`]) whose sizes every server
 //!   agrees on; any other format ends the session;
 //! - when the server's messages are framed too, SetEncodings keeps only what that framer can
@@ -38,6 +41,21 @@ pub const MAX_CLIPBOARD: usize = 1 << 20;
 
 /// The most bytes all filters of the process may hold at once.
 pub const HELD_BUDGET: usize = 64 << 20;
+
+/// The action bits of an extended clipboard message's flags (caps, request, peek, notify,
+/// provide), and those of them that offer or carry the browser's own text (notify, provide).
+const ACTIONS: u32 = 0x1f00_0000;
+const OFFERS_TEXT: u32 = 0x1800_0000;
+
+/// What the held bytes start with, for the clipboard.
+enum CutText {
+    /// Not a ClientCutText.
+    NotOne,
+    /// A ClientCutText whose header went on or was dropped; its text streams after it.
+    Started,
+    /// A ClientCutText whose header (or extended flags) is not all in yet.
+    Incomplete,
+}
 
 /// What every filter of the process holds now.
 static HELD: AtomicUsize = AtomicUsize::new(0);
@@ -129,8 +147,10 @@ impl ClientFilter {
                     break;
                 }
             }
-            if self.cut_text_starts(&mut out)? {
-                continue;
+            match self.cut_text_starts(&mut out)? {
+                CutText::Started => continue,
+                CutText::Incomplete => break,
+                CutText::NotOne => {}
             }
             let framed = client_messages::frame(&self.held, self.max)
                 .map_err(|error| Error::Refused(error.to_string()))?;
@@ -149,24 +169,43 @@ impl ClientFilter {
         self.held.len()
     }
 
-    /// Starts streaming a ClientCutText whose header is in: the header goes on with its text
-    /// or is dropped with it. Whether one started.
-    fn cut_text_starts(&mut self, out: &mut BytesMut) -> Result<bool, Error> {
+    /// Starts streaming a ClientCutText whose header is in (with the extended form's flags):
+    /// the header goes on with its text or is dropped with it.
+    fn cut_text_starts(&mut self, out: &mut BytesMut) -> Result<CutText, Error> {
         let Some(header) = self.held.get(..8) else {
-            return Ok(false);
+            return Ok(CutText::NotOne);
         };
         if header[0] != 6 {
-            return Ok(false);
+            return Ok(CutText::NotOne);
         }
-        // The extended clipboard form sends its length negated.
-        let length = i32::from_be_bytes([header[4], header[5], header[6], header[7]]);
-        let length = usize::try_from(length.unsigned_abs()).unwrap_or(usize::MAX);
+        // The extended clipboard form sends its length negated, then its flags.
+        let signed = i32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+        let length = usize::try_from(signed.unsigned_abs()).unwrap_or(usize::MAX);
         if length > MAX_CLIPBOARD.min(self.max) {
             return Err(Error::Refused(format!(
                 "a clipboard text of {length} bytes, over the limit"
             )));
         }
-        let passed = !self.policy.view_only && self.policy.clipboard.to_guest();
+        // Text toward the guest.
+        let inward = !self.policy.view_only && self.policy.clipboard.to_guest();
+        let passed = if signed < 0 {
+            if length < 4 {
+                return Err(Error::Refused(
+                    "an extended clipboard message without its flags".into(),
+                ));
+            }
+            let Some(flags) = self.held.get(8..12) else {
+                return Ok(CutText::Incomplete);
+            };
+            let action = u32::from_be_bytes([flags[0], flags[1], flags[2], flags[3]]) & ACTIONS;
+            if action & OFFERS_TEXT == 0 {
+                inward || self.policy.clipboard.from_guest()
+            } else {
+                inward
+            }
+        } else {
+            inward
+        };
         let header = self.held.split_to(8);
         if passed {
             out.extend_from_slice(&header);
@@ -174,7 +213,7 @@ impl ClientFilter {
             tracing::debug!(length, "clipboard text toward the guest dropped");
         }
         self.streaming = (length > 0).then_some((length, passed));
-        Ok(true)
+        Ok(CutText::Started)
     }
 
     /// Counts what is held against the process's budget; a filter that would take it past
@@ -233,8 +272,8 @@ impl ClientFilter {
             .map(|bytes| [bytes[0], bytes[1], bytes[2], bytes[3]])
             .filter(|bytes| {
                 let encoding = i32::from_be_bytes(*bytes);
-                let clipboard = encoding != encodings::EXTENDED_CLIPBOARD
-                    || self.policy.clipboard == Clipboard::Both;
+                let clipboard =
+                    encoding != encodings::EXTENDED_CLIPBOARD || self.policy.clipboard.from_guest();
                 clipboard && (!framed || encodings::frameable(encoding))
             })
             .collect();

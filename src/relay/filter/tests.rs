@@ -128,10 +128,11 @@ fn clipboard_text_flows_only_the_way_the_policy_allows() {
         let sent = [&[0u8][..], &set_encodings(&asked), CUT].concat();
         let passed = run(&mut to_server, &sent);
         let framed = !clipboard.from_guest();
-        let expected: Vec<i32> = match (clipboard, framed) {
-            (Clipboard::Both, _) => asked.to_vec(),
-            (_, false) => vec![enc::TIGHT, 21, enc::RAW, enc::CURSOR, -260],
-            (_, true) => vec![enc::TIGHT, enc::RAW, enc::CURSOR],
+        // The extended clipboard stays where the guest's text may come out.
+        let expected: Vec<i32> = if framed {
+            vec![enc::TIGHT, enc::RAW, enc::CURSOR]
+        } else {
+            asked.to_vec()
         };
         let mut wanted = [&[1u8][..], &set_encodings(&expected)].concat();
         if clipboard.to_guest() {
@@ -148,6 +149,74 @@ fn clipboard_text_flows_only_the_way_the_policy_allows() {
         };
         assert_eq!(passed, wanted, "to the browser, {clipboard}");
     }
+}
+
+/// An extended clipboard message (negative length, then flags) of `action` with `text`.
+fn extended(action: u32, text: &[u8]) -> Vec<u8> {
+    let length = i32::try_from(4 + text.len()).expect("short");
+    [
+        &[6u8, 0, 0, 0][..],
+        &(-length).to_be_bytes(),
+        &(action | 1).to_be_bytes(),
+        text,
+    ]
+    .concat()
+}
+
+#[test]
+fn extended_clipboard_requests_pass_where_text_may_come_out_and_offers_where_it_may_go_in() {
+    const CAPS: u32 = 1 << 24;
+    const REQUEST: u32 = 1 << 25;
+    const PEEK: u32 = 1 << 26;
+    const NOTIFY: u32 = 1 << 27;
+    const PROVIDE: u32 = 1 << 28;
+    for (view_only, clipboard) in [
+        (false, Clipboard::Both),
+        (false, Clipboard::FromGuest),
+        (false, Clipboard::ToGuest),
+        (false, Clipboard::None),
+        (true, Clipboard::Both),
+    ] {
+        let inward = !view_only && clipboard.to_guest();
+        for (action, text, passes) in [
+            (CAPS, &b"\0\0\x10\0"[..], inward || clipboard.from_guest()),
+            (REQUEST, &b""[..], inward || clipboard.from_guest()),
+            (PEEK, &b""[..], inward || clipboard.from_guest()),
+            (NOTIFY, &b""[..], inward),
+            (PROVIDE, &b"\0\0\0\x05zlib!"[..], inward),
+        ] {
+            let message = extended(action, text);
+            let sent = [&[0u8][..], &message, &[3, 1, 0, 0, 0, 0, 0, 8, 0, 8]].concat();
+            // Whole, and a byte at a time (the flags arrive after the header).
+            for chunk in [sent.len(), 1] {
+                let mut filter = Filters::rfb(policy(view_only, clipboard), 1024).to_server;
+                let mut passed = Vec::new();
+                for piece in sent.chunks(chunk) {
+                    passed.extend(run(&mut filter, piece));
+                }
+                let mut wanted = vec![1u8];
+                if passes {
+                    wanted.extend_from_slice(&message);
+                }
+                // What follows is framed as before, whatever went with the clipboard.
+                wanted.extend_from_slice(&[3, 1, 0, 0, 0, 0, 0, 8, 0, 8]);
+                assert_eq!(
+                    passed, wanted,
+                    "{clipboard} view_only={view_only} action={action:#x} chunk={chunk}"
+                );
+            }
+        }
+    }
+    // Flags that cannot be there: refused, not guessed.
+    let mut filter = Filters::rfb(policy(false, Clipboard::FromGuest), 1024).to_server;
+    let Filter::Client(client) = &mut filter else {
+        panic!("a client filter");
+    };
+    assert!(client
+        .apply(bytes::Bytes::from_static(&[
+            0, 6, 0, 0, 0, 0xff, 0xff, 0xff, 0xfe
+        ]))
+        .is_err());
 }
 
 #[test]
