@@ -36,6 +36,9 @@ const PLAYER_JS: &str = include_str!("assets/player.js");
 /// xterm.js 5.5.0 (MIT, `assets/xterm/LICENSE`): Debian 12's libjs-xterm is not a browser build.
 const XTERM_JS: &str = include_str!("assets/xterm/xterm.js");
 const XTERM_CSS: &str = include_str!("assets/xterm/xterm.css");
+/// xterm.js's fit add-on 0.10.0 (MIT, the same authors and licence): served by vncgate itself,
+/// so that the serial page fits whichever xterm.js `xterm_dir` gives.
+const XTERM_FIT_JS: &str = include_str!("assets/xterm/addon-fit.js");
 
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
@@ -63,6 +66,7 @@ pub(super) fn serial_page(request: &Request<Incoming>) -> Option<Response<Body>>
         &[
             ("/serial.html", SERIAL_HTML, HTML),
             ("/serial.js", SERIAL_JS, JS),
+            ("/xterm-fit.js", XTERM_FIT_JS, JS),
             ("/console.css", CONSOLE_CSS, CSS),
             ("/link.js", LINK_JS, JS),
         ],

@@ -215,7 +215,15 @@ try {
       text = await rows();
     }
     result.terminal = text;
-  } else if (scenario === 'reconnect') {
+    // The terminal fills the window, and says how to tell the guest.
+    const size = async () => ({
+      stty: await page.locator('#stty').textContent(),
+      rows: await page.locator('.xterm-rows > div').count(),
+    });
+    result.size = await size();
+    await page.setViewportSize({ width: 640, height: 400 });
+    await page.waitForTimeout(500);
+    result.smaller = await size();
     let watching = true;
     process.stdin.on('end', () => { watching = false; }).resume();
     result.first = await waitForStatus(/^Connected/, 30000);

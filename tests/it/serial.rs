@@ -245,6 +245,26 @@ async fn text_typed_in_the_serial_page_reaches_the_guest_and_echoes() {
             .contains("typed through vncgate"),
         "{found}"
     );
+    // The terminal fills the 1024×768 window, not 80×24, follows the window when it shrinks,
+    // and offers the `stty` line that tells the guest.
+    let size = |found: &serde_json::Value| -> (u64, u64, u64) {
+        let stty = found["stty"].as_str().unwrap_or_default();
+        let numbers: Vec<u64> = stty
+            .split_whitespace()
+            .filter_map(|word| word.parse().ok())
+            .collect();
+        assert_eq!(stty.split_whitespace().next(), Some("stty"), "{found}");
+        match numbers[..] {
+            [rows, cols] => (rows, cols, found["rows"].as_u64().unwrap_or(0)),
+            _ => panic!("{found}"),
+        }
+    };
+    let (rows, cols, drawn) = size(&found["size"]);
+    assert!(rows > 24 && cols > 80, "{found}");
+    assert_eq!(rows, drawn, "{found}");
+    let (fewer_rows, fewer_cols, drawn) = size(&found["smaller"]);
+    assert!(fewer_rows < rows && fewer_cols < cols, "{found}");
+    assert_eq!(fewer_rows, drawn, "{found}");
 }
 
 /// What arrives from the console within `quiet` of silence, or why it ended.

@@ -446,7 +446,13 @@ async fn consoles_are_granted_per_person_and_a_minted_link_opens_only_for_its_pe
             )),
         "{found}"
     );
-    assert_eq!(found["alice"]["serial"]["status"], "Connected", "{found}");
+    assert!(
+        found["alice"]["serial"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Connected"),
+        "{found}"
+    );
     let bob_list = found["bob"]["list"].as_str().unwrap_or_default();
     assert!(
         bob_list.contains("beta") && !bob_list.contains("alpha"),

@@ -5,6 +5,16 @@ import { setStatus, target, Retry, wirePasteBox } from './link.js';
 const encoder = new TextEncoder();
 let socket = null;
 let terminal = null;
+// xterm.js's fit add-on (built in, whatever xterm_dir says): the terminal fills the window.
+const fit = window.FitAddon ? new window.FitAddon.FitAddon() : null;
+
+// Fits the terminal to the window, and says the `stty` line that tells the guest its size: a
+// raw serial line has no way to carry it (no NAWS, no SIGWINCH), so the guest keeps 80×24 until
+// told.
+function fitToWindow() {
+  if (fit) fit.fit();
+  document.getElementById('stty').textContent = `stty rows ${terminal.rows} cols ${terminal.cols}`;
+}
 const retry = new Retry((where) => connect(where));
 
 function send(text) {
@@ -20,7 +30,8 @@ function connect(where) {
   socket.addEventListener('open', () => {
     connected = true;
     retry.succeeded();
-    setStatus('Connected', 'ok');
+    // The guest still thinks the terminal is 80×24 (or whatever it was last told).
+    setStatus('Connected; the guest does not know this window\'s size (see the stty line)', 'ok');
     terminal.focus();
   });
   socket.addEventListener('message', (event) => {
@@ -43,6 +54,16 @@ function wireControls() {
     send(document.getElementById('paste-text').value.replace(/\r?\n/g, '\r'));
     terminal.focus();
   });
+  document.getElementById('copy-stty').addEventListener('click', async () => {
+    const line = document.getElementById('stty').textContent;
+    try {
+      await navigator.clipboard.writeText(line);
+    } catch (e) {
+      // No async Clipboard API: send it to the terminal's line instead, without Enter.
+      send(line);
+    }
+    terminal.focus();
+  });
   document.getElementById('copy').addEventListener('click', async () => {
     const text = terminal.getSelection();
     if (!text) return;
@@ -63,8 +84,11 @@ function main() {
   }
   // xterm.js draws with its DOM renderer: the text is in the page, for screen readers and copying.
   terminal = new window.Terminal({ cursorBlink: true, scrollback: 5000 });
+  if (fit) terminal.loadAddon(fit);
   terminal.open(document.getElementById('terminal'));
   terminal.onData(send);
+  fitToWindow();
+  window.addEventListener('resize', fitToWindow);
   const where = target();
   if (!where) {
     setStatus('No console token in this link: open the URL your cloud gave you.', 'error');
