@@ -29,6 +29,9 @@ const CONSOLE_HTML: &str = include_str!("assets/console.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const LINK_JS: &str = include_str!("assets/link.js");
+/// The pages' language and words (docs/TRANSLATING.md).
+const I18N_JS: &str = include_str!("assets/i18n.js");
+pub(crate) const MESSAGES_JS: &str = include_str!("assets/messages.js");
 const SERIAL_HTML: &str = include_str!("assets/serial.html");
 const SERIAL_JS: &str = include_str!("assets/serial.js");
 const PLAYER_HTML: &str = include_str!("assets/player.html");
@@ -54,6 +57,8 @@ pub(super) fn own_page(request: &Request<Incoming>) -> Option<Response<Body>> {
             ("/console.js", CONSOLE_JS, JS),
             ("/console.css", CONSOLE_CSS, CSS),
             ("/link.js", LINK_JS, JS),
+            ("/i18n.js", I18N_JS, JS),
+            ("/messages.js", MESSAGES_JS, JS),
         ],
     )
 }
@@ -69,6 +74,8 @@ pub(super) fn serial_page(request: &Request<Incoming>) -> Option<Response<Body>>
             ("/xterm-fit.js", XTERM_FIT_JS, JS),
             ("/console.css", CONSOLE_CSS, CSS),
             ("/link.js", LINK_JS, JS),
+            ("/i18n.js", I18N_JS, JS),
+            ("/messages.js", MESSAGES_JS, JS),
         ],
     )
 }

@@ -19,6 +19,9 @@
 //             clipboard (the fourth argument: its number) with xclip, and read what the page's
 //             clipboard panel shows within five seconds; then try to leave (the dialog's type)
 //   expire also notes whether leaving would still ask once the session ended
+//   language  the browser's locale is the fourth argument ("-" for none): wait until the status
+//             line says more than loading or connecting, and read the page's language, its
+//             status, its controls' names and the catalogue keys it lacked
 import { chromium } from 'playwright-core';
 
 const [scenario, url, screenshot, pixelsOut, recording] = process.argv.slice(2);
@@ -31,7 +34,8 @@ const browser = await chromium.launch({
 });
 const result = { scenario };
 try {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 } });
+  const locale = scenario === 'language' && pixelsOut !== '-' ? pixelsOut : undefined;
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 }, locale });
   const page = await context.newPage();
   let sockets = 0;
   page.on('websocket', () => { sockets += 1; });
@@ -158,6 +162,19 @@ try {
     await page.waitForTimeout(3000);
     result.sockets = sockets;
     result.leaveAsksAfter = await page.evaluate(() => typeof window.onbeforeunload === 'function');
+  } else if (scenario === 'language') {
+    let status = '';
+    for (let i = 0; i < 75; i++) {
+      status = await statusText().catch(() => '');
+      if (status && !/…$|\.\.\.$/.test(status)) break;
+      await page.waitForTimeout(200);
+    }
+    result.status = status;
+    result.lang = await page.evaluate(() => document.documentElement.lang);
+    result.title = await page.title();
+    result.bar = await page.locator('#bar').getAttribute('aria-label');
+    result.toggle = await page.locator('#paste-toggle').innerText();
+    result.missing = await page.evaluate(() => window.vncgateMissing || null);
   } else if (scenario === 'clipboard') {
     result.status = await waitForStatus(/Connected/, 30000);
     result.note = await page.locator('#clipboard-note').textContent();
@@ -224,6 +241,7 @@ try {
     await page.setViewportSize({ width: 640, height: 400 });
     await page.waitForTimeout(500);
     result.smaller = await size();
+  } else if (scenario === 'reconnect') {
     let watching = true;
     process.stdin.on('end', () => { watching = false; }).resume();
     result.first = await waitForStatus(/^Connected/, 30000);

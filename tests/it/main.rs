@@ -14,6 +14,7 @@ mod config_files;
 mod edge_limits;
 mod flood;
 mod framing;
+mod i18n;
 mod libvirt;
 mod libvirt_hosts;
 mod node_isolation;

@@ -3,6 +3,7 @@
 // or ?token=X. The WebSocket is opened here (not by noVNC) so that its close reason can be shown.
 
 import { setStatus, target, tokenInfo, Retry, wirePasteBox } from './link.js';
+import { t, reason, translatePage } from './i18n.js';
 
 const screen = document.getElementById('screen');
 
@@ -43,13 +44,6 @@ let clipboard = 'both';
 const fromGuest = () => clipboard === 'both' || clipboard === 'from-guest';
 const toGuest = () => !watching && (clipboard === 'both' || clipboard === 'to-guest');
 
-const CLIPBOARD_NOTE = {
-  both: 'Text the guest copies shows here; edit it and send it back.',
-  'from-guest': 'Text the guest copies shows here. Sending to the guest\'s clipboard is off for this console.',
-  'to-guest': 'Copying out of this console is off; text here can be sent to the guest.',
-  none: 'The clipboard is off for this console; "Type it" types the text as keystrokes.',
-};
-
 function clipboardNote(text) {
   document.getElementById('clipboard-note').textContent = text;
 }
@@ -59,14 +53,15 @@ function clipboardNote(text) {
 function fromTheGuest(text) {
   if (!fromGuest()) return;
   document.getElementById('paste-text').value = text;
-  clipboardNote(`The guest copied ${text.length} characters.`);
+  clipboardNote(t('clipboard.copied_by_guest', { count: [...text].length }));
   if (navigator.clipboard && document.hasFocus()) navigator.clipboard.writeText(text).catch(() => {});
 }
 
 function applyClipboardPolicy() {
   document.getElementById('paste-clipboard').disabled = !toGuest();
   document.getElementById('paste-type').disabled = watching;
-  clipboardNote(CLIPBOARD_NOTE[clipboard] || CLIPBOARD_NOTE.both);
+  const known = ['both', 'from-guest', 'to-guest', 'none'].includes(clipboard);
+  clipboardNote(t(`clipboard.note.${known ? clipboard : 'both'}`));
 }
 const retry = new Retry((where) => connect(where));
 
@@ -78,7 +73,7 @@ function warnBeforeLeaving(event) {
 }
 
 function connect(where) {
-  setStatus('Connecting…');
+  setStatus(t('status.connecting'));
   let closeReason = '';
   let failure = '';
   let connected = false;
@@ -94,20 +89,21 @@ function connect(where) {
     connected = true;
     retry.succeeded();
     window.onbeforeunload = warnBeforeLeaving;
-    setStatus(watching ? 'Connected (view only)' : 'Connected', 'ok');
+    setStatus(t(watching ? 'status.connected_view_only' : 'status.connected'), 'ok');
     rfb.focus();
   });
   rfb.addEventListener('desktopname', (event) => {
-    if (connected) setStatus(`Connected${watching ? ' (view only)' : ''}: ${event.detail.name}`, 'ok');
+    const key = watching ? 'status.connected_view_only_named' : 'status.connected_named';
+    if (connected) setStatus(t(key, { name: event.detail.name }), 'ok');
   });
   rfb.addEventListener('securityfailure', (event) => {
-    failure = event.detail.reason || 'the console server refused the connection';
+    failure = event.detail.reason ? reason(event.detail.reason) : t('why.refused');
   });
   rfb.addEventListener('disconnect', async (event) => {
     rfb = null;
     window.onbeforeunload = null;
     if (retry.stopped) return;
-    const why = failure || closeReason || (event.detail.clean ? 'the connection was closed' : 'the connection was lost');
+    const why = failure || reason(closeReason) || t(event.detail.clean ? 'why.closed' : 'why.lost');
     await retry.ended(where, connected, why, closeReason);
   });
 }
@@ -131,7 +127,7 @@ function wireControls() {
   document.getElementById('view-only').addEventListener('change', (event) => { if (rfb) rfb.viewOnly = event.target.checked; });
   document.getElementById('fullscreen').addEventListener('click', () => {
     if (document.fullscreenElement) document.exitFullscreen();
-    else document.documentElement.requestFullscreen().catch(() => setStatus('Full screen was refused by the browser', 'error'));
+    else document.documentElement.requestFullscreen().catch(() => setStatus(t('status.fullscreen_refused'), 'error'));
   });
   wirePasteBox();
   document.getElementById('paste-type').addEventListener('click', () => {
@@ -150,29 +146,30 @@ function wireControls() {
     const box = document.getElementById('paste-text');
     try {
       await navigator.clipboard.writeText(box.value);
-      clipboardNote('Copied to this computer\'s clipboard.');
+      clipboardNote(t('clipboard.copied'));
     } catch (e) {
       // No async Clipboard API here (or refused): select it for Ctrl+C.
       box.focus();
       box.select();
-      clipboardNote('Press Ctrl+C (⌘C) to copy the selected text.');
+      clipboardNote(t('clipboard.select'));
     }
   });
 }
 
 async function main() {
+  translatePage();
   const params = new URLSearchParams(window.location.search);
   document.getElementById('view-only').checked = params.get('view_only') === 'true';
   wireControls();
   const where = target();
   if (!where) {
-    setStatus('No console token in this link: open the URL your cloud gave you.', 'error');
+    setStatus(t('status.no_token'), 'error');
     return;
   }
   try {
     ({ default: RFB } = await import('/novnc/core/rfb.js'));
   } catch (e) {
-    setStatus('The noVNC library is missing on this console server (install the novnc package, or set [vncgate] novnc_dir).', 'error');
+    setStatus(t('status.no_novnc'), 'error');
     return;
   }
   const info = await tokenInfo(where.query);

@@ -1,12 +1,14 @@
 // What vncgate's console pages share: the status line, where the WebSocket goes (the token from
 // the page's URL), asking /token-status before reconnecting, and the reconnect with backoff.
 
+import { t, reason } from './i18n.js';
+
 const statusLine = document.getElementById('status');
 
 export function setStatus(text, kind) {
   statusLine.textContent = text;
   statusLine.className = kind || '';
-  document.title = `Console: ${text}`;
+  document.title = t('title.status', { status: text });
 }
 
 // Where the WebSocket goes, and the query that carries the token (for /token-status). The token
@@ -74,39 +76,39 @@ export class Retry {
   schedule(where, why) {
     this.attempts += 1;
     if (this.attempts > 8) {
-      setStatus(`Disconnected: ${why}. Gave up reconnecting; reload the page to try again.`, 'error');
+      setStatus(t('status.gave_up', { why }), 'error');
       return;
     }
     const delay = Math.min(30, 2 ** (this.attempts - 1));
-    setStatus(`Disconnected: ${why}. Reconnecting in ${delay} s…`, 'error');
+    setStatus(t('status.reconnecting', { why, seconds: delay }), 'error');
     this.timer = setTimeout(() => this.connect(where), delay * 1000);
   }
 
   // After a session ended: stop for an expired session or a token now refused (403), else
-  // reconnect. `connected` says whether the session had opened; `reason` is the close reason.
-  async ended(where, connected, why, reason) {
-    if (reason === 'the console session has expired') {
-      setStatus('Disconnected: the console session has expired. Request a new console link.', 'error');
+  // reconnect. `connected` says whether the session had opened; `closed` is the close reason (the
+  // proxy's English words, which the catalogue's reason keys hold).
+  async ended(where, connected, why, closed) {
+    if (closed === 'the console session has expired') {
+      setStatus(t('status.expired'), 'error');
       return;
     }
     // An operator ended it: coming back at once would undo that.
-    if (reason && reason.startsWith('the console session was ended by an administrator')) {
-      setStatus(`Disconnected: ${reason}.`, 'error');
+    if (closed && closed.startsWith('the console session was ended by an administrator')) {
+      setStatus(t('status.disconnected', { why: reason(closed) }), 'error');
       return;
     }
     const { status, reason: refusal } = await tokenInfo(where.query);
     // The proxy said why (the virtual machine is not running): that, not "invalid link".
     if (status === 403 && refusal) {
-      setStatus(`${connected ? 'Disconnected' : 'The console cannot open'}: ${refusal}. Reload the page to try again.`, 'error');
+      const why = reason(refusal);
+      setStatus(t(connected ? 'status.disconnected_reload' : 'status.cannot_open', { why }), 'error');
       return;
     }
     if (status === 403) {
-      setStatus(connected
-        ? `Disconnected: ${why}. The console link is no longer valid; request a new one.`
-        : 'The console link is invalid or has expired: the token was rejected. Request a new console link.', 'error');
+      setStatus(connected ? t('status.link_no_longer_valid', { why }) : t('status.link_invalid'), 'error');
       return;
     }
-    this.schedule(where, status === 503 ? (refusal || 'the console service is unavailable') : why);
+    this.schedule(where, status === 503 ? (reason(refusal) || t('why.unavailable')) : why);
   }
 
   stop() {

@@ -1,6 +1,7 @@
 // vncgate's serial console page, on xterm.js (built in, or [vncgate] xterm_dir, under /xterm/). The
 // WebSocket carries the serial line's raw bytes in binary frames, as nova-serialproxy does.
 import { setStatus, target, Retry, wirePasteBox } from './link.js';
+import { t, reason, translatePage } from './i18n.js';
 
 const encoder = new TextEncoder();
 let socket = null;
@@ -22,7 +23,7 @@ function send(text) {
 }
 
 function connect(where) {
-  setStatus('Connecting…');
+  setStatus(t('status.connecting'));
   let connected = false;
   const decoder = new TextDecoder('utf-8');
   socket = new WebSocket(where.url, ['binary']);
@@ -31,7 +32,7 @@ function connect(where) {
     connected = true;
     retry.succeeded();
     // The guest still thinks the terminal is 80×24 (or whatever it was last told).
-    setStatus('Connected; the guest does not know this window\'s size (see the stty line)', 'ok');
+    setStatus(t('status.serial_connected'), 'ok');
     terminal.focus();
   });
   socket.addEventListener('message', (event) => {
@@ -42,7 +43,7 @@ function connect(where) {
   socket.addEventListener('close', async (event) => {
     socket = null;
     if (retry.stopped) return;
-    const why = event.reason || (event.wasClean ? 'the connection was closed' : 'the connection was lost');
+    const why = reason(event.reason) || t(event.wasClean ? 'why.closed' : 'why.lost');
     await retry.ended(where, connected, why, event.reason);
   });
 }
@@ -70,16 +71,17 @@ function wireControls() {
     try {
       await navigator.clipboard.writeText(text);
     } catch (e) {
-      setStatus('The browser refused the clipboard: select and press Ctrl+Shift+C instead', 'error');
+      setStatus(t('status.clipboard_refused'), 'error');
     }
     terminal.focus();
   });
 }
 
 function main() {
+  translatePage();
   wireControls();
   if (typeof window.Terminal !== 'function') {
-    setStatus('xterm.js is missing on this console server (check [vncgate] xterm_dir).', 'error');
+    setStatus(t('status.no_xterm'), 'error');
     return;
   }
   // xterm.js draws with its DOM renderer: the text is in the page, for screen readers and copying.
@@ -91,7 +93,7 @@ function main() {
   window.addEventListener('resize', fitToWindow);
   const where = target();
   if (!where) {
-    setStatus('No console token in this link: open the URL your cloud gave you.', 'error');
+    setStatus(t('status.no_token'), 'error');
     return;
   }
   connect(where);
