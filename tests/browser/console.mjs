@@ -19,6 +19,9 @@
 //             clipboard (the fourth argument: its number) with xclip, and read what the page's
 //             clipboard panel shows within five seconds; then try to leave (the dialog's type)
 //   expire also notes whether leaving would still ask once the session ended
+//   a11y      wait for "Connected", leave the screen with Ctrl+Alt (where there is one), walk the
+//             controls with Tab (their ids, whether each shows its focus), open the clipboard or
+//             paste panel, and run axe-core: its violations by rule and impact
 //   language  the browser's locale is the fourth argument ("-" for none): wait until the status
 //             line says more than loading or connecting, and read the page's language, its
 //             status, its controls' names and the catalogue keys it lacked
@@ -35,7 +38,11 @@ const browser = await chromium.launch({
 const result = { scenario };
 try {
   const locale = scenario === 'language' && pixelsOut !== '-' ? pixelsOut : undefined;
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 }, locale });
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 }, locale,
+    // axe-core is put into the page by the test, which the page's own policy would refuse.
+    bypassCSP: scenario === 'a11y',
+  });
   const page = await context.newPage();
   let sockets = 0;
   page.on('websocket', () => { sockets += 1; });
@@ -162,6 +169,36 @@ try {
     await page.waitForTimeout(3000);
     result.sockets = sockets;
     result.leaveAsksAfter = await page.evaluate(() => typeof window.onbeforeunload === 'function');
+  } else if (scenario === 'a11y') {
+    result.status = await waitForStatus(/^Connected/, 30000);
+    const active = () => page.evaluate(() => {
+      const element = document.activeElement;
+      return {
+        id: element ? (element.id || element.tagName.toLowerCase()) : '',
+        outline: element ? getComputedStyle(element).outlineStyle : 'none',
+      };
+    });
+    // The console's screen, or the serial page's terminal: it takes every key until left.
+    const area = (await page.locator('canvas').count()) ? page.locator('canvas') : page.locator('#terminal .xterm-screen');
+    await area.click();
+    result.onScreen = (await active()).id;
+    await page.keyboard.press('Tab');
+    result.tabStays = (await active()).id;
+    await page.keyboard.down('Control');
+    await page.keyboard.down('Alt');
+    await page.keyboard.up('Alt');
+    await page.keyboard.up('Control');
+    result.afterLeave = (await active()).id;
+    result.walk = [];
+    for (let i = 0; i < 12; i++) {
+      const now = await active();
+      result.walk.push(now);
+      await page.keyboard.press('Tab');
+    }
+    await page.locator('#paste-toggle').click();
+    await page.addScriptTag({ path: 'node_modules/axe-core/axe.min.js' });
+    const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations);
+    result.violations = violations.map(({ id, impact, nodes }) => ({ id, impact, nodes: nodes.length }));
   } else if (scenario === 'language') {
     let status = '';
     for (let i = 0; i < 75; i++) {

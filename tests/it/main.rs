@@ -4,6 +4,7 @@
 
 mod common;
 
+mod a11y;
 mod architecture;
 mod authd;
 mod backend_policy;

@@ -2,7 +2,7 @@
 // The token comes from this page's URL: nova's ?path=%3Ftoken%3DX, noVNC's ?path=websockify%3Ftoken%3DX,
 // or ?token=X. The WebSocket is opened here (not by noVNC) so that its close reason can be shown.
 
-import { setStatus, target, tokenInfo, Retry, wirePasteBox } from './link.js';
+import { setStatus, target, tokenInfo, Retry, wirePasteBox, leaveKey } from './link.js';
 import { t, reason, translatePage } from './i18n.js';
 
 const screen = document.getElementById('screen');
@@ -130,6 +130,7 @@ function wireControls() {
     else document.documentElement.requestFullscreen().catch(() => setStatus(t('status.fullscreen_refused'), 'error'));
   });
   wirePasteBox();
+  leaveKey(screen, () => { if (rfb) rfb.blur(); });
   document.getElementById('paste-type').addEventListener('click', () => {
     if (!rfb) return;
     for (const ch of document.getElementById('paste-text').value) {

@@ -49,6 +49,24 @@ export async function tokenInfo(query) {
   }
 }
 
+// Ctrl+Alt pressed and let go with no other key between leaves `area` (the screen, the
+// terminal), which otherwise takes every key, Tab included, for the guest: `release` lets go of
+// it and focus goes to the first control of the bar. (VMware's consoles release the keyboard
+// the same way.) The guest sees Ctrl and Alt come and go, which does nothing.
+export function leaveKey(area, release) {
+  let alone = false;
+  area.addEventListener('keydown', (event) => {
+    if (event.key !== 'Control' && event.key !== 'Alt') alone = false;
+    else if (event.ctrlKey && event.altKey) alone = true;
+  }, true);
+  area.addEventListener('keyup', (event) => {
+    if (!alone || (event.key !== 'Control' && event.key !== 'Alt')) return;
+    alone = false;
+    release();
+    document.querySelector('#bar button, #bar select').focus();
+  }, true);
+}
+
 // The "Paste…" button shows and hides the paste box.
 export function wirePasteBox() {
   const pasteBox = document.getElementById('paste');

@@ -1,6 +1,6 @@
 // vncgate's serial console page, on xterm.js (built in, or [vncgate] xterm_dir, under /xterm/). The
 // WebSocket carries the serial line's raw bytes in binary frames, as nova-serialproxy does.
-import { setStatus, target, Retry, wirePasteBox } from './link.js';
+import { setStatus, target, Retry, wirePasteBox, leaveKey } from './link.js';
 import { t, reason, translatePage } from './i18n.js';
 
 const encoder = new TextEncoder();
@@ -91,6 +91,7 @@ function main() {
   terminal.onData(send);
   fitToWindow();
   window.addEventListener('resize', fitToWindow);
+  leaveKey(document.getElementById('terminal'), () => terminal.blur());
   const where = target();
   if (!where) {
     setStatus(t('status.no_token'), 'error');

@@ -1,0 +1,126 @@
+//! The console pages with a keyboard and a screen reader's eyes, in Chromium: the screen and the
+//! serial terminal keep Tab for the guest until Ctrl+Alt (pressed and let go) leaves them; then
+//! Tab walks every control of the bar in order, each showing its focus; and axe-core finds no
+//! serious or critical violation (the others are printed).
+
+use crate::common::browser::{self, NOVNC};
+use crate::common::pki::TestPki;
+use crate::common::xvnc::{self, Xvnc};
+use crate::common::*;
+
+/// The ids the walk reached, in order, and those that did not show their focus.
+fn walked(found: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+    let steps = found["walk"].as_array().cloned().unwrap_or_default();
+    let ids = steps
+        .iter()
+        .map(|step| step["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let unseen = steps
+        .iter()
+        .filter(|step| step["outline"] == "none")
+        .map(|step| step["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    (ids, unseen)
+}
+
+/// Fails on axe-core's serious and critical violations; prints the rest.
+fn no_serious_violations(page: &str, found: &serde_json::Value) {
+    let violations = found["violations"].as_array().cloned().unwrap_or_default();
+    let (serious, rest): (Vec<_>, Vec<_>) = violations
+        .iter()
+        .partition(|v| v["impact"] == "serious" || v["impact"] == "critical");
+    eprintln!("{page}: axe-core's minor and moderate findings: {rest:?}");
+    assert!(serious.is_empty(), "{page}: {serious:?}");
+}
+
+#[tokio::test]
+async fn the_console_page_is_usable_by_keyboard_and_passes_axe() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    let config = format!(
+        "[DEFAULT]\ncert = {}\nkey = {}\n[vncgate]\nnovnc_dir = {NOVNC}\n",
+        pki.https_cert().display(),
+        pki.https_key().display(),
+    );
+    let proxy = start_proxy(&config, &format!("x: {}\n", server.addr)).await;
+    let url = format!(
+        "https://localhost:{}/console.html?path=%3Ftoken%3Dx",
+        proxy.addr.port()
+    );
+    let found = browser::browse("a11y", url, "a11y-console").await;
+    assert!(
+        found["status"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Connected"),
+        "{found}"
+    );
+    // Tab stays with the guest until Ctrl+Alt leaves the screen.
+    assert_eq!(found["onScreen"], "canvas", "{found}");
+    assert_eq!(found["tabStays"], "canvas", "{found}");
+    assert_eq!(found["afterLeave"], "ctrl-alt-del", "{found}");
+    let (ids, unseen) = walked(&found);
+    assert_eq!(
+        ids[..6],
+        [
+            "ctrl-alt-del",
+            "keys",
+            "paste-toggle",
+            "scale",
+            "view-only",
+            "fullscreen"
+        ],
+        "{found}"
+    );
+    assert!(unseen.iter().all(|id| !ids[..6].contains(id)), "{found}");
+    no_serious_violations("console.html", &found);
+}
+
+#[tokio::test]
+async fn the_serial_page_is_usable_by_keyboard_and_passes_axe() {
+    if !browser::available() {
+        return;
+    }
+    // A serial line that echoes.
+    let line = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let line_addr = line.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = line.accept().await {
+            tokio::spawn(async move {
+                let (mut read, mut write) = stream.split();
+                let _ = tokio::io::copy(&mut read, &mut write).await;
+            });
+        }
+    });
+    let proxy = start_proxy(
+        "[serial_console]\nenabled = true\n",
+        &format!("s: {line_addr} kind=serial\n"),
+    )
+    .await;
+    let serial = proxy.serial_addr.expect("serial port");
+    let url = format!(
+        "http://127.0.0.1:{}/serial.html?path=%3Ftoken%3Ds",
+        serial.port()
+    );
+    let found = browser::browse("a11y", url, "a11y-serial").await;
+    assert!(
+        found["status"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Connected"),
+        "{found}"
+    );
+    assert_eq!(found["onScreen"], "textarea", "{found}");
+    assert_eq!(found["tabStays"], "textarea", "{found}");
+    assert_eq!(found["afterLeave"], "copy", "{found}");
+    let (ids, unseen) = walked(&found);
+    assert_eq!(ids[..3], ["copy", "paste-toggle", "copy-stty"], "{found}");
+    assert!(unseen.iter().all(|id| !ids[..3].contains(id)), "{found}");
+    no_serious_violations("serial.html", &found);
+}
