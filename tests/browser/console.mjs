@@ -199,6 +199,25 @@ try {
     await page.addScriptTag({ path: 'node_modules/axe-core/axe.min.js' });
     const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations);
     result.violations = violations.map(({ id, impact, nodes }) => ({ id, impact, nodes: nodes.length }));
+  } else if (scenario === 'resize') {
+    // The X display (fourth argument) is asked its size, as a second viewer would see it.
+    const size = () => {
+      const info = execFileSync('xdpyinfo', ['-display', `:${pixelsOut}`], { encoding: 'utf8' });
+      return (info.match(/dimensions:\s+(\d+x\d+)/) || [])[1] || '';
+    };
+    result.status = await waitForStatus(/^Connected/, 30000);
+    await page.waitForTimeout(1000);
+    result.before = size();
+    await page.setViewportSize({ width: 800, height: 600 });
+    for (let i = 0; i < 25; i++) {
+      await page.waitForTimeout(200);
+      result.after = size();
+      if (result.after !== result.before) break;
+    }
+    result.screen = await page.evaluate(() => {
+      const box = document.getElementById('screen').getBoundingClientRect();
+      return `${Math.round(box.width)}x${Math.round(box.height)}`;
+    });
   } else if (scenario === 'language') {
     let status = '';
     for (let i = 0; i < 75; i++) {

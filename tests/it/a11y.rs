@@ -70,7 +70,7 @@ async fn the_console_page_is_usable_by_keyboard_and_passes_axe() {
             "ctrl-alt-del",
             "keys",
             "paste-toggle",
-            "scale",
+            "resize",
             "view-only",
             "fullscreen"
         ],

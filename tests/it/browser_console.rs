@@ -194,6 +194,53 @@ async fn the_clipboard_panel_shows_the_guests_text_where_the_token_allows_it() {
     }
 }
 
+/// `resize=remote`: the guest's desktop takes the window's size (SetDesktopSize through the
+/// proxy), as the X server itself reports it; with a watch link it stays as it was.
+#[tokio::test]
+async fn the_guest_resizes_to_the_window() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    let config = format!(
+        "[DEFAULT]\ncert = {}\nkey = {}\n[vncgate]\nnovnc_dir = {NOVNC}\n",
+        pki.https_cert().display(),
+        pki.https_key().display(),
+    );
+    let proxy = start_proxy(
+        &config,
+        &format!(
+            "x: {}\nwatch: {} view_only=true\n",
+            server.addr, server.addr
+        ),
+    )
+    .await;
+    let url = |token: &str| {
+        format!(
+            "https://localhost:{}/console.html?path=%3Ftoken%3D{token}&resize=remote",
+            proxy.addr.port()
+        )
+    };
+    let display = vec![server.display.to_string()];
+    let found = browser::browse_with(
+        "resize",
+        url("watch"),
+        "console-resize-watch",
+        display.clone(),
+    )
+    .await;
+    assert_eq!(
+        found["before"], found["after"],
+        "a watch link resized the guest: {found}"
+    );
+    let found = browser::browse_with("resize", url("x"), "console-resize", display).await;
+    assert!(field(&found, "status").starts_with("Connected"), "{found}");
+    assert_eq!(found["after"], found["screen"], "{found}");
+    assert_ne!(found["before"], found["after"], "{found}");
+}
+
 #[tokio::test]
 async fn a_bad_token_shows_a_clear_message_and_does_not_loop() {
     if !browser::available() {

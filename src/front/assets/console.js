@@ -81,7 +81,7 @@ function connect(where) {
   socket.binaryType = 'arraybuffer';
   socket.addEventListener('close', (event) => { closeReason = event.reason || ''; });
   rfb = new RFB(screen, socket, { shared: true });
-  rfb.scaleViewport = document.getElementById('scale').checked;
+  fitTo(document.getElementById('resize').value);
   rfb.viewOnly = watching || document.getElementById('view-only').checked;
   rfb.focusOnClick = true;
   rfb.addEventListener('clipboard', (event) => fromTheGuest(event.detail.text));
@@ -108,6 +108,17 @@ function connect(where) {
   });
 }
 
+// How the guest's screen meets the window: scaled to it; the guest asked to take the window's
+// size (SetDesktopSize, when the server supports it; a watch link cannot ask); or at its own
+// size, clipped, and dragged about with the mouse on small screens.
+function fitTo(mode) {
+  if (!rfb) return;
+  rfb.scaleViewport = mode === 'scale';
+  rfb.resizeSession = mode === 'remote' && !watching;
+  rfb.clipViewport = mode === 'off';
+  rfb.dragViewport = mode === 'off' && window.matchMedia('(pointer: coarse)').matches;
+}
+
 function sendCombo(keys) {
   if (!rfb) return;
   for (const key of keys) rfb.sendKey(key, null, true);
@@ -123,7 +134,7 @@ function wireControls() {
     if (combo) sendCombo(combo);
     keys.value = '';
   });
-  document.getElementById('scale').addEventListener('change', (event) => { if (rfb) rfb.scaleViewport = event.target.checked; });
+  document.getElementById('resize').addEventListener('change', (event) => fitTo(event.target.value));
   document.getElementById('view-only').addEventListener('change', (event) => { if (rfb) rfb.viewOnly = event.target.checked; });
   document.getElementById('fullscreen').addEventListener('click', () => {
     if (document.fullscreenElement) document.exitFullscreen();
@@ -161,6 +172,8 @@ async function main() {
   translatePage();
   const params = new URLSearchParams(window.location.search);
   document.getElementById('view-only').checked = params.get('view_only') === 'true';
+  // noVNC's own parameter: resize=scale|remote|off.
+  if (['scale', 'remote', 'off'].includes(params.get('resize'))) document.getElementById('resize').value = params.get('resize');
   wireControls();
   const where = target();
   if (!where) {

@@ -31,7 +31,6 @@ export default {
   "clipboard.copied_by_guest": "The guest copied {count} characters.",
   "clipboard.copied": "Copied to this computer's clipboard.",
   "clipboard.select": "Press Ctrl+C (⌘C) to copy the selected text.",
-  "scale": "Scale to fit",
   "view_only": "View only",
   "fullscreen": "Full screen",
   "fullscreen.title": "Full screen",
@@ -111,7 +110,11 @@ export default {
   "reason.not_granted": "this console is not granted to you",
   "reason.message_refused": "the console proxy refused a message",
   "reason.view_only_channel": "this console is view-only",
-  "reason.pixel_format": "the console proxy cannot filter this pixel format: use 24-bit or 16-bit colour"
+  "reason.pixel_format": "the console proxy cannot filter this pixel format: use 24-bit or 16-bit colour",
+  "resize.label": "Fit to the window",
+  "resize.scale": "Scale to fit",
+  "resize.remote": "Resize the guest",
+  "resize.off": "Actual size"
  },
  "de": {
   "title.console": "Konsole",
@@ -142,7 +145,6 @@ export default {
   "clipboard.copied_by_guest": "Der Gast hat {count} Zeichen kopiert.",
   "clipboard.copied": "In die Zwischenablage dieses Computers kopiert.",
   "clipboard.select": "Strg+C (⌘C) drücken, um den markierten Text zu kopieren.",
-  "scale": "An Fenster anpassen",
   "view_only": "Nur ansehen",
   "fullscreen": "Vollbild",
   "fullscreen.title": "Vollbild",
@@ -222,7 +224,11 @@ export default {
   "reason.not_granted": "diese Konsole ist für Sie nicht freigegeben",
   "reason.message_refused": "der Konsolen-Proxy hat eine Nachricht abgelehnt",
   "reason.view_only_channel": "diese Konsole ist nur zum Ansehen",
-  "reason.pixel_format": "der Konsolen-Proxy kann dieses Pixelformat nicht filtern: bitte 24-Bit- oder 16-Bit-Farbe verwenden"
+  "reason.pixel_format": "der Konsolen-Proxy kann dieses Pixelformat nicht filtern: bitte 24-Bit- oder 16-Bit-Farbe verwenden",
+  "resize.label": "An das Fenster anpassen",
+  "resize.scale": "An Fenster anpassen",
+  "resize.remote": "Gast-Auflösung anpassen",
+  "resize.off": "Originalgröße"
  },
  "ja": {
   "title.console": "コンソール",
@@ -253,7 +259,6 @@ export default {
   "clipboard.copied_by_guest": "ゲストが {count} 文字をコピーしました。",
   "clipboard.copied": "このコンピューターのクリップボードにコピーしました。",
   "clipboard.select": "選択したテキストをコピーするには Ctrl+C（⌘C）を押してください。",
-  "scale": "画面に合わせる",
   "view_only": "表示のみ",
   "fullscreen": "全画面",
   "fullscreen.title": "全画面",
@@ -333,7 +338,11 @@ export default {
   "reason.not_granted": "このコンソールはあなたに許可されていません",
   "reason.message_refused": "コンソールプロキシがメッセージを拒否しました",
   "reason.view_only_channel": "このコンソールは表示のみです",
-  "reason.pixel_format": "コンソールプロキシはこのピクセル形式をフィルターできません。24 ビットまたは 16 ビットカラーを使ってください"
+  "reason.pixel_format": "コンソールプロキシはこのピクセル形式をフィルターできません。24 ビットまたは 16 ビットカラーを使ってください",
+  "resize.label": "ウィンドウへの合わせ方",
+  "resize.scale": "画面に合わせる",
+  "resize.remote": "ゲストの解像度を変更",
+  "resize.off": "実寸"
  },
  "ru": {
   "title.console": "Консоль",
@@ -364,7 +373,6 @@ export default {
   "clipboard.copied_by_guest": "Гостевая система скопировала символов: {count}.",
   "clipboard.copied": "Скопировано в буфер обмена этого компьютера.",
   "clipboard.select": "Нажмите Ctrl+C (⌘C), чтобы скопировать выделенный текст.",
-  "scale": "Вписать в окно",
   "view_only": "Только просмотр",
   "fullscreen": "Во весь экран",
   "fullscreen.title": "Во весь экран",
@@ -444,7 +452,11 @@ export default {
   "reason.not_granted": "эта консоль вам не предоставлена",
   "reason.message_refused": "прокси консоли отклонил сообщение",
   "reason.view_only_channel": "эта консоль только для просмотра",
-  "reason.pixel_format": "прокси консоли не может фильтровать этот формат пикселей: используйте 24- или 16-битный цвет"
+  "reason.pixel_format": "прокси консоли не может фильтровать этот формат пикселей: используйте 24- или 16-битный цвет",
+  "resize.label": "Размещение в окне",
+  "resize.scale": "Вписать в окно",
+  "resize.remote": "Изменить разрешение гостя",
+  "resize.off": "Исходный размер"
  },
  "zh": {
   "title.console": "控制台",
@@ -475,7 +487,6 @@ export default {
   "clipboard.copied_by_guest": "客户机复制了 {count} 个字符。",
   "clipboard.copied": "已复制到本机剪贴板。",
   "clipboard.select": "按 Ctrl+C（⌘C）复制选中的文本。",
-  "scale": "缩放以适应窗口",
   "view_only": "仅查看",
   "fullscreen": "全屏",
   "fullscreen.title": "全屏",
@@ -555,7 +566,11 @@ export default {
   "reason.not_granted": "此控制台未授权给您",
   "reason.message_refused": "控制台代理拒绝了一条消息",
   "reason.view_only_channel": "此控制台仅供查看",
-  "reason.pixel_format": "控制台代理无法过滤此像素格式：请使用 24 位或 16 位色"
+  "reason.pixel_format": "控制台代理无法过滤此像素格式：请使用 24 位或 16 位色",
+  "resize.label": "适应窗口的方式",
+  "resize.scale": "缩放以适应窗口",
+  "resize.remote": "调整客户机分辨率",
+  "resize.off": "实际大小"
  }
 };
 // MESSAGES-END
