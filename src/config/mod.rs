@@ -9,6 +9,7 @@ mod edge;
 mod features;
 mod options;
 pub mod oslo;
+mod page;
 mod ports;
 mod problem;
 mod reader;

@@ -93,6 +93,7 @@ fn settings(reader: &mut Reader, files: &[PathBuf]) -> Settings {
         console_ports: ports::console_ports(reader),
         serial_tls: reader.typed(&t::SERIAL_TLS, parse_bool),
         default_view_only: reader.typed(&t::DEFAULT_VIEW_ONLY, parse_bool),
+        console_defaults: reader.typed(&t::CONSOLE_DEFAULTS, super::page::console_defaults),
         splice: reader.typed(&t::SPLICE, parse_bool),
         default_clipboard: reader.typed(&t::DEFAULT_CLIPBOARD, |text| {
             Clipboard::parse(text.trim())

@@ -173,6 +173,8 @@ pub struct Settings {
     pub default_view_only: bool,
     /// Whether downstream between plain TCP sockets is spliced (`[vncgate] splice`).
     pub splice: bool,
+    /// The console page's settings, checked, as compact JSON (`[vncgate] console_defaults`).
+    pub console_defaults: Option<String>,
     /// Which way the clipboard of sessions whose tokens do not say may flow
     /// (`[vncgate] default_clipboard`).
     pub default_clipboard: crate::console::Clipboard,

@@ -166,6 +166,7 @@ options! {
     SPICE_HTML5_DIR = OptionSpec::new(OWN_SECTION, "spice_html5_dir", "/usr/share/spice-html5", "spice-html5, served on the SPICE port");
     DEFAULT_VIEW_ONLY = OptionSpec::new(OWN_SECTION, "default_view_only", "false", "sessions of tokens that do not say may only watch");
     SPLICE = OptionSpec::new(OWN_SECTION, "splice", "true", "move console server bytes to browsers with splice(2) where both sides are plain TCP (Linux)");
+    CONSOLE_DEFAULTS = OptionSpec::new(OWN_SECTION, "console_defaults", NONE, "the console page's settings as a JSON object (resize, quality, compression, show_dot, bell, view_only, lang), with a \"mandatory\" object of those people cannot change");
     DEFAULT_CLIPBOARD = OptionSpec::new(OWN_SECTION, "default_clipboard", "both", "which way the clipboard of sessions whose tokens do not say may flow: both, to-guest, from-guest or none");
     SERIAL_TLS = OptionSpec::new(OWN_SECTION, "serial_tls", "false", "TLS with the proxy's client certificate to serial consoles");
     SPICE_TLS = OptionSpec::new(OWN_SECTION, "spice_tls", "false", "TLS to SPICE servers' tls_port, verified against vencrypt_ca_certs");

@@ -54,6 +54,8 @@ pub struct Front {
     pub require_login: Option<Arc<crate::token::claims::Claims>>,
     /// Who may open which console when signed in (`access_policy`).
     pub access_policy: Option<Arc<crate::access::Policy>>,
+    /// `[vncgate] console_defaults`, for the page (`/token-status`'s `X-Console-Defaults`).
+    pub console_defaults: Option<http::HeaderValue>,
     /// The serial port's page origin (`https://host:port`), when the serial port is enabled.
     pub serial_page: Option<String>,
     /// Sign-in through the identity provider (`[oidc]`).

@@ -204,7 +204,14 @@ async fn token_status(
             }
         }
     };
-    token_status_response(status, policy, reason)
+    let mut response = token_status_response(status, policy, reason);
+    // The operator's settings of the page (`console_defaults`), where the page asks anyway.
+    if let Some(defaults) = &front.console_defaults {
+        response
+            .headers_mut()
+            .insert("x-console-defaults", defaults.clone());
+    }
+    response
 }
 
 /// `/token-status`'s answer: the status, the session's policy when it would be admitted (a

@@ -65,6 +65,51 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         settings.limits.max_connections_per_ip,
         settings.limits.max_refusals_per_ip_per_minute,
     );
+    let tokens = tokens(settings, lasting)?;
+    certificate_expiries(settings, &lasting.metrics);
+    Ok(Front {
+        ssl_only: settings.ssl_only,
+        allowed_origins: settings.allowed_origins.clone(),
+        handshake_timeout: settings.limits.handshake_timeout,
+        max_connections: settings.limits.max_connections,
+        limiter: lasting.limiter.clone(),
+        trusted_proxies: settings.edge.trusted_proxies.clone(),
+        proxy_protocol: settings.edge.proxy_protocol,
+        forwarded_header: settings.edge.forwarded_header,
+        tls,
+        headers: SecurityHeaders::new(
+            settings.edge.frame_ancestors.as_deref(),
+            &settings.allowed_origins,
+        ),
+        pages: pages(settings),
+        tokens,
+        sessions,
+        access_policy: settings.access_policy.clone(),
+        serial_page: settings.serial_page_origin(),
+        // Checked JSON of ASCII words and numbers: always a valid header value.
+        console_defaults: (settings.console_defaults.as_deref())
+            .and_then(|json| http::HeaderValue::from_str(json).ok()),
+        require_login: settings.require_login.then(|| lasting.claims.clone()),
+        signin: match &settings.oidc {
+            Some(oidc) => Some(Arc::new(signin(oidc, settings.serial_page_origin())?)),
+            None => None,
+        },
+        libvirt: settings
+            .libvirt
+            .as_ref()
+            .map(|libvirt| Arc::new(crate::libvirt::Inventory::new(libvirt))),
+        channels: lasting.channels.clone(),
+        metrics: lasting.metrics.clone(),
+        health: lasting.health.clone(),
+        audit: lasting.audit.clone(),
+        shutdown: lasting.stop_accepting.clone(),
+        tracker: lasting.connections.clone(),
+    })
+}
+
+/// The token sources as configured, replacing the last ones (kept across reloads in
+/// `lasting`).
+fn tokens(settings: &Settings, lasting: &Lasting) -> Result<Arc<crate::token::TokenStore>, Error> {
     // Read again on each reload: a portal's new key (a new kid) is taken with SIGHUP.
     let jwt = match &settings.jwt {
         Some(jwt) => Some(Arc::new(
@@ -96,42 +141,7 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
             .with_redis(redis),
     );
     lasting.tokens.store(tokens.clone());
-    certificate_expiries(settings, &lasting.metrics);
-    Ok(Front {
-        ssl_only: settings.ssl_only,
-        allowed_origins: settings.allowed_origins.clone(),
-        handshake_timeout: settings.limits.handshake_timeout,
-        max_connections: settings.limits.max_connections,
-        limiter: lasting.limiter.clone(),
-        trusted_proxies: settings.edge.trusted_proxies.clone(),
-        proxy_protocol: settings.edge.proxy_protocol,
-        forwarded_header: settings.edge.forwarded_header,
-        tls,
-        headers: SecurityHeaders::new(
-            settings.edge.frame_ancestors.as_deref(),
-            &settings.allowed_origins,
-        ),
-        pages: pages(settings),
-        tokens,
-        sessions,
-        access_policy: settings.access_policy.clone(),
-        serial_page: settings.serial_page_origin(),
-        require_login: settings.require_login.then(|| lasting.claims.clone()),
-        signin: match &settings.oidc {
-            Some(oidc) => Some(Arc::new(signin(oidc, settings.serial_page_origin())?)),
-            None => None,
-        },
-        libvirt: settings
-            .libvirt
-            .as_ref()
-            .map(|libvirt| Arc::new(crate::libvirt::Inventory::new(libvirt))),
-        channels: lasting.channels.clone(),
-        metrics: lasting.metrics.clone(),
-        health: lasting.health.clone(),
-        audit: lasting.audit.clone(),
-        shutdown: lasting.stop_accepting.clone(),
-        tracker: lasting.connections.clone(),
-    })
+    Ok(tokens)
 }
 
 /// Sign-in with `[oidc]`: the provider reached over HTTPS checked against its `ca_file`; the

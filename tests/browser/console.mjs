@@ -218,6 +218,14 @@ try {
       const box = document.getElementById('screen').getBoundingClientRect();
       return `${Math.round(box.width)}x${Math.round(box.height)}`;
     });
+  } else if (scenario === 'settings') {
+    result.status = await waitForStatus(/^Connected/, 30000);
+    result.controls = await page.evaluate(() => Object.fromEntries(
+      ['resize', 'quality', 'compression', 'show-dot', 'bell', 'view-only'].map((id) => {
+        const control = document.getElementById(id);
+        return [id, { value: control.type === 'checkbox' ? control.checked : control.value, disabled: control.disabled }];
+      })));
+    result.lang = await page.evaluate(() => document.documentElement.lang);
   } else if (scenario === 'language') {
     let status = '';
     for (let i = 0; i < 75; i++) {

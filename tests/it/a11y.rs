@@ -65,18 +65,19 @@ async fn the_console_page_is_usable_by_keyboard_and_passes_axe() {
     assert_eq!(found["afterLeave"], "ctrl-alt-del", "{found}");
     let (ids, unseen) = walked(&found);
     assert_eq!(
-        ids[..6],
+        ids[..7],
         [
             "ctrl-alt-del",
             "keys",
             "paste-toggle",
+            "settings-toggle",
             "resize",
             "view-only",
             "fullscreen"
         ],
         "{found}"
     );
-    assert!(unseen.iter().all(|id| !ids[..6].contains(id)), "{found}");
+    assert!(unseen.iter().all(|id| !ids[..7].contains(id)), "{found}");
     no_serious_violations("console.html", &found);
 }
 

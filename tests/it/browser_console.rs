@@ -241,6 +241,57 @@ async fn the_guest_resizes_to_the_window() {
     assert_ne!(found["before"], found["after"], "{found}");
 }
 
+/// `console_defaults`: the operator's settings where the page's address does not say, and the
+/// mandatory ones whatever it says, their controls disabled; the person's own language wins over
+/// the operator's default one.
+#[tokio::test]
+async fn the_operators_console_defaults_apply_and_mandatory_ones_hold() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    let config = format!(
+        "[DEFAULT]\ncert = {}\nkey = {}\n[vncgate]\nnovnc_dir = {NOVNC}\n\
+         console_defaults = {{\"resize\": \"off\", \"quality\": 2, \"show_dot\": true, \"lang\": \"de\", \
+         \"mandatory\": {{\"view_only\": true, \"compression\": 9}}}}\n",
+        pki.https_cert().display(),
+        pki.https_key().display(),
+    );
+    let proxy = start_proxy(&config, &format!("x: {}\n", server.addr)).await;
+    let url = format!(
+        "https://localhost:{}/console.html?path=%3Ftoken%3Dx&resize=scale&view_only=false",
+        proxy.addr.port()
+    );
+    let found = browse("settings", url, "console-settings").await;
+    assert!(field(&found, "status").starts_with("Connected"), "{found}");
+    let control = |id: &str| found["controls"][id].clone();
+    // The address says resize=scale: it wins over the default.
+    assert_eq!(
+        control("resize"),
+        serde_json::json!({"value": "scale", "disabled": false})
+    );
+    assert_eq!(
+        control("quality"),
+        serde_json::json!({"value": "2", "disabled": false})
+    );
+    assert_eq!(
+        control("show-dot"),
+        serde_json::json!({"value": true, "disabled": false})
+    );
+    // Mandatory: whatever the address says, and not to be changed.
+    assert_eq!(
+        control("compression"),
+        serde_json::json!({"value": "9", "disabled": true})
+    );
+    assert_eq!(
+        control("view-only"),
+        serde_json::json!({"value": true, "disabled": true})
+    );
+    assert_eq!(found["lang"], "en", "{found}");
+}
+
 #[tokio::test]
 async fn a_bad_token_shows_a_clear_message_and_does_not_loop() {
     if !browser::available() {

@@ -2,8 +2,8 @@
 // The token comes from this page's URL: nova's ?path=%3Ftoken%3DX, noVNC's ?path=websockify%3Ftoken%3DX,
 // or ?token=X. The WebSocket is opened here (not by noVNC) so that its close reason can be shown.
 
-import { setStatus, target, tokenInfo, Retry, wirePasteBox, leaveKey } from './link.js';
-import { t, reason, translatePage } from './i18n.js';
+import { setStatus, target, tokenInfo, Retry, wirePasteBox, wireToggle, leaveKey } from './link.js';
+import { t, reason, translatePage, operatorLanguage } from './i18n.js';
 
 const screen = document.getElementById('screen');
 
@@ -82,6 +82,10 @@ function connect(where) {
   socket.addEventListener('close', (event) => { closeReason = event.reason || ''; });
   rfb = new RFB(screen, socket, { shared: true });
   fitTo(document.getElementById('resize').value);
+  rfb.qualityLevel = Number(document.getElementById('quality').value);
+  rfb.compressionLevel = Number(document.getElementById('compression').value);
+  rfb.showDotCursor = document.getElementById('show-dot').checked;
+  rfb.addEventListener('bell', () => { if (document.getElementById('bell').checked) bell(); });
   rfb.viewOnly = watching || document.getElementById('view-only').checked;
   rfb.focusOnClick = true;
   rfb.addEventListener('clipboard', (event) => fromTheGuest(event.detail.text));
@@ -119,6 +123,48 @@ function fitTo(mode) {
   rfb.dragViewport = mode === 'off' && window.matchMedia('(pointer: coarse)').matches;
 }
 
+// The guest's bell: a short tone (browsers play sound only on pages the person has used).
+function bell() {
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    gain.gain.value = 0.1;
+    tone.frequency.value = 880;
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.15);
+    tone.onended = () => audio.close();
+  } catch (e) {
+    // No sound here: the bell is only a courtesy.
+  }
+}
+
+// The page's settings, by their console_defaults names, and the control of each.
+const SETTINGS = {
+  resize: 'resize', quality: 'quality', compression: 'compression', show_dot: 'show-dot', bell: 'bell', view_only: 'view-only',
+};
+
+// The operator's settings (console_defaults): each default where the page's address does not
+// say, then each mandatory one, whose control is then disabled.
+function operatorSettings(defaults, params) {
+  const set = (name, value) => {
+    const control = Object.hasOwn(SETTINGS, name) ? document.getElementById(SETTINGS[name]) : null;
+    if (!control) return null;
+    if (control.type === 'checkbox') control.checked = value === true;
+    else control.value = String(value);
+    return control;
+  };
+  for (const [name, value] of Object.entries(defaults)) {
+    if (name !== 'mandatory' && !params.has(name)) set(name, value);
+  }
+  for (const [name, value] of Object.entries(defaults.mandatory || {})) {
+    const control = set(name, value);
+    if (control) control.disabled = true;
+  }
+  if (operatorLanguage(defaults)) translatePage();
+}
+
 function sendCombo(keys) {
   if (!rfb) return;
   for (const key of keys) rfb.sendKey(key, null, true);
@@ -141,6 +187,10 @@ function wireControls() {
     else document.documentElement.requestFullscreen().catch(() => setStatus(t('status.fullscreen_refused'), 'error'));
   });
   wirePasteBox();
+  wireToggle(document.getElementById('settings-toggle'));
+  document.getElementById('quality').addEventListener('change', (event) => { if (rfb) rfb.qualityLevel = Number(event.target.value); });
+  document.getElementById('compression').addEventListener('change', (event) => { if (rfb) rfb.compressionLevel = Number(event.target.value); });
+  document.getElementById('show-dot').addEventListener('change', (event) => { if (rfb) rfb.showDotCursor = event.target.checked; });
   leaveKey(screen, () => { if (rfb) rfb.blur(); });
   document.getElementById('paste-type').addEventListener('click', () => {
     if (!rfb) return;
@@ -187,6 +237,8 @@ async function main() {
     return;
   }
   const info = await tokenInfo(where.query);
+  operatorSettings(info.defaults, params);
+  // A watch link is one whatever the page's settings say (and the proxy holds it to that).
   if (info.viewOnly) {
     watching = true;
     const box = document.getElementById('view-only');

@@ -12,11 +12,25 @@ function chooseLanguage() {
     const primary = tag.toLowerCase().split('-')[0];
     if (Object.hasOwn(catalogues, primary)) return primary;
   }
-  return 'en';
+  return null;
 }
 
-export const language = chooseLanguage();
-const words = catalogues[language];
+// The operator's `lang` (console_defaults): a mandatory one always, a default one when the
+// person asked for no language the page has. Whether the language changed.
+export function operatorLanguage(defaults) {
+  const forced = defaults.mandatory && defaults.mandatory.lang;
+  const chosen = forced || (asked ? null : defaults.lang);
+  if (!chosen || !Object.hasOwn(catalogues, chosen) || chosen === language) return false;
+  language = chosen;
+  words = catalogues[chosen];
+  return true;
+}
+
+// The language asked for, by ?lang= or the browser's languages (null when none has a
+// catalogue), and the one in use.
+const asked = chooseLanguage();
+export let language = asked || 'en';
+let words = catalogues[language];
 
 // The words of `key`, with {name} filled from `vars`.
 export function t(key, vars = {}) {

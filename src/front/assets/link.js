@@ -42,11 +42,32 @@ export async function tokenInfo(query) {
       viewOnly: response.headers.get('x-console-view-only') === 'true',
       // Which way the clipboard may flow: both, to-guest, from-guest or none.
       clipboard: response.headers.get('x-console-clipboard') || 'both',
+      // The operator's settings of the page (`console_defaults`).
+      defaults: parseDefaults(response.headers.get('x-console-defaults')),
       reason: response.headers.get('x-console-reason') || '',
     };
   } catch (e) {
-    return { status: 0, viewOnly: false, clipboard: 'both', reason: '' };
+    return { status: 0, viewOnly: false, clipboard: 'both', defaults: {}, reason: '' };
   }
+}
+
+function parseDefaults(text) {
+  try {
+    const value = JSON.parse(text || '{}');
+    return value && typeof value === 'object' ? value : {};
+  } catch (e) {
+    return {};
+  }
+}
+
+// A toolbar button that shows and hides the panel it controls.
+export function wireToggle(button) {
+  const panel = document.getElementById(button.getAttribute('aria-controls'));
+  button.addEventListener('click', () => {
+    panel.hidden = !panel.hidden;
+    button.setAttribute('aria-expanded', String(!panel.hidden));
+    if (!panel.hidden) panel.querySelector('textarea, select, input, button').focus();
+  });
 }
 
 // Ctrl+Alt pressed and let go with no other key between leaves `area` (the screen, the
@@ -67,15 +88,9 @@ export function leaveKey(area, release) {
   }, true);
 }
 
-// The "Paste…" button shows and hides the paste box.
+// The "Paste…" (or "Clipboard…") button shows and hides its panel.
 export function wirePasteBox() {
-  const pasteBox = document.getElementById('paste');
-  const toggle = document.getElementById('paste-toggle');
-  toggle.addEventListener('click', () => {
-    pasteBox.hidden = !pasteBox.hidden;
-    toggle.setAttribute('aria-expanded', String(!pasteBox.hidden));
-    if (!pasteBox.hidden) document.getElementById('paste-text').focus();
-  });
+  wireToggle(document.getElementById('paste-toggle'));
 }
 
 // Reconnects with backoff (1, 2, 4 … 30 s), eight times at most.

@@ -114,7 +114,13 @@ export default {
   "resize.label": "Fit to the window",
   "resize.scale": "Scale to fit",
   "resize.remote": "Resize the guest",
-  "resize.off": "Actual size"
+  "resize.off": "Actual size",
+  "settings.toggle": "Settings…",
+  "settings.panel": "Settings",
+  "settings.quality": "Picture quality",
+  "settings.compression": "Compression",
+  "settings.dot": "Dot cursor",
+  "settings.bell": "Bell"
  },
  "de": {
   "title.console": "Konsole",
@@ -228,7 +234,13 @@ export default {
   "resize.label": "An das Fenster anpassen",
   "resize.scale": "An Fenster anpassen",
   "resize.remote": "Gast-Auflösung anpassen",
-  "resize.off": "Originalgröße"
+  "resize.off": "Originalgröße",
+  "settings.toggle": "Einstellungen …",
+  "settings.panel": "Einstellungen",
+  "settings.quality": "Bildqualität",
+  "settings.compression": "Kompression",
+  "settings.dot": "Punkt-Mauszeiger",
+  "settings.bell": "Glocke"
  },
  "ja": {
   "title.console": "コンソール",
@@ -342,7 +354,13 @@ export default {
   "resize.label": "ウィンドウへの合わせ方",
   "resize.scale": "画面に合わせる",
   "resize.remote": "ゲストの解像度を変更",
-  "resize.off": "実寸"
+  "resize.off": "実寸",
+  "settings.toggle": "設定…",
+  "settings.panel": "設定",
+  "settings.quality": "画質",
+  "settings.compression": "圧縮",
+  "settings.dot": "ドットカーソル",
+  "settings.bell": "ベル"
  },
  "ru": {
   "title.console": "Консоль",
@@ -456,7 +474,13 @@ export default {
   "resize.label": "Размещение в окне",
   "resize.scale": "Вписать в окно",
   "resize.remote": "Изменить разрешение гостя",
-  "resize.off": "Исходный размер"
+  "resize.off": "Исходный размер",
+  "settings.toggle": "Настройки…",
+  "settings.panel": "Настройки",
+  "settings.quality": "Качество изображения",
+  "settings.compression": "Сжатие",
+  "settings.dot": "Курсор-точка",
+  "settings.bell": "Звонок"
  },
  "zh": {
   "title.console": "控制台",
@@ -570,7 +594,13 @@ export default {
   "resize.label": "适应窗口的方式",
   "resize.scale": "缩放以适应窗口",
   "resize.remote": "调整客户机分辨率",
-  "resize.off": "实际大小"
+  "resize.off": "实际大小",
+  "settings.toggle": "设置…",
+  "settings.panel": "设置",
+  "settings.quality": "画质",
+  "settings.compression": "压缩",
+  "settings.dot": "圆点光标",
+  "settings.bell": "响铃"
  }
 };
 // MESSAGES-END
