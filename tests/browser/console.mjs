@@ -29,7 +29,7 @@ import { chromium } from 'playwright-core';
 
 const [scenario, url, screenshot, pixelsOut, recording] = process.argv.slice(2);
 import { writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -38,8 +38,10 @@ const browser = await chromium.launch({
 const result = { scenario };
 try {
   const locale = scenario === 'language' && pixelsOut !== '-' ? pixelsOut : undefined;
+  // A phone: touch, a 390×844 viewport, mobile emulation.
+  const phone = scenario === 'mobile' ? { isMobile: true, hasTouch: true, viewport: { width: 390, height: 844 } } : {};
   const context = await browser.newContext({
-    ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 }, locale,
+    ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 }, locale, ...phone,
     // axe-core is put into the page by the test, which the page's own policy would refuse.
     bypassCSP: scenario === 'a11y',
   });
@@ -226,6 +228,36 @@ try {
         return [id, { value: control.type === 'checkbox' ? control.checked : control.value, disabled: control.disabled }];
       })));
     result.lang = await page.evaluate(() => document.documentElement.lang);
+  } else if (scenario === 'mobile') {
+    // What reaches the X display (fourth argument), as xev on its root window sees it.
+    const xev = spawn('xev', ['-root', '-event', 'keyboard', '-event', 'button'], { env: { ...process.env, DISPLAY: `:${pixelsOut}` } });
+    let seen = '';
+    xev.stdout.on('data', (chunk) => { seen += chunk; });
+    try {
+      result.status = await waitForStatus(/^Connected/, 30000);
+      await page.waitForTimeout(1000);
+      const box = await page.locator('canvas').first().boundingBox();
+      await page.touchscreen.tap(box.x + box.width / 2, box.y + box.height / 2);
+      await page.waitForTimeout(500);
+      await page.locator('#keyboard-toggle').tap();
+      result.inputFocused = await page.evaluate(() => document.activeElement.id);
+      await page.keyboard.insertText('hi');
+      await page.locator('#sticky-ctrl').tap();
+      result.ctrlPressed = await page.locator('#sticky-ctrl').getAttribute('aria-pressed');
+      await page.keyboard.insertText('c');
+      result.ctrlAfter = await page.locator('#sticky-ctrl').getAttribute('aria-pressed');
+      await page.locator('#key-esc').tap();
+      await page.waitForTimeout(1500);
+    } finally {
+      xev.kill();
+    }
+    const presses = seen.split('\n\n').filter((event) => /^(KeyPress|ButtonPress)/.test(event.trim()));
+    result.events = presses.map((event) => {
+      const keysym = (event.match(/keysym 0x[0-9a-f]+, (\w+)/) || [])[1];
+      const state = (event.match(/state (0x[0-9a-f]+)/) || [])[1];
+      const button = (event.match(/button (\d+)/) || [])[1];
+      return event.trim().startsWith('ButtonPress') ? `button ${button}` : `${keysym} ${state}`;
+    });
   } else if (scenario === 'language') {
     let status = '';
     for (let i = 0; i < 75; i++) {

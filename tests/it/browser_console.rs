@@ -292,6 +292,53 @@ async fn the_operators_console_defaults_apply_and_mandatory_ones_hold() {
     assert_eq!(found["lang"], "en", "{found}");
 }
 
+/// A phone (Chromium's mobile emulation: touch, 390×844): a tap clicks, the on-screen keyboard
+/// types into the guest, sticky Ctrl then `c` reaches it as Ctrl+C, and Esc is there; as the X
+/// server itself sees them (xev on its root window).
+#[tokio::test]
+async fn a_phone_taps_types_and_sends_ctrl_c() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let pki = TestPki::new(work.path(), "pki");
+    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
+    let config = format!(
+        "[DEFAULT]\ncert = {}\nkey = {}\n[vncgate]\nnovnc_dir = {NOVNC}\n",
+        pki.https_cert().display(),
+        pki.https_key().display(),
+    );
+    let proxy = start_proxy(&config, &format!("x: {}\n", server.addr)).await;
+    let found = browser::browse_with(
+        "mobile",
+        console_url(&proxy, "x"),
+        "console-phone",
+        vec![server.display.to_string()],
+    )
+    .await;
+    assert!(field(&found, "status").starts_with("Connected"), "{found}");
+    assert_eq!(found["inputFocused"], "keyboard-input", "{found}");
+    assert_eq!(found["ctrlPressed"], "true", "{found}");
+    assert_eq!(found["ctrlAfter"], "false", "{found}");
+    let events: Vec<String> = found["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.as_str().map(str::to_owned))
+        .collect();
+    let at = |wanted: &str| events.iter().position(|e| e == wanted);
+    let tap = at("button 1").unwrap_or_else(|| panic!("no click from the tap: {found}"));
+    let h = at("h 0x0").unwrap_or_else(|| panic!("no h: {found}"));
+    let i = at("i 0x0").unwrap_or_else(|| panic!("no i: {found}"));
+    // Ctrl (keysym Control_L) then c with the Control state bit (0x4).
+    let ctrl_c = events
+        .iter()
+        .position(|e| e.starts_with("c ") && e.ends_with('4'))
+        .unwrap_or_else(|| panic!("no Ctrl+C: {found}"));
+    let esc = at("Escape 0x0").unwrap_or_else(|| panic!("no Esc: {found}"));
+    assert!(tap < h && h < i && i < ctrl_c && ctrl_c < esc, "{found}");
+}
+
 #[tokio::test]
 async fn a_bad_token_shows_a_clear_message_and_does_not_loop() {
     if !browser::available() {

@@ -216,7 +216,7 @@ async fn killed_instance_is_routed_around_and_its_leases_expire() {
     let Some(db) = Postgres::start() else {
         return;
     };
-    let lease_timeout = Duration::from_secs(10);
+    let lease_timeout = Duration::from_secs(30);
     let own = format!(
         "max_sessions_per_token = 2\nsession_lease_timeout = {}\n",
         lease_timeout.as_secs()

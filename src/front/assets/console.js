@@ -123,6 +123,65 @@ function fitTo(mode) {
   rfb.dragViewport = mode === 'off' && window.matchMedia('(pointer: coarse)').matches;
 }
 
+// Tablets and phones: a hidden field that brings up the on-screen keyboard (what is typed
+// into it goes to the guest as keystrokes and the field stays empty), and Ctrl, Alt and Super
+// that stay down for the next key, with Tab and Esc, which on-screen keyboards lack.
+const STICKY = { ctrl: KEY.ctrl, alt: KEY.alt, super: KEY.super };
+const held = new Set();
+
+function setSticky(name, down) {
+  if (down) held.add(name);
+  else held.delete(name);
+  document.getElementById(`sticky-${name}`).setAttribute('aria-pressed', String(down));
+}
+
+// One key, with the sticky modifiers held around it; they let go after it.
+function tapKey(keysym) {
+  if (!rfb || watching) return;
+  const modifiers = [...held].map((name) => STICKY[name]);
+  for (const modifier of modifiers) rfb.sendKey(modifier, null, true);
+  rfb.sendKey(keysym, null, true);
+  rfb.sendKey(keysym, null, false);
+  for (const modifier of modifiers.reverse()) rfb.sendKey(modifier, null, false);
+  for (const name of [...held]) setSticky(name, false);
+}
+
+function wireOnScreenKeyboard() {
+  const input = document.getElementById('keyboard-input');
+  const toggle = document.getElementById('keyboard-toggle');
+  toggle.addEventListener('click', () => {
+    const keys = document.getElementById('extra-keys');
+    keys.hidden = false;
+    toggle.setAttribute('aria-expanded', 'true');
+    input.focus();
+  });
+  // Keys that insert nothing, which the field would otherwise swallow.
+  input.addEventListener('beforeinput', (event) => {
+    const named = { deleteContentBackward: KEY.backspace, insertLineBreak: 0xff0d, insertParagraph: 0xff0d }[event.inputType];
+    if (named) {
+      event.preventDefault();
+      tapKey(named);
+    }
+  });
+  input.addEventListener('input', (event) => {
+    if (event.isComposing) return;
+    for (const ch of input.value) tapKey(keysymOf(ch));
+    input.value = '';
+  });
+  input.addEventListener('compositionend', () => {
+    for (const ch of input.value) tapKey(keysymOf(ch));
+    input.value = '';
+  });
+  for (const name of Object.keys(STICKY)) {
+    document.getElementById(`sticky-${name}`).addEventListener('click', () => {
+      setSticky(name, !held.has(name));
+      input.focus();
+    });
+  }
+  document.getElementById('key-tab').addEventListener('click', () => { tapKey(KEY.tab); input.focus(); });
+  document.getElementById('key-esc').addEventListener('click', () => { tapKey(KEY.escape); input.focus(); });
+}
+
 // The guest's bell: a short tone (browsers play sound only on pages the person has used).
 function bell() {
   try {
@@ -188,6 +247,7 @@ function wireControls() {
   });
   wirePasteBox();
   wireToggle(document.getElementById('settings-toggle'));
+  wireOnScreenKeyboard();
   document.getElementById('quality').addEventListener('change', (event) => { if (rfb) rfb.qualityLevel = Number(event.target.value); });
   document.getElementById('compression').addEventListener('change', (event) => { if (rfb) rfb.compressionLevel = Number(event.target.value); });
   document.getElementById('show-dot').addEventListener('change', (event) => { if (rfb) rfb.showDotCursor = event.target.checked; });

@@ -120,7 +120,16 @@ export default {
   "settings.quality": "Picture quality",
   "settings.compression": "Compression",
   "settings.dot": "Dot cursor",
-  "settings.bell": "Bell"
+  "settings.bell": "Bell",
+  "keyboard.toggle": "Keyboard",
+  "keyboard.title": "Show the on-screen keyboard",
+  "keys.extra": "Extra keys",
+  "keyboard.input": "Type here to send keys to the guest",
+  "sticky.ctrl": "Ctrl",
+  "sticky.alt": "Alt",
+  "sticky.super": "Super",
+  "key.tab": "Tab",
+  "key.esc": "Esc"
  },
  "de": {
   "title.console": "Konsole",
@@ -240,7 +249,16 @@ export default {
   "settings.quality": "Bildqualität",
   "settings.compression": "Kompression",
   "settings.dot": "Punkt-Mauszeiger",
-  "settings.bell": "Glocke"
+  "settings.bell": "Glocke",
+  "keyboard.toggle": "Tastatur",
+  "keyboard.title": "Die Bildschirmtastatur zeigen",
+  "keys.extra": "Zusätzliche Tasten",
+  "keyboard.input": "Hier tippen, um Tasten an den Gast zu senden",
+  "sticky.ctrl": "Strg",
+  "sticky.alt": "Alt",
+  "sticky.super": "Super",
+  "key.tab": "Tab",
+  "key.esc": "Esc"
  },
  "ja": {
   "title.console": "コンソール",
@@ -360,7 +378,16 @@ export default {
   "settings.quality": "画質",
   "settings.compression": "圧縮",
   "settings.dot": "ドットカーソル",
-  "settings.bell": "ベル"
+  "settings.bell": "ベル",
+  "keyboard.toggle": "キーボード",
+  "keyboard.title": "画面キーボードを表示",
+  "keys.extra": "追加のキー",
+  "keyboard.input": "ここに入力するとゲストにキーを送信します",
+  "sticky.ctrl": "Ctrl",
+  "sticky.alt": "Alt",
+  "sticky.super": "Super",
+  "key.tab": "Tab",
+  "key.esc": "Esc"
  },
  "ru": {
   "title.console": "Консоль",
@@ -480,7 +507,16 @@ export default {
   "settings.quality": "Качество изображения",
   "settings.compression": "Сжатие",
   "settings.dot": "Курсор-точка",
-  "settings.bell": "Звонок"
+  "settings.bell": "Звонок",
+  "keyboard.toggle": "Клавиатура",
+  "keyboard.title": "Показать экранную клавиатуру",
+  "keys.extra": "Дополнительные клавиши",
+  "keyboard.input": "Печатайте здесь, чтобы отправлять клавиши в гостевую систему",
+  "sticky.ctrl": "Ctrl",
+  "sticky.alt": "Alt",
+  "sticky.super": "Super",
+  "key.tab": "Tab",
+  "key.esc": "Esc"
  },
  "zh": {
   "title.console": "控制台",
@@ -600,7 +636,16 @@ export default {
   "settings.quality": "画质",
   "settings.compression": "压缩",
   "settings.dot": "圆点光标",
-  "settings.bell": "响铃"
+  "settings.bell": "响铃",
+  "keyboard.toggle": "键盘",
+  "keyboard.title": "显示屏幕键盘",
+  "keys.extra": "附加按键",
+  "keyboard.input": "在此输入以向客户机发送按键",
+  "sticky.ctrl": "Ctrl",
+  "sticky.alt": "Alt",
+  "sticky.super": "Super",
+  "key.tab": "Tab",
+  "key.esc": "Esc"
  }
 };
 // MESSAGES-END
