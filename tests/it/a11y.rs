@@ -3,9 +3,8 @@
 //! Tab walks every control of the bar in order, each showing its focus; and axe-core finds no
 //! serious or critical violation (the others are printed).
 
-use crate::common::browser::{self, NOVNC};
-use crate::common::pki::TestPki;
-use crate::common::xvnc::{self, Xvnc};
+use crate::common::browser;
+use crate::common::xvnc;
 use crate::common::*;
 
 /// The ids the walk reached, in order, and those that did not show their focus.
@@ -39,14 +38,8 @@ async fn the_console_page_is_usable_by_keyboard_and_passes_axe() {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
-    let pki = TestPki::new(work.path(), "pki");
-    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
-    let config = format!(
-        "[DEFAULT]\ncert = {}\nkey = {}\n[vncgate]\nnovnc_dir = {NOVNC}\n",
-        pki.https_cert().display(),
-        pki.https_key().display(),
-    );
-    let proxy = start_proxy(&config, &format!("x: {}\n", server.addr)).await;
+    let (_server, proxy) =
+        crate::browser_console::xvnc_behind_https(work.path(), "x: ADDR\n", "").await;
     let url = format!(
         "https://localhost:{}/console.html?path=%3Ftoken%3Dx",
         proxy.addr.port()
@@ -87,18 +80,7 @@ async fn the_serial_page_is_usable_by_keyboard_and_passes_axe() {
         return;
     }
     // A serial line that echoes.
-    let line = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let line_addr = line.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = line.accept().await {
-            tokio::spawn(async move {
-                let (mut read, mut write) = stream.split();
-                let _ = tokio::io::copy(&mut read, &mut write).await;
-            });
-        }
-    });
+    let line_addr = echo_line().await;
     let proxy = start_proxy(
         "[serial_console]\nenabled = true\n",
         &format!("s: {line_addr} kind=serial\n"),

@@ -35,6 +35,20 @@ pub(crate) fn tls_qemu(work: &Path, pki: &TestPki) -> Qemu {
     Qemu::start(work, ",tls-creds=tls0", &["-object".into(), object])
 }
 
+/// Xvnc (no VNC security) behind a proxy serving the console page over HTTPS, with `tokens`
+/// (`ADDR` stands for Xvnc's address) and `extra` lines in `[vncgate]`.
+pub(crate) async fn xvnc_behind_https(work: &Path, tokens: &str, extra: &str) -> (Xvnc, Proxy) {
+    let pki = TestPki::new(work, "pki");
+    let server = Xvnc::start(work, &["-SecurityTypes".into(), "None".into()]);
+    let config = format!(
+        "[DEFAULT]\ncert = {}\nkey = {}\n[vncgate]\nnovnc_dir = {NOVNC}\n{extra}",
+        pki.https_cert().display(),
+        pki.https_key().display(),
+    );
+    let proxy = start_proxy(&config, &tokens.replace("ADDR", &server.addr.to_string())).await;
+    (server, proxy)
+}
+
 /// Xvnc with an xterm running `cat`, behind VeNCrypt X509None with the test PKI's certificate.
 pub(crate) async fn xterm_over_vencrypt(work: &std::path::Path, pki: &TestPki) -> Xvnc {
     let compute = pki.compute();
@@ -202,21 +216,8 @@ async fn the_guest_resizes_to_the_window() {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
-    let pki = TestPki::new(work.path(), "pki");
-    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
-    let config = format!(
-        "[DEFAULT]\ncert = {}\nkey = {}\n[vncgate]\nnovnc_dir = {NOVNC}\n",
-        pki.https_cert().display(),
-        pki.https_key().display(),
-    );
-    let proxy = start_proxy(
-        &config,
-        &format!(
-            "x: {}\nwatch: {} view_only=true\n",
-            server.addr, server.addr
-        ),
-    )
-    .await;
+    let (server, proxy) =
+        xvnc_behind_https(work.path(), "x: ADDR\nwatch: ADDR view_only=true\n", "").await;
     let url = |token: &str| {
         format!(
             "https://localhost:{}/console.html?path=%3Ftoken%3D{token}&resize=remote",
@@ -250,16 +251,13 @@ async fn the_operators_console_defaults_apply_and_mandatory_ones_hold() {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
-    let pki = TestPki::new(work.path(), "pki");
-    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
-    let config = format!(
-        "[DEFAULT]\ncert = {}\nkey = {}\n[vncgate]\nnovnc_dir = {NOVNC}\n\
-         console_defaults = {{\"resize\": \"off\", \"quality\": 2, \"show_dot\": true, \"lang\": \"de\", \
-         \"mandatory\": {{\"view_only\": true, \"compression\": 9}}}}\n",
-        pki.https_cert().display(),
-        pki.https_key().display(),
-    );
-    let proxy = start_proxy(&config, &format!("x: {}\n", server.addr)).await;
+    let defaults = r#"{"resize": "off", "quality": 2, "show_dot": true, "lang": "de", "mandatory": {"view_only": true, "compression": 9}}"#;
+    let (_server, proxy) = xvnc_behind_https(
+        work.path(),
+        "x: ADDR\n",
+        &format!("console_defaults = {defaults}\n"),
+    )
+    .await;
     let url = format!(
         "https://localhost:{}/console.html?path=%3Ftoken%3Dx&resize=scale&view_only=false",
         proxy.addr.port()
@@ -301,14 +299,7 @@ async fn a_phone_taps_types_and_sends_ctrl_c() {
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
-    let pki = TestPki::new(work.path(), "pki");
-    let server = Xvnc::start(work.path(), &["-SecurityTypes".into(), "None".into()]);
-    let config = format!(
-        "[DEFAULT]\ncert = {}\nkey = {}\n[vncgate]\nnovnc_dir = {NOVNC}\n",
-        pki.https_cert().display(),
-        pki.https_key().display(),
-    );
-    let proxy = start_proxy(&config, &format!("x: {}\n", server.addr)).await;
+    let (server, proxy) = xvnc_behind_https(work.path(), "x: ADDR\n", "").await;
     let found = browser::browse_with(
         "mobile",
         console_url(&proxy, "x"),

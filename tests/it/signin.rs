@@ -366,18 +366,7 @@ async fn consoles_are_granted_per_person_and_a_minted_link_opens_only_for_its_pe
         crate::common::xvnc::Xvnc::start(vm_dir.path(), &["-SecurityTypes".into(), "None".into()]);
     desktop.run_window("xterm", &["-geometry", "80x24+0+0", "-e", "cat"]);
     // gamma: a serial line (a TCP server that echoes).
-    let line = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let line_addr = line.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = line.accept().await {
-            tokio::spawn(async move {
-                let (mut read, mut write) = stream.split();
-                let _ = tokio::io::copy(&mut read, &mut write).await;
-            });
-        }
-    });
+    let line_addr = echo_line().await;
     let tokens = tempfile::NamedTempFile::new().expect("tokens");
     // beta's entry itself is not view-only: the policy's rule makes it so.
     std::fs::write(

@@ -170,6 +170,23 @@ pub async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
     }
 }
 
+/// A serial line that echoes what it gets (a TCP server), for the serial pages.
+pub async fn echo_line() -> SocketAddr {
+    let line = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = line.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = line.accept().await {
+            tokio::spawn(async move {
+                let (mut read, mut write) = stream.split();
+                let _ = tokio::io::copy(&mut read, &mut write).await;
+            });
+        }
+    });
+    addr
+}
+
 /// A VNC server (fake: None, then echo) for front-end tests.
 pub async fn echo_backend() -> SocketAddr {
     fake_vnc::echo().await
