@@ -10,13 +10,23 @@ use crate::common::admin::request_at;
 use crate::common::browser;
 use crate::common::daemon::free_port;
 use crate::common::oidc::sign_in;
-use crate::common::{nova_row_sql, sqlite, vncgate_cli};
+use crate::common::{nova_row_sql, sqlite, vncgate_cli, wait_for};
 use crate::operations::{audit_events, get};
 use crate::signin::setup_with;
 
 const OPS_INSTANCE: &str = "0d7a8f0e-0000-4000-8000-00000000a11c";
 const DEV_INSTANCE: &str = "0d7a8f0e-0000-4000-8000-000000000b0b";
 const ADMIN_SECRET: &str = "an-admin-secret-for-the-projects-test";
+
+/// What `sql` selects from the SQLite file `database`, trimmed.
+fn query(database: &std::path::Path, sql: &str) -> String {
+    let output = std::process::Command::new("sqlite3")
+        .arg(database)
+        .arg(sql)
+        .output()
+        .expect("sqlite3");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
 
 /// The admin API's live sessions.
 async fn sessions(admin: std::net::SocketAddr) -> Vec<serde_json::Value> {
@@ -141,48 +151,31 @@ async fn nova_tokens_open_only_for_people_granted_their_instances_project() {
         "projects-alice",
         Some(Duration::from_secs(8)),
     ));
-    let mut listed = Vec::new();
-    for _ in 0..150 {
-        listed = sessions(admin).await;
-        if !listed.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    if listed.is_empty() {
+    let opened = wait_for(Duration::from_secs(15), || async {
+        !sessions(admin).await.is_empty()
+    })
+    .await;
+    if !opened {
         panic!("no session listed; alice: {}", alice.await.expect("join"));
     }
+    let listed = sessions(admin).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["user"], "alice", "{listed:?}");
     assert_eq!(listed[0]["email"], "alice@example.org", "{listed:?}");
     // ... and in the shared session table, within its sync interval.
-    let mut published = String::new();
-    for _ in 0..50 {
-        let output = std::process::Command::new("sqlite3")
-            .arg(&database)
-            .arg("SELECT user_sub || ' ' || user_email FROM vncgate_live_sessions")
-            .output()
-            .expect("sqlite3");
-        published = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        if !published.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(published, "alice alice@example.org");
+    let published = "SELECT user_sub || ' ' || user_email FROM vncgate_live_sessions";
+    wait_for(Duration::from_secs(5), || async {
+        !query(&database, published).is_empty()
+    })
+    .await;
+    assert_eq!(query(&database, published), "alice alice@example.org");
     // Her claim on the token is in the shared database, for every instance.
     let ops_hash = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(b"ops-instance-token"))
     };
-    let claims = std::process::Command::new("sqlite3")
-        .arg(&database)
-        .arg(format!(
-            "SELECT sub FROM vncgate_token_claims WHERE token_hash = '{ops_hash}'"
-        ))
-        .output()
-        .expect("sqlite3");
-    assert_eq!(String::from_utf8_lossy(&claims.stdout).trim(), "alice");
+    let claim = format!("SELECT sub FROM vncgate_token_claims WHERE token_hash = '{ops_hash}'");
+    assert_eq!(query(&database, &claim), "alice");
     // The identity provider goes down: the live session goes on.
     if let Some(provider) = setup.provider.take() {
         provider.stop();
