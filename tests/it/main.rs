@@ -9,6 +9,7 @@ mod architecture;
 mod authd;
 mod backend_policy;
 mod browser_console;
+mod browser_engines;
 mod clipboard;
 mod cluster;
 mod config_files;

@@ -1,6 +1,8 @@
-//! Something real on the guest side of a serial line: a 512-byte boot sector that QEMU's
-//! SeaBIOS loads, which prints a banner on COM1 and then echoes every byte it receives. QEMU
-//! exposes COM1 as a socket chardev, plain or with `tls-creds-x509,verify-peer=yes`.
+//! Something real on the guest side of a serial line and of a screen: a 512-byte boot sector
+//! that QEMU's SeaBIOS loads, which prints a banner on COM1, then echoes every byte it receives
+//! there and writes every key typed on the keyboard to the screen (BIOS teletype). QEMU exposes
+//! COM1 as a socket chardev, plain or with `tls-creds-x509,verify-peer=yes`, and the screen on
+//! its VNC server.
 
 use std::path::{Path, PathBuf};
 
@@ -18,14 +20,22 @@ fn boot_sector() -> Vec<u8> {
         code.extend_from_slice(&[0xB0, byte, 0xEE]); // mov al, byte; out dx, al
     }
     code.extend_from_slice(&[
-        0xBA, 0xFD, 0x03, // wait: mov dx, 0x3FD (line status)
+        0xBA, 0xFD, 0x03, // poll: mov dx, 0x3FD (line status)
         0xEC, //             in al, dx
         0xA8, 0x01, //       test al, 1 (data ready)
-        0x74, 0xFB, //       jz wait+3
+        0x74, 0x05, //       jz keys
         0xBA, 0xF8, 0x03, // mov dx, 0x3F8
         0xEC, //             in al, dx
         0xEE, //             out dx, al (the echo; QEMU's UART takes it at once)
-        0xEB, 0xF1, //       jmp wait
+        0xB4, 0x01, //       keys: mov ah, 1 (a key waiting?)
+        0xCD, 0x16, //       int 0x16
+        0x74, 0xED, //       jz poll
+        0x30, 0xE4, //       xor ah, ah (read it)
+        0xCD, 0x16, //       int 0x16
+        0xB4, 0x0E, //       mov ah, 0x0E (teletype: write al at the cursor)
+        0x31, 0xDB, //       xor bx, bx (page 0)
+        0xCD, 0x10, //       int 0x10
+        0xEB, 0xE1, //       jmp poll
     ]);
     code.resize(510, 0);
     code.extend_from_slice(&[0x55, 0xAA]);
