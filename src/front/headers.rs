@@ -10,8 +10,9 @@ use http::header::{self, HeaderMap, HeaderValue};
 pub enum Page {
     /// vncgate's own console page and the noVNC library: scripts and styles from here only.
     Own,
-    /// The serial page and xterm.js: as [`Page::Own`], but xterm.js sizes and colours its
-    /// rows with `<style>` elements it writes, so inline styles are allowed (scripts are not).
+    /// The serial page and xterm.js, and the SPICE page: as [`Page::Own`], but xterm.js sizes
+    /// and colours its rows with `<style>` elements it writes, and spice-html5 its canvases with
+    /// inline styles, so inline styles are allowed (scripts are not).
     Serial,
     /// Files from the web root (`[DEFAULT] web`), such as Debian's `vnc_lite.html`, which holds
     /// inline scripts: framing is restricted, scripts are the operator's business.

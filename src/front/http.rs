@@ -15,7 +15,8 @@ use super::client;
 use super::context::{Connection, Front};
 use super::headers::Page;
 use super::pages::{
-    not_allowed, novnc_file, own_page, player_page, serial_page, static_file, xterm_file, Pages,
+    not_allowed, novnc_file, own_page, player_page, serial_page, spice_page, static_file,
+    xterm_file, Pages,
 };
 use super::response::{empty, text, Body};
 use super::upgrade::{choose_subprotocol, find_token, OriginCheck};
@@ -87,31 +88,11 @@ async fn page(
         }
         _ => {}
     }
+    let request = match other_port_page(front, connection, request).await {
+        Ok(served) => return served,
+        Err(request) => request,
+    };
     let library = matches!(*request.method(), Method::GET | Method::HEAD);
-    match connection.serves.first() {
-        // The serial port: vncgate's serial page and xterm.js, and 405 for anything else.
-        Some(ConsoleKind::Serial) => {
-            if library && request.uri().path().starts_with("/xterm/") {
-                return (xterm_file(&front.pages, request).await, Page::Serial);
-            }
-            if let Some(response) = super::signin::sign_in_first(front, &request) {
-                return (response, Page::Own);
-            }
-            return match serial_page(&request) {
-                Some(response) => (response, Page::Serial),
-                None => (not_allowed(), Page::Static),
-            };
-        }
-        // The SPICE port: spice-html5 is its web root, as on nova-spicehtml5proxy.
-        Some(ConsoleKind::SpiceHtml5) => {
-            let pages = Pages {
-                static_files: front.pages.spice_files.clone(),
-                ..Pages::default()
-            };
-            return (static_file(&pages, request).await, Page::Static);
-        }
-        _ => {}
-    }
     if request.uri().path().starts_with("/novnc/") && library {
         return (novnc_file(&front.pages, request).await, Page::Own);
     }
@@ -130,6 +111,44 @@ async fn page(
         return (response, Page::Own);
     }
     (static_file(&front.pages, request).await, Page::Static)
+}
+
+/// The pages of the serial and SPICE ports; the request back on the console port.
+async fn other_port_page(
+    front: &Front,
+    connection: &Connection,
+    request: Request<Incoming>,
+) -> Result<(Response<Body>, Page), Request<Incoming>> {
+    let library = matches!(*request.method(), Method::GET | Method::HEAD);
+    match connection.serves.first() {
+        // The serial port: vncgate's serial page and xterm.js, and 405 for anything else.
+        Some(ConsoleKind::Serial) => {
+            if library && request.uri().path().starts_with("/xterm/") {
+                return Ok((xterm_file(&front.pages, request).await, Page::Serial));
+            }
+            if let Some(response) = super::signin::sign_in_first(front, &request) {
+                return Ok((response, Page::Own));
+            }
+            Ok(match serial_page(&request) {
+                Some(response) => (response, Page::Serial),
+                None => (not_allowed(), Page::Static),
+            })
+        }
+        // The SPICE port: spice-html5 is its web root, as on nova-spicehtml5proxy, and
+        // vncgate's SPICE page is its `/console.html`.
+        Some(ConsoleKind::SpiceHtml5) => {
+            if let Some(response) = spice_page(&request) {
+                // spice-html5 sizes its canvases with inline styles, as xterm.js does.
+                return Ok((response, Page::Serial));
+            }
+            let pages = Pages {
+                static_files: front.pages.spice_files.clone(),
+                ..Pages::default()
+            };
+            Ok((static_file(&pages, request).await, Page::Static))
+        }
+        _ => Err(request),
+    }
 }
 
 /// Whether the token in the query or cookie would be admitted now (204), is refused (403), or

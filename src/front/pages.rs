@@ -34,6 +34,8 @@ const I18N_JS: &str = include_str!("assets/i18n.js");
 pub(crate) const MESSAGES_JS: &str = include_str!("assets/messages.js");
 const SERIAL_HTML: &str = include_str!("assets/serial.html");
 const SERIAL_JS: &str = include_str!("assets/serial.js");
+const SPICE_HTML: &str = include_str!("assets/spice.html");
+const SPICE_JS: &str = include_str!("assets/spice.js");
 const PLAYER_HTML: &str = include_str!("assets/player.html");
 const PLAYER_JS: &str = include_str!("assets/player.js");
 /// xterm.js 5.5.0 (MIT, `assets/xterm/LICENSE`): Debian 12's libjs-xterm is not a browser build.
@@ -47,35 +49,55 @@ const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
+/// What every console page loads: the style, the status line and reconnect, the words.
+const SHARED: &[(&str, &str, &str)] = &[
+    ("/console.css", CONSOLE_CSS, CSS),
+    ("/link.js", LINK_JS, JS),
+    ("/i18n.js", I18N_JS, JS),
+    ("/messages.js", MESSAGES_JS, JS),
+];
+
 /// The console page and its assets.
 pub(super) fn own_page(request: &Request<Incoming>) -> Option<Response<Body>> {
-    embedded(
+    page_with_shared(
         request,
         &[
             ("/", CONSOLE_HTML, HTML),
             ("/console.html", CONSOLE_HTML, HTML),
             ("/console.js", CONSOLE_JS, JS),
-            ("/console.css", CONSOLE_CSS, CSS),
-            ("/link.js", LINK_JS, JS),
-            ("/i18n.js", I18N_JS, JS),
-            ("/messages.js", MESSAGES_JS, JS),
         ],
     )
+}
+
+/// vncgate's SPICE page and its assets, on the SPICE port, whose web root (spice-html5, with
+/// its own `spice_auto.html`) the page's script loads spice-html5 from.
+pub(super) fn spice_page(request: &Request<Incoming>) -> Option<Response<Body>> {
+    page_with_shared(
+        request,
+        &[
+            ("/console.html", SPICE_HTML, HTML),
+            ("/vncgate-spice.js", SPICE_JS, JS),
+        ],
+    )
+}
+
+/// A file of `files`, else of [`SHARED`].
+fn page_with_shared(
+    request: &Request<Incoming>,
+    files: &[(&str, &'static str, &'static str)],
+) -> Option<Response<Body>> {
+    embedded(request, files).or_else(|| embedded(request, SHARED))
 }
 
 /// The serial console page and its assets (not at `/`: there, as on nova-serialproxy, a plain
 /// request is refused).
 pub(super) fn serial_page(request: &Request<Incoming>) -> Option<Response<Body>> {
-    embedded(
+    page_with_shared(
         request,
         &[
             ("/serial.html", SERIAL_HTML, HTML),
             ("/serial.js", SERIAL_JS, JS),
             ("/xterm-fit.js", XTERM_FIT_JS, JS),
-            ("/console.css", CONSOLE_CSS, CSS),
-            ("/link.js", LINK_JS, JS),
-            ("/i18n.js", I18N_JS, JS),
-            ("/messages.js", MESSAGES_JS, JS),
         ],
     )
 }

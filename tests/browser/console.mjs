@@ -18,14 +18,19 @@
 //   clipboard wait for "Connected", note whether leaving would ask first, set the X display's
 //             clipboard (the fourth argument: its number) with xclip, and read what the page's
 //             clipboard panel shows within five seconds; then try to leave (the dialog's type)
-//   expire also notes whether leaving would still ask once the session ended
+//   expire also notes whether leaving would still ask once the session ended, the most colours
+//             of a canvas while connected (SPICE draws on several), and the WebSockets opened
+//             by the end and three seconds later
 //   a11y      wait for "Connected", leave the screen with Ctrl+Alt (where there is one), walk the
 //             controls with Tab (their ids, whether each shows its focus), open the clipboard or
 //             paste panel, and run axe-core: its violations by rule and impact
+//   axe       a page without a console (the player, the sign-in pages): its title and
+//             axe-core's violations once loaded
 //   language  the browser's locale is the fourth argument ("-" for none): wait until the status
 //             line says more than loading or connecting, and read the page's language, its
 //             status, its controls' names and the catalogue keys it lacked
 import { chromium } from 'playwright-core';
+import { axeViolations } from './axe.mjs';
 
 const [scenario, url, screenshot, pixelsOut, recording] = process.argv.slice(2);
 import { writeFileSync } from 'node:fs';
@@ -43,7 +48,7 @@ try {
   const context = await browser.newContext({
     ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 }, locale, ...phone,
     // axe-core is put into the page by the test, which the page's own policy would refuse.
-    bypassCSP: scenario === 'a11y',
+    bypassCSP: scenario === 'a11y' || scenario === 'axe',
   });
   const page = await context.newPage();
   let sockets = 0;
@@ -167,7 +172,20 @@ try {
   } else if (scenario === 'expire') {
     result.connected = await waitForStatus(/Connected/, 30000);
     result.leaveAsksWhileConnected = await page.evaluate(() => typeof window.onbeforeunload === 'function');
+    const drawn = () => page.evaluate(() => Math.max(0, ...[...document.querySelectorAll('canvas')].map((c) => {
+      if (!c.width || !c.height) return 0;
+      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const colours = new Set();
+      for (let i = 0; i < data.length; i += 16) colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+      return colours.size;
+    }))).catch(() => 0);
+    result.drawn = await drawn();
+    while (result.drawn < 2 && /^Connected/.test(await statusText().catch(() => ''))) {
+      await page.waitForTimeout(200);
+      result.drawn = await drawn();
+    }
     result.status = await waitForStatus(/expired/i, 30000);
+    result.socketsAtEnd = sockets;
     await page.waitForTimeout(3000);
     result.sockets = sockets;
     result.leaveAsksAfter = await page.evaluate(() => typeof window.onbeforeunload === 'function');
@@ -180,7 +198,9 @@ try {
         outline: element ? getComputedStyle(element).outlineStyle : 'none',
       };
     });
-    // The console's screen, or the serial page's terminal: it takes every key until left.
+    // The console's screen, or the serial page's terminal: it takes every key until left. (A
+    // SPICE console is connected before its display channel draws its canvas.)
+    await page.waitForSelector('canvas, #terminal .xterm-screen', { timeout: 15000 });
     const area = (await page.locator('canvas').count()) ? page.locator('canvas') : page.locator('#terminal .xterm-screen');
     await area.click();
     result.onScreen = (await active()).id;
@@ -197,10 +217,14 @@ try {
       result.walk.push(now);
       await page.keyboard.press('Tab');
     }
-    await page.locator('#paste-toggle').click();
-    await page.addScriptTag({ path: 'node_modules/axe-core/axe.min.js' });
-    const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations);
-    result.violations = violations.map(({ id, impact, nodes }) => ({ id, impact, nodes: nodes.length }));
+    // The paste or clipboard panel, where the page has one (the SPICE page has none).
+    if (await page.locator('#paste-toggle').count()) await page.locator('#paste-toggle').click();
+    result.violations = await axeViolations(page);
+  } else if (scenario === 'axe') {
+    await page.waitForLoadState('load');
+    await page.waitForTimeout(1000);
+    result.title = await page.title();
+    result.violations = await axeViolations(page);
   } else if (scenario === 'resize') {
     // The X display (fourth argument) is asked its size, as a second viewer would see it.
     const size = () => {

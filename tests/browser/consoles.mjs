@@ -1,5 +1,5 @@
 // Two people in two browsers (Chromium contexts) on the proxy's /consoles, signed in through
-// the provider's own forms. alice: her list; a console minted for her (not yet used). bob: his
+// the provider's own forms. alice: her list (and axe-core's violations on it); a console minted for her (not yet used). bob: his
 // list; alice's console link opened in his browser, and /token-status for it; his view-only
 // console (beta, a terminal) opened and typed into: {"changed"} counts the pixels that changed.
 // alice: her link opened, waiting for "Connected". Prints one JSON line (never a token or a
@@ -7,6 +7,7 @@
 // Usage: node consoles.mjs PROXY_ORIGIN SCREENSHOT_PREFIX
 import { chromium } from 'playwright-core';
 import { fillProviderForms } from './provider-forms.mjs';
+import { axeViolations } from './axe.mjs';
 
 const [origin, shots] = process.argv.slice(2);
 const browser = await chromium.launch({
@@ -17,7 +18,8 @@ const browser = await chromium.launch({
 const result = {};
 
 async function signIn(login) {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 } });
+  // axe-core is put into the page by the test, which the page's own policy would refuse.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 }, bypassCSP: true });
   const page = await context.newPage();
   await page.goto(`${origin}/login?next=/consoles`);
   await fillProviderForms(page, login);
@@ -65,6 +67,7 @@ const drawn = async (page) => {
 try {
   const alice = await signIn('alice');
   result.alice = { list: await alice.page.locator('ul').innerText().catch(() => '') };
+  result.alice.axe = await axeViolations(alice.page);
   const minted = await alice.context.request.get(`${origin}/consoles/open?label=alpha`, { maxRedirects: 0 });
   const consoleUrl = origin + minted.headers().location;
   result.alice.minted = minted.status();

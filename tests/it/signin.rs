@@ -417,6 +417,7 @@ async fn consoles_are_granted_per_person_and_a_minted_link_opens_only_for_its_pe
     .await
     .expect("join");
     assert!(found.get("error").is_none(), "{found}");
+    crate::a11y::no_serious_violations("/consoles", &found["alice"]["axe"]);
     // Each sees what their group is granted, and nothing else.
     let alice_list = found["alice"]["list"].as_str().unwrap_or_default();
     assert!(

@@ -431,3 +431,66 @@ async fn channels_join_only_a_live_token_and_at_most_sixteen() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(channel_status(spice, "held").await, 403, "after revocation");
 }
+
+/// vncgate's SPICE page (`/console.html` on the SPICE port): spice-html5 draws the guest under
+/// vncgate's status line, leaving asks first while connected, and when the token's session
+/// times out the page says so and opens no channel again.
+#[tokio::test]
+async fn the_spice_page_connects_and_says_why_the_session_ended() {
+    if !browser::available() || !qemu::available() || !spice_html5_available() {
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let (_vm, port) = spice_vm(work.path(), None);
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 12;
+    let proxy = start_proxy(
+        &format!("{SPICE_ON}[consoleauth]\nenforce_session_timeout = true\n"),
+        &format!("sp: 127.0.0.1:{port} kind=spice-html5 expires={expires}\n"),
+    )
+    .await;
+    let page = spice_url(&proxy, "sp").replace("spice_auto.html", "console.html");
+    let found = browse("expire", page, "spice-page-expired").await;
+    assert!(found.get("pageError").is_none(), "{found}");
+    assert_eq!(found["connected"], "Connected", "{found}");
+    assert!(found["drawn"].as_u64().unwrap_or(0) >= 2, "{found}");
+    assert!(
+        found["status"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expired"),
+        "{found}"
+    );
+    assert_eq!(
+        found["socketsAtEnd"], found["sockets"],
+        "no reconnect: {found}"
+    );
+    assert_eq!(found["leaveAsksWhileConnected"], true, "{found}");
+    assert_eq!(found["leaveAsksAfter"], false, "{found}");
+}
+
+/// A token the proxy refuses: the SPICE page says the link is invalid and does not loop.
+#[tokio::test]
+async fn the_spice_page_says_a_bad_link_is_invalid_and_does_not_loop() {
+    if !browser::available() || !spice_html5_available() {
+        return;
+    }
+    let proxy = start_proxy(SPICE_ON, "").await;
+    let page = spice_url(&proxy, "not-a-token").replace("spice_auto.html", "console.html");
+    let found = browse("badtoken", page, "spice-page-bad-token").await;
+    assert!(
+        found["status"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("rejected"),
+        "{found}"
+    );
+    assert_eq!(
+        found["sockets"].as_u64(),
+        Some(1),
+        "no reconnect loop: {found}"
+    );
+}

@@ -2,7 +2,7 @@
 // The token comes from this page's URL: nova's ?path=%3Ftoken%3DX, noVNC's ?path=websockify%3Ftoken%3DX,
 // or ?token=X. The WebSocket is opened here (not by noVNC) so that its close reason can be shown.
 
-import { setStatus, target, tokenInfo, Retry, wirePasteBox, wireToggle, leaveKey } from './link.js';
+import { setStatus, target, tokenInfo, Retry, wirePasteBox, wireToggle, leaveKey, askBeforeLeaving } from './link.js';
 import { t, reason, translatePage, operatorLanguage } from './i18n.js';
 
 const screen = document.getElementById('screen');
@@ -65,13 +65,6 @@ function applyClipboardPolicy() {
 }
 const retry = new Retry((where) => connect(where));
 
-// While a session is open, leaving the page (a closed tab, a mistyped shortcut) asks first.
-function warnBeforeLeaving(event) {
-  event.preventDefault();
-  event.returnValue = '';
-  return '';
-}
-
 function connect(where) {
   setStatus(t('status.connecting'));
   let closeReason = '';
@@ -92,7 +85,7 @@ function connect(where) {
   rfb.addEventListener('connect', () => {
     connected = true;
     retry.succeeded();
-    window.onbeforeunload = warnBeforeLeaving;
+    askBeforeLeaving(true);
     setStatus(t(watching ? 'status.connected_view_only' : 'status.connected'), 'ok');
     rfb.focus();
   });
@@ -105,7 +98,7 @@ function connect(where) {
   });
   rfb.addEventListener('disconnect', async (event) => {
     rfb = null;
-    window.onbeforeunload = null;
+    askBeforeLeaving(false);
     if (retry.stopped) return;
     const why = failure || reason(closeReason) || t(event.detail.clean ? 'why.closed' : 'why.lost');
     await retry.ended(where, connected, why, closeReason);

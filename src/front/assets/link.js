@@ -88,6 +88,17 @@ export function leaveKey(area, release) {
   }, true);
 }
 
+// While a session is open, leaving the page (a closed tab, a mistyped shortcut) asks first.
+export function askBeforeLeaving(connected) {
+  window.onbeforeunload = connected ? warnBeforeLeaving : null;
+}
+
+function warnBeforeLeaving(event) {
+  event.preventDefault();
+  event.returnValue = '';
+  return '';
+}
+
 // The "Paste…" (or "Clipboard…") button shows and hides its panel.
 export function wirePasteBox() {
   wireToggle(document.getElementById('paste-toggle'));

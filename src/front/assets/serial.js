@@ -1,6 +1,6 @@
 // vncgate's serial console page, on xterm.js (built in, or [vncgate] xterm_dir, under /xterm/). The
 // WebSocket carries the serial line's raw bytes in binary frames, as nova-serialproxy does.
-import { setStatus, target, Retry, wirePasteBox, leaveKey } from './link.js';
+import { setStatus, target, Retry, wirePasteBox, leaveKey, askBeforeLeaving } from './link.js';
 import { t, reason, translatePage } from './i18n.js';
 
 const encoder = new TextEncoder();
@@ -31,6 +31,7 @@ function connect(where) {
   socket.addEventListener('open', () => {
     connected = true;
     retry.succeeded();
+    askBeforeLeaving(true);
     // The guest still thinks the terminal is 80×24 (or whatever it was last told).
     setStatus(t('status.serial_connected'), 'ok');
     terminal.focus();
@@ -42,6 +43,7 @@ function connect(where) {
   });
   socket.addEventListener('close', async (event) => {
     socket = null;
+    askBeforeLeaving(false);
     if (retry.stopped) return;
     const why = reason(event.reason) || t(event.wasClean ? 'why.closed' : 'why.lost');
     await retry.ended(where, connected, why, event.reason);
@@ -100,5 +102,6 @@ function main() {
   connect(where);
 }
 
-window.addEventListener('beforeunload', () => retry.stop());
+// Not on beforeunload: a person who chose to stay keeps reconnecting.
+window.addEventListener('pagehide', () => retry.stop());
 main();
