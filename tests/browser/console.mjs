@@ -33,8 +33,9 @@ import { chromium } from 'playwright-core';
 import { axeViolations } from './axe.mjs';
 
 const [scenario, url, screenshot, pixelsOut, recording] = process.argv.slice(2);
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
+const probe = readFileSync(new URL('./probe.js', import.meta.url), 'utf8');
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
@@ -67,25 +68,13 @@ try {
     }
     return statusText().catch(() => '');
   };
-  // Distinct colours of noVNC's canvas. With `mark`, its pixels are kept in the page; otherwise
-  // `changed` counts the pixels that differ from the marked ones. The pixels stay in the page:
-  // carrying half a million numbers out on every poll made a slow machine slower.
-  const canvas = (mark = false) => page.evaluate((mark) => {
-    const c = document.querySelector('canvas');
-    if (!c || !c.width || !c.height) return { width: 0, height: 0, colours: 0, changed: 0 };
-    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    const colours = new Set();
-    const before = window.__marked;
-    let changed = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-      if (before && (before[i] !== data[i] || before[i + 1] !== data[i + 1] || before[i + 2] !== data[i + 2])) {
-        changed += 1;
-      }
-    }
-    if (mark) window.__marked = data.slice();
-    return { width: c.width, height: c.height, colours: colours.size, changed };
-  }, mark);
+  // Distinct colours of noVNC's canvas, and the pixels changed since the last `mark`
+  // (probe.js, shared with the other engines' drivers). The pixels stay in the page: carrying
+  // half a million numbers out on every poll made a slow machine slower.
+  const canvas = async (mark = false) => {
+    await page.evaluate(probe);
+    return page.evaluate((mark) => window.vncgateProbe.canvas(mark), mark);
+  };
 
   // The canvas's pixels, RGBA, into `path`.
   const savePixels = async (path) => {

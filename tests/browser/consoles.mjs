@@ -8,6 +8,7 @@
 import { chromium } from 'playwright-core';
 import { fillProviderForms } from './provider-forms.mjs';
 import { axeViolations } from './axe.mjs';
+import { readFileSync } from 'node:fs';
 
 const [origin, shots] = process.argv.slice(2);
 const browser = await chromium.launch({
@@ -38,21 +39,12 @@ const status = async (page, pattern, ms) => {
   return text;
 };
 
-// Distinct colours of noVNC's canvas; with `mark`, its pixels are kept in the page, otherwise
-// `changed` counts the pixels that differ from the marked ones.
-const canvas = (page, mark = false) => page.evaluate((mark) => {
-  const c = document.querySelector('canvas');
-  if (!c || !c.width || !c.height) return { colours: 0, changed: 0 };
-  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  const colours = new Set();
-  let changed = 0;
-  for (let i = 0; i < data.length; i += 4) {
-    colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-    if (window.__marked && window.__marked[i] !== data[i]) changed += 1;
-  }
-  if (mark) window.__marked = data.slice();
-  return { colours: colours.size, changed };
-}, mark);
+// Distinct colours of noVNC's canvas, and the pixels changed since the last `mark` (probe.js).
+const probe = readFileSync(new URL('./probe.js', import.meta.url), 'utf8');
+const canvas = async (page, mark = false) => {
+  await page.evaluate(probe);
+  return page.evaluate((mark) => window.vncgateProbe.canvas(mark), mark);
+};
 
 // Waits until the canvas shows something (two colours at least).
 const drawn = async (page) => {

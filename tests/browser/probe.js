@@ -1,5 +1,6 @@
-// What the engine drivers (firefox.mjs, webkit.py) read in vncgate's pages, the same in every
-// engine: evaluated in the page, it defines window.vncgateProbe.
+// What the browser drivers (console.mjs, consoles.mjs, firefox.mjs, webkit.py) read in
+// vncgate's pages, the same in every engine: evaluated in the page, it defines
+// window.vncgateProbe.
 window.vncgateProbe = {
   // The status line's text.
   status() {
