@@ -6,6 +6,9 @@
 //   expire    wait for the session to end, read the status line
 //   lite      Debian's vnc_lite.html: wait for its "Connected" status, count colours
 //   status    wait three seconds, read the status line
+//   paste     wait for "Connected", put the fifth argument in the clipboard panel and send it
+//             to the guest's clipboard (unless the button is off), and read the X display's
+//             clipboard (the fourth argument: its number) with xclip, and the panel's note
 //   ended     wait for "Connected", then for the session to be ended by an operator
 //   spice     spice-html5's spice_auto.html: wait for a drawn canvas, count WebSockets
 //   serial    serial.html: wait for "Connected", type a line, read the terminal's text
@@ -17,7 +20,8 @@
 //             write the canvas's pixels at its end to the fourth argument
 //   clipboard wait for "Connected", note whether leaving would ask first, set the X display's
 //             clipboard (the fourth argument: its number) with xclip, and read what the page's
-//             clipboard panel shows within five seconds; then try to leave (the dialog's type)
+//             clipboard panel shows within five seconds and what the browser's clipboard holds
+//             (the async Clipboard API granted); then try to leave (the dialog's type)
 //   expire also notes whether leaving would still ask once the session ended, the most colours
 //             of a canvas while connected (SPICE draws on several), and the WebSockets opened
 //             by the end and three seconds later
@@ -50,6 +54,8 @@ try {
     ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 }, locale, ...phone,
     // axe-core is put into the page by the test, which the page's own policy would refuse.
     bypassCSP: scenario === 'a11y' || scenario === 'axe',
+    // The async Clipboard API, granted as a person's "Allow" would.
+    permissions: scenario === 'clipboard' ? ['clipboard-read', 'clipboard-write'] : [],
   });
   const page = await context.newPage();
   let sockets = 0;
@@ -299,11 +305,42 @@ try {
     }
     result.clipboard = shown;
     result.expected = copied;
+    // The browser granted the clipboard: the guest's text is on this computer's clipboard too.
+    const local = () => page.evaluate(() => navigator.clipboard.readText().catch((e) => `refused: ${e}`));
+    result.local = await local();
+    for (let i = 0; i < 10 && shown === copied && result.local !== copied; i++) {
+      await page.waitForTimeout(200);
+      result.local = await local();
+    }
     // Leaving asks first while connected (after a click: browsers ask only pages used).
     await page.locator('canvas').click();
     page.on('dialog', async (dialog) => { result.leaveDialog = dialog.type(); await dialog.dismiss(); });
     await page.close({ runBeforeUnload: true });
     await new Promise((resolve) => setTimeout(resolve, 1000));
+  } else if (scenario === 'paste') {
+    result.status = await waitForStatus(/Connected/, 30000);
+    await page.locator('#paste-toggle').click();
+    const sent = recording;
+    await page.locator('#paste-text').fill(sent);
+    result.sendDisabled = await page.locator('#paste-clipboard').isDisabled();
+    if (!result.sendDisabled) await page.locator('#paste-clipboard').click();
+    // The X display's clipboard (the fourth argument: its number), as a program there reads it.
+    const guest = () => {
+      try {
+        return execFileSync('xclip', ['-selection', 'clipboard', '-o'], {
+          env: { ...process.env, DISPLAY: `:${pixelsOut}` }, encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'],
+        });
+      } catch (e) {
+        return '';
+      }
+    };
+    result.guest = guest();
+    for (let i = 0; i < 15 && !result.sendDisabled && result.guest !== sent; i++) {
+      await page.waitForTimeout(200);
+      result.guest = guest();
+    }
+    result.expected = sent;
+    result.note = await page.locator('#clipboard-note').textContent();
   } else if (scenario === 'ended') {
     result.connected = await waitForStatus(/Connected/, 30000);
     result.status = await waitForStatus(/administrator/, 30000);

@@ -161,8 +161,9 @@ async fn a_watch_link_shows_view_only_and_typing_changes_nothing() {
 
 /// The clipboard panel shows the text the guest copies (set in Xvnc with xclip) for a token
 /// whose clipboard may flow out (`both`, `from-guest`), and nothing for `none`, where the proxy
-/// drops it; "Send to guest" is off where the clipboard may not flow in. Leaving a connected
-/// console asks first.
+/// drops it; where the browser grants the async Clipboard API, the text is on the browser's
+/// clipboard too. "Send to guest" is off where the clipboard may not flow in. Leaving a
+/// connected console asks first.
 #[tokio::test]
 async fn the_clipboard_panel_shows_the_guests_text_where_the_token_allows_it() {
     if !browser::available() || !xvnc::available() {
@@ -199,12 +200,56 @@ async fn the_clipboard_panel_shows_the_guests_text_where_the_token_allows_it() {
                 found["clipboard"], found["expected"],
                 "{clipboard}: {found}"
             );
+            assert_eq!(found["local"], found["expected"], "{clipboard}: {found}");
         } else {
             assert_eq!(found["clipboard"], "", "{clipboard}: {found}");
+            assert_ne!(found["local"], found["expected"], "{clipboard}: {found}");
             assert!(field(&found, "note").contains("off"), "{found}");
         }
         assert_eq!(found["sendDisabled"], !send, "{clipboard}: {found}");
         assert_eq!(found["leaveDialog"], "beforeunload", "{clipboard}: {found}");
+    }
+}
+
+/// The other way: text put in the clipboard panel and sent reaches the guest's clipboard (read
+/// in Xvnc with xclip) for `both` (any script: the extended clipboard, UTF-8) and `to-guest`
+/// (Latin-1, RFB's plain cut text: text beyond it is not sent garbled, the page says why); for
+/// `from-guest` the button is off and the guest's clipboard stays as it was.
+#[tokio::test]
+async fn the_clipboard_panel_sends_text_to_the_guest_where_the_token_allows_it() {
+    if !browser::available() || !xvnc::available() {
+        return;
+    }
+    const LATIN1: &str = "sent from the page: grüße";
+    const ANY: &str = "sent from the page: grüße, 端末";
+    // A new Xvnc each: its clipboard is empty until text is let in. (clipboard, text, arrives)
+    for (clipboard, text, arrives, name) in [
+        ("from-guest", LATIN1, false, "console-paste-refused"),
+        ("to-guest", LATIN1, true, "console-paste-to-guest"),
+        ("to-guest", ANY, false, "console-paste-latin1-only"),
+        ("both", ANY, true, "console-paste-both"),
+    ] {
+        let work = tempfile::tempdir().expect("tempdir");
+        let (server, proxy) =
+            xvnc_behind_https(work.path(), &format!("x: ADDR clipboard={clipboard}\n"), "").await;
+        let found = browser::browse_with(
+            "paste",
+            console_url(&proxy, "x"),
+            name,
+            vec![server.display.to_string(), text.to_owned()],
+        )
+        .await;
+        assert!(field(&found, "status").starts_with("Connected"), "{found}");
+        let send = clipboard != "from-guest";
+        assert_eq!(found["sendDisabled"], !send, "{clipboard}: {found}");
+        if arrives {
+            assert_eq!(found["guest"], text, "{clipboard}: {found}");
+        } else {
+            assert_eq!(found["guest"], "", "{clipboard}: {found}");
+        }
+        if send && !arrives {
+            assert!(field(&found, "note").contains("Latin-1"), "{found}");
+        }
     }
 }
 

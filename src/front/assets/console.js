@@ -255,7 +255,15 @@ function wireControls() {
     rfb.focus();
   });
   document.getElementById('paste-clipboard').addEventListener('click', () => {
-    if (rfb && toGuest()) rfb.clipboardPasteFrom(document.getElementById('paste-text').value);
+    const text = document.getElementById('paste-text').value;
+    // Where text may not come out, the proxy keeps the extended clipboard (UTF-8) from being
+    // offered, as its server half would carry the guest's text: the guest gets RFB's plain cut
+    // text, which is Latin-1. Text it cannot carry is not sent garbled.
+    if (!fromGuest() && /[^\u0000-\u00ff]/u.test(text)) {
+      clipboardNote(t('clipboard.latin1_only'));
+      return;
+    }
+    if (rfb && toGuest()) rfb.clipboardPasteFrom(text);
   });
   document.getElementById('copy-out').addEventListener('click', async () => {
     const box = document.getElementById('paste-text');
