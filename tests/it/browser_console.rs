@@ -254,7 +254,8 @@ async fn the_clipboard_panel_sends_text_to_the_guest_where_the_token_allows_it()
 }
 
 /// `resize=remote`: the guest's desktop takes the window's size (SetDesktopSize through the
-/// proxy), as the X server itself reports it; with a watch link it stays as it was.
+/// proxy), as the X server itself reports it and a second, raw viewer sees it; with a watch link
+/// it stays as it was.
 #[tokio::test]
 async fn the_guest_resizes_to_the_window() {
     if !browser::available() || !xvnc::available() {
@@ -285,6 +286,9 @@ async fn the_guest_resizes_to_the_window() {
     assert!(field(&found, "status").starts_with("Connected"), "{found}");
     assert_eq!(found["after"], found["screen"], "{found}");
     assert_ne!(found["before"], found["after"], "{found}");
+    // A second, raw viewer through the proxy gets the new size in its ServerInit.
+    let (_viewer, width, height) = crate::common::rfb::viewer(&proxy, "x").await;
+    assert_eq!(found["after"], format!("{width}x{height}"), "{found}");
 }
 
 /// `console_defaults`: the operator's settings where the page's address does not say, and the
