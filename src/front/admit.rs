@@ -214,28 +214,9 @@ async fn admitted(
 ) -> Result<crate::token::Admission, Refusal> {
     within_handshake(front, async {
         let caller = super::signin::caller(front, person);
-        let mut admission = front.tokens.admit(token, connection.serves, caller).await?;
-        attribute(&mut admission.grant, person);
-        Ok(admission)
+        front.tokens.admit(token, connection.serves, caller).await
     })
     .await
-}
-
-/// Names the person a session is for, for the audit trail and the session list: the one the
-/// token was minted for (admission checked that they are the one signed in), else whoever is
-/// signed in in the browser; nobody for a browser without sign-in.
-fn attribute(grant: &mut crate::token::Grant, signed_in: Option<&Identity>) {
-    let Some(identity) = signed_in else {
-        return;
-    };
-    let person = grant.person.get_or_insert_with(|| crate::token::Person {
-        sub: identity.sub.clone(),
-        email: None,
-        rule: None,
-    });
-    if person.sub == identity.sub {
-        person.email.clone_from(&identity.email);
-    }
 }
 
 /// Whether `token` would be admitted now for the browser of `request` (`/token-status`).
@@ -247,8 +228,5 @@ pub(super) async fn check(
 ) -> Result<crate::token::Grant, crate::token::Refusal> {
     let person = super::signin::signed_in(front, request.headers());
     let caller = super::signin::caller(front, person.as_ref());
-    let mut grant =
-        within_handshake(front, front.tokens.check(token, connection.serves, caller)).await?;
-    attribute(&mut grant, person.as_ref());
-    Ok(grant)
+    within_handshake(front, front.tokens.check(token, connection.serves, caller)).await
 }

@@ -101,10 +101,9 @@ pub(super) fn caller<'a>(
     let by_project = front
         .access_policy
         .as_deref()
-        .filter(|policy| claims.is_some() && policy.names_projects())
-        .zip(person);
+        .filter(|policy| claims.is_some() && policy.names_projects());
     crate::token::Caller {
-        person: person.map(|who| who.sub.as_str()),
+        person,
         claims,
         by_project,
     }

@@ -67,6 +67,12 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
     );
     let tokens = tokens(settings, lasting)?;
     certificate_expiries(settings, &lasting.metrics);
+    // Where the serial page is: /consoles links there, and sign-in may send the browser back.
+    let serial_page = settings.serial_page_origin();
+    let signin = match &settings.oidc {
+        Some(oidc) => Some(Arc::new(signin(oidc, serial_page.clone())?)),
+        None => None,
+    };
     Ok(Front {
         ssl_only: settings.ssl_only,
         allowed_origins: settings.allowed_origins.clone(),
@@ -85,15 +91,12 @@ pub(super) fn front(settings: &Settings, lasting: &Lasting) -> Result<Front, Err
         tokens,
         sessions,
         access_policy: settings.access_policy.clone(),
-        serial_page: settings.serial_page_origin(),
+        serial_page,
         // Checked JSON of ASCII words and numbers: always a valid header value.
         console_defaults: (settings.console_defaults.as_deref())
             .and_then(|json| http::HeaderValue::from_str(json).ok()),
         require_login: settings.require_login.then(|| lasting.claims.clone()),
-        signin: match &settings.oidc {
-            Some(oidc) => Some(Arc::new(signin(oidc, settings.serial_page_origin())?)),
-            None => None,
-        },
+        signin,
         libvirt: settings
             .libvirt
             .as_ref()

@@ -122,16 +122,21 @@ pub enum Refusal {
 /// `require_login` is on.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Caller<'a> {
-    /// The `sub` of the person signed in in the browser, if any.
-    pub person: Option<&'a str>,
+    /// The person signed in in the browser, if any.
+    pub person: Option<&'a crate::signin::Identity>,
     /// `require_login`: a signed-in person is needed, and claims the tokens that name no one.
     pub claims: Option<&'a super::claims::Claims>,
-    /// `access_policy` rules by nova project and the person they are asked for (under
+    /// `access_policy` rules by nova project, asked for the signed-in person (under
     /// `require_login`, when a rule grants by project).
-    pub by_project: Option<(&'a crate::access::Policy, &'a crate::signin::Identity)>,
+    pub by_project: Option<&'a crate::access::Policy>,
 }
 
 impl Caller<'_> {
+    /// The signed-in person's `sub`.
+    pub fn sub(&self) -> Option<&str> {
+        self.person.map(|who| who.sub.as_str())
+    }
+
     /// Claims a token that names no one for the signed-in person under `require_login`: the
     /// last step of admission, after every check that could refuse it, so that a refused
     /// stranger never claims a token.
@@ -139,7 +144,7 @@ impl Caller<'_> {
     /// # Errors
     /// [`Refusal::OtherPerson`]: another person claimed it first.
     pub fn claim(&self, grant: &Grant, hash: TokenHash) -> Result<(), Refusal> {
-        match (&grant.person, self.person, self.claims) {
+        match (&grant.person, self.sub(), self.claims) {
             (None, Some(sub), Some(claims)) if !claims.claim(hash, sub, grant.expires) => {
                 Err(Refusal::OtherPerson)
             }
@@ -194,7 +199,7 @@ impl Refusal {
         if caller.claims.is_some() && caller.person.is_none() {
             return Err(Self::SignInRequired);
         }
-        if grant.opens_for(caller.person) {
+        if grant.opens_for(caller.sub()) {
             Ok(())
         } else {
             Err(Self::OtherPerson)

@@ -27,9 +27,10 @@ impl TokenStore {
         Refusal::unusable(grant, caller)?;
         let granted = self.by_project(grant, caller).await?;
         self.claim(grant, hash, caller).await?;
-        if let Some(granted) = granted {
-            apply(grant, granted, caller);
+        if let Some(granted) = &granted {
+            grant.narrow(granted.narrowing);
         }
+        attribute(grant, caller, granted.map(|granted| granted.rule));
         Ok(())
     }
 
@@ -45,7 +46,7 @@ impl TokenStore {
         hash: TokenHash,
         caller: Caller<'_>,
     ) -> Result<(), Refusal> {
-        let (None, Some(sub), Some(_)) = (&grant.person, caller.person, caller.claims) else {
+        let (None, Some(sub), Some(_)) = (&grant.person, caller.sub(), caller.claims) else {
             return Ok(());
         };
         let Some(sql) = self.sql() else {
@@ -84,7 +85,7 @@ impl TokenStore {
         grant: &Grant,
         caller: Caller<'_>,
     ) -> Result<Option<Granted>, Refusal> {
-        let Some((policy, identity)) = caller.by_project else {
+        let (Some(policy), Some(identity)) = (caller.by_project, caller.person) else {
             return Ok(None);
         };
         let Some(instance) = grant.instance.as_deref() else {
@@ -102,11 +103,12 @@ impl TokenStore {
     }
 }
 
-/// `grant` as `granted` to `caller`'s person: narrowed by the rules, and named for the person
-/// and the rule (for the audit trail).
-fn apply(grant: &mut Grant, granted: Granted, caller: Caller<'_>) {
-    grant.narrow(granted.narrowing);
-    let Some((_, identity)) = caller.by_project else {
+/// Names the person a session is for, for the audit trail and the session list: the one the
+/// token was minted for (admission checked that they are the one signed in), else whoever is
+/// signed in in the browser, with their e-mail; and the access policy's rule that granted it.
+/// Nobody for a browser without sign-in.
+fn attribute(grant: &mut Grant, caller: Caller<'_>, rule: Option<String>) {
+    let Some(identity) = caller.person else {
         return;
     };
     let person = grant.person.get_or_insert_with(|| Person {
@@ -114,5 +116,10 @@ fn apply(grant: &mut Grant, granted: Granted, caller: Caller<'_>) {
         email: None,
         rule: None,
     });
-    person.rule.get_or_insert(granted.rule);
+    if person.sub == identity.sub {
+        person.email.clone_from(&identity.email);
+    }
+    if let Some(rule) = rule {
+        person.rule.get_or_insert(rule);
+    }
 }
