@@ -31,6 +31,9 @@ pub enum Command {
     Serve(ConfigFiles),
     /// Check the configuration: exit 0 when valid, else print every problem and exit 64.
     CheckConfig(ConfigFiles),
+    /// Ask the running proxy's /healthz on `[vncgate] metrics_listen` (a container's
+    /// HEALTHCHECK): exit 0 when it answers 200, else 1.
+    Healthcheck(ConfigFiles),
     /// Issue, list and revoke console tokens in the token database.
     Token {
         /// What to do.

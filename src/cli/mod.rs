@@ -6,6 +6,7 @@ pub mod args;
 pub mod check;
 pub mod docs;
 pub mod domains;
+pub mod health;
 pub mod pki;
 pub mod recording;
 pub mod serve;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(files) => serve::run(&files),
         Command::CheckConfig(files) => check::run(&files),
+        Command::Healthcheck(files) => health::run(&files),
         Command::Pki { command } => pki::run(command),
         Command::Token { command } => token::run(command),
         Command::Session { command } => session::run(command),
