@@ -13,6 +13,7 @@ mod browser_engines;
 mod clipboard;
 mod cluster;
 mod config_files;
+mod container;
 mod edge_limits;
 mod flood;
 mod framing;
