@@ -19,9 +19,10 @@ pub struct ConfigFiles {
     /// An INI file (nova.conf form); repeat it, later files override earlier ones.
     #[arg(long = "config-file", value_name = "FILE")]
     pub config_file: Vec<PathBuf>,
-    /// A directory whose *.conf files are read after --config-file, in name order.
+    /// A directory whose *.conf files are read after --config-file, in name order; repeat
+    /// it, later directories override earlier ones.
     #[arg(long = "config-dir", value_name = "DIR")]
-    pub config_dir: Option<PathBuf>,
+    pub config_dir: Vec<PathBuf>,
 }
 
 /// Subcommands.

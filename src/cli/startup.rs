@@ -13,7 +13,7 @@ pub(super) const EX_USAGE: u8 = 64;
 
 /// The settings of `files`; every problem is printed and the exit code is 64.
 pub(super) fn load_settings(files: &ConfigFiles) -> Result<Settings, ExitCode> {
-    Settings::load(&files.config_file, files.config_dir.as_deref()).map_err(|error| {
+    Settings::load(&files.config_file, &files.config_dir).map_err(|error| {
         eprintln!("{error}");
         ExitCode::from(EX_USAGE)
     })

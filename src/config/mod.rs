@@ -31,13 +31,14 @@ pub use settings::{
 pub use table::OPTIONS;
 
 impl Settings {
-    /// Reads `files` in order, then `*.conf` of `dir` in name order, later values winning.
+    /// Reads `files` in order, then the `*.conf` of each of `dirs` in name order, later values
+    /// winning (oslo.config's `--config-file` and `--config-dir`).
     ///
     /// # Errors
     /// Every unreadable file, syntax error and wrong value, each naming file, section and option.
-    pub fn load(files: &[PathBuf], dir: Option<&Path>) -> Result<Self, ConfigError> {
+    pub fn load(files: &[PathBuf], dirs: &[PathBuf]) -> Result<Self, ConfigError> {
         let mut all = files.to_vec();
-        if let Some(dir) = dir {
+        for dir in dirs {
             match conf_files_in(dir) {
                 Ok(found) => all.extend(found),
                 Err(error) => {

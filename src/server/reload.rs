@@ -150,7 +150,7 @@ const KEPT: &[(&[OptionSpec], Keep)] = &[
 /// The configuration in the files now, with the options that need a restart kept as they
 /// run (each change named in the log), and every problem if it cannot be used.
 fn next(current: &Settings) -> Result<Settings, Vec<String>> {
-    let mut settings = Settings::load(&current.files, None).map_err(|error| {
+    let mut settings = Settings::load(&current.files, &[]).map_err(|error| {
         error
             .problems
             .iter()

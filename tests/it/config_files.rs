@@ -26,7 +26,7 @@ fn samples_and_valid_fixtures_load() {
     let mut all = files_in("conf");
     all.extend(files_in("tests/fixtures/conf/valid"));
     for file in all {
-        if let Err(error) = Settings::load(std::slice::from_ref(&file), None) {
+        if let Err(error) = Settings::load(std::slice::from_ref(&file), &[]) {
             panic!("{}: {error}", file.display());
         }
     }
@@ -35,7 +35,7 @@ fn samples_and_valid_fixtures_load() {
 #[test]
 fn a_whole_nova_conf_loads_with_the_options_vncgate_reads() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conf/valid/nova.conf");
-    let settings = Settings::load(&[file], None).unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings::load(&[file], &[]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(settings.listen_host, "127.0.0.1");
     assert_eq!(settings.listen_port, 6080);
     assert_eq!(
@@ -67,7 +67,7 @@ fn invalid_fixtures_fail_with_file_section_option_and_reason() {
             .lines()
             .find_map(|line| line.strip_prefix("# expect: "))
             .unwrap_or_else(|| panic!("{} has no '# expect:' line", file.display()));
-        match Settings::load(std::slice::from_ref(&file), None) {
+        match Settings::load(std::slice::from_ref(&file), &[]) {
             Ok(_) => panic!("{} loaded", file.display()),
             Err(error) => {
                 let message = error.to_string();
@@ -91,7 +91,7 @@ fn every_problem_is_reported_at_once() {
         "[DEFAULT]\ndebug = maybe\n[vnc]\nnovncproxy_port = x\nauth_schemes = bogus\n",
     )
     .expect("write");
-    let error = Settings::load(&[file], None).expect_err("invalid");
+    let error = Settings::load(&[file], &[]).expect_err("invalid");
     assert_eq!(error.problems.len(), 3, "{error}");
 }
 
@@ -120,11 +120,27 @@ fn later_files_and_config_dir_override_earlier_ones() {
     .expect("write");
     std::fs::write(conf_dir.join("ignored.txt"), "not ini at all").expect("write");
 
-    let settings =
-        Settings::load(&[first.clone(), second], Some(&conf_dir)).unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings::load(&[first.clone(), second], std::slice::from_ref(&conf_dir))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(settings.listen_port, 2000);
     assert_eq!(settings.listen_host, "127.0.0.2");
     assert_eq!(settings.allowed_origins, vec!["b"]);
+    assert_eq!(settings.auth_schemes, vec![AuthScheme::None]);
+
+    // Several directories, as the container image reads them (/etc/nova, then /etc/vncgate):
+    // an empty one adds nothing, a later one overrides an earlier one.
+    let empty = dir.path().join("empty");
+    let later = dir.path().join("vncgate");
+    std::fs::create_dir(&empty).expect("dir");
+    std::fs::create_dir(&later).expect("dir");
+    std::fs::write(
+        later.join("vncgate.conf"),
+        "[console]\nallowed_origins = c\n",
+    )
+    .expect("write");
+    let settings =
+        Settings::load(&[first], &[conf_dir, empty, later]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(settings.allowed_origins, vec!["c"]);
     assert_eq!(settings.auth_schemes, vec![AuthScheme::None]);
 }
 
@@ -133,7 +149,7 @@ fn deprecated_default_section_names_are_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("old.conf");
     std::fs::write(&file, "[DEFAULT]\nnovncproxy_port = 6999\nconsole_allowed_origins = old.example\nconsole_token_ttl = 60\n").expect("write");
-    let settings = Settings::load(&[file], None).unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings::load(&[file], &[]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(settings.listen_port, 6999);
     assert_eq!(settings.allowed_origins, vec!["old.example"]);
     assert_eq!(settings.token_ttl.as_secs(), 60);
@@ -144,7 +160,7 @@ fn auth_scheme_order_is_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("order.conf");
     std::fs::write(&file, "[vnc]\nauth_schemes = none, vencrypt\nvencrypt_client_cert = /dev/null\nvencrypt_client_key = /dev/null\nvencrypt_ca_certs = /dev/null\n").expect("write");
-    let settings = Settings::load(&[file], None).unwrap_or_else(|e| panic!("{e}"));
+    let settings = Settings::load(&[file], &[]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         settings.auth_schemes,
         vec![AuthScheme::None, AuthScheme::Vencrypt]

@@ -1,5 +1,6 @@
 //! The container image (`scripts/image`) run by podman as kolla or a Kubernetes node runs it:
-//! host networking, its configuration and PKI mounted read-only, a read-only root. It serves a
+//! host networking, nova's nova.conf, vncgate's configuration and the PKI mounted read-only, a
+//! read-only root. It serves a
 //! console from QEMU over VeNCrypt with mutual TLS as UID 42424, answers its HEALTHCHECK,
 //! reloads on SIGHUP, and on SIGTERM drains and exits 0. Ignored unless run by
 //! `scripts/image --check`, which builds the image and names it in `VNCGATE_IMAGE`.
@@ -67,9 +68,16 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     found
 }
 
-/// The configuration mounted at /etc/vncgate: HTTPS on `port`, VeNCrypt with the proxy's
-/// client certificate, a token file, /healthz on `metrics`.
-fn etc_vncgate(etc: &Path, pki: &TestPki, vm: std::net::SocketAddr, port: u16, metrics: u16) {
+/// The configuration: nova's own file (mounted at /etc/nova/nova.conf: HTTPS on `port`,
+/// VeNCrypt with the proxy's client certificate) and vncgate's (mounted at /etc/vncgate: a
+/// token file, /healthz on `metrics`), with the PKI under /etc/vncgate. Its path, for the mount.
+fn configuration(
+    etc: &Path,
+    pki: &TestPki,
+    vm: std::net::SocketAddr,
+    port: u16,
+    metrics: u16,
+) -> std::path::PathBuf {
     let inside = |path: &Path| {
         let relative = path.strip_prefix(etc).expect("under etc");
         Path::new("/etc/vncgate")
@@ -78,21 +86,27 @@ fn etc_vncgate(etc: &Path, pki: &TestPki, vm: std::net::SocketAddr, port: u16, m
             .to_string()
     };
     let proxy = pki.proxy();
-    let config = format!(
+    let nova = format!(
         "[DEFAULT]\ncert = {}\nkey = {}\n\
          [vnc]\nnovncproxy_host = 127.0.0.1\nnovncproxy_port = {port}\nauth_schemes = vencrypt\n\
-         vencrypt_client_cert = {}\nvencrypt_client_key = {}\nvencrypt_ca_certs = {}\n\
-         [vncgate]\ntoken_source = /etc/vncgate/tokens\nmetrics_listen = 127.0.0.1:{metrics}\n\
-         drain_delay = 2\nshutdown_grace = 5\n",
+         vencrypt_client_cert = {}\nvencrypt_client_key = {}\nvencrypt_ca_certs = {}\n",
         inside(&pki.https_cert()),
         inside(&pki.https_key()),
         inside(&proxy.join("client-cert.pem")),
         inside(&proxy.join("client-key.pem")),
         inside(&proxy.join("ca-cert.pem")),
     );
-    std::fs::write(etc.join("vncgate.conf"), config).expect("config");
+    let nova_conf = etc.parent().expect("work").join("nova.conf");
+    std::fs::write(&nova_conf, nova).expect("nova.conf");
+    let own = format!(
+        "[vncgate]\ntoken_source = /etc/vncgate/tokens\nmetrics_listen = 127.0.0.1:{metrics}\n\
+         drain_delay = 2\nshutdown_grace = 5\n"
+    );
+    std::fs::write(etc.join("vncgate.conf"), own).expect("config");
     std::fs::write(etc.join("tokens"), format!("vm: {vm}\n")).expect("tokens");
     give_to_image_user(etc);
+    std::os::unix::fs::chown(&nova_conf, Some(UID), Some(UID)).expect("chown");
+    nova_conf
 }
 
 /// A console through the container: TLS to it, the WebSocket, RFB to ServerInit.
@@ -116,9 +130,10 @@ async fn the_image_serves_a_console_as_non_root_on_a_read_only_root_and_drains()
     let pki = TestPki::new(&etc, "pki");
     let vm = tls_qemu(work.path(), &pki);
     let (port, metrics) = (free_port(), free_port());
-    etc_vncgate(&etc, &pki, vm.addr, port, metrics);
+    let nova_conf = configuration(&etc, &pki, vm.addr, port, metrics);
     let name = format!("vncgate-check-{}", std::process::id());
     let mount = format!("{}:/etc/vncgate:ro", etc.display());
+    let nova = format!("{}:/etc/nova/nova.conf:ro", nova_conf.display());
     let started = podman(&[
         "run",
         "--detach",
@@ -134,6 +149,8 @@ async fn the_image_serves_a_console_as_non_root_on_a_read_only_root_and_drains()
         "--read-only",
         "--volume",
         &mount,
+        "--volume",
+        &nova,
         &image,
     ]);
     assert!(started.status.success(), "{started:?}");

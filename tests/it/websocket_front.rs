@@ -316,7 +316,7 @@ async fn listens_and_relays_on_ipv6() {
         ),
     )
     .expect("config");
-    let settings = vncgate::config::Settings::load(&[config], None).expect("settings");
+    let settings = vncgate::config::Settings::load(&[config], &[]).expect("settings");
     assert!(settings.listen_addr().expect("address").is_ipv6());
     let addr = listener.local_addr().expect("addr");
     let shutdown = tokio_util::sync::CancellationToken::new();

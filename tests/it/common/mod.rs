@@ -110,7 +110,7 @@ pub async fn start_proxy(config: &str, tokens: &str) -> Proxy {
 }
 
 pub async fn start_with_file(path: &Path, dir: tempfile::TempDir) -> Proxy {
-    let settings = match Settings::load(&[path.to_path_buf()], None) {
+    let settings = match Settings::load(&[path.to_path_buf()], &[]) {
         Ok(settings) => settings,
         Err(error) => panic!("config: {error}"),
     };
