@@ -107,7 +107,7 @@ async fn page(
     if let Some(response) = super::signin::sign_in_first(front, &request) {
         return (response, Page::Own);
     }
-    if let Some(response) = own_page(&request) {
+    if let Some(response) = own_page(&front.pages, &request) {
         return (response, Page::Own);
     }
     (static_file(&front.pages, request).await, Page::Static)

@@ -10,6 +10,7 @@ pub(crate) mod http;
 pub mod limiter;
 mod locate;
 pub mod pages;
+mod preload;
 pub mod proxy_header;
 mod response;
 mod signin;

@@ -9,7 +9,7 @@ use hyper::body::Incoming;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
-use super::response::{empty, text, Body};
+use super::response::{bytes, empty, text, Body};
 
 /// The directories served besides the built-in page.
 #[derive(Debug, Clone, Default)]
@@ -22,10 +22,27 @@ pub struct Pages {
     pub xterm_files: Option<ServeDir>,
     /// spice-html5, the web root of the SPICE port.
     pub spice_files: Option<ServeDir>,
+    /// The console page with noVNC's modules to preload, when `novnc_files` has them.
+    pub console_html: Option<Bytes>,
+}
+
+impl Pages {
+    /// The console page preloading the modules of noVNC in `novnc_dir` (read now).
+    pub fn preload_novnc(&mut self, novnc_dir: &std::path::Path) {
+        let modules = super::preload::novnc_modules(novnc_dir);
+        tracing::debug!(
+            modules = modules.len(),
+            "noVNC modules preloaded by the console page"
+        );
+        let html = super::preload::with_preloads(CONSOLE_HTML, PRELOAD_MARKER, &modules);
+        self.console_html = Some(Bytes::from(html));
+    }
 }
 
 /// vncgate's console page, embedded at build time so that it is found without flags.
 const CONSOLE_HTML: &str = include_str!("assets/console.html");
+/// Where the console page's `<link rel="modulepreload">` lines go.
+const PRELOAD_MARKER: &str = "<!-- noVNC's modules -->";
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const LINK_JS: &str = include_str!("assets/link.js");
@@ -58,7 +75,13 @@ const SHARED: &[(&str, &str, &str)] = &[
 ];
 
 /// The console page and its assets.
-pub(super) fn own_page(request: &Request<Incoming>) -> Option<Response<Body>> {
+pub(super) fn own_page(pages: &Pages, request: &Request<Incoming>) -> Option<Response<Body>> {
+    let page = matches!(request.uri().path(), "/" | "/console.html");
+    if let (true, Some(html)) = (page, &pages.console_html) {
+        if request.method() == Method::GET || request.method() == Method::HEAD {
+            return Some(built_in(request, html.clone(), HTML));
+        }
+    }
     page_with_shared(
         request,
         &[
@@ -122,13 +145,48 @@ fn embedded(
         return None;
     }
     let path = request.uri().path();
-    let (_, body, content_type) = files.iter().find(|(at, _, _)| *at == path)?;
-    let (body, content_type) = (*body, *content_type);
-    let mut response = text(StatusCode::OK, body);
+    let &(_, body, content_type) = files.iter().find(|(at, _, _)| *at == path)?;
+    Some(built_in(
+        request,
+        Bytes::from_static(body.as_bytes()),
+        content_type,
+    ))
+}
+
+/// A built-in file: revalidated before each use (an upgrade changes it), and 304 Not Modified
+/// when the browser's copy is this one (`If-None-Match` with its ETag), so that a reload or a
+/// reconnect fetches nothing again.
+fn built_in(
+    request: &Request<Incoming>,
+    body: Bytes,
+    content_type: &'static str,
+) -> Response<Body> {
+    let tag = etag(&body);
+    let held = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|tags| tags.split(',').any(|held| held.trim() == tag));
+    let mut response = if held {
+        empty(StatusCode::NOT_MODIFIED)
+    } else {
+        bytes(StatusCode::OK, body)
+    };
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Some(response)
+    if let Ok(value) = HeaderValue::from_str(&tag) {
+        headers.insert(header::ETAG, value);
+    }
+    response
+}
+
+/// A strong ETag of `body`: the same in every instance of one build (SipHash with fixed keys).
+fn etag(body: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    format!("\"{:016x}\"", hasher.finish())
 }
 
 /// The noVNC library (ES modules) from `[vncgate] novnc_dir`.

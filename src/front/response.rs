@@ -15,8 +15,13 @@ pub(super) fn empty(status: StatusCode) -> Response<Body> {
 }
 
 pub(super) fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    bytes(status, Bytes::from_static(body.as_bytes()))
+}
+
+/// `body` with `status`, as plain text until the caller says otherwise.
+pub(super) fn bytes(status: StatusCode, body: Bytes) -> Response<Body> {
     let mut response = Response::new(
-        Full::new(Bytes::from_static(body.as_bytes()))
+        Full::new(body)
             .map_err(|never| match never {})
             .boxed_unsync(),
     );

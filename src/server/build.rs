@@ -266,12 +266,17 @@ fn pages(settings: &Settings) -> Pages {
             .filter(|dir| dir.join(marker).is_file())
             .map(|dir| ServeDir::new(dir).append_index_html_on_directories(false))
     };
-    Pages {
+    let mut pages = Pages {
         static_files,
         novnc_files,
         xterm_files: library(&settings.xterm_dir, "xterm.js"),
         spice_files: library(&settings.spice_html5_dir, "spice_auto.html"),
+        console_html: None,
+    };
+    if let (Some(_), Some(dir)) = (&pages.novnc_files, &settings.novnc_dir) {
+        pages.preload_novnc(dir);
     }
+    pages
 }
 
 /// The token API source: its TLS roots (for an https URL) and bearer read now.

@@ -406,3 +406,65 @@ async fn testssl_finds_nothing_above_low_but_the_private_ca() {
     );
     assert!(above_low.is_empty(), "{above_low:#?}");
 }
+
+/// The console page names every module of noVNC's graph for the browser to fetch at once
+/// (Debian's noVNC, read at start-up), and the built-in files answer a reload with 304 Not
+/// Modified when the browser's copy is current (their ETag), 200 when it is not.
+#[tokio::test]
+async fn the_console_page_preloads_novnc_and_revalidates_with_etags() {
+    if !crate::common::browser::available() {
+        return;
+    }
+    let config = format!("[vncgate]\nnovnc_dir = {}\n", crate::common::browser::NOVNC);
+    let proxy = start_proxy(&config, "").await;
+    let page = raw_http(
+        proxy.addr,
+        "GET /console.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    for module in ["core/rfb.js", "core/display.js", "core/websock.js"] {
+        let link = format!("<link rel=\"modulepreload\" href=\"/novnc/{module}\">");
+        assert!(page.contains(&link), "{module}: {page}");
+    }
+    // Each preloaded module is there to fetch.
+    let module = raw_http(
+        proxy.addr,
+        "GET /novnc/core/display.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(module.starts_with("HTTP/1.1 200"), "{module}");
+    for path in ["/console.html", "/console.js", "/messages.js"] {
+        let first = raw_http(
+            proxy.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        let tag = first
+            .lines()
+            .find_map(|line| {
+                line.to_ascii_lowercase()
+                    .starts_with("etag:")
+                    .then(|| line[5..].trim().to_owned())
+            })
+            .unwrap_or_else(|| panic!("{path}: no ETag: {first}"));
+        let again = format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nIf-None-Match: {tag}\r\n\r\n"
+        );
+        let held = raw_http(proxy.addr, &again).await;
+        assert!(held.starts_with("HTTP/1.1 304"), "{path}: {held}");
+        assert!(
+            held.ends_with("\r\n\r\n"),
+            "{path}: a 304 has no body: {held}"
+        );
+        let stale = format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nIf-None-Match: \"0\"\r\n\r\n"
+        );
+        assert!(
+            raw_http(proxy.addr, &stale)
+                .await
+                .starts_with("HTTP/1.1 200"),
+            "{path}"
+        );
+    }
+}

@@ -291,13 +291,16 @@ async function main() {
     setStatus(t('status.no_token'), 'error');
     return;
   }
+  // noVNC and the token's settings at once: the first frame waits for both.
+  const library = import('/novnc/core/rfb.js');
+  const asked = tokenInfo(where.query);
   try {
-    ({ default: RFB } = await import('/novnc/core/rfb.js'));
+    ({ default: RFB } = await library);
   } catch (e) {
     setStatus(t('status.no_novnc'), 'error');
     return;
   }
-  const info = await tokenInfo(where.query);
+  const info = await asked;
   operatorSettings(info.defaults, params);
   // A watch link is one whatever the page's settings say (and the proxy holds it to that).
   if (info.viewOnly) {
