@@ -3,8 +3,10 @@
 // read in the page every 5 ms from performance.now(), whose origin is the navigation's start.
 // Each URL is loaded LOADS times, the URLs in turn: "cold" in a fresh browser context (nothing
 // cached), then "warm", a reload in that context (its cache and connections kept), as a person
-// who reloads or reconnects. Prints one JSON line: {label: {cold: [ms…], warm: [ms…]}}.
-// Usage: node first-frame.mjs LOADS LABEL=URL [LABEL=URL …]
+// who reloads or reconnects. LATENCY_MS (default 0) adds that much latency to every request
+// of the page (Chromium's network emulation), as for a person far from the proxy. Prints one
+// JSON line: {"latency_ms": n, "pages": {label: {cold: [ms…], warm: [ms…]}}}.
+// Usage: [LATENCY_MS=n] node first-frame.mjs LOADS LABEL=URL [LABEL=URL …]
 import { chromium } from 'playwright-core';
 
 const [loads, ...targets] = process.argv.slice(2);
@@ -41,8 +43,10 @@ async function firstFrame(page, load) {
   return page.evaluate(() => window.firstFrameMs);
 }
 
-const result = {};
-for (const target of targets) result[target.split('=')[0]] = { cold: [], warm: [] };
+const latency = Number(process.env.LATENCY_MS || 0);
+const pages = {};
+const result = { latency_ms: latency, pages };
+for (const target of targets) pages[target.split('=')[0]] = { cold: [], warm: [] };
 try {
   for (let i = 0; i < Number(loads); i++) {
     // The targets in turn, each round starting with another one: none always runs first.
@@ -53,8 +57,15 @@ try {
       const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1024, height: 768 } });
       await context.addInitScript(watch);
       const page = await context.newPage();
-      result[label].cold.push(await firstFrame(page, () => page.goto(url)));
-      result[label].warm.push(await firstFrame(page, () => page.reload()));
+      if (latency) {
+        const cdp = await context.newCDPSession(page);
+        await cdp.send('Network.enable');
+        await cdp.send('Network.emulateNetworkConditions', {
+          offline: false, latency, downloadThroughput: -1, uploadThroughput: -1,
+        });
+      }
+      pages[label].cold.push(await firstFrame(page, () => page.goto(url)));
+      pages[label].warm.push(await firstFrame(page, () => page.reload()));
       await context.close();
     }
   }
