@@ -84,12 +84,15 @@ for title, scenario in [("downstream, 1 session", "down"), ("downstream, 20 sess
     )
 
 lines.append("")
-lines.append("| proxy CPU per GB relayed (CPU seconds) | plain TCP relay | websockify | vncgate | vncgate TLS+VeNCrypt | MB/s one vncgate core relays |")
-lines.append("|---|---|---|---|---|---|")
+lines.append("| proxy CPU per GB relayed (CPU seconds) | plain TCP relay | websockify | vncgate | vncgate TLS+VeNCrypt | vncgate/relay | TLS/plain vncgate | MB/s one vncgate core relays |")
+lines.append("|---|---|---|---|---|---|---|---|")
 for title, scenario in [("downstream, 1 session", "down"), ("downstream, 20 sessions", "down20"), ("upstream, 1 session", "up")]:
     per = {label: cpu_per_gb(label, scenario) for label in labels[1:]}
     core = "n/a" if not per["vncgate"] else f"{1000 / per['vncgate']:,.0f}"
-    lines.append(f"| {title} | {fmt(per['relay'], 2)} | {fmt(per['websockify'], 2)} | {fmt(per['vncgate'], 2)} | {fmt(per['vncgate-tls'], 2)} | {core} |")
+    lines.append(
+        f"| {title} | {fmt(per['relay'], 2)} | {fmt(per['websockify'], 2)} | {fmt(per['vncgate'], 2)} | {fmt(per['vncgate-tls'], 2)} "
+        f"| {ratio(per['vncgate'], per['relay'])} | {ratio(per['vncgate-tls'], per['vncgate'])} | {core} |"
+    )
 lines.append("")
 lines.append("| idle sessions | proxy | opened | held | RSS per session (KiB) |")
 lines.append("|---|---|---|---|---|")
