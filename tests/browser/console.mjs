@@ -81,6 +81,15 @@ try {
     await page.evaluate(probe);
     return page.evaluate((mark) => window.vncgateProbe.canvas(mark), mark);
   };
+  // The most colours on any canvas (probe.js); 0 while the page is between documents.
+  const drawn = async () => {
+    try {
+      await page.evaluate(probe);
+      return await page.evaluate(() => window.vncgateProbe.drawn());
+    } catch (e) {
+      return 0;
+    }
+  };
 
   // The canvas's pixels, RGBA, into `path`.
   const savePixels = async (path) => {
@@ -167,13 +176,6 @@ try {
   } else if (scenario === 'expire') {
     result.connected = await waitForStatus(/Connected/, 30000);
     result.leaveAsksWhileConnected = await page.evaluate(() => typeof window.onbeforeunload === 'function');
-    const drawn = () => page.evaluate(() => Math.max(0, ...[...document.querySelectorAll('canvas')].map((c) => {
-      if (!c.width || !c.height) return 0;
-      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-      const colours = new Set();
-      for (let i = 0; i < data.length; i += 16) colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-      return colours.size;
-    }))).catch(() => 0);
     result.drawn = await drawn();
     while (result.drawn < 2 && /^Connected/.test(await statusText().catch(() => ''))) {
       await page.waitForTimeout(200);
@@ -348,17 +350,6 @@ try {
     await page.waitForTimeout(3000);
     result.sockets = sockets;
   } else if (scenario === 'spice') {
-    const drawn = () => page.evaluate(() => {
-      let best = 0;
-      for (const c of document.querySelectorAll('canvas')) {
-        if (!c.width || !c.height) continue;
-        const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        const colours = new Set();
-        for (let i = 0; i < data.length; i += 16) colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-        best = Math.max(best, colours.size);
-      }
-      return best;
-    }).catch(() => 0);
     let colours = await drawn();
     for (let i = 0; i < 150 && colours < 2; i++) {
       await page.waitForTimeout(200);

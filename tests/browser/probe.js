@@ -25,6 +25,19 @@ window.vncgateProbe = {
     if (mark) window.vncgateMarked = data.slice();
     return { width: c.width, height: c.height, colours: colours.size, changed };
   },
+  // The most distinct colours on any canvas of the page (every fourth pixel): SPICE draws on
+  // several, created as its channels open.
+  drawn() {
+    let best = 0;
+    for (const c of document.querySelectorAll('canvas')) {
+      if (!c.width || !c.height) continue;
+      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const colours = new Set();
+      for (let i = 0; i < data.length; i += 16) colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+      best = Math.max(best, colours.size);
+    }
+    return best;
+  },
   // The serial terminal's text, row by row.
   terminal() {
     const rows = document.querySelector('.xterm-rows');

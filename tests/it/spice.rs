@@ -41,6 +41,11 @@ fn spice_url(proxy: &Proxy, token: &str) -> String {
     )
 }
 
+/// vncgate's own SPICE page for `token`, on the SPICE port beside spice_auto.html.
+fn spice_page_url(proxy: &Proxy, token: &str) -> String {
+    spice_url(proxy, token).replace("spice_auto.html", "console.html")
+}
+
 /// A WebSocket to the SPICE port from loopback address `source` with the token in a cookie, as
 /// spice-html5 opens its channels: the HTTP status.
 async fn channel_from(source: &str, spice: SocketAddr, token: &str) -> u16 {
@@ -452,7 +457,7 @@ async fn the_spice_page_connects_and_says_why_the_session_ended() {
         &format!("sp: 127.0.0.1:{port} kind=spice-html5 expires={expires}\n"),
     )
     .await;
-    let page = spice_url(&proxy, "sp").replace("spice_auto.html", "console.html");
+    let page = spice_page_url(&proxy, "sp");
     let found = browse("expire", page, "spice-page-expired").await;
     assert!(found.get("pageError").is_none(), "{found}");
     assert_eq!(found["connected"], "Connected", "{found}");
@@ -479,7 +484,7 @@ async fn the_spice_page_says_a_bad_link_is_invalid_and_does_not_loop() {
         return;
     }
     let proxy = start_proxy(SPICE_ON, "").await;
-    let page = spice_url(&proxy, "not-a-token").replace("spice_auto.html", "console.html");
+    let page = spice_page_url(&proxy, "not-a-token");
     let found = browse("badtoken", page, "spice-page-bad-token").await;
     assert!(
         found["status"]
